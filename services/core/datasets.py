@@ -31,6 +31,7 @@ class DatasetConfig(BaseModel):
     id_column: str | None = None
     rename: dict[str, str] = Field(default_factory=dict)  # source column -> name used here
     features: list[FeatureSpec]
+    training: dict[str, float | int] = Field(default_factory=dict)  # booster parameter overrides
     path: Path | None = Field(default=None, exclude=True)  # where the config was read from
 
     @property

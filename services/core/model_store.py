@@ -1,0 +1,108 @@
+"""Load a model version (booster + contract) from MLflow or a local folder, all or nothing.
+
+``MODEL_URI`` forms: ``models:/name@alias``, ``models:/name/3``, ``runs:/<run>/model``, or
+a local folder that contains ``contract.json`` and ``booster.ubj`` (anywhere below it, as
+in a downloaded MLflow model). Loading checks that the contract parses, the booster
+loads, its features match the contract and a probe row scores to finite probabilities;
+any failure raises ``ModelLoadError`` and nothing is returned half-loaded.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import xgboost as xgb
+
+from services.core.contract import CONTRACT_FILE, ModelContract
+from services.core.registry import ModelRef, client, resolve_version
+
+BOOSTER_FILE = "booster.ubj"
+
+
+class ModelLoadError(RuntimeError):
+    """The model at a URI cannot be served (missing, unreadable or inconsistent)."""
+
+
+@dataclass(frozen=True)
+class Predictions:
+    probability: np.ndarray
+    label: np.ndarray
+    band: np.ndarray  # risk band names
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    uri: str
+    name: str
+    version: str
+    contract: ModelContract
+    booster: xgb.Booster
+
+    def probabilities(self, encoded: np.ndarray) -> np.ndarray:
+        """Calibrated default probabilities for an encoded (rows, features) matrix."""
+        margin = self.booster.inplace_predict(encoded, predict_type="margin")
+        return self.contract.calibration.apply(np.asarray(margin))
+
+    def predict(self, encoded: np.ndarray) -> Predictions:
+        proba = self.probabilities(encoded)
+        return Predictions(proba, (proba >= self.contract.threshold).astype(np.int8), self.bands(proba))
+
+    def bands(self, proba: np.ndarray) -> np.ndarray:
+        uppers = np.array([b.upper for b in self.contract.risk_bands])
+        names = np.array([b.name for b in self.contract.risk_bands])
+        idx = np.minimum(np.searchsorted(uppers, proba, side="right"), len(names) - 1)
+        return names[idx]
+
+
+def load_model(uri: str, tracking_uri: str, nthread: int = 0) -> LoadedModel:
+    """Load and check the model at ``uri``; raise ``ModelLoadError`` if it cannot serve."""
+    try:
+        name, version, folder = _materialise(uri, tracking_uri)
+        return load_folder(uri, name, version, folder, nthread)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # any failure of a dependency is a refusal to load
+        raise ModelLoadError(f"cannot load model {uri!r}: {type(exc).__name__}: {exc}") from exc
+
+
+def _materialise(uri: str, tracking_uri: str) -> tuple[str | None, str, Path]:
+    local = Path(uri)
+    if "://" not in uri and ":/" not in uri:
+        if not local.exists():
+            raise ModelLoadError(f"no model folder at {uri!r}")
+        return None, "local", local
+    version = "run"
+    name: str | None = None
+    if uri.startswith("models:/"):
+        ref = ModelRef.parse(uri)
+        name, version = ref.name, resolve_version(tracking_uri, ref)
+        uri = f"models:/{name}/{version}"
+    client(tracking_uri)
+    target = Path(tempfile.mkdtemp(prefix="model-"))
+    return name, version, Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
+
+
+def _find(folder: Path, filename: str) -> Path:
+    found = sorted(folder.rglob(filename))
+    if not found:
+        raise ModelLoadError(f"{filename} not found under {folder}")
+    return found[0]
+
+
+def load_folder(uri: str, name: str | None, version: str, folder: Path, nthread: int) -> LoadedModel:
+    contract = ModelContract.load(_find(folder, CONTRACT_FILE))
+    booster = xgb.Booster()
+    booster.load_model(str(_find(folder, BOOSTER_FILE)))
+    if nthread:
+        booster.set_param({"nthread": nthread})
+    if booster.feature_names and list(booster.feature_names) != contract.feature_names:
+        raise ModelLoadError(f"booster features {booster.feature_names} differ from the contract")
+    model = LoadedModel(uri, name or contract.model_name, version, contract, booster)
+    probe = model.probabilities(np.full((1, len(contract.features)), np.nan, dtype=np.float32))
+    if not np.all(np.isfinite(probe)):
+        raise ModelLoadError("probe prediction is not finite")
+    return model

@@ -1,0 +1,62 @@
+"""Thin helpers around the MLflow model registry, shared by trainer, servers and controller."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mlflow
+from mlflow import MlflowClient
+
+MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered model version named by ``models:/name/3`` or ``models:/name@alias``."""
+
+    name: str
+    version: str | None = None
+    alias: str | None = None
+
+    @classmethod
+    def parse(cls, uri: str) -> ModelRef:
+        match = MODELS_URI.match(uri.strip())
+        if not match:
+            raise ValueError(f"not a registry URI (models:/name/VERSION or models:/name@ALIAS): {uri!r}")
+        return cls(match["name"], match["version"], match["alias"])
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}" if self.version else f"models:/{self.name}@{self.alias}"
+
+
+@lru_cache(maxsize=8)
+def client(tracking_uri: str) -> MlflowClient:
+    """A registry client for ``tracking_uri`` (also made the process-wide default)."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def resolve_version(tracking_uri: str, ref: ModelRef) -> str:
+    """The concrete version number an alias points at (or the version given)."""
+    if ref.version:
+        return ref.version
+    assert ref.alias is not None
+    return str(client(tracking_uri).get_model_version_by_alias(ref.name, ref.alias).version)
+
+
+def set_alias(tracking_uri: str, name: str, alias: str, version: str) -> None:
+    client(tracking_uri).set_registered_model_alias(name, alias, version)
+
+
+def aliases_of(tracking_uri: str, name: str, version: str) -> list[str]:
+    return sorted(client(tracking_uri).get_model_version(name, version).aliases)
+
+
+def tag_version(tracking_uri: str, name: str, version: str, tags: dict[str, str]) -> None:
+    mlflow_client = client(tracking_uri)
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(name, version, key, value)

@@ -1,0 +1,69 @@
+"""Settings shared by every service (pydantic-settings; environment variables).
+
+Each service has one settings class with its own env prefix (``INFERENCE_``, ``BATCH_``,
+``TRAINER_``, ``CONTROLLER_``) that extends ``ServiceSettings``. A few well-known names
+are also read without prefix: ``MODEL_URI``, ``MLFLOW_TRACKING_URI``, ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.core.datasets import REPO_ROOT
+
+DEFAULT_TRACKING_URI = f"sqlite:///{REPO_ROOT / '.mlflow' / 'mlflow.db'}"
+DEFAULT_ARTIFACT_ROOT = REPO_ROOT / ".mlflow" / "artifacts"
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "test"}
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+def env_field(default: object, *names: str, description: str) -> object:
+    """A field readable from the prefixed name and from each of ``names``."""
+    return Field(default, validation_alias=AliasChoices(*names), description=description)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Environment = Field(
+        Environment.DEVELOPMENT, description="development or production (refuses unsafe defaults)"
+    )
+    log_level: str = Field("INFO", description="loguru level: DEBUG, INFO, WARNING, ERROR")
+    log_json: bool = Field(True, description="JSON log lines (false: human-readable)")
+    mlflow_tracking_uri: str = Field(
+        DEFAULT_TRACKING_URI,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
+        description="MLflow tracking/registry URI (default: sqlite store under .mlflow/)",
+    )
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+
+class KeyedServiceSettings(ServiceSettings):
+    """Settings of a service that takes API keys (inference, batch)."""
+
+    api_key_hashes: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 hex digests of accepted X-API-Key values; empty = auth off (dev only)",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_open_production(self) -> KeyedServiceSettings:
+        if self.is_production and not self.api_key_hashes:
+            raise ValueError("production refuses to run without API keys (set *_API_KEY_HASHES)")
+        return self
+
+
+def artifact_root() -> Path:
+    DEFAULT_ARTIFACT_ROOT.mkdir(parents=True, exist_ok=True)
+    return DEFAULT_ARTIFACT_ROOT

@@ -1,0 +1,44 @@
+"""Shared fixtures: real servers on free ports and real models in temporary MLflow stores."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.models import TrainedModel, tracking_uri_for, train_quick
+from tests.support.processes import RedisServer, redis_server
+
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Tracking URI of a session-wide temporary MLflow store (sqlite + local artifacts)."""
+    return tracking_uri_for(tmp_path_factory.mktemp("mlflow"))
+
+
+@pytest.fixture(scope="session")
+def default_model(model_store: str) -> TrainedModel:
+    """A model trained on the bundled Default data, registered as ``default-model``."""
+    return train_quick(model_store, "default")
+
+
+@pytest.fixture(scope="session")
+def lending_club_model(model_store: str) -> TrainedModel:
+    return train_quick(model_store, "lending_club")
+
+
+@pytest.fixture(scope="session")
+def credit_data_model(model_store: str) -> TrainedModel:
+    return train_quick(model_store, "credit_data")
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh real redis-server on a free port, stopped after the test."""
+    with redis_server(tmp_path / "redis") as server:
+        yield server

@@ -1,0 +1,102 @@
+"""One error vocabulary for the HTTP services, turned into JSON bodies in one place.
+
+Body: ``{"error": {"code": ..., "message": ..., "details": [...]}, "request_id": ...}``.
+Validation errors become 422 with one detail per field (``loc``, ``msg``, ``type``);
+anything unexpected becomes a logged 500 without internals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from loguru import logger
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.core.logs import request_id_var
+
+
+class ServiceError(Exception):
+    """Base of every error a route raises on purpose; carries its HTTP status."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self, message: str, details: list[Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        self.headers = headers
+
+
+class Unauthorized(ServiceError):
+    status_code, code = 401, "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status_code, code = 403, "forbidden"
+
+
+class NotFound(ServiceError):
+    status_code, code = 404, "not_found"
+
+
+class Conflict(ServiceError):
+    status_code, code = 409, "conflict"
+
+
+class PayloadTooLarge(ServiceError):
+    status_code, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status_code, code = 415, "unsupported_media_type"
+
+
+class InvalidInput(ServiceError):
+    status_code, code = 422, "invalid_input"
+
+
+class Unavailable(ServiceError):
+    status_code, code = 503, "unavailable"
+
+
+def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+    return {
+        "error": {"code": code, "message": message, "details": details or []},
+        "request_id": request_id_var.get(),
+    }
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", ""),
+         "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("invalid_input", "request failed validation",
+                                       _field_errors(exc)), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body("http_error", str(exc.detail)), exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.opt(exception=exc).error("unhandled error")
+        return JSONResponse(error_body("internal", "internal error"), 500)

@@ -23,7 +23,9 @@ class CreditDefaultModel(mlflow.pyfunc.PythonModel):
         folder = Path(context.artifacts["contract"]).parent
         self._model: LoadedModel = load_folder("pyfunc", None, "pyfunc", folder, 0)
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         features = self._model.contract.features
         frame = pd.DataFrame(model_input)
         out = self._model.predict(encode_frame(features, frame))

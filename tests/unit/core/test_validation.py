@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from services.core.contract import FeatureSpec
+from services.core.validation import DataValidationError, validate_frame
+
+pytestmark = pytest.mark.unit
+
+FEATURES = [
+    FeatureSpec(name="student", type="categorical", levels=["No", "Yes"]),
+    FeatureSpec(name="balance", type="numeric", min=0, max=10_000),
+    FeatureSpec(name="income", type="numeric", min=0, nullable=True),
+]
+
+
+def frame(**overrides: list[object]) -> pd.DataFrame:
+    data: dict[str, list[object]] = {
+        "id": [1, 2, 3, 4], "student": ["No", "Yes", "No", "No"],
+        "balance": [10.0, 20.0, 30.0, 40.0], "income": [1.0, None, 3.0, 4.0],
+        "default": ["No", "No", "Yes", "No"],
+    }
+    data.update(overrides)
+    return pd.DataFrame(data)
+
+
+def messages(df: pd.DataFrame) -> list[str]:
+    report = validate_frame(df, FEATURES, target="default", id_column="id")
+    return [str(issue) for issue in report.issues]
+
+
+def test_clean_frame_passes_and_nullable_allows_missing() -> None:
+    report = validate_frame(frame(), FEATURES, target="default", id_column="id")
+    assert report.ok, report.summary()
+
+
+def test_report_names_field_rule_and_rows() -> None:
+    found = messages(frame(balance=[10.0, -5.0, 30.0, 20_000.0]))
+    assert found == ["balance: 1 values below min 0 (rows 2)", "balance: 1 values above max 10000 (rows 4)"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"balance": [1.0, np.nan, 2.0, 3.0]}, "balance: 1 missing values (feature is not nullable) (rows 2)"),
+        ({"balance": [1.0, np.inf, 2.0, -np.inf]}, "balance: 2 infinite values (rows 2, 4)"),
+        ({"balance": ["1", "abc", "2", "3"]}, "balance: 1 values that are not numbers (rows 2)"),
+        ({"student": ["No", "Maybe", "No", "No"]}, "student: 1 unknown levels (allowed: No, Yes) (rows 2)"),
+        ({"id": [1, 2, 2, 3]}, "id: 1 duplicate ids (rows 3)"),
+        ({"default": ["No", None, "No", "No"]}, "default: 1 missing target values (rows 2)"),
+    ],
+)
+def test_each_rule(overrides: dict[str, list[object]], expected: str) -> None:
+    assert expected in messages(frame(**overrides))
+
+
+def test_missing_and_extra_columns_are_reported() -> None:
+    df = frame().drop(columns=["income"]).assign(zip=[1, 2, 3, 4])
+    found = messages(df)
+    assert "missing column(s): income" in found
+    assert "unexpected column(s): zip" in found
+
+
+def test_empty_frame_and_raise() -> None:
+    report = validate_frame(frame().iloc[0:0], FEATURES)
+    with pytest.raises(DataValidationError, match="no data rows"):
+        report.raise_if_failed()
+
+
+def test_long_lists_are_truncated() -> None:
+    df = frame(balance=[-1.0] * 4)
+    df = pd.concat([df] * 3, ignore_index=True).assign(id=range(12))
+    (issue,) = [i for i in validate_frame(df, FEATURES, id_column="id", target="default").issues]
+    assert issue.count == 12
+    assert str(issue).endswith("(rows 1, 2, 3, 4, 5, … 7 more)")

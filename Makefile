@@ -1,0 +1,48 @@
+# Credit-risk platform — developer and user entry points. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+STAMP := .cache/install.stamp
+TOOLS := .tools/bin
+export PATH := $(CURDIR)/$(TOOLS):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install controlplane demo test test-unit test-integration lint fmt typecheck bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml scripts/install-system-deps.sh
+	bash scripts/install-system-deps.sh
+	$(PYTHON) -m pip install -q -e ".[dev]"
+	bash scripts/install-helm.sh $(TOOLS) >/dev/null
+	@mkdir -p $(@D) && touch $@
+
+install: $(STAMP) ## install Python deps (editable, with dev extras), Debian servers, helm + kubectl
+
+controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, kwok into .cache/k8s (once)
+	bash tests/controlplane/build.sh
+
+demo: $(STAMP) ## train on the bundled data into the local MLflow store and show the results
+	$(PYTHON) scripts/demo.py
+
+test: $(STAMP) controlplane ## the whole suite: unit, integration and system tests against real servers
+	$(PYTHON) -m pytest -p no:cacheprovider -q
+
+test-unit: $(STAMP) ## fast unit tests only
+	$(PYTHON) -m pytest -p no:cacheprovider -q -m unit
+
+lint: $(STAMP) ## ruff lint + format check + mypy + shellcheck
+	ruff check .
+	ruff format --check .
+	mypy services controller
+	shellcheck scripts/*.sh tests/controlplane/*.sh
+
+fmt: $(STAMP) ## format and auto-fix
+	ruff format .
+	ruff check --fix .
+
+bench: $(STAMP) ## run the benchmarks; results in bench/results/
+	$(PYTHON) bench/train/bench_training.py
+
+clean: ## remove local stores and caches (keeps built Kubernetes binaries)
+	rm -rf .mlflow .pytest_cache .ruff_cache .mypy_cache

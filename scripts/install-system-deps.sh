@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the real servers the tests and the demo run (Debian packages), if missing:
+# redis-server, prometheus (+ promtool), etcd, wrk (benchmarks), shellcheck.
+set -euo pipefail
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v wrk >/dev/null || need+=(wrk)
+command -v shellcheck >/dev/null || need+=(shellcheck)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing Debian packages: ${need[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# the packages start system services where an init system runs; tests start their own
+for svc in redis-server prometheus etcd; do
+  $sudo service "$svc" stop >/dev/null 2>&1 || true
+done

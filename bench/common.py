@@ -17,16 +17,23 @@ def machine() -> dict[str, Any]:
     import xgboost
 
     return {
-        "cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(), "xgboost": xgboost.__version__,
-        "platform": platform.platform(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "xgboost": xgboost.__version__,
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
-def write_results(name: str, rows: list[dict[str, Any]], columns: list[str], notes: str = "") -> Path:
+def write_results(
+    name: str, rows: list[dict[str, Any]], columns: list[str], notes: str = ""
+) -> Path:
     """Write ``results/<name>.json`` and ``results/<name>.md`` (one table)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps({"machine": machine(), "rows": rows}, indent=1)
+    )
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
     text = f"# {name}\n\n{notes}\n\n" + "\n".join(lines) + f"\n\nmachine: {machine()}\n"

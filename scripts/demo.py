@@ -11,9 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.core.logs import configure_logging  # noqa: E402
-from services.trainer.pipeline import TrainSummary, train  # noqa: E402
-from services.trainer.settings import TrainerSettings  # noqa: E402
+from services.core.logs import configure_logging
+from services.trainer.pipeline import TrainSummary, train
+from services.trainer.settings import TrainerSettings
 
 METRICS = ["roc_auc", "pr_auc", "ks", "brier", "precision", "recall", "f1", "threshold"]
 
@@ -35,8 +35,10 @@ def step_train() -> TrainSummary:
     configure_logging(settings.log_level, json=False, service="demo")
     summary = train(settings)
     print(f"registered {summary.uri}  aliases={summary.aliases}  ({summary.seconds:.1f} s)")
-    print(f"imbalance handling: {summary.imbalance['chosen']} "
-          f"(CV PR-AUC {summary.imbalance['cv_pr_auc']})")
+    print(
+        f"imbalance handling: {summary.imbalance['chosen']} "
+        f"(CV PR-AUC {summary.imbalance['cv_pr_auc']})"
+    )
     print("holdout metrics (20 % stratified split):")
     print(metrics_table(summary))
     print(f"\nMLflow UI: mlflow ui --backend-store-uri {settings.mlflow_tracking_uri} --port 5000")

@@ -34,7 +34,9 @@ def run_case(rows: int, cv_folds: int, imbalance: str) -> dict[str, object]:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = TrainerSettings(
-            mlflow_tracking_uri=f"sqlite:///{tmp}/m.db", cv_folds=cv_folds, imbalance=imbalance,
+            mlflow_tracking_uri=f"sqlite:///{tmp}/m.db",
+            cv_folds=cv_folds,
+            imbalance=imbalance,
             log_level="WARNING",
         )
         data = None
@@ -46,8 +48,12 @@ def run_case(rows: int, cv_folds: int, imbalance: str) -> dict[str, object]:
         summary = train(settings, data)
         seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": round(seconds, 1), "peak_rss_mib": round(peak_mib),
-            "roc_auc": summary.metrics["roc_auc"], "rounds": summary.imbalance["rounds"]}
+    return {
+        "seconds": round(seconds, 1),
+        "peak_rss_mib": round(peak_mib),
+        "roc_auc": summary.metrics["roc_auc"],
+        "rounds": summary.imbalance["rounds"],
+    }
 
 
 def main() -> None:
@@ -60,8 +66,13 @@ def main() -> None:
     configure_logging("WARNING")
     results = []
     for name, case in CASES.items():
-        out = subprocess.run([sys.executable, __file__, json.dumps(case)], capture_output=True,
-                             text=True, check=True, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, __file__, json.dumps(case)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         row = {"case": name, **case, **json.loads(out.stdout.strip().splitlines()[-1])}
         print(row, flush=True)
         results.append(row)
@@ -69,11 +80,26 @@ def main() -> None:
     big = next(r for r in results if r["case"] == "synthetic-1M")
     for r in results:
         r["time_vs_10k"] = round(float(r["seconds"]) / float(small["seconds"]), 1)
-    notes = (f"1M rows take {big['time_vs_10k']}x the time of 10k rows with the same settings "
-             "(100x the data); peak RSS is per process, model + MLflow logging included.")
-    write_results("training", results,
-                  ["case", "rows", "cv_folds", "imbalance", "seconds", "time_vs_10k",
-                   "peak_rss_mib", "roc_auc", "rounds"], notes)
+    notes = (
+        f"1M rows take {big['time_vs_10k']}x the time of 10k rows with the same settings "
+        "(100x the data); peak RSS is per process, model + MLflow logging included."
+    )
+    write_results(
+        "training",
+        results,
+        [
+            "case",
+            "rows",
+            "cv_folds",
+            "imbalance",
+            "seconds",
+            "time_vs_10k",
+            "peak_rss_mib",
+            "roc_auc",
+            "rounds",
+        ],
+        notes,
+    )
 
 
 if __name__ == "__main__":

@@ -76,7 +76,9 @@ class Histogram(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Histogram:
         if len(self.proportions) != self.n_bins:
-            raise ValueError(f"histogram has {len(self.proportions)} proportions, needs {self.n_bins}")
+            raise ValueError(
+                f"histogram has {len(self.proportions)} proportions, needs {self.n_bins}"
+            )
         if self.edges != sorted(self.edges):
             raise ValueError("histogram edges must be ascending")
         return self

@@ -24,7 +24,7 @@ def encode_frame(features: Sequence[FeatureSpec], frame: pd.DataFrame) -> np.nda
     for j, spec in enumerate(features):
         column = frame[spec.name]
         if spec.is_categorical:
-            codes = pd.Categorical(column.astype("string"), categories=spec.levels).codes
+            codes = level_codes(column, spec.levels or [])
             known = codes >= 0
             missing = column.isna().to_numpy()
             out[:, j] = np.where(known, codes, np.where(missing, np.nan, UNSEEN))
@@ -33,26 +33,60 @@ def encode_frame(features: Sequence[FeatureSpec], frame: pd.DataFrame) -> np.nda
     return out
 
 
+def level_codes(column: pd.Series, levels: Sequence[str]) -> np.ndarray:
+    """Per value: the index of its level in ``levels`` as text, -1 if unknown or missing.
+
+    A pandas categorical column (as Arrow dictionary columns arrive) is recoded through its
+    few categories instead of converting every value to a string.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = pd.Index(column.cat.categories.astype("string"))
+        lookup = np.append(pd.Categorical(categories, categories=levels).codes, -1)
+        return lookup[column.cat.codes.to_numpy()]  # code -1 (missing) picks the appended -1
+    return np.asarray(pd.Categorical(column.astype("string"), categories=levels).codes)
+
+
 def encode_records(
     features: Sequence[FeatureSpec], records: Sequence[Mapping[str, Any]]
 ) -> np.ndarray:
     """Encode already-validated records (dicts) without building a DataFrame."""
-    lookup = [
-        {level: float(i) for i, level in enumerate(spec.levels or [])} if spec.is_categorical else None
-        for spec in features
-    ]
-    out = np.empty((len(records), len(features)), dtype=np.float32)
-    for i, record in enumerate(records):
-        for j, spec in enumerate(features):
-            value = record.get(spec.name)
-            codes = lookup[j]
-            if value is None:
-                out[i, j] = np.nan
-            elif codes is not None:
-                out[i, j] = codes.get(str(value), UNSEEN)
-            else:
-                out[i, j] = value
-    return out
+    return RecordEncoder(features).encode(records)
+
+
+class RecordEncoder:
+    """``encode_records`` with the level lookups built once, for servers that encode per
+    request. ``keys`` names the record key of each feature when it is not the feature name
+    (e.g. the attribute names of a generated request model)."""
+
+    def __init__(self, features: Sequence[FeatureSpec], keys: Sequence[str] | None = None) -> None:
+        names = list(keys) if keys is not None else [spec.name for spec in features]
+        if len(names) != len(features):
+            raise ValueError("one key per feature is needed")
+        self.width = len(features)
+        self.columns = [
+            (
+                key,
+                {lvl: float(i) for i, lvl in enumerate(spec.levels or [])}
+                if spec.is_categorical
+                else None,
+            )
+            for key, spec in zip(names, features, strict=True)
+        ]
+
+    def encode(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        rows = [
+            [_encode_value(record.get(key), codes) for key, codes in self.columns]
+            for record in records
+        ]
+        return np.array(rows, dtype=np.float32).reshape(len(rows), self.width)
+
+
+def _encode_value(value: Any, codes: dict[str, float] | None) -> Any:
+    if value is None:
+        return np.nan
+    if codes is not None:
+        return codes.get(str(value), UNSEEN)
+    return value
 
 
 def to_training_frame(features: Sequence[FeatureSpec], frame: pd.DataFrame) -> pd.DataFrame:

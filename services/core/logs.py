@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from contextvars import ContextVar
 from typing import Any
@@ -23,4 +24,28 @@ def configure_logging(level: str = "INFO", json: bool = True, service: str = "cr
     logger.add(sys.stderr, level=level.upper(), serialize=json, format=fmt, backtrace=False)
 
 
-__all__ = ["configure_logging", "logger", "request_id_var"]
+class InterceptHandler(logging.Handler):
+    """Send standard-library log records (uvicorn, mlflow, ...) through loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.bind(logger=record.name).opt(exception=record.exc_info).log(
+            level, record.getMessage()
+        )
+
+
+def intercept_stdlib_logging(*names: str, level: int = logging.INFO) -> None:
+    """Route the root logger and the named loggers (e.g. ``uvicorn``) into loguru, so
+    every line of a server is one JSON object with its request id."""
+    handler = InterceptHandler()
+    logging.basicConfig(handlers=[handler], level=level, force=True)
+    for name in names:
+        named = logging.getLogger(name)
+        named.handlers = [handler]
+        named.propagate = False
+
+
+__all__ = ["configure_logging", "intercept_stdlib_logging", "logger", "request_id_var"]

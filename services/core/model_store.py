@@ -49,13 +49,19 @@ class LoadedModel:
 
     def predict(self, encoded: np.ndarray) -> Predictions:
         proba = self.probabilities(encoded)
-        return Predictions(proba, (proba >= self.contract.threshold).astype(np.int8), self.bands(proba))
+        return Predictions(
+            proba, (proba >= self.contract.threshold).astype(np.int8), self.bands(proba)
+        )
 
     def bands(self, proba: np.ndarray) -> np.ndarray:
-        uppers = np.array([b.upper for b in self.contract.risk_bands])
         names = np.array([b.name for b in self.contract.risk_bands])
-        idx = np.minimum(np.searchsorted(uppers, proba, side="right"), len(names) - 1)
-        return names[idx]
+        return names[self.band_codes(proba)]
+
+    def band_codes(self, proba: np.ndarray) -> np.ndarray:
+        """Index of each probability's risk band in ``contract.risk_bands`` (int8)."""
+        uppers = np.array([b.upper for b in self.contract.risk_bands])
+        idx = np.minimum(np.searchsorted(uppers, proba, side="right"), len(uppers) - 1)
+        return idx.astype(np.int8)
 
 
 def load_model(uri: str, tracking_uri: str, nthread: int = 0) -> LoadedModel:
@@ -83,7 +89,11 @@ def _materialise(uri: str, tracking_uri: str) -> tuple[str | None, str, Path]:
         uri = f"models:/{name}/{version}"
     client(tracking_uri)
     target = Path(tempfile.mkdtemp(prefix="model-"))
-    return name, version, Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
+    return (
+        name,
+        version,
+        Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target))),
+    )
 
 
 def _find(folder: Path, filename: str) -> Path:
@@ -93,7 +103,9 @@ def _find(folder: Path, filename: str) -> Path:
     return found[0]
 
 
-def load_folder(uri: str, name: str | None, version: str, folder: Path, nthread: int) -> LoadedModel:
+def load_folder(
+    uri: str, name: str | None, version: str, folder: Path, nthread: int
+) -> LoadedModel:
     contract = ModelContract.load(_find(folder, CONTRACT_FILE))
     booster = xgb.Booster()
     booster.load_model(str(_find(folder, BOOSTER_FILE)))

@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
+from mlflow.pyfunc import PythonModel
 import pandas as pd
 
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel, load_folder
 
 
-class CreditDefaultModel(mlflow.pyfunc.PythonModel):
+class CreditDefaultModel(PythonModel):
     def load_context(self, context: Any) -> None:
         folder = Path(context.artifacts["contract"]).parent
         self._model: LoadedModel = load_folder("pyfunc", None, "pyfunc", folder, 0)

@@ -24,12 +24,18 @@ class ModelRef:
     def parse(cls, uri: str) -> ModelRef:
         match = MODELS_URI.match(uri.strip())
         if not match:
-            raise ValueError(f"not a registry URI (models:/name/VERSION or models:/name@ALIAS): {uri!r}")
+            raise ValueError(
+                f"not a registry URI (models:/name/VERSION or models:/name@ALIAS): {uri!r}"
+            )
         return cls(match["name"], match["version"], match["alias"])
 
     @property
     def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}" if self.version else f"models:/{self.name}@{self.alias}"
+        return (
+            f"models:/{self.name}/{self.version}"
+            if self.version
+            else f"models:/{self.name}@{self.alias}"
+        )
 
 
 @lru_cache(maxsize=8)

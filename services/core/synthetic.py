@@ -46,7 +46,7 @@ ATOM_SHARE = 0.01  # a value held by more than 1 % of rows is a point mass, neve
 
 def _atoms(column: np.ndarray) -> np.ndarray:
     """Per row: is its value a point mass of the column's distribution."""
-    values, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
     return (counts > ATOM_SHARE * len(column))[inverse] & ~np.isnan(column)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from services.core.contract import FeatureSpec
+from services.core.encoding import level_codes
 
 MAX_ROWS_SHOWN = 5
 
@@ -34,8 +35,12 @@ class Issue:
         return f"{where}{self.message}{rows}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"column": self.column, "message": self.message, "rows": list(self.rows),
-                "count": self.count}
+        return {
+            "column": self.column,
+            "message": self.message,
+            "rows": list(self.rows),
+            "count": self.count,
+        }
 
 
 class DataValidationError(ValueError):
@@ -109,8 +114,7 @@ def _check_feature(report: ValidationReport, spec: FeatureSpec, column: pd.Serie
     if not spec.nullable:
         report.add(spec.name, "missing values (feature is not nullable)", absent)
     if spec.is_categorical:
-        text = column.astype("string")
-        unknown = ~absent & ~text.isin(spec.levels or []).to_numpy(dtype=bool, na_value=False)
+        unknown = ~absent & (level_codes(column, spec.levels or []) < 0)
         report.add(spec.name, f"unknown levels (allowed: {', '.join(spec.levels or [])})", unknown)
         return
     values = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)

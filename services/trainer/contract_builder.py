@@ -25,14 +25,22 @@ def reference_histograms(config: DatasetConfig, x_train: pd.DataFrame) -> dict[s
     encoded = encode_frame(config.features, x_train)
     return {
         spec.name: categorical_histogram(encoded[:, j], spec.levels or [])
-        if spec.is_categorical else numeric_histogram(encoded[:, j])
+        if spec.is_categorical
+        else numeric_histogram(encoded[:, j])
         for j, spec in enumerate(config.features)
     }
 
 
 def build_contract(
-    *, config: DatasetConfig, model_name: str, x_train: pd.DataFrame, score_sample: np.ndarray,
-    threshold: float, calibration: Calibration, metrics: dict[str, float], fingerprint: str,
+    *,
+    config: DatasetConfig,
+    model_name: str,
+    x_train: pd.DataFrame,
+    score_sample: np.ndarray,
+    threshold: float,
+    calibration: Calibration,
+    metrics: dict[str, float],
+    fingerprint: str,
 ) -> ModelContract:
     return ModelContract(
         model_name=model_name,

@@ -38,7 +38,10 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -
         "recall": float(recall),
         "f1": float(f1),
         "threshold": float(threshold),
-        "tn": float(tn), "fp": float(fp), "fn": float(fn), "tp": float(tp),
+        "tn": float(tn),
+        "fp": float(fp),
+        "fn": float(fn),
+        "tp": float(tp),
         "positive_rate": float(np.mean(y)),
         "predicted_positive_rate": float(np.mean(predicted)),
     }
@@ -58,8 +61,13 @@ def save_plots(y: np.ndarray, proba: np.ndarray, folder: Path) -> list[Path]:
     plots = {
         "roc.png": (fpr, tpr, "false positive rate", "true positive rate", "ROC"),
         "pr.png": (recall, precision, "recall", "precision", "Precision-recall"),
-        "calibration.png": (mean_pred, frac_pos, "mean predicted", "observed default rate",
-                            "Calibration"),
+        "calibration.png": (
+            mean_pred,
+            frac_pos,
+            "mean predicted",
+            "observed default rate",
+            "Calibration",
+        ),
     }
     paths = []
     for filename, (xs, ys, xlabel, ylabel, title) in plots.items():

@@ -37,11 +37,18 @@ class BoosterParams:
 
     def xgb_params(self, seed: int) -> dict[str, object]:
         return {
-            "objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist",
-            "eta": self.eta, "max_depth": self.max_depth, "min_child_weight": self.min_child_weight,
-            "subsample": self.subsample, "colsample_bytree": self.colsample_bytree,
-            "lambda": self.reg_lambda, "max_cat_to_onehot": self.max_cat_to_onehot,
-            "seed": seed, "nthread": self.nthread,
+            "objective": "binary:logistic",
+            "eval_metric": "auc",
+            "tree_method": "hist",
+            "eta": self.eta,
+            "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "lambda": self.reg_lambda,
+            "max_cat_to_onehot": self.max_cat_to_onehot,
+            "seed": seed,
+            "nthread": self.nthread,
         }
 
 
@@ -62,13 +69,20 @@ def _strategy_params(strategy: str, y: np.ndarray) -> dict[str, object]:
     return {}
 
 
-def _dmatrix(features: list[FeatureSpec], x: pd.DataFrame, y: np.ndarray | None = None) -> xgb.DMatrix:
+def _dmatrix(
+    features: list[FeatureSpec], x: pd.DataFrame, y: np.ndarray | None = None
+) -> xgb.DMatrix:
     return xgb.DMatrix(to_training_frame(features, x), label=y, enable_categorical=True)
 
 
 def train_booster(
-    features: list[FeatureSpec], x_train: pd.DataFrame, y_train: np.ndarray,
-    x_valid: pd.DataFrame, y_valid: np.ndarray, params: BoosterParams, seed: int,
+    features: list[FeatureSpec],
+    x_train: pd.DataFrame,
+    y_train: np.ndarray,
+    x_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    params: BoosterParams,
+    seed: int,
     strategy: str = "scale_pos_weight",
 ) -> xgb.Booster:
     """One booster with early stopping on the validation rows."""
@@ -77,30 +91,50 @@ def train_booster(
         x_fit, y_fit = smote_resample(features, x_train, y_train, seed)
     return xgb.train(
         params.xgb_params(seed) | _strategy_params(strategy, y_train),
-        _dmatrix(features, x_fit, y_fit), num_boost_round=params.max_rounds,
+        _dmatrix(features, x_fit, y_fit),
+        num_boost_round=params.max_rounds,
         evals=[(_dmatrix(features, x_valid, y_valid), "valid")],
-        early_stopping_rounds=params.early_stopping, verbose_eval=False,
+        early_stopping_rounds=params.early_stopping,
+        verbose_eval=False,
     )
 
 
 def cross_validate(
-    features: list[FeatureSpec], x: pd.DataFrame, y: np.ndarray, params: BoosterParams,
-    seed: int, strategy: str, folds: int,
+    features: list[FeatureSpec],
+    x: pd.DataFrame,
+    y: np.ndarray,
+    params: BoosterParams,
+    seed: int,
+    strategy: str,
+    folds: int,
 ) -> tuple[np.ndarray, int]:
     """Out-of-fold margins and the mean best number of boosting rounds."""
     oof = np.zeros(len(y))
     rounds = []
     for fit_idx, val_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
-        booster = train_booster(features, x.iloc[fit_idx], y[fit_idx], x.iloc[val_idx],
-                                y[val_idx], params, seed, strategy)
+        booster = train_booster(
+            features,
+            x.iloc[fit_idx],
+            y[fit_idx],
+            x.iloc[val_idx],
+            y[val_idx],
+            params,
+            seed,
+            strategy,
+        )
         rounds.append(booster.best_iteration + 1)
         oof[val_idx] = margins(booster, features, x.iloc[val_idx])
     return oof, max(1, round(float(np.mean(rounds))))
 
 
 def fit_with_imbalance(
-    features: list[FeatureSpec], x: pd.DataFrame, y: np.ndarray, params: BoosterParams,
-    seed: int, imbalance: str = "auto", folds: int = 5,
+    features: list[FeatureSpec],
+    x: pd.DataFrame,
+    y: np.ndarray,
+    params: BoosterParams,
+    seed: int,
+    imbalance: str = "auto",
+    folds: int = 5,
 ) -> FitResult:
     """Cross-validate each imbalance strategy, keep the best by out-of-fold PR-AUC, refit.
 
@@ -124,8 +158,11 @@ def fit_with_imbalance(
         raise ValueError(f"no imbalance strategy applicable: {comparison}")
     _, strategy, oof, rounds = best
     x_fit, y_fit = smote_resample(features, x, y, seed) if strategy == "smote" else (x, y)
-    booster = xgb.train(params.xgb_params(seed) | _strategy_params(strategy, y),
-                        _dmatrix(features, x_fit, y_fit), num_boost_round=rounds)
+    booster = xgb.train(
+        params.xgb_params(seed) | _strategy_params(strategy, y),
+        _dmatrix(features, x_fit, y_fit),
+        num_boost_round=rounds,
+    )
     return FitResult(booster, strategy, rounds, oof, comparison)
 
 
@@ -137,18 +174,23 @@ def smote_resample(
 
     frame = to_training_frame(features, x)
     cats = [i for i, f in enumerate(features) if f.is_categorical]
-    codes = pd.DataFrame({
-        f.name: frame[f.name].cat.codes if f.is_categorical else frame[f.name] for f in features
-    })
-    sampler = SMOTENC(categorical_features=cats, random_state=seed) if cats else SMOTE(
-        random_state=seed
+    codes = pd.DataFrame(
+        {f.name: frame[f.name].cat.codes if f.is_categorical else frame[f.name] for f in features}
+    )
+    sampler = (
+        SMOTENC(categorical_features=cats, random_state=seed) if cats else SMOTE(random_state=seed)
     )
     x_res, y_res = sampler.fit_resample(codes, y)
-    out = pd.DataFrame({
-        f.name: pd.Categorical.from_codes(np.asarray(x_res[f.name], dtype=int), categories=f.levels)
-        if f.is_categorical else x_res[f.name]
-        for f in features
-    })
+    out = pd.DataFrame(
+        {
+            f.name: pd.Categorical.from_codes(
+                np.asarray(x_res[f.name], dtype=int), categories=f.levels
+            )
+            if f.is_categorical
+            else x_res[f.name]
+            for f in features
+        }
+    )
     return out, np.asarray(y_res)
 
 

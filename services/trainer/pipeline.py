@@ -63,26 +63,50 @@ def train(
         x, y, test_size=settings.test_size, stratify=y, random_state=settings.seed
     )
     params = BoosterParams(**{**config.training, "nthread": settings.nthread})  # type: ignore[arg-type]
-    fit = fit_with_imbalance(config.features, x_train, y_train, params, settings.seed,
-                             settings.imbalance, settings.cv_folds)
+    fit = fit_with_imbalance(
+        config.features,
+        x_train,
+        y_train,
+        params,
+        settings.seed,
+        settings.imbalance,
+        settings.cv_folds,
+    )
     calibration = platt_calibration(fit.oof_margin, y_train)
     threshold = f1_threshold(calibration.apply(fit.oof_margin), y_train)
     proba_test = calibration.apply(margins(fit.booster, config.features, x_test))
     metrics = classification_metrics(y_test, proba_test, threshold)
     contract = build_contract(
-        config=config, model_name=settings.model_name, x_train=x_train, score_sample=proba_test,
-        threshold=threshold, calibration=calibration, metrics=metrics,
+        config=config,
+        model_name=settings.model_name,
+        x_train=x_train,
+        score_sample=proba_test,
+        threshold=threshold,
+        calibration=calibration,
+        metrics=metrics,
         fingerprint=fingerprint(x, y),
     )
     champion = _load_alias(settings, "champion")
-    gate = quality_gate(metrics["roc_auc"], _champion_auc(champion, contract, x_test, y_test),
-                        settings.gate_min_roc_auc, settings.gate_max_auc_drop)
+    gate = quality_gate(
+        metrics["roc_auc"],
+        _champion_auc(champion, contract, x_test, y_test),
+        settings.gate_min_roc_auc,
+        settings.gate_max_auc_drop,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         logged = log_and_register(
-            tracking_uri=settings.mlflow_tracking_uri, experiment=settings.experiment,
-            contract=contract, booster=fit.booster,
-            params={**asdict(params), "dataset": config.name, "imbalance": fit.strategy,
-                    "rounds": fit.rounds, "seed": settings.seed, "rows": len(y)},
+            tracking_uri=settings.mlflow_tracking_uri,
+            experiment=settings.experiment,
+            contract=contract,
+            booster=fit.booster,
+            params={
+                **asdict(params),
+                "dataset": config.name,
+                "imbalance": fit.strategy,
+                "rounds": fit.rounds,
+                "seed": settings.seed,
+                "rows": len(y),
+            },
             metrics={f"test_{k}": v for k, v in metrics.items()},
             plots=save_plots(y_test, proba_test, Path(tmp)),
             example=_example(config, x_train),
@@ -90,11 +114,17 @@ def train(
         )
     _apply_gate(settings, logged.version, gate, champion is None)
     summary = TrainSummary(
-        model_name=logged.name, version=logged.version, uri=logged.uri, run_id=logged.run_id,
+        model_name=logged.name,
+        version=logged.version,
+        uri=logged.uri,
+        run_id=logged.run_id,
         dataset=config.name,
         aliases=aliases_of(settings.mlflow_tracking_uri, logged.name, logged.version),
-        gate={"passed": gate.passed, "reasons": gate.reasons,
-              "champion_roc_auc": gate.champion_roc_auc},
+        gate={
+            "passed": gate.passed,
+            "reasons": gate.reasons,
+            "champion_roc_auc": gate.champion_roc_auc,
+        },
         imbalance={"chosen": fit.strategy, "cv_pr_auc": fit.comparison, "rounds": fit.rounds},
         metrics={k: round(v, 5) for k, v in metrics.items()},
         seconds=round(time.perf_counter() - started, 2),
@@ -133,10 +163,15 @@ def _champion_auc(
 
 def _apply_gate(settings: TrainerSettings, version: str, gate: GateResult, first: bool) -> None:
     uri, name = settings.mlflow_tracking_uri, settings.model_name
-    tag_version(uri, name, version, {
-        "quality_gate": "passed" if gate.passed else "failed",
-        "quality_gate_reasons": "; ".join(gate.reasons) or "-",
-    })
+    tag_version(
+        uri,
+        name,
+        version,
+        {
+            "quality_gate": "passed" if gate.passed else "failed",
+            "quality_gate_reasons": "; ".join(gate.reasons) or "-",
+        },
+    )
     if not gate.passed:
         logger.warning("version {} failed the quality gate: {}", version, "; ".join(gate.reasons))
         return

@@ -15,7 +15,9 @@ from services.core.settings import ServiceSettings
 class TrainerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TRAINER_", extra="ignore", populate_by_name=True)
 
-    dataset: str = Field("default", description="bundled dataset config name or path to a YAML config")
+    dataset: str = Field(
+        "default", description="bundled dataset config name or path to a YAML config"
+    )
     data_path: Path | None = Field(None, description="CSV to train on instead of the config's file")
     model_name: str = Field("credit-default", description="registered model name in MLflow")
     experiment: str = Field("credit-default", description="MLflow experiment name")

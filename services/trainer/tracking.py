@@ -29,9 +29,16 @@ class LoggedVersion:
 
 
 def log_and_register(
-    *, tracking_uri: str, experiment: str, contract: ModelContract, booster: xgb.Booster,
-    params: dict[str, object], metrics: dict[str, float], plots: list[Path],
-    example: pd.DataFrame, tags: dict[str, str],
+    *,
+    tracking_uri: str,
+    experiment: str,
+    contract: ModelContract,
+    booster: xgb.Booster,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    plots: list[Path],
+    example: pd.DataFrame,
+    tags: dict[str, str],
 ) -> LoggedVersion:
     """One MLflow run: params, metrics, plots, contract, pyfunc model; then register it."""
     client(tracking_uri)

@@ -27,8 +27,12 @@ def tracking_uri_for(folder: Path) -> str:
 def train_quick(tracking_uri: str, dataset: str = "default", **overrides: object) -> TrainedModel:
     """A real training run with test-friendly speed (3 folds, one imbalance strategy)."""
     options: dict[str, object] = {
-        "dataset": dataset, "mlflow_tracking_uri": tracking_uri, "model_name": f"{dataset}-model",
-        "experiment": f"test-{dataset}", "cv_folds": 3, "imbalance": "scale_pos_weight",
+        "dataset": dataset,
+        "mlflow_tracking_uri": tracking_uri,
+        "model_name": f"{dataset}-model",
+        "experiment": f"test-{dataset}",
+        "cv_folds": 3,
+        "imbalance": "scale_pos_weight",
         "nthread": 2,
     }
     options.update(overrides)

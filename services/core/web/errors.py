@@ -74,8 +74,11 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
-        {"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", ""),
-         "type": err.get("type", "")}
+        {
+            "loc": [str(p) for p in err.get("loc", ())],
+            "msg": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
 
@@ -83,18 +86,23 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code,
-                            headers=exc.headers)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("invalid_input", "request failed validation",
-                                       _field_errors(exc)), 422)
+        return JSONResponse(
+            error_body("invalid_input", "request failed validation", _field_errors(exc)), 422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body("http_error", str(exc.detail)), exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body("http_error", str(exc.detail)),
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

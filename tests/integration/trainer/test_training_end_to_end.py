@@ -55,12 +55,23 @@ def test_logged_pyfunc_scores_missing_values_and_categoricals(
 ) -> None:
     client(credit_data_model.tracking_uri)
     pyfunc = mlflow.pyfunc.load_model(credit_data_model.uri)
-    rows = pd.DataFrame({
-        "Seniority": [9, 0], "Home": ["rent", None], "Time": [60, 36], "Age": [30, 22],
-        "Marital": ["married", None], "Records": ["no", "yes"], "Job": ["freelance", None],
-        "Expenses": [73, 50], "Income": [129.0, np.nan], "Assets": [0.0, np.nan],
-        "Debt": [0.0, np.nan], "Amount": [800, 2000], "Price": [846, 2100],
-    })
+    rows = pd.DataFrame(
+        {
+            "Seniority": [9, 0],
+            "Home": ["rent", None],
+            "Time": [60, 36],
+            "Age": [30, 22],
+            "Marital": ["married", None],
+            "Records": ["no", "yes"],
+            "Job": ["freelance", None],
+            "Expenses": [73, 50],
+            "Income": [129.0, np.nan],
+            "Assets": [0.0, np.nan],
+            "Debt": [0.0, np.nan],
+            "Amount": [800, 2000],
+            "Price": [846, 2100],
+        }
+    )
     out = pyfunc.predict(rows)
     assert list(out.columns) == ["probability", "prediction", "risk_band"]
     assert out["probability"].between(0, 1).all()
@@ -89,9 +100,23 @@ def test_cli_prints_one_json_line_and_writes_rollout(tmp_path: Path) -> None:
     uri = tracking_uri_for(tmp_path / "cli")
     manifest = tmp_path / "rollout.yaml"
     proc = subprocess.run(
-        [sys.executable, "-m", "services.trainer", "--mlflow-tracking-uri", uri,
-         "--cv-folds", "2", "--imbalance", "scale_pos_weight", "--rollout-manifest", str(manifest)],
-        capture_output=True, text=True, timeout=300, check=True,
+        [
+            sys.executable,
+            "-m",
+            "services.trainer",
+            "--mlflow-tracking-uri",
+            uri,
+            "--cv-folds",
+            "2",
+            "--imbalance",
+            "scale_pos_weight",
+            "--rollout-manifest",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["uri"] == "models:/credit-default/1"
@@ -102,9 +127,18 @@ def test_cli_reports_bad_data_with_exit_code_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("default,student,balance,income\nNo,No,abc,1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "services.trainer", "--data-path", str(bad),
-         "--mlflow-tracking-uri", tracking_uri_for(tmp_path / "s")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "services.trainer",
+            "--data-path",
+            str(bad),
+            "--mlflow-tracking-uri",
+            tracking_uri_for(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "balance: 1 values that are not numbers (rows 1)" in proc.stderr

@@ -26,15 +26,22 @@ def make_contract(features: list[FeatureSpec] | None = None) -> ModelContract:
     ]
     reference: dict[str, Histogram] = {
         f.name: categorical_histogram(np.array([0.0, 1.0]), f.levels or [])
-        if f.is_categorical else numeric_histogram(np.arange(100.0))
+        if f.is_categorical
+        else numeric_histogram(np.arange(100.0))
         for f in features
     }
     return ModelContract(
-        model_name="m", dataset="default", target="default", positive_label="Yes",
-        features=features, threshold=0.3,
+        model_name="m",
+        dataset="default",
+        target="default",
+        positive_label="Yes",
+        features=features,
+        threshold=0.3,
         risk_bands=[RiskBand(name="low", upper=0.15), RiskBand(name="high", upper=1.0)],
-        reference=reference, score_reference=numeric_histogram(np.linspace(0, 1, 50)),
-        metrics={"roc_auc": 0.95}, data_fingerprint="sha256:abc",
+        reference=reference,
+        score_reference=numeric_histogram(np.linspace(0, 1, 50)),
+        metrics={"roc_auc": 0.95},
+        data_fingerprint="sha256:abc",
     )
 
 
@@ -73,11 +80,13 @@ def test_same_contract_is_compatible() -> None:
 
 def test_removed_retyped_and_new_required_features_are_incompatible() -> None:
     stable = make_contract()
-    candidate = make_contract([
-        FeatureSpec(name="student", type="numeric"),
-        FeatureSpec(name="income", type="numeric"),
-        FeatureSpec(name="age", type="numeric"),
-    ])
+    candidate = make_contract(
+        [
+            FeatureSpec(name="student", type="numeric"),
+            FeatureSpec(name="income", type="numeric"),
+            FeatureSpec(name="age", type="numeric"),
+        ]
+    )
     issues = compatibility_issues(stable, candidate)
     assert "feature 'balance' removed" in issues
     assert "feature 'student' retyped categorical -> numeric" in issues
@@ -86,10 +95,12 @@ def test_removed_retyped_and_new_required_features_are_incompatible() -> None:
 
 def test_new_optional_feature_is_compatible_but_lost_level_is_not() -> None:
     stable = make_contract()
-    candidate = make_contract([
-        FeatureSpec(name="student", type="categorical", levels=["No"]),
-        FeatureSpec(name="balance", type="numeric"),
-        FeatureSpec(name="income", type="numeric"),
-        FeatureSpec(name="age", type="numeric", nullable=True),
-    ])
+    candidate = make_contract(
+        [
+            FeatureSpec(name="student", type="categorical", levels=["No"]),
+            FeatureSpec(name="balance", type="numeric"),
+            FeatureSpec(name="income", type="numeric"),
+            FeatureSpec(name="age", type="numeric", nullable=True),
+        ]
+    )
     assert compatibility_issues(stable, candidate) == ["feature 'student' lost levels ['Yes']"]

@@ -13,8 +13,11 @@ pytestmark = pytest.mark.unit
 
 @pytest.mark.parametrize(
     ("name", "rows", "features", "positive_rate"),
-    [("default", 10_000, 3, 0.0333), ("lending_club", 9_857, 22, 0.0525),
-     ("credit_data", 4_454, 13, 0.2815)],
+    [
+        ("default", 10_000, 3, 0.0333),
+        ("lending_club", 9_857, 22, 0.0525),
+        ("credit_data", 4_454, 13, 0.2815),
+    ],
 )
 def test_bundled_datasets_load_and_validate(
     name: str, rows: int, features: int, positive_rate: float
@@ -26,10 +29,14 @@ def test_bundled_datasets_load_and_validate(
 
 def test_kaggle_layout_alias_maps_columns(tmp_path: Path) -> None:
     raw = pd.read_csv(load_config("default").data_path())
-    kaggle = pd.DataFrame({
-        "Employed": (raw["student"] == "No").astype(int), "Bank Balance": raw["balance"],
-        "Annual Salary": raw["income"], "Defaulted?": (raw["default"] == "Yes").astype(int),
-    })
+    kaggle = pd.DataFrame(
+        {
+            "Employed": (raw["student"] == "No").astype(int),
+            "Bank Balance": raw["balance"],
+            "Annual Salary": raw["income"],
+            "Defaulted?": (raw["default"] == "Yes").astype(int),
+        }
+    )
     path = tmp_path / "kaggle.csv"
     kaggle.to_csv(path, index=False)
     x, y = load_dataset(load_config("default_kaggle"), path)

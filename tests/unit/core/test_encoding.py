@@ -16,8 +16,11 @@ FEATURES = [
 
 
 def test_frame_and_records_encode_identically() -> None:
-    records = [{"home": "rent", "income": 10.0}, {"home": None, "income": None},
-               {"home": "cave", "income": 3.5}]
+    records = [
+        {"home": "rent", "income": 10.0},
+        {"home": None, "income": None},
+        {"home": "cave", "income": 3.5},
+    ]
     by_records = encode_records(FEATURES, records)
     by_frame = encode_frame(FEATURES, pd.DataFrame(records))
     np.testing.assert_array_equal(by_records, by_frame)

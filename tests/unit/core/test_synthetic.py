@@ -16,7 +16,8 @@ def references(name: str) -> tuple[ApplicantGenerator, list, list[str]]:
     x, _ = load_dataset(config)
     encoded = encode_frame(config.features, x)
     hists = [
-        categorical_histogram(encoded[:, j], f.levels or []) if f.is_categorical
+        categorical_histogram(encoded[:, j], f.levels or [])
+        if f.is_categorical
         else numeric_histogram(encoded[:, j])
         for j, f in enumerate(config.features)
     ]

@@ -18,8 +18,10 @@ FEATURES = [
 
 def frame(**overrides: list[object]) -> pd.DataFrame:
     data: dict[str, list[object]] = {
-        "id": [1, 2, 3, 4], "student": ["No", "Yes", "No", "No"],
-        "balance": [10.0, 20.0, 30.0, 40.0], "income": [1.0, None, 3.0, 4.0],
+        "id": [1, 2, 3, 4],
+        "student": ["No", "Yes", "No", "No"],
+        "balance": [10.0, 20.0, 30.0, 40.0],
+        "income": [1.0, None, 3.0, 4.0],
         "default": ["No", "No", "Yes", "No"],
     }
     data.update(overrides)
@@ -38,16 +40,25 @@ def test_clean_frame_passes_and_nullable_allows_missing() -> None:
 
 def test_report_names_field_rule_and_rows() -> None:
     found = messages(frame(balance=[10.0, -5.0, 30.0, 20_000.0]))
-    assert found == ["balance: 1 values below min 0 (rows 2)", "balance: 1 values above max 10000 (rows 4)"]
+    assert found == [
+        "balance: 1 values below min 0 (rows 2)",
+        "balance: 1 values above max 10000 (rows 4)",
+    ]
 
 
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"balance": [1.0, np.nan, 2.0, 3.0]}, "balance: 1 missing values (feature is not nullable) (rows 2)"),
+        (
+            {"balance": [1.0, np.nan, 2.0, 3.0]},
+            "balance: 1 missing values (feature is not nullable) (rows 2)",
+        ),
         ({"balance": [1.0, np.inf, 2.0, -np.inf]}, "balance: 2 infinite values (rows 2, 4)"),
         ({"balance": ["1", "abc", "2", "3"]}, "balance: 1 values that are not numbers (rows 2)"),
-        ({"student": ["No", "Maybe", "No", "No"]}, "student: 1 unknown levels (allowed: No, Yes) (rows 2)"),
+        (
+            {"student": ["No", "Maybe", "No", "No"]},
+            "student: 1 unknown levels (allowed: No, Yes) (rows 2)",
+        ),
         ({"id": [1, 2, 2, 3]}, "id: 1 duplicate ids (rows 3)"),
         ({"default": ["No", None, "No", "No"]}, "default: 1 missing target values (rows 2)"),
     ],

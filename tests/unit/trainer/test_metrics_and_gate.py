@@ -44,7 +44,10 @@ def test_platt_calibration_recovers_a_known_sigmoid() -> None:
 def test_risk_bands_follow_threshold() -> None:
     bands = default_risk_bands(0.2)
     assert [(b.name, b.upper) for b in bands] == [
-        ("low", 0.1), ("medium", 0.2), ("high", 0.4), ("very_high", 1.0)
+        ("low", 0.1),
+        ("medium", 0.2),
+        ("high", 0.4),
+        ("very_high", 1.0),
     ]
     assert [b.name for b in default_risk_bands(0.7)] == ["low", "medium", "very_high"]
 

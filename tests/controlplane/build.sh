@@ -4,7 +4,8 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler  (k8s.io/kubernetes/cmd/...)
 #   kwok                                                     (sigs.k8s.io/kwok/cmd/kwok)
 # into <repo>/.cache/k8s/bin/, and copies CRDs out of the module cache into
-# <repo>/.cache/k8s/crds/{gateway-api,prometheus-operator}/.
+# <repo>/.cache/k8s/crds/{gateway-api,prometheus-operator}/ and kwok's Stage configs
+# into <repo>/.cache/k8s/kwok/stages.yaml.
 #
 # Idempotent: a binary is rebuilt only when it is missing or its stamp file
 # (<bin>.stamp: package@version, Go version, ldflags) differs.
@@ -36,6 +37,13 @@ prom_operator_version="${PROM_OPERATOR_VERSION:-v0.85.0}"
 
 mkdir -p "$bin" "$crds" "$(dirname "$results")"
 cd "$here"
+
+# one build at a time (tests may call this while a developer runs it by hand)
+exec 9>"$cache/.build.lock"
+if ! flock -n 9; then
+  echo "another build.sh holds $cache/.build.lock; waiting ..."
+  flock 9
+fi
 
 go_version="$("$GO" env GOVERSION)"
 mod_version() { "$GO" list -m -f '{{.Version}}' "$1"; }
@@ -107,6 +115,20 @@ cp "$gw_dir"/config/crd/standard/*.yaml "$crds/gateway-api/"
 chmod u+w "$crds/gateway-api/"*.yaml
 printf '%s\n' "$gateway_version" >"$crds/gateway-api/VERSION"
 echo "  gateway-api $gateway_version standard CRDs -> $crds/gateway-api ($(find "$crds/gateway-api" -name '*.yaml' | wc -l) files)"
+
+# kwok >= 0.6 needs Stage configs; use the same set as `kwokctl` (fast node + lease
+# heartbeat, fast pod lifecycle) from the kwok module, concatenated into one file.
+kwok_dir="$("$GO" list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+mkdir -p "$cache/kwok"
+{
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    echo "---"
+    cat "$kwok_dir/kustomize/stage/$f"
+  done
+} >"$cache/kwok/stages.yaml.tmp"
+mv -f "$cache/kwok/stages.yaml.tmp" "$cache/kwok/stages.yaml"
+echo "  kwok $kwok_version stages -> $cache/kwok/stages.yaml"
 
 # prometheus-operator CRDs (optional): not a go.mod requirement (its module graph is
 # large), just `go mod download` of the module zip, which includes example/.

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.integration
 NS = "cp-test"
 
 
-def wait_for(what: str, fn: Callable[[], Any], timeout: float = 90.0, interval: float = 0.25) -> Any:
+def wait_for(
+    what: str, fn: Callable[[], Any], timeout: float = 90.0, interval: float = 0.25
+) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -47,7 +50,10 @@ def cp():
     try:
         t0 = time.monotonic()
         plane.start()
-        print(f"\ncontrol plane (etcd + kube-apiserver) ready in {time.monotonic() - t0:.1f}s at {plane.server}")
+        print(
+            f"\ncontrol plane (etcd + kube-apiserver) ready in {time.monotonic() - t0:.1f}s"
+            f" at {plane.server}"
+        )
         yield plane
     finally:
         plane.stop()
@@ -60,7 +66,9 @@ def api(cp):
 
 @pytest.fixture(scope="module")
 def namespace(api):
-    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
+    client.CoreV1Api(api).create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=NS))
+    )
     return NS
 
 
@@ -81,11 +89,18 @@ def _deployment(name: str, replicas: int) -> client.V1Deployment:
             selector=client.V1LabelSelector(match_labels=labels),
             template=client.V1PodTemplateSpec(
                 metadata=client.V1ObjectMeta(labels=labels),
-                spec=client.V1PodSpec(containers=[client.V1Container(
-                    name="app", image="registry.example/inference:test",
-                    ports=[client.V1ContainerPort(container_port=8080)],
-                    resources=client.V1ResourceRequirements(requests={"cpu": "100m", "memory": "64Mi"}),
-                )]),
+                spec=client.V1PodSpec(
+                    containers=[
+                        client.V1Container(
+                            name="app",
+                            image="registry.example/inference:test",
+                            ports=[client.V1ContainerPort(container_port=8080)],
+                            resources=client.V1ResourceRequirements(
+                                requests={"cpu": "100m", "memory": "64Mi"}
+                            ),
+                        )
+                    ]
+                ),
             ),
         ),
     )
@@ -111,21 +126,29 @@ def test_gateway_api_crds_and_httproute(cp, api, namespace):
         "metadata": {"name": "inference", "namespace": namespace},
         "spec": {
             "parentRefs": [{"name": "gateway"}],
-            "rules": [{"backendRefs": [
-                {"name": "inference", "port": 80, "weight": 90},
-                {"name": "inference-canary", "port": 80, "weight": 10},
-            ]}],
+            "rules": [
+                {
+                    "backendRefs": [
+                        {"name": "inference", "port": 80, "weight": 90},
+                        {"name": "inference-canary", "port": 80, "weight": 10},
+                    ]
+                }
+            ],
         },
     }
-    custom.create_namespaced_custom_object("gateway.networking.k8s.io", "v1", namespace, "httproutes", route)
-    got = custom.get_namespaced_custom_object("gateway.networking.k8s.io", "v1", namespace, "httproutes",
-                                              "inference")
+    custom.create_namespaced_custom_object(
+        "gateway.networking.k8s.io", "v1", namespace, "httproutes", route
+    )
+    got = custom.get_namespaced_custom_object(
+        "gateway.networking.k8s.io", "v1", namespace, "httproutes", "inference"
+    )
     assert [b["weight"] for b in got["spec"]["rules"][0]["backendRefs"]] == [90, 10]
     # the CRD's structural schema is enforced by the real apiserver
     got["spec"]["rules"][0]["backendRefs"][1]["weight"] = -5
     with pytest.raises(ApiException) as err:
-        custom.replace_namespaced_custom_object("gateway.networking.k8s.io", "v1", namespace, "httproutes",
-                                                "inference", got)
+        custom.replace_namespaced_custom_object(
+            "gateway.networking.k8s.io", "v1", namespace, "httproutes", "inference", got
+        )
     assert err.value.status == 422
 
 
@@ -133,11 +156,15 @@ def test_deployment_pods_run_on_kwok_node(cp, api, namespace):
     t0 = time.monotonic()
     cp.start_controllers()
     cp.start_kwok(nodes=0 if cp.fake_nodes else 1)
-    print(f"\ncontroller-manager + scheduler + kwok + 1 node ready in {time.monotonic() - t0:.1f}s "
-          f"({cp.startup_seconds})")
+    print(
+        f"\ncontroller-manager + scheduler + kwok + 1 node ready in {time.monotonic() - t0:.1f}s "
+        f"({cp.startup_seconds})"
+    )
 
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    wait_for("default ServiceAccount", lambda: core.read_namespaced_service_account("default", namespace))
+    wait_for(
+        "default ServiceAccount", lambda: core.read_namespaced_service_account("default", namespace)
+    )
     apps.create_namespaced_deployment(namespace, _deployment("inference", 2))
 
     def ready():
@@ -155,8 +182,10 @@ def test_deployment_pods_run_on_kwok_node(cp, api, namespace):
 
     # the garbage collector removes ReplicaSets and pods of a deleted Deployment
     apps.delete_namespaced_deployment("inference", namespace, propagation_policy="Background")
-    wait_for("pods garbage-collected",
-             lambda: not core.list_namespaced_pod(namespace, label_selector="app=inference").items)
+    wait_for(
+        "pods garbage-collected",
+        lambda: not core.list_namespaced_pod(namespace, label_selector="app=inference").items,
+    )
 
 
 def test_rbac_is_enforced_for_serviceaccounts(cp, api, namespace):
@@ -167,23 +196,42 @@ def test_rbac_is_enforced_for_serviceaccounts(cp, api, namespace):
     assert err.value.status == 403
 
     rbac = client.RbacAuthorizationV1Api(api)
-    rbac.create_namespaced_role(namespace, client.V1Role(
-        metadata=client.V1ObjectMeta(name="pod-reader"),
-        rules=[client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["get", "list", "watch"])],
-    ))
-    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
-        metadata=client.V1ObjectMeta(name="pod-reader"),
-        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="pod-reader"),
-        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="reader", namespace=namespace)],
-    ))
+    rbac.create_namespaced_role(
+        namespace,
+        client.V1Role(
+            metadata=client.V1ObjectMeta(name="pod-reader"),
+            rules=[
+                client.V1PolicyRule(
+                    api_groups=[""], resources=["pods"], verbs=["get", "list", "watch"]
+                )
+            ],
+        ),
+    )
+    rbac.create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name="pod-reader"),
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="Role", name="pod-reader"
+            ),
+            subjects=[
+                client.RbacV1Subject(kind="ServiceAccount", name="reader", namespace=namespace)
+            ],
+        ),
+    )
     # the RBAC authorizer works from an informer cache: allow it a moment
-    _, status, _ = wait_for("RBAC grant to take effect", lambda: _call_ok(
-        lambda: sa_core.list_namespaced_pod_with_http_info(namespace)), timeout=30)
+    _, status, _ = wait_for(
+        "RBAC grant to take effect",
+        lambda: _call_ok(lambda: sa_core.list_namespaced_pod_with_http_info(namespace)),
+        timeout=30,
+    )
     assert status == 200
     # still least privilege: other verbs and resources stay forbidden
-    for call in (lambda: sa_core.list_namespaced_secret(namespace),
-                 lambda: sa_core.delete_collection_namespaced_pod(namespace),
-                 lambda: sa_core.list_pod_for_all_namespaces()):
+    for call in (
+        lambda: sa_core.list_namespaced_secret(namespace),
+        lambda: sa_core.delete_collection_namespaced_pod(namespace),
+        lambda: sa_core.list_pod_for_all_namespaces(),
+    ):
         with pytest.raises(ApiException) as err:
             call()
         assert err.value.status == 403

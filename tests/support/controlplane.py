@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -40,8 +41,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "tests" / "controlplane" / "build.sh"
@@ -85,7 +87,9 @@ def binaries_missing() -> list[str]:
     return [b for b in CONTROL_PLANE_BINARIES if not (BIN_DIR / b).is_file()]
 
 
-def build_if_missing(only: Sequence[str] | None = None, timeout: float = 4 * 3600) -> None:
+def build_if_missing(
+    only: Sequence[str] | None = None, timeout: float = 4 * 3600, force_assets: bool = False
+) -> None:
     """Run tests/controlplane/build.sh when a control-plane binary or the CRDs are missing.
 
     The first build on a 2-core machine takes tens of minutes (see README.md); later
@@ -93,12 +97,16 @@ def build_if_missing(only: Sequence[str] | None = None, timeout: float = 4 * 360
     """
     wanted = list(only) if only else list(CONTROL_PLANE_BINARIES)
     missing = [b for b in wanted if not (BIN_DIR / b).is_file()]
-    if not missing and (CRD_DIR / "gateway-api" / "VERSION").is_file():
+    assets = [CRD_DIR / "gateway-api" / "VERSION", K8S_CACHE / "kwok" / "stages.yaml"]
+    if not missing and not force_assets and all(a.is_file() for a in assets):
         return
     env = dict(os.environ)
     if only:
         env["ONLY"] = " ".join(missing or wanted)
-    print(f"[controlplane] building {missing or 'CRDs'} with {BUILD_SCRIPT} ...", file=sys.stderr)
+    print(
+        f"[controlplane] building {missing or 'CRDs/kwok stages'} with {BUILD_SCRIPT} ...",
+        file=sys.stderr,
+    )
     proc = subprocess.run(["bash", str(BUILD_SCRIPT)], env=env, timeout=timeout, check=False)
     if proc.returncode != 0:
         raise ControlPlaneError(f"{BUILD_SCRIPT} failed with exit code {proc.returncode}")
@@ -125,12 +133,18 @@ class _PKI:
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import NameOID
 
-        self._x509, self._hashes, self._ser, self._ec, self._oid = x509, hashes, serialization, ec, NameOID
+        self._x509, self._hashes, self._ser, self._ec, self._oid = (
+            x509,
+            hashes,
+            serialization,
+            ec,
+            NameOID,
+        )
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.ca_key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-kubernetes-ca")])
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self.ca_cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -142,13 +156,21 @@ class _PKI:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True,
-                    content_commitment=False, key_encipherment=False, data_encipherment=False,
-                    key_agreement=False, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.ca_key.public_key()), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(self.ca_key.public_key()), critical=False
+            )
             .sign(self.ca_key, hashes.SHA256())
         )
         self.ca_pem = self.ca_cert.public_bytes(serialization.Encoding.PEM)
@@ -180,8 +202,12 @@ class _PKI:
         key = self._ec.generate_private_key(self._ec.SECP256R1())
         attrs = [x509.NameAttribute(oid.ORGANIZATION_NAME, o) for o in organizations]
         attrs.append(x509.NameAttribute(oid.COMMON_NAME, common_name))
-        now = datetime.datetime.now(datetime.timezone.utc)
-        usages = [x509.ExtendedKeyUsageOID.SERVER_AUTH] if server else [x509.ExtendedKeyUsageOID.CLIENT_AUTH]
+        now = datetime.datetime.now(datetime.UTC)
+        usages = (
+            [x509.ExtendedKeyUsageOID.SERVER_AUTH]
+            if server
+            else [x509.ExtendedKeyUsageOID.CLIENT_AUTH]
+        )
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name(attrs))
@@ -193,15 +219,22 @@ class _PKI:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_encipherment=False, key_cert_sign=False, crl_sign=False,
-                    content_commitment=False, data_encipherment=False, key_agreement=False,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_encipherment=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    content_commitment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()), critical=False
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
+                critical=False,
             )
         )
         sans: list[Any] = [x509.DNSName(d) for d in dns]
@@ -211,7 +244,12 @@ class _PKI:
         cert = builder.sign(self.ca_key, self._hashes.SHA256())
         cert_pem = cert.public_bytes(self._ser.Encoding.PEM)
         key_pem = self._key_pem(key)
-        return self._write(f"{stem}.crt", cert_pem), self._write(f"{stem}.key", key_pem), cert_pem, key_pem
+        return (
+            self._write(f"{stem}.crt", cert_pem),
+            self._write(f"{stem}.key", key_pem),
+            cert_pem,
+            key_pem,
+        )
 
     def keypair(self, stem: str) -> tuple[Path, Path]:
         """An EC key pair (e.g. for signing ServiceAccount tokens): (private, public)."""
@@ -258,10 +296,8 @@ class _Proc:
                 except subprocess.TimeoutExpired:
                     continue
         else:  # leader gone: make sure no child of the group survives
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         self._fh.close()
 
 
@@ -302,7 +338,7 @@ class ControlPlane:
         atexit.register(self.stop)
 
     # ----------------------------------------------------------------- context manager
-    def __enter__(self) -> "ControlPlane":
+    def __enter__(self) -> ControlPlane:
         try:
             return self.start()
         except BaseException:
@@ -317,7 +353,7 @@ class ControlPlane:
         return f"https://127.0.0.1:{self.port}"
 
     # ----------------------------------------------------------------- start / stop
-    def start(self) -> "ControlPlane":
+    def start(self) -> ControlPlane:
         if self.build:
             build_if_missing(["kube-apiserver"])
         t0 = time.monotonic()
@@ -356,10 +392,8 @@ class ControlPlane:
             shutil.rmtree(self._etcd_dir, ignore_errors=True)
         if self._own_dir and not os.environ.get("CONTROLPLANE_KEEP_DIR"):
             shutil.rmtree(self.dir, ignore_errors=True)
-        try:
+        with contextlib.suppress(Exception):
             atexit.unregister(self.stop)
-        except Exception:
-            pass
 
     def logs(self, name: str, lines: int = 80) -> str:
         return _tail(self.log_dir / f"{name}.log", lines)
@@ -372,10 +406,10 @@ class ControlPlane:
         print(text, file=sys.stderr)
         return ControlPlaneError(text)
 
-    def _spawn(self, name: str, argv: list[str]) -> _Proc:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> _Proc:
         if name in self.procs and self.procs[name].alive():
             raise ControlPlaneError(f"{name} is already running")
-        proc = _Proc(name, argv, self.log_dir / f"{name}.log")
+        proc = _Proc(name, argv, self.log_dir / f"{name}.log", env=env)
         self.procs[name] = proc
         return proc
 
@@ -386,7 +420,9 @@ class ControlPlane:
             path = find_binary(name)
         if path is None:
             raise ControlPlaneError(
-                f"{name} not found (looked in $" + name.upper().replace("-", "_") + f", {BIN_DIR}, PATH); "
+                f"{name} not found (looked in $"
+                + name.upper().replace("-", "_")
+                + f", {BIN_DIR}, PATH); "
                 f"run {BUILD_SCRIPT.relative_to(REPO_ROOT)}"
             )
         return path
@@ -397,7 +433,9 @@ class ControlPlane:
         last = ""
         while time.monotonic() < deadline:
             if not proc.alive():
-                raise self._fail(f"{name} exited with code {proc.popen.returncode} before {what}", name)
+                raise self._fail(
+                    f"{name} exited with code {proc.popen.returncode} before {what}", name
+                )
             try:
                 ok, last = probe()
                 if ok:
@@ -405,15 +443,24 @@ class ControlPlane:
             except Exception as err:  # connection refused etc.
                 last = repr(err)
             time.sleep(0.2)
-        raise self._fail(f"{name} not {what} after {timeout or self.start_timeout:.0f}s (last: {last})", name)
+        raise self._fail(
+            f"{name} not {what} after {timeout or self.start_timeout:.0f}s (last: {last})", name
+        )
 
     # ----------------------------------------------------------------- PKI & kubeconfigs
     def _make_pki(self) -> None:
         pki = self.pki = _PKI(self.pki_dir)
         pki.issue(
-            "apiserver", "kube-apiserver", server=True,
-            dns=["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                 "kubernetes.default.svc.cluster.local"],
+            "apiserver",
+            "kube-apiserver",
+            server=True,
+            dns=[
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ],
             ips=["127.0.0.1", SERVICE_IP],
         )
         pki.keypair("sa")
@@ -425,23 +472,34 @@ class ControlPlane:
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "test", "cluster": {
-                "server": self.server,
-                "certificate-authority-data": base64.b64encode(self.pki.ca_pem).decode(),
-            }}],
+            "clusters": [
+                {
+                    "name": "test",
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority-data": base64.b64encode(self.pki.ca_pem).decode(),
+                    },
+                }
+            ],
             "users": [{"name": user, "user": user_entry}],
             "contexts": [{"name": user, "context": {"cluster": "test", "user": user}}],
             "current-context": user,
         }
 
-    def write_cert_kubeconfig(self, stem: str, common_name: str, groups: Iterable[str] = ()) -> Path:
+    def write_cert_kubeconfig(
+        self, stem: str, common_name: str, groups: Iterable[str] = ()
+    ) -> Path:
         """A kubeconfig authenticating with a client certificate (CN=user, O=groups)."""
-        assert self.pki is not None and self.port
+        assert self.pki is not None
+        assert self.port
         _, _, cert_pem, key_pem = self.pki.issue(f"client-{stem}", common_name, groups)
-        return self._write_kubeconfig(stem, {
-            "client-certificate-data": base64.b64encode(cert_pem).decode(),
-            "client-key-data": base64.b64encode(key_pem).decode(),
-        })
+        return self._write_kubeconfig(
+            stem,
+            {
+                "client-certificate-data": base64.b64encode(cert_pem).decode(),
+                "client-key-data": base64.b64encode(key_pem).decode(),
+            },
+        )
 
     def _write_kubeconfig(self, stem: str, user_entry: dict[str, str]) -> Path:
         path = self.dir / f"{stem}.kubeconfig"
@@ -461,20 +519,23 @@ class ControlPlane:
         base = shm if shm.is_dir() and os.access(shm, os.W_OK) else self.dir
         self._etcd_dir = Path(tempfile.mkdtemp(prefix="k8s-cp-etcd-", dir=base))
         self.etcd_port = client
-        self._spawn("etcd", [
-            etcd,
-            "--name=default",
-            f"--data-dir={self._etcd_dir}",
-            f"--listen-client-urls=http://127.0.0.1:{client}",
-            f"--advertise-client-urls=http://127.0.0.1:{client}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-cluster=default=http://127.0.0.1:{peer}",
-            "--initial-cluster-state=new",
-            "--quota-backend-bytes=2147483648",
-            "--logger=zap",
-            "--log-level=warn",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                etcd,
+                "--name=default",
+                f"--data-dir={self._etcd_dir}",
+                f"--listen-client-urls=http://127.0.0.1:{client}",
+                f"--advertise-client-urls=http://127.0.0.1:{client}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=default=http://127.0.0.1:{peer}",
+                "--initial-cluster-state=new",
+                "--quota-backend-bytes=2147483648",
+                "--logger=zap",
+                "--log-level=warn",
+            ],
+        )
 
         def probe() -> tuple[bool, str]:
             with urllib.request.urlopen(f"http://127.0.0.1:{client}/health", timeout=2) as r:
@@ -493,7 +554,9 @@ class ControlPlane:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         if client:
-            ctx.load_cert_chain(self.pki_dir / f"client-{client}.crt", self.pki_dir / f"client-{client}.key")
+            ctx.load_cert_chain(
+                self.pki_dir / f"client-{client}.crt", self.pki_dir / f"client-{client}.key"
+            )
         return ctx
 
     def _https_probe(self, url: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
@@ -508,34 +571,42 @@ class ControlPlane:
         assert self.pki is not None
         self.port = free_port()
         pki = self.pki_dir
-        self.kubeconfig = self._write_kubeconfig("admin", {
-            "client-certificate": str(pki / "client-admin.crt"),
-            "client-key": str(pki / "client-admin.key"),
-        })
-        self._spawn("kube-apiserver", [
-            self._binary("kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={self.port}",
-            f"--cert-dir={self.dir / 'apiserver-certs'}",
-            f"--tls-cert-file={pki / 'apiserver.crt'}",
-            f"--tls-private-key-file={pki / 'apiserver.key'}",
-            f"--client-ca-file={pki / 'ca.crt'}",
-            f"--service-account-issuer={SA_ISSUER}",
-            f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=Node,RBAC",
-            "--allow-privileged=true",
-            "--endpoint-reconciler-type=none",
-            "--enable-priority-and-fairness=false",
-            "--profiling=false",
-            f"--v={self.verbosity}",
-            *self.extra_apiserver_flags,
-        ])
+        self.kubeconfig = self._write_kubeconfig(
+            "admin",
+            {
+                "client-certificate": str(pki / "client-admin.crt"),
+                "client-key": str(pki / "client-admin.key"),
+            },
+        )
+        self._spawn(
+            "kube-apiserver",
+            [
+                self._binary("kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.port}",
+                f"--cert-dir={self.dir / 'apiserver-certs'}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--service-account-issuer={SA_ISSUER}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--authorization-mode=Node,RBAC",
+                "--allow-privileged=true",
+                "--endpoint-reconciler-type=none",
+                "--enable-priority-and-fairness=false",
+                "--profiling=false",
+                f"--v={self.verbosity}",
+                *self.extra_apiserver_flags,
+            ],
+        )
         ctx = self._ssl_context()
-        self._wait("kube-apiserver", lambda: self._https_probe(f"{self.server}/readyz", ctx), "ready")
+        self._wait(
+            "kube-apiserver", lambda: self._https_probe(f"{self.server}/readyz", ctx), "ready"
+        )
 
     # ----------------------------------------------------------------- clients
     def client(self, kubeconfig: str | os.PathLike[str] | None = None) -> Any:
@@ -550,15 +621,26 @@ class ControlPlane:
         cache = self.dir / f"discovery-{time.monotonic_ns()}.json"  # never a stale /tmp cache
         return DynamicClient(self.client(kubeconfig), cache_file=str(cache))
 
-    def kubectl(self, *args: str, kubeconfig: str | os.PathLike[str] | None = None,
-                check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self,
+        *args: str,
+        kubeconfig: str | os.PathLike[str] | None = None,
+        check: bool = True,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl (.cache/k8s/bin, .cache/bin or $KUBECTL) against this cluster."""
         kubectl = find_binary("kubectl")
         if kubectl is None or kubectl == "/usr/bin/kubectl":
-            raise ControlPlaneError("no upstream kubectl: bash /work/shared/tools/install-helm.sh .cache/bin")
+            raise ControlPlaneError(
+                "no upstream kubectl: bash /work/shared/tools/install-helm.sh .cache/bin"
+            )
         return subprocess.run(
             [kubectl, f"--kubeconfig={kubeconfig or self.kubeconfig}", *args],
-            capture_output=True, text=True, check=check, input=input, timeout=300,
+            capture_output=True,
+            text=True,
+            check=check,
+            input=input,
+            timeout=300,
         )
 
     # ----------------------------------------------------------------- apply
@@ -597,8 +679,16 @@ class ControlPlane:
             if paths:
                 if use_kubectl:
                     for path in paths:
-                        self.kubectl("apply", "--server-side", f"--field-manager={field_manager}",
-                                     "--force-conflicts", "-n", namespace, "-f", str(path))
+                        self.kubectl(
+                            "apply",
+                            "--server-side",
+                            f"--field-manager={field_manager}",
+                            "--force-conflicts",
+                            "-n",
+                            namespace,
+                            "-f",
+                            str(path),
+                        )
                     continue
                 for path in paths:
                     docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
@@ -608,8 +698,17 @@ class ControlPlane:
             return []
         if use_kubectl:
             text = "\n---\n".join(yaml.safe_dump(d) for d in docs)
-            self.kubectl("apply", "--server-side", f"--field-manager={field_manager}",
-                         "--force-conflicts", "-n", namespace, "-f", "-", input=text)
+            self.kubectl(
+                "apply",
+                "--server-side",
+                f"--field-manager={field_manager}",
+                "--force-conflicts",
+                "-n",
+                namespace,
+                "-f",
+                "-",
+                input=text,
+            )
             return docs
         dyn = self.dynamic()
         crds = [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
@@ -644,17 +743,28 @@ class ControlPlane:
         while pending:
             for name in list(pending):
                 crd = api.read_custom_resource_definition(name)
-                conds = {c.type: c.status for c in (crd.status.conditions or [])} if crd.status else {}
+                conds = (
+                    {c.type: c.status for c in (crd.status.conditions or [])} if crd.status else {}
+                )
                 if conds.get("Established") == "True":
                     pending.discard(name)
             if pending:
                 if time.monotonic() > deadline:
-                    raise ControlPlaneError(f"CRDs not Established after {timeout}s: {sorted(pending)}")
+                    raise ControlPlaneError(
+                        f"CRDs not Established after {timeout}s: {sorted(pending)}"
+                    )
                 time.sleep(0.2)
 
     # ----------------------------------------------------------------- ServiceAccounts
-    def serviceaccount_token(self, namespace: str, name: str, *, create: bool = True,
-                             expiration_seconds: int = 3600, audiences: Sequence[str] = ()) -> str:
+    def serviceaccount_token(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        create: bool = True,
+        expiration_seconds: int = 3600,
+        audiences: Sequence[str] = (),
+    ) -> str:
         """A bound token for namespace/name from the TokenRequest API."""
         from kubernetes import client
         from kubernetes.client.rest import ApiException
@@ -668,7 +778,9 @@ class ControlPlane:
             except ApiException as err:
                 if err.status != 409:
                     raise
-        spec = client.V1TokenRequestSpec(audiences=list(audiences), expiration_seconds=expiration_seconds)
+        spec = client.V1TokenRequestSpec(
+            audiences=list(audiences), expiration_seconds=expiration_seconds
+        )
         tr = core.create_namespaced_service_account_token(
             name, namespace, client.AuthenticationV1TokenRequest(spec=spec)
         )
@@ -689,32 +801,38 @@ class ControlPlane:
         kc = self.write_cert_kubeconfig("controller-manager", "system:kube-controller-manager")
         port = free_port()
         pki = self.pki_dir
-        self._spawn("kube-controller-manager", [
-            self._binary("kube-controller-manager"),
-            f"--kubeconfig={kc}",
-            f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={port}",
-            f"--cert-dir={self.dir / 'controller-manager-certs'}",
-            f"--controllers={controllers}",
-            "--use-service-account-credentials=true",
-            f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--root-ca-file={pki / 'ca.crt'}",
-            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
-            f"--cluster-signing-key-file={pki / 'ca.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--kube-api-qps=100",
-            "--kube-api-burst=200",
-            "--horizontal-pod-autoscaler-sync-period=5s",
-            "--profiling=false",
-            f"--v={self.verbosity}",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                self._binary("kube-controller-manager"),
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={self.dir / 'controller-manager-certs'}",
+                f"--controllers={controllers}",
+                "--use-service-account-credentials=true",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+                f"--cluster-signing-key-file={pki / 'ca.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--kube-api-qps=100",
+                "--kube-api-burst=200",
+                "--horizontal-pod-autoscaler-sync-period=5s",
+                "--profiling=false",
+                f"--v={self.verbosity}",
+            ],
+        )
         ctx = self._ssl_context(verify=False, client=None)
         t0 = time.monotonic()
-        self._wait("kube-controller-manager",
-                   lambda: self._https_probe(f"https://127.0.0.1:{port}/healthz", ctx), "healthy")
+        self._wait(
+            "kube-controller-manager",
+            lambda: self._https_probe(f"https://127.0.0.1:{port}/healthz", ctx),
+            "healthy",
+        )
         self.startup_seconds["kube-controller-manager"] = round(time.monotonic() - t0, 2)
 
     def start_scheduler(self) -> None:
@@ -722,22 +840,28 @@ class ControlPlane:
             return
         kc = self.write_cert_kubeconfig("scheduler", "system:kube-scheduler")
         port = free_port()
-        self._spawn("kube-scheduler", [
-            self._binary("kube-scheduler"),
-            f"--kubeconfig={kc}",
-            f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={port}",
-            f"--cert-dir={self.dir / 'scheduler-certs'}",
-            "--profiling=false",
-            f"--v={self.verbosity}",
-        ])
+        self._spawn(
+            "kube-scheduler",
+            [
+                self._binary("kube-scheduler"),
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={self.dir / 'scheduler-certs'}",
+                "--profiling=false",
+                f"--v={self.verbosity}",
+            ],
+        )
         ctx = self._ssl_context(verify=False, client=None)
         t0 = time.monotonic()
-        self._wait("kube-scheduler",
-                   lambda: self._https_probe(f"https://127.0.0.1:{port}/healthz", ctx), "healthy")
+        self._wait(
+            "kube-scheduler",
+            lambda: self._https_probe(f"https://127.0.0.1:{port}/healthz", ctx),
+            "healthy",
+        )
         self.startup_seconds["kube-scheduler"] = round(time.monotonic() - t0, 2)
 
     def start_controllers(self) -> None:
@@ -751,25 +875,39 @@ class ControlPlane:
         heartbeats, Ready, pod Running/Ready) and create `nodes` fake Nodes."""
         if "kwok" not in self.procs:
             port = free_port()
-            self._spawn("kwok", [
-                self._binary("kwok"),
-                f"--kubeconfig={self.kubeconfig}",
-                "--manage-all-nodes=false",
-                f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-                "--manage-nodes-with-label-selector=",
-                "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
-                "--disregard-status-with-label-selector=",
-                "--cidr=10.244.0.0/16",
-                "--node-ip=10.0.1.1",
-                "--node-lease-duration-seconds=40",
-                f"--server-address=127.0.0.1:{port}",
-                f"--v={'DEBUG' if self.verbosity >= 4 else 'INFO'}",
-            ])
+            self._spawn(
+                "kwok",
+                [
+                    self._binary("kwok"),
+                    f"--kubeconfig={self.kubeconfig}",
+                    f"--config={self._kwok_stages()}",
+                    "--manage-all-nodes=false",
+                    f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+                    "--manage-nodes-with-label-selector=",
+                    "--cidr=10.244.0.0/16",
+                    "--node-ip=10.0.1.1",
+                    "--node-lease-duration-seconds=40",
+                    f"--server-address=127.0.0.1:{port}",
+                    f"--v={'DEBUG' if self.verbosity >= 4 else 'INFO'}",
+                ],
+                env={**os.environ, "HOME": str(self.dir)},
+            )  # no stray ~/.kwok config
             t0 = time.monotonic()
             self._wait("kwok", lambda: self._http_ok(f"http://127.0.0.1:{port}/healthz"), "healthy")
             self.startup_seconds["kwok"] = round(time.monotonic() - t0, 2)
         for _ in range(nodes):
             self.add_fake_node(**node_kwargs)
+
+    def _kwok_stages(self) -> Path:
+        stages = K8S_CACHE / "kwok" / "stages.yaml"
+        if not stages.is_file():
+            if self.build:
+                build_if_missing(["kwok"], force_assets=True)
+            if not stages.is_file():
+                raise ControlPlaneError(
+                    f"{stages} missing; run {BUILD_SCRIPT.relative_to(REPO_ROOT)}"
+                )
+        return stages
 
     @staticmethod
     def _http_ok(url: str) -> tuple[bool, str]:
@@ -779,9 +917,16 @@ class ControlPlane:
         except urllib.error.HTTPError as err:
             return False, f"HTTP {err.code}"
 
-    def add_fake_node(self, name: str | None = None, *, cpu: str = "32", memory: str = "256Gi",
-                      pods: str = "110", labels: dict[str, str] | None = None,
-                      wait_ready: float = 60.0) -> str:
+    def add_fake_node(
+        self,
+        name: str | None = None,
+        *,
+        cpu: str = "32",
+        memory: str = "256Gi",
+        pods: str = "110",
+        labels: dict[str, str] | None = None,
+        wait_ready: float = 60.0,
+    ) -> str:
         """Create a kwok-managed Node (no taint, so ordinary pods land on it)."""
         from kubernetes import client
 
@@ -792,9 +937,15 @@ class ControlPlane:
             metadata=client.V1ObjectMeta(
                 name=name,
                 annotations={KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                labels={"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                        "kubernetes.io/arch": "amd64", "kubernetes.io/role": "agent",
-                        "node-role.kubernetes.io/agent": "", **(labels or {})},
+                labels={
+                    "type": "kwok",
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "kubernetes.io/role": "agent",
+                    "node-role.kubernetes.io/agent": "",
+                    **(labels or {}),
+                },
             ),
             status=client.V1NodeStatus(capacity=capacity, allocatable=capacity),
         )
@@ -804,7 +955,9 @@ class ControlPlane:
             deadline = time.monotonic() + wait_ready
             while True:
                 n = core.read_node(name)
-                if any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])):
+                if any(
+                    c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])
+                ):
                     break
                 if time.monotonic() > deadline:
                     raise self._fail(f"fake node {name} not Ready after {wait_ready}s", "kwok")

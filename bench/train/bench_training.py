@@ -68,7 +68,7 @@ def main() -> None:
     for name, case in CASES.items():
         out = subprocess.run(
             [sys.executable, __file__, json.dumps(case)],
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
             check=True,
             cwd=ROOT,

@@ -134,8 +134,11 @@ def train(
 
 
 def _example(config: DatasetConfig, x: pd.DataFrame) -> pd.DataFrame:
+    """A few complete rows as clients send them (categoricals as plain strings)."""
     rows = x.dropna().head(3)
-    return (rows if len(rows) else x.head(3)).reset_index(drop=True)
+    rows = (rows if len(rows) else x.head(3)).reset_index(drop=True)
+    categorical = [f.name for f in config.features if f.is_categorical]
+    return rows.astype(dict.fromkeys(categorical, object))
 
 
 def _load_alias(settings: TrainerSettings, alias: str) -> LoadedModel | None:

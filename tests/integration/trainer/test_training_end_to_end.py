@@ -142,3 +142,21 @@ def test_cli_reports_bad_data_with_exit_code_2(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "balance: 1 values that are not numbers (rows 1)" in proc.stderr
+
+
+def test_trains_on_synthetic_frames_with_categorical_dtype(tmp_path: Path) -> None:
+    from services.core.datasets import load_config
+    from services.core.synthetic import ApplicantGenerator
+
+    gen = ApplicantGenerator.from_config(load_config("default"))
+    encoded, labels = gen.sample_encoded(5000, seed=3)
+    from services.trainer.pipeline import train
+    from services.trainer.settings import TrainerSettings
+
+    settings = TrainerSettings(
+        mlflow_tracking_uri=tracking_uri_for(tmp_path / "syn"),
+        cv_folds=2,
+        imbalance="scale_pos_weight",
+    )
+    summary = train(settings, (gen.to_frame(encoded), labels))
+    assert summary.metrics["roc_auc"] > 0.9

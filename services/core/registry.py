@@ -38,11 +38,17 @@ class ModelRef:
         )
 
 
-@lru_cache(maxsize=8)
 def client(tracking_uri: str) -> MlflowClient:
-    """A registry client for ``tracking_uri`` (also made the process-wide default)."""
+    """A registry client for ``tracking_uri``, also made the process-wide default on every
+    call (not only the first: fluent calls such as ``download_artifacts`` that follow must
+    use this store even after another store was used in the same process)."""
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
+    return _client(tracking_uri)
+
+
+@lru_cache(maxsize=8)
+def _client(tracking_uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 

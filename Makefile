@@ -6,10 +6,10 @@ TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install controlplane demo test test-unit test-integration lint fmt typecheck bench clean
+.PHONY: help install controlplane demo test test-unit e2e-local lint fmt bench clean
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
@@ -31,18 +31,26 @@ test: $(STAMP) controlplane ## the whole suite: unit, integration and system tes
 test-unit: $(STAMP) ## fast unit tests only
 	$(PYTHON) -m pytest -p no:cacheprovider -q -m unit
 
+e2e-local: $(STAMP) controlplane ## the rollout loop on a local control plane + real Prometheus + real pods' processes
+	$(PYTHON) -m pytest -p no:cacheprovider -q tests/e2e
+
 lint: $(STAMP) ## ruff lint + format check + mypy + shellcheck
 	ruff check .
 	ruff format --check .
 	mypy services controller
-	shellcheck scripts/*.sh tests/controlplane/*.sh
+	shellcheck scripts/*.sh scripts/kind/*.sh tests/controlplane/*.sh
 
 fmt: $(STAMP) ## format and auto-fix
 	ruff format .
 	ruff check --fix .
 
-bench: $(STAMP) ## run the benchmarks; results in bench/results/
+bench: $(STAMP) ## run every benchmark; results (JSON + markdown) in bench/results/
 	$(PYTHON) bench/train/bench_training.py
+	$(PYTHON) bench/train/quality.py
+	$(PYTHON) bench/inference/bench_inference.py
+	$(PYTHON) bench/batch/bench_batch.py
+
+include mk/kind.mk
 
 clean: ## remove local stores and caches (keeps built Kubernetes binaries)
 	rm -rf .mlflow .pytest_cache .ruff_cache .mypy_cache

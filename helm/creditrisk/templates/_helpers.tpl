@@ -1,0 +1,258 @@
+{{/* vim: set filetype=mustache: */}}
+{{/*
+Names. creditrisk.fullname is "<release>-creditrisk", or just "<release>" when the release
+name already contains the chart name (helm create convention); 63 characters max.
+*/}}
+{{- define "creditrisk.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "creditrisk.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "<fullname>-<component>": the name of every object of one component. */}}
+{{- define "creditrisk.componentName" -}}
+{{- printf "%s-%s" (include "creditrisk.fullname" .root) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "creditrisk.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "creditrisk.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels. Selectors hold only name + instance (+ component, since this chart runs several
+workloads side by side): never version or chart labels, which change on upgrade while a
+Deployment's selector is immutable.
+*/}}
+{{- define "creditrisk.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "creditrisk.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "creditrisk.labels" -}}
+helm.sh/chart: {{ include "creditrisk.chart" . }}
+{{ include "creditrisk.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: creditrisk
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* usage: include "creditrisk.componentSelectorLabels" (dict "root" $ "component" "inference") */}}
+{{- define "creditrisk.componentSelectorLabels" -}}
+{{ include "creditrisk.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "creditrisk.componentLabels" -}}
+{{ include "creditrisk.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* metadata.annotations from commonAnnotations (+ extra dict in .extra) */}}
+{{- define "creditrisk.annotations" -}}
+{{- $all := merge (dict) (.extra | default dict) (.root.Values.commonAnnotations | default dict) }}
+{{- with $all }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Image reference: registry/repository:tag or @digest. Component image values fall back to
+the global image.* values; the tag falls back to the chart's appVersion.
+usage: include "creditrisk.image" (dict "root" $ "image" .Values.inference.image)
+*/}}
+{{- define "creditrisk.image" -}}
+{{- $g := .root.Values.image -}}
+{{- $registry := default $g.registry .image.registry -}}
+{{- $tag := default (default .root.Chart.AppVersion $g.tag) .image.tag | toString -}}
+{{- $digest := default $g.digest .image.digest -}}
+{{- $ref := .image.repository -}}
+{{- if $registry }}{{ $ref = printf "%s/%s" $registry $ref }}{{ end -}}
+{{- if $digest }}{{ printf "%s@%s" $ref $digest }}{{ else }}{{ printf "%s:%s" $ref $tag }}{{ end -}}
+{{- end }}
+
+{{- define "creditrisk.pullPolicy" -}}
+{{- default .root.Values.image.pullPolicy .image.pullPolicy }}
+{{- end }}
+
+{{- define "creditrisk.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Pod and container security contexts: the global defaults merged with a component's. */}}
+{{- define "creditrisk.podSecurityContext" -}}
+{{- toYaml (merge (dict) (.component.podSecurityContext | default dict) .root.Values.podSecurityContext) }}
+{{- end }}
+
+{{- define "creditrisk.containerSecurityContext" -}}
+{{- toYaml (merge (dict) (.component.containerSecurityContext | default dict) .root.Values.containerSecurityContext) }}
+{{- end }}
+
+{{/* Scheduling fields shared by every pod spec (component values, else global). */}}
+{{- define "creditrisk.scheduling" -}}
+{{- with (default .root.Values.nodeSelector .component.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (default .root.Values.tolerations .component.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .component.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .component.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- tpl (toYaml .) $.root | nindent 2 }}
+{{- end }}
+{{- with .component.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* The writable scratch volume every container mounts at /tmp (read-only root fs). */}}
+{{- define "creditrisk.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    {{- with .Values.tmpVolume.sizeLimit }}
+    sizeLimit: {{ . }}
+    {{- end }}
+    {{- with .Values.tmpVolume.medium }}
+    medium: {{ . }}
+    {{- end }}
+{{- end }}
+
+{{/* ---------------------------------------------------------------- service wiring */}}
+{{- define "creditrisk.modelUri" -}}
+{{- default (printf "models:/%s@champion" .Values.model.name) .Values.model.uri }}
+{{- end }}
+
+{{- define "creditrisk.mlflow.port" -}}5000{{- end }}
+
+{{/* MLFLOW_TRACKING_URI env entry: the bundled server, or the external URI (value or Secret). */}}
+{{- define "creditrisk.mlflow.trackingEnv" -}}
+- name: MLFLOW_TRACKING_URI
+{{- if .Values.mlflow.enabled }}
+  value: {{ printf "http://%s:%d" (include "creditrisk.componentName" (dict "root" . "component" "mlflow")) (int .Values.mlflow.service.port) | quote }}
+{{- else if .Values.mlflow.external.existingSecret }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.mlflow.external.existingSecret }}
+      key: {{ .Values.mlflow.external.existingSecretKey }}
+{{- else }}
+  value: {{ required "mlflow.external.trackingUri (or mlflow.external.existingSecret) is required when mlflow.enabled=false" .Values.mlflow.external.trackingUri | quote }}
+{{- end }}
+{{- end }}
+
+{{/* REDIS_URL env entry: the bundled Redis, or the external URL (value or Secret). */}}
+{{- define "creditrisk.redis.urlEnv" -}}
+- name: {{ .name | default "REDIS_URL" }}
+{{- if .root.Values.redis.enabled }}
+  value: {{ printf "redis://%s:%d/0" (include "creditrisk.componentName" (dict "root" .root "component" "redis")) (int .root.Values.redis.service.port) | quote }}
+{{- else if .root.Values.redis.external.existingSecret }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .root.Values.redis.external.existingSecret }}
+      key: {{ .root.Values.redis.external.existingSecretKey }}
+{{- else }}
+  value: {{ required "redis.external.url (or redis.external.existingSecret) is required when redis.enabled=false" .root.Values.redis.external.url | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the JSON list of accepted API-key SHA-256 digests. */}}
+{{- define "creditrisk.apiKeys.secretName" -}}
+{{- default (include "creditrisk.componentName" (dict "root" . "component" "api-keys")) .Values.auth.existingSecret }}
+{{- end }}
+
+{{- define "creditrisk.apiKeys.secretKey" -}}
+{{- if .Values.auth.existingSecret }}{{ .Values.auth.existingSecretKey }}{{ else }}api-key-hashes{{ end }}
+{{- end }}
+
+{{/* true when the services get API keys at all */}}
+{{- define "creditrisk.apiKeys.enabled" -}}
+{{- if or .Values.auth.existingSecret .Values.auth.apiKeyHashes .Values.auth.generateKey }}true{{ end }}
+{{- end }}
+
+{{/* env entries shared by inference and batch: environment, logging, tracking, keys */}}
+{{- define "creditrisk.keyedServiceEnv" -}}
+- name: {{ .prefix }}_ENVIRONMENT
+  value: {{ .root.Values.environment | quote }}
+- name: {{ .prefix }}_LOG_LEVEL
+  value: {{ .root.Values.logLevel | quote }}
+{{- if include "creditrisk.apiKeys.enabled" .root }}
+- name: {{ .prefix }}_API_KEY_HASHES
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "creditrisk.apiKeys.secretName" .root }}
+      key: {{ include "creditrisk.apiKeys.secretKey" .root }}
+{{- end }}
+{{ include "creditrisk.mlflow.trackingEnv" .root }}
+{{- end }}
+
+{{/* Gateway the HTTPRoutes attach to. */}}
+{{- define "creditrisk.gateway.name" -}}
+{{- default (include "creditrisk.fullname" .) .Values.exposure.gateway.name }}
+{{- end }}
+
+{{- define "creditrisk.gateway.parentRefs" -}}
+- group: gateway.networking.k8s.io
+  kind: Gateway
+  name: {{ include "creditrisk.gateway.name" . }}
+  {{- if and .Values.exposure.gateway.namespace (not .Values.exposure.gateway.create) }}
+  namespace: {{ .Values.exposure.gateway.namespace }}
+  {{- end }}
+  {{- with .Values.exposure.gateway.sectionName }}
+  sectionName: {{ . }}
+  {{- end }}
+{{- with .Values.exposure.httpRoute.extraParentRefs }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Prometheus scrape annotations (used when no ServiceMonitor is rendered). */}}
+{{- define "creditrisk.scrapeAnnotations" -}}
+{{- if and .root.Values.metrics.enabled .root.Values.metrics.podAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: "/metrics"
+{{- end }}
+{{- end }}
+
+{{/* The API-key value a test or NOTES can read: only for a chart-generated key. */}}
+{{- define "creditrisk.apiKeys.generatedSecretName" -}}
+{{- include "creditrisk.componentName" (dict "root" . "component" "api-key") }}
+{{- end }}
+
+{{- define "creditrisk.controller.serviceAccountName" -}}
+{{- if .Values.controller.serviceAccount.create }}
+{{- default (include "creditrisk.componentName" (dict "root" . "component" "controller")) .Values.controller.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.controller.serviceAccount.name }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make deploy: helm upgrade --install the chart with the kind values (locally built images,
+# a Gateway of class eg, ServiceMonitors/PrometheusRule/dashboard for kube-prometheus-stack),
+# then wait for the first champion to be trained and served.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+require_docker
+require_tools kubectl helm
+
+kubectl --context "$KUBE_CONTEXT" apply -f "$REPO_ROOT/k8s/namespace.yaml"
+log "helm upgrade --install $RELEASE"
+helm upgrade --install "$RELEASE" "$REPO_ROOT/helm/creditrisk" --kube-context "$KUBE_CONTEXT" \
+  -n "$NAMESPACE" -f "$REPO_ROOT/scripts/kind/values-kind.yaml" \
+  --set "image.tag=$IMAGE_TAG" --set "inference.image.repository=$IMAGE_REPO/inference" \
+  --set "batch.image.repository=$IMAGE_REPO/batch" --set "trainer.image.repository=$IMAGE_REPO/trainer" \
+  --set "mlflow.image.repository=$IMAGE_REPO/trainer" --set "controller.image.repository=$IMAGE_REPO/controller" \
+  --set "tests.image.repository=$IMAGE_REPO/inference" \
+  --wait --wait-for-jobs --timeout 20m
+kubectl_ns rollout status "deployment/$RELEASE-inference" --timeout 10m
+helm test "$RELEASE" --kube-context "$KUBE_CONTEXT" -n "$NAMESPACE" --timeout 5m --logs

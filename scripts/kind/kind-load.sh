@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# make kind-load: copy the built images into the kind nodes (no registry needed).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+require_docker
+require_tools kind
+
+for name in $IMAGES; do
+  log "loading $IMAGE_REPO/$name:$IMAGE_TAG into $CLUSTER_NAME"
+  kind load docker-image --name "$CLUSTER_NAME" "$IMAGE_REPO/$name:$IMAGE_TAG"
+done

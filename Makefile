@@ -49,6 +49,7 @@ bench: $(STAMP) ## run every benchmark; results (JSON + markdown) in bench/resul
 	$(PYTHON) bench/train/quality.py
 	$(PYTHON) bench/inference/bench_inference.py
 	$(PYTHON) bench/batch/bench_batch.py
+	$(PYTHON) bench/controller/bench_controller.py
 
 include mk/kind.mk
 

@@ -1,0 +1,142 @@
+"""One function per action type: how the executor carries it out through the adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from loguru import logger
+
+from controller import ACTION_ANNOTATION
+from controller.builders import (
+    canary_deployment,
+    canary_hpa,
+    canary_ingress,
+    canary_service,
+    hpa_floor_patch,
+    promote_patch,
+    route_weight,
+    weighted_rules,
+)
+from controller.kube import (
+    DEPLOYMENTS,
+    HPAS,
+    HTTPROUTES,
+    INGRESSES,
+    ROLLOUTS,
+    SERVICES,
+    STRATEGIC,
+    KubeError,
+)
+from controller.rollout import actions as act
+from controller.target import MissingObject, Target
+
+Obj = dict[str, Any]
+
+
+def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
+    kube, spec = t.runtime.kube, t.spec
+    stable = t.need(DEPLOYMENTS, spec.target_ref.name)
+    existing = kube.get(DEPLOYMENTS, t.ns, spec.canary_name)
+    kube.apply(canary_deployment(stable, spec, t.owner, a.model_uri))
+    if existing is None or not existing["spec"].get("replicas"):
+        kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
+    service = t.need(SERVICES, spec.stable_service)
+    kube.apply(canary_service(service, spec, t.owner, stable))
+
+
+def scale_canary(t: Target, a: act.ScaleCanary) -> None:
+    t.runtime.kube.apply(canary_hpa(t.spec, t.owner, a.min_replicas, a.max_replicas))
+
+
+def _route_change(t: Target, weight: int) -> Callable[[Obj], Obj | None]:
+    def change(route: Obj) -> Obj | None:
+        rules = weighted_rules(route, t.spec, weight)
+        if rules == route.get("spec", {}).get("rules"):
+            return None
+        return {"spec": {"rules": rules}}
+
+    return change
+
+
+def set_weight(t: Target, a: act.SetWeight) -> None:
+    kube, spec = t.runtime.kube, t.spec
+    if spec.http_route is not None:
+        route = kube.modify(HTTPROUTES, t.ns, spec.http_route, _route_change(t, a.weight))
+        if route is None and a.weight > 0:
+            raise MissingObject(f"HTTPRoute {spec.http_route} not found in {t.ns}")
+        if route is not None and route_weight(route, spec.canary_service) != a.weight:
+            raise KubeError(409, f"HTTPRoute {spec.http_route} did not take weight {a.weight}")
+        return
+    assert spec.router.ingress is not None
+    name = spec.router.ingress.name
+    if a.weight == 0 and kube.get(INGRESSES, t.ns, f"{name}-canary") is None:
+        return
+    kube.apply(canary_ingress(t.need(INGRESSES, name), spec, t.owner, a.weight))
+
+
+def scale_canary_down(t: Target, a: act.ScaleCanaryDown) -> None:
+    kube, name = t.runtime.kube, t.spec.canary_name
+    kube.delete(HPAS, t.ns, name)
+    if kube.get(DEPLOYMENTS, t.ns, name) is not None:
+        kube.patch(DEPLOYMENTS, t.ns, name, {"spec": {"replicas": 0}})
+
+
+def delete_canary(t: Target, a: act.DeleteCanary) -> None:
+    kube, spec = t.runtime.kube, t.spec
+    kube.delete(HPAS, t.ns, spec.canary_name)
+    kube.delete(DEPLOYMENTS, t.ns, spec.canary_name)
+    kube.delete(SERVICES, t.ns, spec.canary_service)
+    if spec.router.ingress is not None:
+        kube.delete(INGRESSES, t.ns, f"{spec.router.ingress.name}-canary")
+
+
+def hold_hpa(t: Target, a: act.HoldStableHPAMin) -> None:
+    t.runtime.kube.patch(HPAS, t.ns, a.hpa, hpa_floor_patch(a.min_replicas, a.original_min))
+
+
+def restore_hpa(t: Target, a: act.RestoreStableHPAMin) -> None:
+    try:
+        t.runtime.kube.patch(HPAS, t.ns, a.hpa, hpa_floor_patch(a.min_replicas, None))
+    except KubeError as exc:
+        if exc.status != 404:
+            raise
+
+
+def promote_stable(t: Target, a: act.PromoteStable) -> None:
+    stable = t.need(DEPLOYMENTS, t.spec.target_ref.name)
+    patch = promote_patch(stable, t.spec, a.model_uri)
+    t.runtime.kube.patch(DEPLOYMENTS, t.ns, t.spec.target_ref.name, patch, STRATEGIC)
+
+
+def move_alias(t: Target, a: act.MoveAlias) -> None:
+    t.runtime.registry.move_alias(a.model_name, a.alias, a.version)
+
+
+def tag_version(t: Target, a: act.TagVersion) -> None:
+    try:
+        t.runtime.registry.tag(a.model_name, a.version, a.tags)
+    except Exception as exc:
+        if not a.best_effort:
+            raise
+        logger.warning("could not tag {} v{}: {}", a.model_name, a.version, exc)
+
+
+def clear_action(t: Target, a: act.ClearOperatorAction) -> None:
+    body = {"metadata": {"annotations": {ACTION_ANNOTATION: None}}}
+    t.runtime.kube.patch(ROLLOUTS, t.ns, t.body["metadata"]["name"], body)
+
+
+APPLIERS: dict[type, Callable[[Target, Any], None]] = {
+    act.EnsureCanary: ensure_canary,
+    act.ScaleCanary: scale_canary,
+    act.SetWeight: set_weight,
+    act.ScaleCanaryDown: scale_canary_down,
+    act.DeleteCanary: delete_canary,
+    act.HoldStableHPAMin: hold_hpa,
+    act.RestoreStableHPAMin: restore_hpa,
+    act.PromoteStable: promote_stable,
+    act.MoveAlias: move_alias,
+    act.TagVersion: tag_version,
+    act.ClearOperatorAction: clear_action,
+}

@@ -1,0 +1,32 @@
+"""Pure builders of Kubernetes objects and patches (no I/O): see ``workloads``, ``routing``."""
+
+from controller.builders.meta import Owner, env_value
+from controller.builders.routing import (
+    canary_ingress,
+    ingress_weight,
+    route_weight,
+    weighted_rules,
+)
+from controller.builders.workloads import (
+    HELD_FROM,
+    canary_deployment,
+    canary_hpa,
+    canary_service,
+    hpa_floor_patch,
+    promote_patch,
+)
+
+__all__ = [
+    "HELD_FROM",
+    "Owner",
+    "canary_deployment",
+    "canary_hpa",
+    "canary_ingress",
+    "canary_service",
+    "env_value",
+    "hpa_floor_patch",
+    "ingress_weight",
+    "promote_patch",
+    "route_weight",
+    "weighted_rules",
+]

@@ -1,0 +1,70 @@
+"""Shared pieces of every built object: owner references, labels and container env."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from controller import GROUP, KIND, VERSION
+
+TRACK = "track"
+ROLLOUT_LABEL = f"{GROUP}/rollout"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "modelrollout-controller"}
+MODEL_URI = "MODEL_URI"
+TRACK_ENV = ("TRACK", "INFERENCE_TRACK")
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The ModelRollout that owns the canary objects (garbage-collected with it)."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    def reference(self) -> Obj:
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+    def metadata(self, name: str, labels: dict[str, str] | None = None) -> Obj:
+        return {
+            "name": name,
+            "namespace": self.namespace,
+            "labels": {**(labels or {}), **MANAGED_BY, ROLLOUT_LABEL: self.name},
+            "ownerReferences": [self.reference()],
+        }
+
+
+def container(pod_spec: Obj, name: str | None) -> Obj:
+    """The container called ``name`` (default: the first one)."""
+    containers = pod_spec.get("containers") or []
+    for item in containers:
+        if name is None or item.get("name") == name:
+            return item
+    raise ValueError(f"no container {name!r} in the pod template")
+
+
+def env_value(deployment: Obj, key: str, name: str | None = None) -> str | None:
+    """A literal env value of a Deployment's container (``None`` if unset or not literal)."""
+    try:
+        found = container(deployment["spec"]["template"]["spec"], name)
+    except (KeyError, ValueError):
+        return None
+    return next((e.get("value") for e in found.get("env") or [] if e.get("name") == key), None)
+
+
+def with_env(item: Obj, values: dict[str, str]) -> Obj:
+    """A copy of container ``item`` whose env has ``values`` set (others kept in order)."""
+    item = copy.deepcopy(item)
+    env = [e for e in item.get("env") or [] if e.get("name") not in values]
+    item["env"] = env + [{"name": key, "value": value} for key, value in values.items()]
+    return item

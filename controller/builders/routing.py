@@ -1,0 +1,77 @@
+"""Pure builders of traffic routing: Gateway API HTTPRoute backend weights (default) or a
+canary Ingress with the nginx canary annotations (for clusters still on ingress-nginx)."""
+
+from __future__ import annotations
+
+import copy
+
+from controller.builders.meta import Obj, Owner
+from controller.spec import RolloutSpec
+
+NGINX = "nginx.ingress.kubernetes.io"
+
+
+def _weighted(refs: list[Obj], stable: str, canary: str, weight: int) -> list[Obj]:
+    stable_ref = next((r for r in refs if r.get("name") == stable), None)
+    if stable_ref is None:
+        return refs  # a rule that does not send traffic to the stable Service
+    out: list[Obj] = []
+    for ref in refs:
+        if ref.get("name") == stable:
+            out.append({**ref, "weight": 100 - weight})
+        elif ref.get("name") != canary:
+            out.append(ref)
+    if weight > 0:
+        canary_ref = {k: v for k, v in stable_ref.items() if k not in ("name", "weight")}
+        out.append({**canary_ref, "name": canary, "weight": weight})
+    return out
+
+
+def weighted_rules(route: Obj, spec: RolloutSpec, weight: int) -> list[Obj]:
+    """The route's rules with stable/canary backendRefs weighted ``100 - weight``/``weight``.
+
+    At weight 0 the canary backendRef is removed, so the route never points at a Service
+    that is about to be deleted."""
+    rules = copy.deepcopy(route.get("spec", {}).get("rules", []))
+    for rule in rules:
+        refs = rule.get("backendRefs") or []
+        rule["backendRefs"] = _weighted(refs, spec.stable_service, spec.canary_service, weight)
+    return rules
+
+
+def route_weight(route: Obj, canary_service: str) -> int:
+    """The canary weight currently on the route (0 without a canary backendRef)."""
+    for rule in route.get("spec", {}).get("rules", []):
+        for ref in rule.get("backendRefs") or []:
+            if ref.get("name") == canary_service:
+                return int(ref.get("weight", 1))
+    return 0
+
+
+def _retarget(rules: list[Obj], stable: str, canary: str) -> list[Obj]:
+    rules = copy.deepcopy(rules)
+    for rule in rules:
+        for path in rule.get("http", {}).get("paths", []):
+            service = path.get("backend", {}).get("service", {})
+            if service.get("name") == stable:
+                service["name"] = canary
+    return rules
+
+
+def canary_ingress(stable: Obj, spec: RolloutSpec, owner: Owner, weight: int) -> Obj:
+    """The stable Ingress copied onto the canary Service with nginx canary weighting."""
+    meta = owner.metadata(f"{stable['metadata']['name']}-canary")
+    meta["annotations"] = {f"{NGINX}/canary": "true", f"{NGINX}/canary-weight": str(weight)}
+    body = {
+        "rules": _retarget(
+            stable["spec"].get("rules", []), spec.stable_service, spec.canary_service
+        )
+    }
+    if "ingressClassName" in stable["spec"]:
+        body["ingressClassName"] = stable["spec"]["ingressClassName"]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": body}
+
+
+def ingress_weight(ingress: Obj | None) -> int:
+    annotations = (ingress or {}).get("metadata", {}).get("annotations") or {}
+    return int(annotations.get(f"{NGINX}/canary-weight", 0))

@@ -1,0 +1,113 @@
+"""Pure builders of the canary workload (Deployment, Service, HPA) and of the patches that
+promote the stable Deployment and hold its HPA floor."""
+
+from __future__ import annotations
+
+import copy
+
+from controller import GROUP
+from controller.builders.meta import (
+    MODEL_URI,
+    TRACK,
+    TRACK_ENV,
+    Obj,
+    Owner,
+    container,
+    with_env,
+)
+from controller.spec import AutoscalingSpec, RolloutSpec
+
+HELD_FROM = f"{GROUP}/original-min-replicas"
+
+
+def canary_selector(stable: Obj) -> Obj:
+    """The stable selector narrowed to ``track=canary``."""
+    selector = copy.deepcopy(stable["spec"]["selector"])
+    selector["matchLabels"] = {**selector.get("matchLabels", {}), TRACK: "canary"}
+    return selector
+
+
+def canary_deployment(stable: Obj, spec: RolloutSpec, owner: Owner, model_uri: str) -> Obj:
+    """A copy of the stable pod template serving ``model_uri`` on the canary track.
+
+    ``replicas`` is left out on purpose: the canary HPA owns it (see ``EnsureCanary``)."""
+    template = copy.deepcopy(stable["spec"]["template"])
+    meta = template.setdefault("metadata", {})
+    meta["labels"] = {**meta.get("labels", {}), TRACK: "canary"}
+    pod = template["spec"]
+    target = container(pod, spec.target_ref.container)
+    env = {MODEL_URI: model_uri, **dict.fromkeys(TRACK_ENV, "canary")}
+    pod["containers"] = [with_env(c, env) if c is target else c for c in pod["containers"]]
+    labels = {**stable["metadata"].get("labels", {}), TRACK: "canary"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": owner.metadata(spec.canary_name, labels),
+        "spec": {
+            "selector": canary_selector(stable),
+            "template": template,
+            "revisionHistoryLimit": 2,
+            "strategy": stable["spec"].get("strategy", {"type": "RollingUpdate"}),
+        },
+    }
+
+
+def canary_service(stable_service: Obj, spec: RolloutSpec, owner: Owner, stable: Obj) -> Obj:
+    """A ClusterIP Service like the stable one, selecting only the canary pods."""
+    ports = [
+        {k: v for k, v in port.items() if k != "nodePort"}
+        for port in stable_service["spec"].get("ports", [])
+    ]
+    labels = {**stable_service["metadata"].get("labels", {}), TRACK: "canary"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": owner.metadata(spec.canary_service, labels),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": canary_selector(stable)["matchLabels"],
+            "ports": ports,
+        },
+    }
+
+
+def _hpa_metrics(autoscaling: AutoscalingSpec) -> list[Obj]:
+    cpu = {"type": "Utilization", "averageUtilization": autoscaling.target_cpu_utilization}
+    found: list[Obj] = [{"type": "Resource", "resource": {"name": "cpu", "target": cpu}}]
+    if autoscaling.target_requests_per_second:
+        target = {
+            "type": "AverageValue",
+            "averageValue": f"{autoscaling.target_requests_per_second:g}",
+        }
+        metric = {"metric": {"name": autoscaling.requests_metric}, "target": target}
+        found.append({"type": "Pods", "pods": metric})
+    return found
+
+
+def canary_hpa(spec: RolloutSpec, owner: Owner, min_replicas: int, max_replicas: int) -> Obj:
+    """autoscaling/v2 HPA of the canary, bounds sized from the traffic weight."""
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.canary_name}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": owner.metadata(spec.canary_name, {TRACK: "canary"}),
+        "spec": {
+            "scaleTargetRef": target,
+            "minReplicas": min_replicas,
+            "maxReplicas": max_replicas,
+            "metrics": _hpa_metrics(spec.autoscaling),
+        },
+    }
+
+
+def promote_patch(stable: Obj, spec: RolloutSpec, model_uri: str) -> Obj:
+    """Strategic-merge patch: the stable container's MODEL_URI becomes ``model_uri``."""
+    name = container(stable["spec"]["template"]["spec"], spec.target_ref.container)["name"]
+    env = [{"name": MODEL_URI, "value": model_uri}]
+    return {"spec": {"template": {"spec": {"containers": [{"name": name, "env": env}]}}}}
+
+
+def hpa_floor_patch(min_replicas: int, original: int | None) -> Obj:
+    """Merge patch of the stable HPA floor; ``original`` kept as an annotation while held."""
+    held = None if original is None else str(original)
+    return {"metadata": {"annotations": {HELD_FROM: held}}, "spec": {"minReplicas": min_replicas}}

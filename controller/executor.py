@@ -1,0 +1,53 @@
+"""Apply a Decision: its effects in order, then the status, then the Events.
+
+Rollback and promotion are thereby made safe before they are recorded: a failing effect
+raises before the status is written, and the next reconcile decides again from the old
+status. A failure to post an Event is logged, never retried.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from loguru import logger
+
+import controller.metrics as own_metrics
+from controller.appliers import APPLIERS
+from controller.events import event
+from controller.kube import EVENTS, ROLLOUTS, KubeError
+from controller.rollout import Decision
+from controller.status import RolloutStatus
+from controller.target import Target
+
+
+def status_changed(old: RolloutStatus, new: RolloutStatus) -> bool:
+    return old.to_k8s() != new.to_k8s()
+
+
+def write_status(target: Target, status: RolloutStatus) -> None:
+    body = {"status": status.to_k8s()}
+    target.runtime.kube.patch(ROLLOUTS, target.ns, target.name, body, sub="status")
+
+
+def post_events(target: Target, decision: Decision, now: datetime) -> None:
+    for item in decision.events:
+        try:
+            body = event(target.body, item.type, item.reason, item.message, now)
+            target.runtime.kube.create(EVENTS, target.ns, body)
+        except KubeError as exc:
+            logger.warning(
+                "event {} on {}/{} not posted: {}", item.reason, target.ns, target.name, exc
+            )
+
+
+def execute(
+    target: Target, old: RolloutStatus, decision: Decision, now: datetime, *, record: bool = True
+) -> None:
+    """Effects, then (if ``record`` and changed) the status, then the Events."""
+    for action in decision.effects:
+        logger.info("{}/{}: {}", target.ns, target.name, action)
+        APPLIERS[type(action)](target, action)
+        own_metrics.ACTIONS.labels(type(action).__name__).inc()
+    if record and status_changed(old, decision.status):
+        write_status(target, decision.status)
+    post_events(target, decision, now)

@@ -1,0 +1,93 @@
+"""Thin kopf registration: every handler gathers nothing itself and calls ``reconcile``.
+
+- a timer every ``CONTROLLER_TICK_SECONDS`` per ModelRollout (first run at once): the
+  analysis interval, deadlines and operator-action annotations are all handled there;
+- ``on.delete`` (kopf's finalizer): traffic back to stable, canary objects removed;
+- startup: kopf settings (annotation storages, finalizer name), the adapters, /metrics;
+- login: the same credentials as the adapters' ``ApiClient``.
+
+Errors map onto kopf's semantics: API / MLflow / missing-object trouble is a
+``TemporaryError`` (retried next tick); an invalid spec is a ``PermanentError``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from controller import GROUP, PLURAL, VERSION
+from controller.kube import KubeError
+from controller.mlflow_adapter import RegistryError
+from controller.prometheus import PrometheusUnavailable
+from controller.reconcile import InvalidSpec, reconcile
+from controller.runtime import Runtime, build_runtime
+from controller.settings import ControllerSettings, get_settings
+from controller.target import MissingObject
+
+RESOURCE = (GROUP, VERSION, PLURAL)
+TRANSIENT = (KubeError, MissingObject, RegistryError, PrometheusUnavailable, OSError)
+
+
+def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING  # our own Events tell the story
+    settings.peering.standalone = True
+    settings.scanning.disabled = True  # no CRD/namespace listing: least privilege
+    if getattr(memo, "runtime", None) is None:
+        memo.runtime = build_runtime(get_settings())
+    port = memo.runtime.settings.metrics_port
+    if port and not getattr(memo, "metrics_started", False):
+        start_http_server(port)
+        memo.metrics_started = True
+
+
+def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
+    """kopf talks to the API with the adapters' credentials (kubeconfig or in-cluster)."""
+    cfg = memo.runtime.kube.api.configuration
+    keys = cfg.api_key or {}
+    raw = str(keys.get("authorization") or keys.get("BearerToken") or "")
+    token = raw.removeprefix("Bearer ").strip() or None
+    return kopf.ConnectionInfo(
+        server=cfg.host,
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        scheme="Bearer" if token else None,
+        token=token,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+    )
+
+
+def _run(runtime: Runtime, namespace: str, name: str) -> None:
+    try:
+        reconcile(runtime, namespace, name)
+    except InvalidSpec as exc:
+        raise kopf.PermanentError(f"invalid spec: {exc}") from exc
+    except TRANSIENT as exc:
+        raise kopf.TemporaryError(str(exc), delay=runtime.settings.tick_seconds) from exc
+
+
+def tick(memo: Any, namespace: str | None, name: str | None, **_: Any) -> None:
+    _run(memo.runtime, namespace or "", name or "")
+
+
+def finalize(memo: Any, namespace: str | None, name: str | None, **_: Any) -> None:
+    _run(memo.runtime, namespace or "", name or "")
+
+
+def register(
+    registry: kopf.OperatorRegistry, settings: ControllerSettings
+) -> kopf.OperatorRegistry:
+    """Register the handlers on ``registry`` (the default one for ``python -m controller``)."""
+    kopf.on.startup(registry=registry)(configure)
+    kopf.on.login(registry=registry)(login)
+    kopf.timer(*RESOURCE, interval=settings.tick_seconds, id="reconcile", registry=registry)(tick)
+    kopf.on.delete(*RESOURCE, id="finalize", registry=registry)(finalize)
+    return registry

@@ -1,0 +1,44 @@
+"""The controller's own Prometheus metrics (served on ``CONTROLLER_METRICS_PORT``)."""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from controller.status import Phase
+
+ROLLOUTS = Gauge("modelrollout_controller_rollouts", "ModelRollouts by phase", ["phase"])
+ANALYSES = Counter(
+    "modelrollout_controller_analyses_total", "Canary analyses by verdict", ["verdict", "reason"]
+)
+TRANSITIONS = Counter(
+    "modelrollout_controller_transitions_total", "Phase transitions by new phase", ["phase"]
+)
+ACTIONS = Counter("modelrollout_controller_actions_total", "Actions applied by type", ["action"])
+RECONCILE = Histogram(
+    "modelrollout_controller_reconcile_seconds",
+    "Duration of one reconcile",
+    ["outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class PhaseBook:
+    """Last known phase per ModelRollout uid, mirrored into the ROLLOUTS gauge."""
+
+    def __init__(self) -> None:
+        self._phases: dict[str, Phase] = {}
+        self._lock = threading.Lock()
+
+    def set(self, uid: str, phase: Phase | None) -> None:
+        with self._lock:
+            if phase is None:
+                self._phases.pop(uid, None)
+            else:
+                self._phases[uid] = phase
+            for each in Phase:
+                ROLLOUTS.labels(each.value).set(sum(p is each for p in self._phases.values()))
+
+
+PHASES = PhaseBook()

@@ -1,0 +1,108 @@
+"""Gather the decision's inputs: Deployments and HPA from the API, candidate and contract
+from MLflow, canary figures from Prometheus (only when an analysis is due)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from controller import ACTION_ANNOTATION
+from controller.builders import HELD_FROM, env_value
+from controller.builders.meta import MODEL_URI
+from controller.kube import DEPLOYMENTS, HPAS, Kube
+from controller.mlflow_adapter import RegistryError
+from controller.prometheus import gather
+from controller.queries import build_queries, scope_for
+from controller.rollout import HPAReading, Readings, WorkloadReading, analysis_due
+from controller.rollout.readings import ContractCheck, MetricReadings
+from controller.runtime import Runtime
+from controller.spec import RolloutSpec
+from controller.status import ACTIVE, Phase, RolloutStatus
+
+Obj = dict[str, Any]
+
+
+def workload(obj: Obj | None, container: str | None) -> WorkloadReading:
+    if obj is None:
+        return WorkloadReading()
+    status = obj.get("status") or {}
+    generation = obj["metadata"].get("generation", 0)
+    return WorkloadReading(
+        exists=True,
+        replicas=int(obj["spec"].get("replicas", 1)),
+        ready=int(status.get("readyReplicas", 0)),
+        updated=int(status.get("updatedReplicas", 0)),
+        observed=int(status.get("observedGeneration", 0)) >= generation,
+        model_uri=env_value(obj, MODEL_URI, container),
+    )
+
+
+def stable_hpa(kube: Kube, namespace: str, deployment: str) -> HPAReading | None:
+    """The HPA whose scale target is the stable Deployment, if there is one."""
+    for hpa in kube.list(HPAS, namespace):
+        target = hpa["spec"]["scaleTargetRef"]
+        if target.get("kind") == "Deployment" and target.get("name") == deployment:
+            held = (hpa["metadata"].get("annotations") or {}).get(HELD_FROM)
+            return HPAReading(
+                hpa["metadata"]["name"],
+                int(hpa["spec"].get("minReplicas", 1)),
+                int(hpa["spec"]["maxReplicas"]),
+                int(held) if held else None,
+            )
+    return None
+
+
+def _version(runtime: Runtime, uri: str | None) -> str | None:
+    if not uri or not uri.startswith("models:/"):
+        return None
+    try:
+        return runtime.registry.resolve(uri)[1]
+    except RegistryError:
+        return None
+
+
+def _contract(
+    runtime: Runtime, stable_uri: str | None, status: RolloutStatus
+) -> ContractCheck | None:
+    if status.phase is not Phase.INITIALIZING or not stable_uri:
+        return None
+    candidate = f"models:/{status.model_name}/{status.canary_version}"
+    try:
+        return runtime.registry.check(stable_uri, candidate)
+    except RegistryError:
+        return None  # MLflow unreachable: hold, the progress deadline bounds it
+
+
+def _metrics(runtime: Runtime, spec: RolloutSpec, status: RolloutStatus, ns: str) -> MetricReadings:
+    scope = scope_for(spec, status.model_name or "", status.canary_version or "", ns)
+    return gather(runtime.metrics_source(spec), build_queries(spec, scope))
+
+
+def observe(
+    runtime: Runtime, body: Obj, spec: RolloutSpec, status: RolloutStatus, now: datetime
+) -> Readings:
+    meta, kube = body["metadata"], runtime.kube
+    ns, container = meta["namespace"], spec.target_ref.container
+    stable_obj = kube.get(DEPLOYMENTS, ns, spec.target_ref.name)
+    stable = workload(stable_obj, container)
+    name, version, error = None, None, ""
+    try:
+        name, version = runtime.registry.resolve(spec.model.uri)
+    except RegistryError as exc:
+        error = str(exc)
+    due = analysis_due(spec, status, now)
+    hpa_needed = stable_obj is not None and status.phase in ACTIVE  # read at promotion
+    return Readings(
+        generation=int(meta.get("generation", 1)),
+        deleting=meta.get("deletionTimestamp") is not None,
+        action=(meta.get("annotations") or {}).get(ACTION_ANNOTATION),
+        model_name=name,
+        candidate_version=version,
+        candidate_error=error,
+        stable_version=_version(runtime, stable.model_uri),
+        stable=stable,
+        canary=workload(kube.get(DEPLOYMENTS, ns, spec.canary_name), container),
+        stable_hpa=stable_hpa(kube, ns, spec.target_ref.name) if hpa_needed else None,
+        contract=_contract(runtime, stable.model_uri, status),
+        metrics=_metrics(runtime, spec, status, ns) if due else None,
+    )

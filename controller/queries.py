@@ -1,0 +1,114 @@
+"""PromQL for every gate, built from the inference service's metrics (SPEC §5).
+
+Every series carries ``model_name``, ``model_version`` and ``track`` (stable|canary). The
+canary is selected by track *and* version, so pods of an earlier candidate never count;
+``spec.prometheus.selector`` adds matchers (e.g. ``namespace``) to every selector. Ratios
+use ``or vector(0)`` on the numerator only: no 5xx series means 0 errors, while no
+requests at all stays "no data".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controller.durations import promql_duration
+from controller.spec import VARIABLE, RolloutSpec
+
+SCORING_ROUTES = ("/api/v1/predict", "/api/v1/predict/bulk")
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    requests: str  # canary scoring requests in the window
+    gates: dict[str, str] = field(default_factory=dict)  # gate name -> PromQL
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def matchers(labels: dict[str, str]) -> str:
+    return ",".join(f"{key}={_quote(value)}" for key, value in labels.items())
+
+
+@dataclass(frozen=True)
+class Scope:
+    model_name: str
+    canary_version: str
+    window: float
+    extra: dict[str, str] = field(default_factory=dict)
+    namespace: str = ""
+
+    @property
+    def canary(self) -> str:
+        return matchers(
+            {
+                **self.extra,
+                "model_name": self.model_name,
+                "track": "canary",
+                "model_version": self.canary_version,
+            }
+        )
+
+    @property
+    def stable(self) -> str:
+        return matchers({**self.extra, "model_name": self.model_name, "track": "stable"})
+
+    @property
+    def range(self) -> str:
+        return promql_duration(self.window)
+
+
+def _increase(metric: str, sel: str, scope: Scope, more: str = "") -> str:
+    return f"sum(increase({metric}{{{sel}{more}}}[{scope.range}]))"
+
+
+def _positive_rate(sel: str, scope: Scope) -> str:
+    positives = _increase("inference_predictions_total", sel, scope, ',outcome="default"')
+    return f"(({positives} or vector(0)) / {_increase('inference_predictions_total', sel, scope)})"
+
+
+ROUTES = f",route=~{_quote('|'.join(SCORING_ROUTES))}"
+
+
+def builtin_queries(scope: Scope) -> dict[str, str]:
+    routes, canary = ROUTES, scope.canary
+    errors = _increase("http_requests_total", canary, scope, routes + ',status=~"5.."')
+    total = _increase("http_requests_total", canary, scope, routes)
+    buckets = f"http_request_duration_seconds_bucket{{{canary}{routes}}}[{scope.range}]"
+    return {
+        "errorRatio": f"({errors} or vector(0)) / {total}",
+        "latencyP99": f"histogram_quantile(0.99, sum by (le) (rate({buckets})))",
+        "featurePSI": f"max(last_over_time(inference_feature_psi{{{canary}}}[{scope.range}]))",
+        "scorePSI": f"max(last_over_time(inference_score_psi{{{canary}}}[{scope.range}]))",
+        "positiveRateShift": (
+            f"abs({_positive_rate(canary, scope)} - {_positive_rate(scope.stable, scope)})"
+        ),
+    }
+
+
+def render(query: str, scope: Scope) -> str:
+    """Fill ``{{ canary }}``, ``{{ stable }}`` (label matchers), ``{{ window }}``,
+    ``{{ model_name }}``, ``{{ canary_version }}`` and ``{{ namespace }}``."""
+    values = {
+        "canary": scope.canary,
+        "stable": scope.stable,
+        "window": scope.range,
+        "model_name": scope.model_name,
+        "canary_version": scope.canary_version,
+        "namespace": scope.namespace,
+    }
+    return VARIABLE.sub(lambda m: values[m.group(1)], query)
+
+
+def build_queries(spec: RolloutSpec, scope: Scope) -> QuerySet:
+    """The request count and the PromQL of every enabled gate."""
+    builtin = builtin_queries(scope)
+    enabled = spec.analysis.gates.enabled()
+    gates = {name: builtin[name] for name in builtin if name in enabled}
+    gates.update({g.name: render(g.query, scope) for g in spec.analysis.custom})
+    return QuerySet(_increase("http_requests_total", scope.canary, scope, ROUTES), gates)
+
+
+def scope_for(spec: RolloutSpec, model_name: str, canary_version: str, namespace: str) -> Scope:
+    return Scope(model_name, canary_version, spec.window, dict(spec.prometheus.selector), namespace)

@@ -1,0 +1,68 @@
+"""One reconcile of one ModelRollout: observe → decide → execute, and count it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+import controller.metrics as own_metrics
+from controller.executor import execute
+from controller.kube import ROLLOUTS
+from controller.observe import observe
+from controller.rollout import Decision, decide
+from controller.runtime import Runtime
+from controller.spec import RolloutSpec
+from controller.status import RolloutStatus
+from controller.target import Target
+
+
+class InvalidSpec(Exception):
+    """The spec passed the CRD schema but not the controller's validation."""
+
+
+def parse_spec(spec: dict[str, Any]) -> RolloutSpec:
+    try:
+        return RolloutSpec.model_validate(dict(spec))
+    except ValidationError as exc:
+        raise InvalidSpec(str(exc)) from exc
+
+
+def _count(old: RolloutStatus, decision: Decision, uid: str, deleting: bool) -> None:
+    new = decision.status
+    if new.analysis_count > old.analysis_count and new.last_analysis is not None:
+        record = new.last_analysis
+        own_metrics.ANALYSES.labels(record.verdict.value, record.reason).inc()
+    if new.phase is not old.phase:
+        own_metrics.TRANSITIONS.labels(new.phase.value).inc()
+    own_metrics.PHASES.set(uid, None if deleting else new.phase)
+
+
+def reconcile(
+    runtime: Runtime, namespace: str, name: str, now: datetime | None = None
+) -> Decision | None:
+    """Decide on the object's current state and apply the decision; returns it.
+
+    The object is read fresh under a per-object lock, so two handlers (timer, deletion)
+    never decide from a stale status and never overwrite a newer one."""
+    started, outcome = time.perf_counter(), "error"
+    try:
+        with runtime.lock(f"{namespace}/{name}"):
+            body = runtime.kube.get(ROLLOUTS, namespace, name)
+            if body is None:
+                outcome = "gone"
+                return None
+            now = now or datetime.now(UTC)
+            uid = str(body["metadata"].get("uid", ""))
+            spec = parse_spec(body.get("spec") or {})
+            old = RolloutStatus.from_k8s(body.get("status"))
+            readings = observe(runtime, body, spec, old, now)
+            decision = decide(spec, old, readings, now)
+            execute(Target(runtime, body, spec), old, decision, now, record=not readings.deleting)
+            _count(old, decision, uid, readings.deleting)
+            outcome = "ok"
+            return decision
+    finally:
+        own_metrics.RECONCILE.labels(outcome).observe(time.perf_counter() - started)

@@ -1,0 +1,111 @@
+"""Side effects the decision asks for, as small immutable values.
+
+The executor applies them in order, then writes the status, then posts the events. Every
+action is idempotent, so repeating a tick after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class EnsureCanary:
+    """Create or update canary Deployment + Service: the stable pod template with
+    ``MODEL_URI=model_uri`` and ``track=canary``; scaled to ``replicas`` if at zero."""
+
+    model_uri: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class ScaleCanary:
+    """Apply the canary HPA with these bounds (sized from the traffic weight)."""
+
+    min_replicas: int
+    max_replicas: int
+
+
+@dataclass(frozen=True)
+class SetWeight:
+    """Route ``weight`` % of traffic to the canary, the rest to stable."""
+
+    weight: int
+
+
+@dataclass(frozen=True)
+class ScaleCanaryDown:
+    """Delete the canary HPA and scale the canary Deployment to zero (kept for logs)."""
+
+
+@dataclass(frozen=True)
+class DeleteCanary:
+    """Delete canary Deployment, Service, HPA and canary Ingress."""
+
+
+@dataclass(frozen=True)
+class HoldStableHPAMin:
+    """Raise the stable HPA's floor; ``original_min`` is kept on it as an annotation."""
+
+    hpa: str
+    min_replicas: int
+    original_min: int
+
+
+@dataclass(frozen=True)
+class RestoreStableHPAMin:
+    hpa: str
+    min_replicas: int
+
+
+@dataclass(frozen=True)
+class PromoteStable:
+    """Roll the stable Deployment onto ``model_uri`` (a pinned registry version)."""
+
+    model_uri: str
+
+
+@dataclass(frozen=True)
+class MoveAlias:
+    model_name: str
+    version: str
+    alias: str = "champion"
+
+
+@dataclass(frozen=True)
+class TagVersion:
+    """Set tags on a registered model version; ``best_effort`` failures are only logged."""
+
+    model_name: str
+    version: str
+    tags: dict[str, str] = field(default_factory=dict)
+    best_effort: bool = False
+
+
+@dataclass(frozen=True)
+class ClearOperatorAction:
+    """Remove the handled ``mlops.creditrisk.io/action`` annotation."""
+
+
+@dataclass(frozen=True)
+class EmitEvent:
+    reason: str
+    message: str
+    type: Literal["Normal", "Warning"] = "Normal"
+
+
+Action = (
+    EnsureCanary
+    | ScaleCanary
+    | SetWeight
+    | ScaleCanaryDown
+    | DeleteCanary
+    | HoldStableHPAMin
+    | RestoreStableHPAMin
+    | PromoteStable
+    | MoveAlias
+    | TagVersion
+    | ClearOperatorAction
+    | EmitEvent
+)

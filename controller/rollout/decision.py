@@ -1,0 +1,68 @@
+"""THE decision function of the ModelRollout controller.
+
+``decide(spec, status, readings, now) -> Decision(status, actions)`` is pure: it imports
+neither kopf nor kubernetes, performs no I/O and reads no clock. Rules run in this order:
+
+1. deletion: traffic back to stable, canary objects removed;
+2. an operator action annotation (promote, abort, retry, pause, resume);
+3. a changed candidate (new spec URI or alias moved): restart the rollout on it;
+4. ``spec.paused``: pause;
+5. the current phase's handler (``phases.HANDLERS``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from controller.rollout.actions import (
+    Action,
+    DeleteCanary,
+    EmitEvent,
+    RestoreStableHPAMin,
+    SetWeight,
+)
+from controller.rollout.moves import pause, start
+from controller.rollout.operator import operator_action
+from controller.rollout.phases import HANDLERS
+from controller.rollout.readings import Readings
+from controller.rollout.transitions import Decision, Tick
+from controller.spec import RolloutSpec
+from controller.status import ACTIVE, PAUSABLE, TERMINAL, RolloutStatus
+
+__all__ = ["Decision", "decide"]
+
+
+def _deleted(tick: Tick) -> Decision:
+    held = tick.status.promotion
+    restore: tuple[Action, ...] = ()
+    if held and held.stable_hpa and held.original_min is not None:
+        restore = (RestoreStableHPAMin(held.stable_hpa, held.original_min),)
+    event = EmitEvent("Deleted", "ModelRollout deleted: all traffic to stable, canary removed")
+    return Decision(tick.status, (SetWeight(0), DeleteCanary(), *restore, event))
+
+
+def _candidate_changed(tick: Tick) -> Decision | None:
+    status, version = tick.status, tick.readings.candidate_version
+    if version is None or version == status.canary_version:
+        return None
+    if status.phase in ACTIVE:
+        return start(tick, "CandidateChanged")
+    if status.phase in TERMINAL:
+        return start(tick, "NewCandidate")
+    return None  # Pending starts anyway; Promoting and RollingBack finish first
+
+
+def decide(spec: RolloutSpec, status: RolloutStatus, readings: Readings, now: datetime) -> Decision:
+    """The next status and the actions that lead there (applied before it is recorded)."""
+    status = status.model_copy(update={"observed_generation": readings.generation})
+    tick = Tick(spec, status, readings, now)
+    if readings.deleting:
+        return _deleted(tick)
+    if readings.action:
+        return operator_action(tick, readings.action)
+    changed = _candidate_changed(tick)
+    if changed is not None:
+        return changed
+    if spec.paused and status.phase in PAUSABLE:
+        return pause(tick, "spec")
+    return HANDLERS[status.phase](tick)

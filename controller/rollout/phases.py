@@ -1,0 +1,162 @@
+"""What each phase does on a tick (pure; see ``decision.decide`` for the rules that run
+before any phase: deletion, operator actions, candidate changes, pause)."""
+
+from __future__ import annotations
+
+from controller.rollout.actions import (
+    Action,
+    DeleteCanary,
+    EnsureCanary,
+    MoveAlias,
+    PromoteStable,
+    RestoreStableHPAMin,
+    ScaleCanary,
+    ScaleCanaryDown,
+    SetWeight,
+    TagVersion,
+)
+from controller.rollout.moves import resume, rollback, start
+from controller.rollout.progress import progressing
+from controller.rollout.records import verdict_tags
+from controller.rollout.transitions import (
+    CONTRACT,
+    PROMOTED,
+    Decision,
+    Tick,
+    canary_bounds,
+    go,
+    hold,
+    with_condition,
+)
+from controller.status import Phase
+
+
+def pending(tick: Tick) -> Decision:
+    if not tick.readings.stable.exists:
+        return hold(tick, f"waiting for the target Deployment {tick.spec.target_ref.name}")
+    if tick.readings.candidate_version is None:
+        return hold(tick, f"waiting for the candidate: {tick.readings.candidate_error}")
+    return start(tick, "Started")
+
+
+def _deadline_passed(tick: Tick) -> Decision | None:
+    deadline = tick.spec.canary.progress_deadline
+    if tick.elapsed(tick.status.phase_since) <= deadline:
+        return None
+    message = f"canary not ready within progressDeadline {deadline:g}s"
+    return rollback(tick, "ProgressDeadlineExceeded", message)
+
+
+def _refuse(tick: Tick, issues: tuple[str, ...]) -> Decision:
+    message = "incompatible contract: " + "; ".join(issues)
+    status = with_condition(tick.status, CONTRACT, "False", "Incompatible", message, tick.now)
+    status = with_condition(status, PROMOTED, "False", "IncompatibleContract", message, tick.now)
+    tags = verdict_tags(tick, "rejected", "IncompatibleContract", message)
+    tag = TagVersion(status.model_name or "", status.canary_version or "", tags)
+    return go(tick, Phase.FAILED, "IncompatibleContract", message, tag, warning=True, status=status)
+
+
+def initializing(tick: Tick) -> Decision:
+    """Contract gate, then canary objects at weight 0 until the canary is ready."""
+    readings, uri = tick.readings, tick.candidate_uri
+    if readings.contract is not None and not readings.contract.compatible:
+        return _refuse(tick, readings.contract.issues)
+    if readings.contract is None:
+        return _deadline_passed(tick) or hold(tick, "checking the candidate's contract")
+    status = with_condition(tick.status, CONTRACT, "True", "Compatible", "", tick.now)
+    first = tick.spec.canary.weights()[0]
+    low, high = canary_bounds(tick.spec.autoscaling, first)
+    if readings.canary.serves(uri):
+        msg = f"canary v{status.canary_version} ready; weight {first}%"
+        return go(
+            tick,
+            Phase.PROGRESSING,
+            "Progressing",
+            msg,
+            ScaleCanary(low, high),
+            SetWeight(first),
+            status=status,
+            canary_weight=first,
+            step=0,
+            last_analysis_time=tick.now,
+        )
+    current = readings.canary.exists and readings.canary.model_uri == uri
+    scaled = readings.canary.replicas > 0
+    ensure = () if current and scaled else (EnsureCanary(uri, low), ScaleCanary(low, high))
+    tick = Tick(tick.spec, status, readings, tick.now)
+    ready = f"{readings.canary.ready}/{readings.canary.replicas}"
+    return _deadline_passed(tick) or hold(tick, f"waiting for the canary ({ready} ready)", *ensure)
+
+
+def paused(tick: Tick) -> Decision:
+    if tick.status.paused_by == "spec" and not tick.spec.paused:
+        return resume(tick)
+    return Decision(tick.status)
+
+
+def promoting(tick: Tick) -> Decision:
+    """Wait for the stable rolling update, then route all traffic to it and clean up."""
+    stable, uri, status = tick.readings.stable, tick.candidate_uri, tick.status
+    if not stable.serves(uri):
+        again = () if stable.model_uri == uri else (PromoteStable(uri),)
+        progress = f"{stable.updated} updated, {stable.ready} ready of {stable.replicas}"
+        return hold(tick, f"stable rolling onto v{status.canary_version}: {progress}", *again)
+    name, version = status.model_name or "", status.canary_version or ""
+    restore: tuple[Action, ...] = ()
+    held = status.promotion
+    if held and held.stable_hpa and held.original_min is not None:
+        restore = (RestoreStableHPAMin(held.stable_hpa, held.original_min),)
+    message = f"v{version} promoted: stable serves it at 100%"
+    status = with_condition(status, PROMOTED, "True", "Promoted", message, tick.now)
+    tags = verdict_tags(tick, "promoted", "Promoted", message)
+    return go(
+        tick,
+        Phase.SUCCEEDED,
+        "Promoted",
+        message,
+        SetWeight(0),
+        DeleteCanary(),
+        *restore,
+        MoveAlias(name, version),
+        TagVersion(name, version, tags),
+        status=status,
+        stable_version=version,
+        canary_weight=0,
+        promotion=None,
+    )
+
+
+def rolling_back(tick: Tick) -> Decision:
+    """Re-assert the safe state, record the reason on the version, then Failed."""
+    status = tick.status
+    cond = status.condition(PROMOTED)
+    reason = cond.reason if cond else "RolledBack"
+    message = cond.message if cond else status.message
+    tags = verdict_tags(tick, "rolled_back", reason, message)
+    tag = TagVersion(status.model_name or "", status.canary_version or "", tags)
+    return go(
+        tick,
+        Phase.FAILED,
+        "RolledBack",
+        f"v{status.canary_version} rolled back: {message}",
+        SetWeight(0),
+        ScaleCanaryDown(),
+        tag,
+        warning=True,
+    )
+
+
+def terminal(tick: Tick) -> Decision:
+    return Decision(tick.status)
+
+
+HANDLERS = {
+    Phase.PENDING: pending,
+    Phase.INITIALIZING: initializing,
+    Phase.PROGRESSING: progressing,
+    Phase.PAUSED: paused,
+    Phase.PROMOTING: promoting,
+    Phase.ROLLING_BACK: rolling_back,
+    Phase.SUCCEEDED: terminal,
+    Phase.FAILED: terminal,
+}

@@ -1,0 +1,57 @@
+"""Controller settings (env prefix ``CONTROLLER_``; ``MLFLOW_TRACKING_URI`` without prefix).
+
+Per-rollout behaviour (interval, thresholds, gates) lives in each ModelRollout's spec;
+these are the operator process's own knobs.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from services.core.settings import ServiceSettings
+
+
+class ControllerSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CONTROLLER_", extra="ignore", populate_by_name=True
+    )
+
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="namespaces to watch (comma-separated or JSON list); empty = all namespaces",
+    )
+    tick_seconds: float = Field(
+        5.0, gt=0, description="seconds between two reconciles of one ModelRollout"
+    )
+    field_manager: str = Field(
+        "modelrollout-controller", description="fieldManager of every write to the API"
+    )
+    kubeconfig: str | None = Field(
+        None, description="kubeconfig file; unset = in-cluster service account, then ~/.kube"
+    )
+    request_timeout: float = Field(10.0, gt=0, description="seconds per Kubernetes API request")
+    metrics_port: int = Field(
+        8080, ge=0, description="port of the controller's /metrics (0 = not served)"
+    )
+    liveness_port: int = Field(
+        8081, ge=0, description="port of kopf's /healthz liveness endpoint (0 = not served)"
+    )
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> ControllerSettings:
+    return ControllerSettings()

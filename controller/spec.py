@@ -1,0 +1,228 @@
+"""The ModelRollout ``spec``: typed, validated, with the defaults of SPEC §7.
+
+Field names are the CRD's camelCase (``failureThreshold``); Python uses snake_case.
+Every default here is also written into the CRD schema (``k8s/crd/modelrollouts.yaml``)
+so ``kubectl get -o yaml`` shows what the controller uses.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from controller.durations import Duration
+from services.core.registry import ModelRef
+
+DEFAULT_STEPS = (5, 10, 25, 50)
+BUILTIN_GATES = ("errorRatio", "latencyP99", "featurePSI", "scorePSI", "positiveRateShift")
+CUSTOM_VARS = ("canary", "stable", "window", "model_name", "canary_version", "namespace")
+VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class TargetRef(CamelModel):
+    kind: str = "Deployment"
+    name: str = Field(min_length=1)
+    container: str | None = None  # container that gets MODEL_URI; default: the first
+
+
+class ModelSpec(CamelModel):
+    uri: str  # models:/name/VERSION or models:/name@ALIAS
+
+    @field_validator("uri")
+    @classmethod
+    def _registry_uri(cls, uri: str) -> str:
+        ModelRef.parse(uri)
+        return uri
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef.parse(self.uri)
+
+
+class CanarySpec(CamelModel):
+    steps: list[int] | None = None  # traffic % per step; default 5, 10, 25, 50
+    step_weight: int | None = Field(default=None, ge=1, le=100)
+    max_weight: int | None = Field(default=None, ge=1, le=100)
+    interval: Duration = 60.0
+    failure_threshold: int = Field(default=3, ge=1)
+    progress_deadline: Duration = 600.0
+
+    @model_validator(mode="after")
+    def _check(self) -> CanarySpec:
+        if self.steps is not None and self.step_weight is not None:
+            raise ValueError("give steps or stepWeight (+ maxWeight), not both")
+        weights = self.weights()
+        if not weights or any(not 0 < w <= 100 for w in weights):
+            raise ValueError(f"step weights must be within 1..100: {weights}")
+        if weights != sorted(set(weights)):
+            raise ValueError(f"step weights must strictly increase: {weights}")
+        return self
+
+    def weights(self) -> list[int]:
+        if self.steps is not None:
+            return list(self.steps)
+        if self.step_weight is not None:
+            top = self.max_weight or 50
+            return list(range(self.step_weight, top + 1, self.step_weight)) or [top]
+        return list(DEFAULT_STEPS)
+
+
+class Threshold(CamelModel):
+    enabled: bool = True
+    min: float | None = None
+    max: float | None = None
+
+
+class LatencyThreshold(CamelModel):
+    enabled: bool = True
+    max: Duration = 0.25  # p99 latency of scoring requests
+
+
+class Gates(CamelModel):
+    error_ratio: Threshold = Threshold(max=0.01)
+    latency_p99: LatencyThreshold = LatencyThreshold()
+    feature_psi: Threshold = Field(default=Threshold(max=0.2), alias="featurePSI")
+    score_psi: Threshold = Field(default=Threshold(max=0.2), alias="scorePSI")
+    positive_rate_shift: Threshold = Threshold(max=0.05)
+
+    def enabled(self) -> dict[str, tuple[float | None, float | None]]:
+        """Enabled built-in gates by CRD name → (min, max)."""
+        gates = {
+            "errorRatio": self.error_ratio,
+            "featurePSI": self.feature_psi,
+            "scorePSI": self.score_psi,
+            "positiveRateShift": self.positive_rate_shift,
+        }
+        found = {name: (g.min, g.max) for name, g in gates.items() if g.enabled}
+        if self.latency_p99.enabled:
+            found["latencyP99"] = (None, self.latency_p99.max)
+        return found
+
+
+class CustomGate(CamelModel):
+    name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9_-]{0,62}$")
+    query: str = Field(min_length=1)  # PromQL, may use {{ canary_selector }} etc.
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CustomGate:
+        if self.min is None and self.max is None:
+            raise ValueError(f"custom gate {self.name!r} needs min or max")
+        if self.name in (*BUILTIN_GATES, "requests"):
+            raise ValueError(f"custom gate {self.name!r} shadows a built-in gate")
+        unknown = sorted(set(VARIABLE.findall(self.query)) - set(CUSTOM_VARS))
+        if unknown:
+            raise ValueError(f"custom gate {self.name!r}: unknown variables {unknown}")
+        return self
+
+
+class AnalysisSpec(CamelModel):
+    min_requests: int = Field(default=200, ge=0)  # canary scoring requests per window
+    window: Duration | None = None  # PromQL range; default: the canary interval
+    max_unreachable: int = Field(default=3, ge=1)  # Prometheus-down analyses in a row → rollback
+    max_inconclusive: int = Field(default=0, ge=0)  # inconclusive in a row → rollback (0: never)
+    history_limit: int = Field(default=10, ge=1, le=100)
+    gates: Gates = Gates()
+    custom: list[CustomGate] = Field(default_factory=list)
+
+    @field_validator("custom")
+    @classmethod
+    def _unique(cls, custom: list[CustomGate]) -> list[CustomGate]:
+        names = [g.name for g in custom]
+        if len(names) != len(set(names)):
+            raise ValueError(f"custom gate names must be unique: {names}")
+        return custom
+
+    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
+        found = self.gates.enabled()
+        found.update({g.name: (g.min, g.max) for g in self.custom})
+        return found
+
+
+class AutoscalingSpec(CamelModel):
+    """Bounds of the canary HPA at 100 % traffic; the canary gets its share by weight."""
+
+    min_replicas: int = Field(default=2, ge=1)
+    max_replicas: int = Field(default=10, ge=1)
+    target_cpu_utilization: int = Field(default=70, ge=1, le=100, alias="targetCPUUtilization")
+    target_requests_per_second: float | None = Field(
+        default=None, gt=0
+    )  # per pod, needs an adapter
+    requests_metric: str = "http_requests_per_second"  # pods metric name for that target
+
+    @model_validator(mode="after")
+    def _check(self) -> AutoscalingSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("autoscaling.minReplicas > maxReplicas")
+        return self
+
+
+class HTTPRouteRouter(CamelModel):
+    name: str
+    stable_service: str | None = None  # default: the target's name
+    canary_service: str | None = None  # default: <target>-canary
+
+
+class IngressRouter(CamelModel):
+    name: str  # the stable Ingress; the canary one is <name>-canary
+
+
+class RouterSpec(CamelModel):
+    http_route: HTTPRouteRouter | None = None
+    ingress: IngressRouter | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RouterSpec:
+        if self.http_route is not None and self.ingress is not None:
+            raise ValueError("router takes httpRoute or ingress, not both")
+        return self
+
+
+class PrometheusSpec(CamelModel):
+    address: str = "http://prometheus.monitoring:9090"
+    selector: dict[str, str] = Field(default_factory=dict)  # extra label matchers
+    timeout: Duration = 5.0
+
+
+class RolloutSpec(CamelModel):
+    target_ref: TargetRef
+    model: ModelSpec
+    canary: CanarySpec = CanarySpec()
+    analysis: AnalysisSpec = AnalysisSpec()
+    autoscaling: AutoscalingSpec = AutoscalingSpec()
+    router: RouterSpec = RouterSpec()
+    prometheus: PrometheusSpec = PrometheusSpec()
+    paused: bool = False
+
+    @property
+    def canary_name(self) -> str:
+        return f"{self.target_ref.name}-canary"
+
+    @property
+    def stable_service(self) -> str:
+        route = self.router.http_route
+        return (route.stable_service if route else None) or self.target_ref.name
+
+    @property
+    def canary_service(self) -> str:
+        route = self.router.http_route
+        return (route.canary_service if route else None) or self.canary_name
+
+    @property
+    def http_route(self) -> str | None:
+        """The HTTPRoute to weight (the default router: one named like the target)."""
+        if self.router.ingress is not None:
+            return None
+        route = self.router.http_route
+        return route.name if route else self.target_ref.name
+
+    @property
+    def window(self) -> float:
+        return self.analysis.window or self.canary.interval

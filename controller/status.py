@@ -1,0 +1,120 @@
+"""The ModelRollout ``status``: the only place where rollout progress lives.
+
+A restarted controller reads it back and continues at the same step: every counter and
+timestamp the decision function needs is here, nothing is kept in memory.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PlainSerializer
+
+from controller.spec import CamelModel
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"  # accepted, nothing done yet
+    INITIALIZING = "Initializing"  # contract gate, canary created, waiting until ready
+    PROGRESSING = "Progressing"  # canary takes traffic; one analysis per interval
+    PAUSED = "Paused"  # held by spec.paused or a pause annotation
+    PROMOTING = "Promoting"  # stable rolls to the candidate; HPA floor held
+    SUCCEEDED = "Succeeded"  # candidate is stable, alias moved, canary removed
+    ROLLING_BACK = "RollingBack"  # traffic back on stable, canary scaled away, recording
+    FAILED = "Failed"  # rolled back or refused (see the Promoted condition's reason)
+
+
+ACTIVE = frozenset({Phase.INITIALIZING, Phase.PROGRESSING, Phase.PAUSED})
+PAUSABLE = frozenset({Phase.PENDING, Phase.INITIALIZING, Phase.PROGRESSING})
+TERMINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED})
+
+
+class Verdict(StrEnum):
+    PASSED = "Passed"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+
+
+class GateResult(CamelModel):
+    name: str
+    value: float | None = None  # None: no data
+    min: float | None = None
+    max: float | None = None
+    verdict: Literal["Passed", "Failed", "NoData"]
+
+
+class AnalysisRecord(CamelModel):
+    time: Timestamp
+    step: int
+    weight: int
+    canary_version: str | None = None
+    verdict: Verdict
+    reason: str  # GatesPassed, GateFailed, TooFewRequests, NoData, PrometheusUnreachable
+    requests: float | None = None
+    gates: list[GateResult] = Field(default_factory=list)
+    message: str = ""
+
+
+class Condition(CamelModel):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: Timestamp
+    observed_generation: int = 0
+
+
+class Promotion(CamelModel):
+    """The stable HPA floor held during promotion, and the value to give back after."""
+
+    stable_hpa: str | None = None
+    original_min: int | None = None
+    held_min: int | None = None
+
+
+class RolloutStatus(CamelModel):
+    phase: Phase = Phase.PENDING
+    message: str = ""
+    observed_generation: int = 0
+    model_name: str | None = None
+    candidate_uri: str | None = None
+    stable_version: str | None = None
+    canary_version: str | None = None
+    canary_weight: int = 0
+    step: int = 0  # index into the step weights
+    failed_checks: int = 0  # failed analyses this rollout
+    inconclusive_count: int = 0  # inconclusive analyses in a row
+    unreachable_count: int = 0  # analyses in a row with Prometheus unreachable
+    analysis_count: int = 0
+    retries: int = 0
+    started_at: Timestamp | None = None  # this rollout attempt
+    phase_since: Timestamp | None = None
+    last_analysis_time: Timestamp | None = None
+    canary_not_ready_since: Timestamp | None = None
+    paused_from: Phase | None = None
+    paused_by: Literal["spec", "annotation"] | None = None
+    last_action: str | None = None
+    promotion: Promotion | None = None
+    last_analysis: AnalysisRecord | None = None
+    history: list[AnalysisRecord] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+
+    @classmethod
+    def from_k8s(cls, status: dict[str, Any] | None) -> RolloutStatus:
+        return cls.model_validate(dict(status or {}))
+
+    def to_k8s(self) -> dict[str, Any]:
+        """The JSON body; ``None`` stays as ``null`` so a merge patch clears stale fields."""
+        return self.model_dump(by_alias=True, mode="json")
+
+    def condition(self, kind: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == kind), None)

@@ -1,0 +1,73 @@
+"""The MLflow adapter on a real local store: resolve, contract gate, alias moves, tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.mlflow_adapter import ModelRegistry, RegistryError
+from services.core.contract import CONTRACT_FILE, ModelContract
+from services.core.registry import client
+from tests.integration.controller.conftest import RolloutModels
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def registry(rollout_models: RolloutModels) -> ModelRegistry:
+    return ModelRegistry(rollout_models.tracking_uri)
+
+
+def test_resolve_versions_and_aliases(
+    registry: ModelRegistry, rollout_models: RolloutModels
+) -> None:
+    name = rollout_models.name
+    candidate = rollout_models.alias("adapter-candidate", "2")
+    assert registry.resolve(rollout_models.uri("3")) == (name, "3")
+    assert registry.resolve(candidate) == (name, "2")
+    with pytest.raises(RegistryError, match="cannot resolve"):
+        registry.resolve(f"models:/{name}@nope")
+    with pytest.raises(RegistryError):
+        registry.resolve("not-a-registry-uri")
+
+
+def test_contract_gate_passes_the_same_features(
+    registry: ModelRegistry, rollout_models: RolloutModels
+) -> None:
+    assert registry.check(rollout_models.uri("1"), rollout_models.uri("2")).compatible
+
+
+def test_contract_gate_refuses_a_removed_feature(
+    registry: ModelRegistry, rollout_models: RolloutModels
+) -> None:
+    stable = registry.contract(rollout_models.uri("1"))
+    check = registry.check(rollout_models.uri("1"), rollout_models.uri("3"))
+    assert not check.compatible
+    assert check.issues == (f"feature {stable.features[0].name!r} removed",)
+
+
+def test_contract_of_a_local_model_folder(
+    registry: ModelRegistry, rollout_models: RolloutModels, tmp_path: Path
+) -> None:
+    contract = registry.contract(rollout_models.uri("1"))
+    assert isinstance(contract, ModelContract)
+    (tmp_path / "model").mkdir()
+    contract.save(tmp_path / "model" / CONTRACT_FILE)
+    assert registry.contract(str(tmp_path)) == contract
+    with pytest.raises(RegistryError):
+        registry.contract(str(tmp_path / "empty"))
+
+
+def test_alias_moves_and_the_decision_record_is_tagged(
+    registry: ModelRegistry, rollout_models: RolloutModels
+) -> None:
+    name = rollout_models.name
+    rollout_models.alias("adapter-champion", "1")
+    registry.move_alias(name, "adapter-champion", "2")
+    assert "adapter-champion" in registry.aliases(name, "2")
+    assert "adapter-champion" not in registry.aliases(name, "1")
+    record = {"rollout.verdict": "rolled_back", "rollout.reason": "FailedChecks"}
+    registry.tag(name, "3", record)
+    tags = client(registry.tracking_uri).get_model_version(name, "3").tags
+    assert {k: tags[k] for k in record} == record

@@ -1,0 +1,574 @@
+"""The operator against a REAL kube-apiserver (etcd + apiserver with RBAC, built from the
+Kubernetes Go modules): CRD schema, least-privilege RBAC, and whole rollouts driven by
+kopf under the controller's ServiceAccount, with metrics from a fake source injected at
+the adapter boundary and Deployment readiness reported by a fake kubelet."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from controller.kube import (
+    DEPLOYMENTS,
+    EVENTS,
+    HPAS,
+    HTTPROUTES,
+    INGRESSES,
+    ROLLOUTS,
+    SERVICES,
+    Kube,
+)
+from controller.mlflow_adapter import ModelRegistry
+from controller.prometheus import FakeMetricsSource
+from controller.runtime import Runtime
+from controller.settings import ControllerSettings
+from controller.spec import RolloutSpec
+from services.core.registry import client as mlflow_client
+from tests.integration.controller.cluster import (
+    NS,
+    FakeKubelet,
+    Operator,
+    rollout,
+    stable_world,
+    wait_for,
+)
+from tests.integration.controller.conftest import RolloutModels
+from tests.support.controlplane import ControlPlane, build_if_missing
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+SA = "modelrollout-controller"
+GOOD = {
+    "requests": 500,
+    "errorRatio": 0.001,
+    "latencyP99": 0.05,
+    "featurePSI": 0.05,
+    "scorePSI": 0.04,
+    "positiveRateShift": 0.01,
+}
+FAST: dict[str, Any] = {
+    "canary": {"steps": [20, 50], "interval": "1s", "progressDeadline": "20s"},
+    "analysis": {"minRequests": 100},
+}
+Obj = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def cp() -> Iterator[ControlPlane]:
+    build_if_missing()
+    plane = ControlPlane()
+    try:
+        plane.start()
+        plane.apply(plane.crd_dir("gateway-api"), ROOT / "k8s" / "crd" / "modelrollouts.yaml")
+        plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+        plane.apply(ROOT / "k8s" / "rbac")
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(cp: ControlPlane) -> Kube:
+    return Kube(cp.client(), "tests")
+
+
+@dataclass
+class Harness:
+    cp: ControlPlane
+    admin: Kube
+    models: RolloutModels
+    operator: Operator
+    kubelet: FakeKubelet
+    fakes: dict[str, FakeMetricsSource] = field(default_factory=dict)
+
+    def world(self, name: str, stable_version: str = "1") -> None:
+        for obj in stable_world(name, self.models.uri(stable_version)):
+            self.admin.apply(obj)
+
+    def start(self, name: str, target: str, uri: str, **spec: Any) -> None:
+        self.world(target)
+        self.fakes.setdefault(target, FakeMetricsSource(dict(GOOD)))
+        self.admin.apply(rollout(name, target, uri, **{**FAST, **spec}))
+
+    def get(self, name: str) -> Obj:
+        found = self.admin.get(ROLLOUTS, NS, name)
+        assert found is not None
+        return found
+
+    def need(self, res: Any, name: str) -> Obj:
+        found = self.admin.get(res, NS, name)
+        assert found is not None, name
+        return found
+
+    def status(self, name: str) -> Obj:
+        return self.get(name).get("status") or {}
+
+    def wait_phase(self, name: str, phase: str, timeout: float = 60) -> Obj:
+        return wait_for(
+            f"{name} {phase}",
+            lambda: self.status(name).get("phase") == phase and self.status(name),
+            timeout,
+        )
+
+    def weights(self, route: str) -> list[int]:
+        found = self.admin.get(HTTPROUTES, NS, route)
+        assert found is not None
+        return [int(r.get("weight", 1)) for r in found["spec"]["rules"][0]["backendRefs"]]
+
+    def events(self, name: str) -> list[str]:
+        items = self.admin.list(EVENTS, NS)
+        ordered = sorted(items, key=lambda e: int(e["metadata"]["resourceVersion"]))
+        return [e["reason"] for e in ordered if e["involvedObject"]["name"] == name]
+
+    def annotate(self, name: str, action: str) -> None:
+        self.cp.kubectl(
+            "annotate", "mro", name, "-n", NS, f"mlops.creditrisk.io/action={action}", "--overwrite"
+        )
+
+    def condition(self, name: str, kind: str) -> Obj:
+        return next(c for c in self.status(name)["conditions"] if c["type"] == kind)
+
+
+def make_runtime(
+    cp: ControlPlane, models: RolloutModels, fakes: dict[str, FakeMetricsSource]
+) -> Runtime:
+    settings = ControllerSettings(
+        tick_seconds=0.3,
+        metrics_port=0,
+        liveness_port=0,
+        namespaces=[NS],
+        mlflow_tracking_uri=models.tracking_uri,
+    )
+    sa = cp.serviceaccount_kubeconfig(NS, SA, create=False)
+    kube = Kube(cp.client(sa), settings.field_manager, settings.request_timeout)
+
+    def metrics(spec: RolloutSpec) -> FakeMetricsSource:
+        return fakes.setdefault(spec.target_ref.name, FakeMetricsSource(dict(GOOD)))
+
+    return Runtime(kube, ModelRegistry(models.tracking_uri), settings, metrics_source=metrics)
+
+
+@pytest.fixture
+def harness(cp: ControlPlane, admin: Kube, rollout_models: RolloutModels) -> Iterator[Harness]:
+    fakes: dict[str, FakeMetricsSource] = {}
+    operator = Operator(make_runtime(cp, rollout_models, fakes))
+    with FakeKubelet(admin) as kubelet:
+        harness = Harness(cp, admin, rollout_models, operator.start(), kubelet, fakes)
+        try:
+            yield harness
+        finally:
+            harness.operator.stop()  # the one running now (a test may have restarted it)
+
+
+# ------------------------------------------------------------------ schema and RBAC
+
+
+def test_crd_applies_defaults(cp: ControlPlane, admin: Kube) -> None:
+    admin.apply(rollout("defaults", "nothing", "models:/credit-default@challenger"))
+    found = admin.get(ROLLOUTS, NS, "defaults")
+    assert found is not None
+    spec = found["spec"]
+    assert spec["canary"] == {"interval": "1m", "failureThreshold": 3, "progressDeadline": "10m"}
+    assert spec["analysis"]["minRequests"] == 200
+    assert spec["analysis"]["gates"]["latencyP99"] == {"enabled": True, "max": "250ms"}
+    assert spec["analysis"]["gates"]["positiveRateShift"]["max"] == 0.05
+    assert spec["autoscaling"]["targetCPUUtilization"] == 70
+    assert spec["prometheus"]["address"] == "http://prometheus.monitoring:9090"
+    assert RolloutSpec.model_validate(spec).canary.weights() == [5, 10, 25, 50]
+    admin.delete(ROLLOUTS, NS, "defaults")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"model": {"uri": "s3://bucket/model"}}, "spec.model.uri"),
+        ({"canary": {"steps": [10, 5]}}, "steps must increase"),
+        ({"canary": {"steps": [5], "stepWeight": 5}}, "not both"),
+        ({"canary": {"steps": [0, 50]}}, "spec.canary.steps[0]"),
+        ({"canary": {"interval": "soon"}}, "spec.canary.interval"),
+        ({"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}, "minReplicas must not exceed"),
+        ({"router": {"httpRoute": {"name": "a"}, "ingress": {"name": "b"}}}, "not both"),
+        ({"analysis": {"custom": [{"name": "x", "query": "up"}]}}, "needs min or max"),
+        ({"analysis": {"gates": {"errorRatio": {"min": 0.5, "max": 0.1}}}}, "min must not exceed"),
+        ({"targetRef": {"kind": "StatefulSet", "name": "x"}}, "spec.targetRef.kind"),
+    ],
+)
+def test_crd_rejects_bad_specs(cp: ControlPlane, spec: Obj, message: str) -> None:
+    body = rollout("bad", "inference", "models:/credit-default/1", **spec)
+    result = cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(body), check=False)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "allowed"),
+    [
+        ("patch", "deployments.apps", True),
+        ("patch", "httproutes.gateway.networking.k8s.io", True),
+        ("patch", "modelrollouts.mlops.creditrisk.io/status", True),
+        ("delete", "modelrollouts.mlops.creditrisk.io", False),
+        ("create", "modelrollouts.mlops.creditrisk.io", False),
+        ("get", "secrets", False),
+        ("create", "pods", False),
+        ("delete", "httproutes.gateway.networking.k8s.io", False),
+        ("list", "deployments.apps", False),
+    ],
+)
+def test_rbac_is_least_privilege(cp: ControlPlane, verb: str, resource: str, allowed: bool) -> None:
+    result = cp.kubectl(
+        "auth",
+        "can-i",
+        verb,
+        resource,
+        "-n",
+        NS,
+        f"--as=system:serviceaccount:{NS}:{SA}",
+        check=False,
+    )
+    assert result.stdout.strip() == ("yes" if allowed else "no")
+    other = cp.kubectl(
+        "auth",
+        "can-i",
+        verb,
+        resource,
+        "-n",
+        "default",
+        f"--as=system:serviceaccount:{NS}:{SA}",
+        check=False,
+    )
+    assert other.stdout.strip() == "no"  # nothing outside the managed namespace
+
+
+# ------------------------------------------------------------------ whole rollouts
+
+
+def _tags(h: Harness, version: str) -> dict[str, str]:
+    return dict(mlflow_client(h.models.tracking_uri).get_model_version(h.models.name, version).tags)
+
+
+def _env(deployment: Obj, key: str) -> str | None:
+    env = deployment["spec"]["template"]["spec"]["containers"][0].get("env", [])
+    return next((e.get("value") for e in env if e["name"] == key), None)
+
+
+def _watch_promotion(h: Harness, name: str, target: str) -> tuple[list[list[int]], list[Obj]]:
+    """Weights seen on the route and stable HPAs seen while Promoting, until Succeeded."""
+    weights: list[list[int]] = []
+    held: list[Obj] = []
+
+    def done() -> bool:
+        current = h.weights(target)
+        if not weights or weights[-1] != current:
+            weights.append(current)
+        if h.status(name).get("phase") == "Promoting":
+            held.append(h.need(HPAS, target))
+        return h.status(name).get("phase") == "Succeeded"
+
+    wait_for(f"{name} Succeeded", done, 90)
+    return weights, held
+
+
+def test_a_healthy_candidate_is_promoted(harness: Harness) -> None:
+    h = harness
+    version = h.models.new_version()
+    h.kubelet.delays["ok"] = 2.0  # the stable rolling update takes 2 s
+    h.start("mro-ok", "ok", h.models.alias("cand-ok", version))
+
+    status = h.wait_phase("mro-ok", "Progressing")
+    canary = h.admin.get(DEPLOYMENTS, NS, "ok-canary")
+    assert canary is not None
+    assert canary["metadata"]["ownerReferences"][0]["kind"] == "ModelRollout"
+    assert _env(canary, "MODEL_URI") == h.models.uri(version)
+    assert _env(canary, "TRACK") == "canary"
+    assert canary["spec"]["selector"]["matchLabels"] == {"app": "ok", "track": "canary"}
+    service = h.admin.get(SERVICES, NS, "ok-canary")
+    assert service is not None
+    assert service["spec"]["selector"] == {"app": "ok", "track": "canary"}
+    assert h.need(HPAS, "ok-canary")["spec"]["maxReplicas"] in (2, 5)
+    assert status["stableVersion"] == "1"
+
+    weights, held = _watch_promotion(h, "mro-ok", "ok")
+    assert weights[-3:] == [[80, 20], [50, 50], [100]]
+    assert held, "the promotion was not observed"
+    floors = [hpa["spec"]["minReplicas"] for hpa in held]  # the last may already be restored
+    assert floors[0] == 5  # held at 4 stable + 1 canary while the stable rolls
+    assert held[0]["metadata"]["annotations"]["mlops.creditrisk.io/original-min-replicas"] == "2"
+
+    status = h.status("mro-ok")
+    assert (status["stableVersion"], status["canaryVersion"], status["canaryWeight"]) == (
+        version,
+        version,
+        0,
+    )
+    assert [r["verdict"] for r in status["history"]] == ["Passed", "Passed"]
+    assert status["observedGeneration"] == h.get("mro-ok")["metadata"]["generation"]
+    promoted = h.condition("mro-ok", "Promoted")
+    assert (promoted["status"], promoted["reason"]) == ("True", "Promoted")
+    assert promoted["lastTransitionTime"]
+    stable = h.need(DEPLOYMENTS, "ok")
+    assert _env(stable, "MODEL_URI") == h.models.uri(version)
+    hpa = h.need(HPAS, "ok")
+    assert hpa["spec"]["minReplicas"] == 2
+    assert "mlops.creditrisk.io/original-min-replicas" not in (
+        hpa["metadata"].get("annotations") or {}
+    )
+    for res in (DEPLOYMENTS, SERVICES, HPAS):
+        assert h.admin.get(res, NS, "ok-canary") is None
+
+    assert h.models.alias_version("champion") == version
+    tags = _tags(h, version)
+    assert tags["rollout.verdict"] == "promoted"
+    assert "rollout.analysis.001" in tags
+    events = h.events("mro-ok")
+    order = ["Started", "Progressing", "Advanced", "Promoting", "Promoted"]
+    assert [e for e in events if e in order] == order
+
+    wait = h.cp.kubectl("wait", "mro/mro-ok", "-n", NS, "--for=condition=Promoted", "--timeout=30s")
+    assert wait.returncode == 0
+    table = h.cp.kubectl("get", "mro", "mro-ok", "-n", NS).stdout.split("\n")
+    assert table[0].split() == ["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "FAILED", "AGE"]
+    assert table[1].split()[:6] == ["mro-ok", "Succeeded", version, version, "0", "0"]
+    assert REGISTRY.get_sample_value(
+        "modelrollout_controller_transitions_total", {"phase": "Succeeded"}
+    )
+    assert REGISTRY.get_sample_value(
+        "modelrollout_controller_analyses_total", {"verdict": "Passed", "reason": "GatesPassed"}
+    )
+
+
+def test_a_failing_candidate_is_rolled_back(harness: Harness) -> None:
+    h = harness
+    version, champion = h.models.new_version(), h.models.alias_version("champion")
+    h.fakes["bad"] = FakeMetricsSource({**GOOD, "errorRatio": 0.2})
+    h.start(
+        "mro-bad", "bad", h.models.uri(version), canary={**FAST["canary"], "failureThreshold": 2}
+    )
+    status = h.wait_phase("mro-bad", "Failed")
+    assert status["failedChecks"] == 2
+    assert [r["verdict"] for r in status["history"]] == ["Failed", "Failed"]
+    assert status["history"][0]["gates"][0] == {
+        "name": "errorRatio",
+        "value": 0.2,
+        "max": 0.01,
+        "verdict": "Failed",
+    }
+    assert h.condition("mro-bad", "Promoted")["reason"] == "FailedChecks"
+    assert h.weights("bad") == [100]
+    canary = h.need(DEPLOYMENTS, "bad-canary")
+    assert canary["spec"]["replicas"] == 0
+    assert h.admin.get(HPAS, NS, "bad-canary") is None
+    assert _env(h.need(DEPLOYMENTS, "bad"), "MODEL_URI") == h.models.uri("1")
+    assert h.models.alias_version("champion") == champion
+    tags = _tags(h, version)
+    assert (tags["rollout.verdict"], tags["rollout.reason"]) == ("rolled_back", "FailedChecks")
+    events = h.events("mro-bad")
+    assert [e for e in events if e in ("AnalysisFailed", "FailedChecks", "RolledBack")] == [
+        "AnalysisFailed",
+        "FailedChecks",
+        "RolledBack",
+    ]
+
+
+def test_an_incompatible_contract_is_refused_before_any_traffic(harness: Harness) -> None:
+    h = harness
+    h.start("mro-contract", "contract", h.models.uri("3"))
+    status = h.wait_phase("mro-contract", "Failed")
+    assert "removed" in status["message"]
+    assert h.condition("mro-contract", "ContractCompatible")["status"] == "False"
+    assert h.admin.get(DEPLOYMENTS, NS, "contract-canary") is None
+    assert h.weights("contract") == [100]
+    assert "IncompatibleContract" in h.events("mro-contract")
+
+
+def test_a_canary_that_never_gets_ready_hits_the_deadline(harness: Harness) -> None:
+    h = harness
+    h.kubelet.broken.add("late-canary")
+    h.start(
+        "mro-late",
+        "late",
+        h.models.uri(h.models.new_version()),
+        canary={"steps": [20, 50], "interval": "1s", "progressDeadline": "2s"},
+    )
+    h.wait_phase("mro-late", "Failed", 30)
+    assert h.condition("mro-late", "Promoted")["reason"] == "ProgressDeadlineExceeded"
+    assert h.weights("late") == [100]
+    assert h.need(DEPLOYMENTS, "late-canary")["spec"]["replicas"] == 0
+
+
+def test_prometheus_unreachable_past_the_limit_rolls_back(harness: Harness) -> None:
+    h = harness
+    h.fakes["blind"] = FakeMetricsSource(dict(GOOD), online=False)
+    h.start(
+        "mro-blind",
+        "blind",
+        h.models.uri(h.models.new_version()),
+        analysis={"minRequests": 100, "maxUnreachable": 2},
+    )
+    status = h.wait_phase("mro-blind", "Failed")
+    assert status["failedChecks"] == 0
+    assert [r["reason"] for r in status["history"]] == ["PrometheusUnreachable"] * 2
+    assert h.condition("mro-blind", "Promoted")["reason"] == "PrometheusUnreachable"
+    assert h.weights("blind") == [100]
+
+
+def test_operator_actions_by_annotation(harness: Harness) -> None:
+    h = harness
+    version = h.models.new_version()
+    h.start(
+        "mro-act",
+        "act",
+        h.models.uri(version),
+        canary={"steps": [20, 50], "interval": "1h", "progressDeadline": "20s"},
+    )
+    h.wait_phase("mro-act", "Progressing")
+    assert h.weights("act") == [80, 20]
+
+    h.annotate("mro-act", "pause")
+    h.wait_phase("mro-act", "Paused")
+    assert h.condition("mro-act", "Paused")["status"] == "True"
+    wait_for(
+        "annotation cleared",
+        lambda: (
+            "mlops.creditrisk.io/action"
+            not in (h.get("mro-act")["metadata"].get("annotations") or {})
+        ),
+    )
+    h.annotate("mro-act", "resume")
+    h.wait_phase("mro-act", "Progressing")
+
+    h.annotate("mro-act", "abort")
+    h.wait_phase("mro-act", "Failed")
+    assert h.condition("mro-act", "Promoted")["reason"] == "Aborted"
+    assert h.weights("act") == [100]
+
+    h.annotate("mro-act", "retry")
+    wait_for("retried", lambda: h.status("mro-act").get("retries") == 1)
+    h.wait_phase("mro-act", "Progressing")
+    assert h.weights("act") == [80, 20]
+
+    h.annotate("mro-act", "promote")
+    h.wait_phase("mro-act", "Succeeded")
+    assert _env(h.need(DEPLOYMENTS, "act"), "MODEL_URI") == h.models.uri(version)
+    h.annotate("mro-act", "yolo")
+    wait_for("ignored", lambda: "ActionIgnored" in h.events("mro-act"))
+    events = h.events("mro-act")
+    for reason in ("Paused", "Resumed", "Aborted", "RolledBack", "Retried", "PromotedByOperator"):
+        assert reason in events
+
+
+def test_a_new_candidate_mid_rollout_restarts_the_analysis(harness: Harness) -> None:
+    h = harness
+    first, second = h.models.new_version(), h.models.new_version()
+    uri = h.models.alias("cand-change", first)
+    h.start(
+        "mro-change",
+        "change",
+        uri,
+        canary={"steps": [20, 50], "interval": "1h", "progressDeadline": "20s"},
+    )
+    h.wait_phase("mro-change", "Progressing")
+    h.models.alias("cand-change", second)
+    wait_for("new candidate", lambda: h.status("mro-change").get("canaryVersion") == second)
+    h.wait_phase("mro-change", "Progressing")
+    canary = h.need(DEPLOYMENTS, "change-canary")
+    assert _env(canary, "MODEL_URI") == h.models.uri(second)
+    assert "CandidateChanged" in h.events("mro-change")
+
+
+def test_deleting_a_rollout_restores_stable_routing(harness: Harness) -> None:
+    h = harness
+    h.start(
+        "mro-gone",
+        "gone",
+        h.models.uri(h.models.new_version()),
+        canary={"steps": [20, 50], "interval": "1h", "progressDeadline": "20s"},
+    )
+    h.wait_phase("mro-gone", "Progressing")
+    assert "mlops.creditrisk.io/finalizer" in h.get("mro-gone")["metadata"]["finalizers"]
+    assert h.weights("gone") == [80, 20]
+    h.admin.delete(ROLLOUTS, NS, "mro-gone")
+    wait_for("deleted", lambda: h.admin.get(ROLLOUTS, NS, "mro-gone") is None)
+    assert h.weights("gone") == [100]
+    for res in (DEPLOYMENTS, SERVICES, HPAS):
+        assert h.admin.get(res, NS, "gone-canary") is None
+
+
+def test_a_restarted_operator_resumes_at_the_same_step(
+    harness: Harness, cp: ControlPlane, rollout_models: RolloutModels
+) -> None:
+    h = harness
+    steps = [10, 20, 30, 40, 50]
+    h.start(
+        "mro-restart",
+        "restart",
+        h.models.uri(h.models.new_version()),
+        canary={"steps": steps, "interval": "2s", "progressDeadline": "20s"},
+    )
+    wait_for("step 3", lambda: h.status("mro-restart").get("step") == 2, 60)
+    h.operator.stop()
+    frozen = h.status("mro-restart")
+    time.sleep(3)  # more than an interval passes with no operator
+    assert h.status("mro-restart") == frozen
+    h.operator = Operator(make_runtime(cp, rollout_models, h.fakes)).start()  # nothing in memory
+    status = h.wait_phase("mro-restart", "Succeeded", 60)
+    assert [r["weight"] for r in status["history"]] == steps  # no step repeated or skipped
+    assert status["analysisCount"] == len(steps)
+
+
+def test_a_rollout_through_a_canary_ingress(harness: Harness) -> None:
+    h = harness
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "nginx", "namespace": NS},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [
+                {
+                    "host": "score.example",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "nginx", "port": {"number": 8000}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+    h.world("nginx")
+    h.admin.apply(ingress)
+    seen: list[str] = []
+
+    def weight() -> bool:
+        canary = h.admin.get(INGRESSES, NS, "nginx-canary")
+        if canary is not None:
+            value = canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"]
+            if not seen or seen[-1] != value:
+                seen.append(value)
+        return h.status("mro-nginx").get("phase") == "Succeeded"
+
+    h.admin.apply(
+        rollout(
+            "mro-nginx",
+            "nginx",
+            h.models.uri(h.models.new_version()),
+            router={"ingress": {"name": "nginx"}},
+            **FAST,
+        )
+    )
+    wait_for("promoted through the ingress", weight, 90)
+    assert seen == ["20", "50", "0"] or seen == ["20", "50"]
+    assert h.admin.get(INGRESSES, NS, "nginx-canary") is None  # removed on promotion
+    assert h.weights("nginx") == [100]  # the HTTPRoute was not touched

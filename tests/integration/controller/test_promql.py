@@ -1,0 +1,155 @@
+"""The PromQL of every gate against a real Prometheus scraping a test exporter that holds
+known samples (SPEC §5 metric names and labels)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from controller.prometheus import HttpMetricsSource, gather
+from controller.queries import build_queries, scope_for
+from controller.rollout.analysis import evaluate
+from controller.rollout.readings import MetricReadings
+from controller.status import RolloutStatus
+from tests.integration.controller.prometheus_server import Exporter, PrometheusServer
+from tests.support.processes import free_port
+from tests.unit.controller.factories import spec
+
+pytestmark = pytest.mark.integration
+
+NAME = "credit-default"
+PREDICT, BULK = "/api/v1/predict", "/api/v1/predict/bulk"
+CUSTOM = 'sum(increase(http_requests_total{ {{ canary }},status="500" }[{{ window }}]))'
+ROLLOUT = spec(
+    analysis={"window": "30s", "custom": [{"name": "serverErrors", "query": CUSTOM, "max": 100}]}
+)
+
+
+def _requests(exp: Exporter, version: str, track: str, route: str, status: str, n: int) -> None:
+    exp.requests.labels(NAME, version, track, route, "POST", status).inc(n)
+
+
+def _seed(exp: Exporter) -> None:
+    """Create every series at zero, so Prometheus sees them before the increments."""
+    for version, track in [("8", "canary"), ("7", "stable"), ("7", "canary"), ("6", "canary")]:
+        for route in (PREDICT, BULK):
+            for status in ("200", "500"):
+                exp.requests.labels(NAME, version, track, route, "POST", status)
+                exp.latency.labels(NAME, version, track, route, "POST", status)
+        for outcome in ("default", "no_default"):
+            exp.predictions.labels(NAME, version, track, outcome)
+
+
+def _traffic(exp: Exporter) -> None:
+    """Canary v8: 400 scoring requests, 8 of them 5xx (2 %), all at 300 ms, 15 % defaults,
+    feature PSI 0.31 (income), score PSI 0.12. Stable: 1000 fast requests, 10 % defaults.
+    An earlier canary (v7) was terrible and must not count; /healthz never counts."""
+    for route, ok, bad in [(PREDICT, 294, 6), (BULK, 98, 2)]:
+        _requests(exp, "8", "canary", route, "200", ok)
+        _requests(exp, "8", "canary", route, "500", bad)
+    for _ in range(400):
+        exp.latency.labels(NAME, "8", "canary", PREDICT, "POST", "200").observe(0.3)
+    _requests(exp, "8", "canary", "/healthz", "200", 1000)
+    _requests(exp, "7", "stable", PREDICT, "200", 1000)
+    _requests(exp, "7", "canary", PREDICT, "500", 500)
+    for version, track, default, other in [("8", "canary", 60, 340), ("7", "stable", 100, 900)]:
+        exp.predictions.labels(NAME, version, track, "default").inc(default)
+        exp.predictions.labels(NAME, version, track, "no_default").inc(other)
+    exp.feature_psi.labels(NAME, "8", "canary", "income").set(0.31)
+    exp.feature_psi.labels(NAME, "8", "canary", "balance").set(0.05)
+    exp.score_psi.labels(NAME, "8", "canary").set(0.12)
+    exp.feature_psi.labels(NAME, "7", "canary", "income").set(0.9)
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    exporter = Exporter()
+    _seed(exporter)
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), [exporter.target]).start()
+    try:
+        server.wait_scrapes(3)
+        _traffic(exporter)
+        server.wait_scrapes(3)
+        yield server
+    finally:
+        server.stop()
+        exporter.close()
+
+
+def _readings(prometheus: PrometheusServer, version: str = "8") -> MetricReadings:
+    queries = build_queries(ROLLOUT, scope_for(ROLLOUT, NAME, version, "credit-risk"))
+    return gather(HttpMetricsSource(prometheus.address), queries)
+
+
+def test_every_gate_measures_the_canary(prometheus: PrometheusServer) -> None:
+    readings = _readings(prometheus)
+    assert readings.online
+    assert readings.error == ""
+    assert readings.requests == pytest.approx(400, rel=0.15)  # increase() extrapolates
+    gates = readings.gates
+    assert gates["errorRatio"] == pytest.approx(0.02, rel=1e-3)
+    assert gates["latencyP99"] == pytest.approx(0.25 + 0.25 * 0.99, rel=1e-3)  # in (0.25, 0.5]
+    assert gates["featurePSI"] == pytest.approx(0.31)
+    assert gates["scorePSI"] == pytest.approx(0.12)
+    assert gates["positiveRateShift"] == pytest.approx(0.05, rel=1e-3)
+    assert gates["serverErrors"] == pytest.approx(8, rel=0.15)
+
+
+def test_the_figures_fail_the_default_gates(prometheus: PrometheusServer) -> None:
+    status = RolloutStatus(step=1, canary_weight=10, canary_version="8")
+    record = evaluate(ROLLOUT, status, _readings(prometheus), datetime.now(UTC))
+    assert record.verdict == "Failed"
+    failed = {g.name for g in record.gates if g.verdict == "Failed"}
+    assert failed == {"errorRatio", "latencyP99", "featurePSI"}
+
+
+def test_a_version_without_series_has_no_data(prometheus: PrometheusServer) -> None:
+    readings = _readings(prometheus, "99")
+    assert readings.online
+    assert readings.requests is None
+    assert all(
+        value is None for name, value in readings.gates.items() if name != "positiveRateShift"
+    )
+
+
+def test_series_without_traffic_give_zero_requests_and_no_ratio(
+    prometheus: PrometheusServer,
+) -> None:
+    readings = _readings(prometheus, "6")
+    assert readings.requests == 0
+    assert readings.gates["errorRatio"] is None  # 0 / 0 is no data, not a pass
+    assert readings.gates["latencyP99"] is None
+
+
+def test_a_bad_custom_query_is_no_data_for_that_gate(prometheus: PrometheusServer) -> None:
+    rollout = spec(analysis={"custom": [{"name": "broken", "query": "sum(rate(", "max": 1}]})
+    queries = build_queries(rollout, scope_for(rollout, NAME, "8", "credit-risk"))
+    readings = gather(HttpMetricsSource(prometheus.address), queries)
+    assert readings.online
+    assert readings.gates["broken"] is None
+    assert "broken" in readings.error
+
+
+def test_an_unreachable_prometheus_is_reported_as_such() -> None:
+    source = HttpMetricsSource(f"http://127.0.0.1:{free_port()}", timeout=1.0)
+    queries = build_queries(ROLLOUT, scope_for(ROLLOUT, NAME, "8", "credit-risk"))
+    readings = gather(source, queries)
+    assert not readings.online
+    assert readings.requests is None
+
+
+def test_a_prometheus_that_stops_answering_mid_analysis(tmp_path: Path) -> None:
+    exporter = Exporter()
+    server = PrometheusServer(tmp_path, [exporter.target]).start()
+    try:
+        source = HttpMetricsSource(server.address, timeout=1.0)
+        assert source.online()
+        server.stop()
+        queries = build_queries(ROLLOUT, scope_for(ROLLOUT, NAME, "8", "credit-risk"))
+        assert not gather(source, queries).online
+    finally:
+        server.stop()
+        exporter.close()

@@ -1,0 +1,95 @@
+"""The metrics adapter's parsing and error semantics (HTTP faked with httpx.MockTransport)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from controller.prometheus import (
+    FakeMetricsSource,
+    HttpMetricsSource,
+    PrometheusUnavailable,
+    QueryError,
+    gather,
+    parse_result,
+)
+from controller.queries import QuerySet
+
+pytestmark = pytest.mark.unit
+
+QUERIES = QuerySet("REQ", {"errorRatio": "ERR", "custom": "BAD"})
+
+
+def vector(*values: str) -> dict[str, Any]:
+    return {"resultType": "vector", "result": [{"metric": {}, "value": [0, v]} for v in values]}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (vector("0.25"), 0.25),
+        (vector(), None),
+        (vector("NaN"), None),
+        (vector("+Inf"), None),
+        ({"resultType": "scalar", "result": [0, "3"]}, 3.0),
+    ],
+)
+def test_parse_result(data: dict[str, Any], expected: float | None) -> None:
+    assert parse_result(data) == expected
+
+
+def test_several_series_or_a_matrix_are_query_errors() -> None:
+    with pytest.raises(QueryError, match="aggregate"):
+        parse_result(vector("1", "2"))
+    with pytest.raises(QueryError):
+        parse_result({"resultType": "matrix", "result": []})
+
+
+def source(handler: Any) -> HttpMetricsSource:
+    return HttpMetricsSource(
+        "http://prom", client=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+
+
+def test_http_source_answers_and_reports_errors() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = request.url.params.get("query")
+        if request.url.path == "/-/ready":
+            return httpx.Response(200)
+        if query == "BAD":
+            return httpx.Response(400, json={"status": "error", "error": "parse error"})
+        return httpx.Response(200, json={"status": "success", "data": vector("12")})
+
+    readings = gather(source(handler), QUERIES)
+    assert readings.online
+    assert readings.requests == 12
+    assert readings.gates == {"errorRatio": 12, "custom": None}
+    assert "parse error" in readings.error
+
+
+def test_http_5xx_and_connection_errors_mean_unreachable() -> None:
+    down = source(lambda request: httpx.Response(503))
+    assert not down.online()
+    with pytest.raises(PrometheusUnavailable):
+        down.query("up")
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    assert not gather(source(refuse), QUERIES).online
+
+
+def test_fake_source_by_gate_name_and_outage() -> None:
+    fake = FakeMetricsSource({"requests": 300, "errorRatio": 0.0})
+    readings = gather(fake, QUERIES)
+    assert (readings.requests, readings.gates["errorRatio"], readings.gates["custom"]) == (
+        300,
+        0.0,
+        None,
+    )
+    assert [name for name, _ in fake.asked] == ["requests", "errorRatio", "custom"]
+    fake.is_online = False
+    assert not gather(fake, QUERIES).online
+    assert gather(FakeMetricsSource(lambda name: 1.0), QUERIES).gates["custom"] == 1.0

@@ -1,0 +1,57 @@
+"""PromQL built for each gate (checked against a real Prometheus in the integration tier)."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.queries import Scope, build_queries, render, scope_for
+from tests.unit.controller.factories import spec
+
+pytestmark = pytest.mark.unit
+
+SCOPE = Scope("credit-default", "8", 60.0, {"namespace": "credit-risk"}, "credit-risk")
+CANARY = 'namespace="credit-risk",model_name="credit-default",track="canary",model_version="8"'
+ROUTES = 'route=~"/api/v1/predict|/api/v1/predict/bulk"'
+
+
+def test_request_count_is_canary_scoring_requests_in_the_window() -> None:
+    queries = build_queries(spec(), SCOPE)
+    assert queries.requests == f"sum(increase(http_requests_total{{{CANARY},{ROUTES}}}[60s]))"
+
+
+def test_every_builtin_gate_has_its_query() -> None:
+    gates = build_queries(spec(), SCOPE).gates
+    assert set(gates) == {"errorRatio", "latencyP99", "featurePSI", "scorePSI", "positiveRateShift"}
+    assert 'status=~"5.."' in gates["errorRatio"]
+    assert " or vector(0)) / sum(increase(" in gates["errorRatio"]
+    assert gates["latencyP99"].startswith("histogram_quantile(0.99, sum by (le) (rate(")
+    assert "http_request_duration_seconds_bucket" in gates["latencyP99"]
+    assert gates["featurePSI"] == f"max(last_over_time(inference_feature_psi{{{CANARY}}}[60s]))"
+    assert gates["scorePSI"] == f"max(last_over_time(inference_score_psi{{{CANARY}}}[60s]))"
+    shift = gates["positiveRateShift"]
+    assert shift.startswith("abs(")
+    assert 'track="stable"' in shift
+    assert 'outcome="default"' in shift
+
+
+def test_disabled_gates_are_not_queried_and_custom_ones_are_rendered() -> None:
+    custom = {"name": "rl", "query": "sum(increase(x{ {{ canary }} }[{{window}}]))", "max": 1}
+    rollout = spec(analysis={"gates": {"scorePSI": {"enabled": False}}, "custom": [custom]})
+    gates = build_queries(rollout, scope_for(rollout, "credit-default", "8", "credit-risk")).gates
+    assert "scorePSI" not in gates
+    assert gates["rl"] == (
+        'sum(increase(x{ model_name="credit-default",track="canary",model_version="8" }[60s]))'
+    )
+
+
+def test_window_and_selector_come_from_the_spec() -> None:
+    rollout = spec(analysis={"window": "1500ms"}, prometheus={"selector": {"job": "inference"}})
+    scope = scope_for(rollout, "m", "3", "ns")
+    assert scope.range == "1500ms"
+    assert scope.canary.startswith('job="inference",')
+
+
+def test_label_values_are_escaped() -> None:
+    scope = Scope('we"ird\\name', "1", 60.0)
+    assert 'model_name="we\\"ird\\\\name"' in scope.canary
+    assert render("{{ model_name }}/{{namespace}}", Scope("m", "1", 60.0, namespace="ns")) == "m/ns"

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.core.logs import configure_logging
 from services.core.settings import DEFAULT_TRACKING_URI, REPO_ROOT
-from tests.support.processes import free_port, stop, wait_for_port
 from services.trainer.pipeline import TrainSummary, train
 from services.trainer.settings import TrainerSettings
+from tests.support.processes import free_port, stop, wait_for_port
 
 METRICS = ["roc_auc", "pr_auc", "ks", "brier", "precision", "recall", "f1", "threshold"]
 

@@ -1,0 +1,1 @@
+"""The batch job API (FastAPI): routes → ``BatchService`` → Redis job state and storage."""

@@ -1,0 +1,98 @@
+"""Job routes: submit (and its alias), list, status (and its alias), cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from services.batch.api.deps import Caller, JobId, ServiceDep, require_key
+from services.batch.api.uploads import SubmitBody, receive
+from services.batch.domain import new_job_id
+from services.batch.views import JobStatus
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"], dependencies=[Depends(require_key)])
+
+SUBMIT_BODIES: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": SubmitBody.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "id_column": {"type": "string"},
+                    },
+                }
+            },
+            "text/csv": {"schema": {"type": "string", "format": "binary"}},
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "required": True,
+    },
+    "responses": {
+        "202": {"description": "accepted (or the job of a reused Idempotency-Key)"},
+        "422": {"description": "input breaks the model contract (columns, rows)"},
+        "503": {"description": "job queue (Redis) unreachable: nothing accepted"},
+    },
+}
+
+
+def _accepted(status: JobStatus, replayed: bool = False) -> JSONResponse:
+    headers = {"Location": status.links["self"]}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(status.model_dump(mode="json"), 202, headers=headers)
+
+
+@router.post("/jobs", status_code=202, openapi_extra=SUBMIT_BODIES, summary="Submit a job")
+@router.post(
+    "/predict/batch", status_code=202, openapi_extra=SUBMIT_BODIES, summary="Submit a job (alias)"
+)
+async def submit(
+    request: Request,
+    service: ServiceDep,
+    caller: Caller,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    id_column: Annotated[str | None, Query(description="column copied to results")] = None,
+    name: Annotated[str | None, Query(max_length=200)] = None,
+    format: Annotated[str | None, Query(pattern="^(csv|parquet)$")] = None,
+) -> JSONResponse:
+    service.require_contract()
+    await run_in_threadpool(service.backend.store.ping)  # 503 before reading a large body
+    digest = service.idempotency_digest(idempotency_key, caller)
+    existing = await run_in_threadpool(service.existing, digest)
+    if existing is not None:
+        return _accepted(existing, replayed=True)
+    job_id = new_job_id()
+    paths = service.backend.storage.job(job_id)
+    try:
+        source = await receive(
+            request, paths, service, {"id_column": id_column, "name": name, "format": format}
+        )
+    except BaseException:
+        paths.remove()
+        raise
+    status = await run_in_threadpool(service.submit, job_id, source, digest, caller)
+    return _accepted(status, replayed=status.job_id != job_id)
+
+
+@router.get("/jobs", summary="Recent jobs, newest first")
+def recent(
+    service: ServiceDep, limit: Annotated[int, Query(ge=1, le=1000)] = 20
+) -> list[JobStatus]:
+    return service.recent(limit)
+
+
+@router.get("/jobs/{job_id}", summary="Job status and progress")
+@router.get("/predict/batch/{job_id}", summary="Job status and progress (alias)")
+def status(job_id: JobId, service: ServiceDep) -> JobStatus:
+    return service.status(job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", summary="Cancel a queued or running job")
+def cancel(job_id: JobId, service: ServiceDep) -> JobStatus:
+    return service.cancel(job_id)

@@ -1,0 +1,41 @@
+"""Probes and metrics (open, no API key): ``/healthz``, ``/readyz``, ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from services.batch.api.deps import ServiceDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Ready: model contract loaded and Redis reachable")
+async def readyz(service: ServiceDep) -> JSONResponse:
+    problems: list[str] = []
+    if service.contract is None:
+        problems.append(f"model not loaded: {service.model_error}")
+    try:
+        await run_in_threadpool(service.backend.store.ping)
+    except Exception as exc:
+        problems.append(f"Redis unreachable: {exc}")
+    body: dict[str, Any] = {"status": "not ready" if problems else "ready", "problems": problems}
+    if service.contract is not None:
+        body["model"] = {"name": service.contract.model_name, "uri": service.settings.model_uri}
+    return JSONResponse(body, 503 if problems else 200)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(request: Request) -> Response:
+    data = await run_in_threadpool(generate_latest, request.app.state.metrics)
+    return Response(data, media_type=CONTENT_TYPE_LATEST)

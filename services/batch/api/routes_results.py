@@ -1,0 +1,49 @@
+"""Results: a CSV or Parquet download streamed chunk by chunk, or a JSON page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from starlette.responses import Response
+
+from services.batch.api.deps import JobId, ServiceDep, require_key
+from services.batch.results import page, stream_csv, stream_parquet
+
+router = APIRouter(prefix="/api/v1", tags=["results"], dependencies=[Depends(require_key)])
+
+MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+
+
+@router.get(
+    "/jobs/{job_id}/results",
+    response_model=None,
+    summary="Results of a succeeded job, in input order",
+    responses={409: {"description": "the job has not succeeded"}},
+)
+def results(
+    job_id: JobId,
+    service: ServiceDep,
+    format: Literal["csv", "parquet", "json"] = "csv",
+    offset: Annotated[int, Query(ge=0, description="first row of a JSON page (0-based)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="rows in a JSON page")] = 1000,
+) -> Response | dict[str, Any]:
+    chunks = service.result_chunks(job_id)
+    if format == "json":
+        total = sum(spec.rows for spec, _ in chunks)
+        rows = page(chunks, offset, limit)
+        following = offset + len(rows)
+        return {
+            "job_id": job_id,
+            "offset": offset,
+            "limit": limit,
+            "total": total,
+            "next_offset": following if following < total else None,
+            "rows": rows,
+        }
+    stream = stream_csv(chunks) if format == "csv" else stream_parquet(chunks)
+    disposition = f'attachment; filename="{job_id}.{format}"'
+    return StreamingResponse(
+        stream, media_type=MEDIA[format], headers={"Content-Disposition": disposition}
+    )

@@ -1,0 +1,63 @@
+"""Score one chunk: the code every worker, retry and the in-process fallback run.
+
+Idempotent by construction: if the chunk's result file exists (an earlier attempt
+finished it), nothing is scored and its stored summary is returned; otherwise the rows are
+read (only this chunk's row groups and the needed columns), validated, scored and written
+to a temporary file renamed into place. A kill at any point leaves either no result file
+or a complete one, never a partial or duplicated chunk.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from services.batch.domain import ChunkSpec, ChunkSummary
+from services.batch.inputs import BadInput, check_frame, dictionary_columns, needed_columns
+from services.batch.scoring import read_summary, score_frame, summarise, write_result
+from services.core.model_store import LoadedModel
+
+
+def run_chunk(
+    model: LoadedModel,
+    spec: ChunkSpec,
+    result_path: Path,
+    id_column: str | None,
+    worker: str = "",
+    fsync: bool = True,
+) -> ChunkSummary:
+    if result_path.exists():
+        return read_summary(result_path)
+    started = time.perf_counter()
+    table = read_chunk(model, spec, id_column)
+    frame = table.select([f.name for f in model.contract.features]).to_pandas()
+    check_frame(frame, model.contract.features, spec.offset)
+    ids = table.column(id_column) if id_column else None
+    result = score_frame(model, frame, spec.offset + 1, id_column, ids)
+    summary = summarise(result, worker, model.version)
+    write_result(result_path, result, summary, fsync)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def read_chunk(model: LoadedModel, spec: ChunkSpec, id_column: str | None) -> pa.Table:
+    features = model.contract.features
+    try:
+        schema = pq.read_schema(spec.path)
+        source = pq.ParquetFile(spec.path, read_dictionary=dictionary_columns(schema, features))
+    except pa.ArrowInvalid as exc:  # unreadable for good; I/O errors (OSError) are retried
+        raise BadInput(f"cannot read chunk {spec.index} input {spec.path}: {exc}") from exc
+    columns = needed_columns(features, id_column)
+    if spec.row_groups is None:
+        table = source.read(columns=columns)
+    else:
+        table = source.read_row_groups(range(*spec.row_groups), columns=columns)
+    if table.num_rows != spec.rows:
+        raise BadInput(
+            f"input changed since submit: chunk {spec.index} has {table.num_rows} "
+            f"rows, expected {spec.rows}"
+        )
+    return table

@@ -1,0 +1,106 @@
+"""The batch vocabulary: job states, chunk specs, chunk summaries and the job manifest."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+ACTIVE = frozenset({JobState.QUEUED, JobState.RUNNING})
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_job_id(text: str) -> bool:
+    return bool(JOB_ID.match(text))
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """Rows ``offset + 1 .. offset + rows`` of a job (1-based), read from a Parquet file:
+    row groups ``[row_groups[0], row_groups[1])`` of ``path``, or all of it."""
+
+    index: int
+    path: str
+    offset: int
+    rows: int
+    row_groups: tuple[int, int] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ChunkSpec:
+        data = json.loads(text)
+        groups = data.pop("row_groups")
+        return cls(**data, row_groups=tuple(groups) if groups else None)
+
+
+@dataclass
+class ChunkSummary:
+    """What one scored chunk contributes to its job's progress and summary."""
+
+    rows: int
+    positives: int
+    bands: dict[str, int] = field(default_factory=dict)
+    worker: str = ""
+    model_version: str = ""
+    seconds: float = 0.0
+    skipped: bool = False  # the result existed already (a retry): nothing was scored
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "positives": self.positives,
+            "bands": self.bands,
+            "worker": self.worker,
+            "model_version": self.model_version,
+        }
+
+
+SourceKind = Literal["json", "upload", "path"]
+SourceFormat = Literal["parquet", "csv"]
+
+
+class Manifest(BaseModel):
+    """A submitted job as kept on shared storage: enough to re-plan it if Redis loses it."""
+
+    job_id: str
+    created_at: float
+    kind: SourceKind
+    format: SourceFormat
+    source: str  # input file path
+    name: str = ""  # what the client called it (upload file name or path)
+    id_column: str | None = None
+    chunk_rows: int
+    split: bool  # chunks are parts written by a split task (else row groups of the source)
+    model_uri: str
+    idempotency: str | None = None  # digest of the Idempotency-Key (and caller)
+    submitted_by: str = "anonymous"
+
+
+def now() -> float:
+    return time.time()

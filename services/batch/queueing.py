@@ -1,0 +1,68 @@
+"""Queue tasks on rq: one task per chunk (or one split task), with retries and backoff.
+
+Task ids are derived from the job id and chunk index, arguments are two small values, and
+the functions are named by import path, so the API never imports the worker code. A task
+that raises is retried after ``retry_backoff_seconds`` (rq's scheduler, run by the
+workers); a task whose worker died is found by rq's maintenance once its lease lapses and
+retried the same way; when retries run out ``tasks.on_task_failure`` fails the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from redis import Redis
+from redis.client import Pipeline
+from rq import Callback, Queue, Retry
+from rq.queue import EnqueueData
+
+from services.batch.settings import BatchSettings
+
+SCORE_CHUNK = "services.batch.tasks.score_chunk"
+SPLIT_JOB = "services.batch.tasks.split_job"
+ON_FAILURE = "services.batch.tasks.on_task_failure"
+TASK_RESULT_TTL = 300  # seconds rq keeps a finished task (the chunk's file is the result)
+
+
+def chunk_task_id(job_id: str, index: int) -> str:
+    return f"{job_id}-c{index:06d}"
+
+
+def split_task_id(job_id: str) -> str:
+    return f"{job_id}-split"
+
+
+class Enqueuer:
+    def __init__(self, redis: Redis, settings: BatchSettings) -> None:
+        self.settings = settings
+        self.queue = Queue(settings.queue_name, connection=redis)
+
+    def _data(self, func: str, args: tuple[object, ...], task_id: str) -> EnqueueData:
+        s = self.settings
+        retry = None
+        if s.max_retries:
+            retry = Retry(max=s.max_retries, interval=s.retry_backoff_seconds)
+        return Queue.prepare_data(
+            func,
+            args=args,
+            job_id=task_id,
+            timeout=s.chunk_timeout_seconds,
+            retry=retry,
+            on_failure=Callback(ON_FAILURE),
+            result_ttl=TASK_RESULT_TTL,
+            failure_ttl=s.result_ttl_seconds,
+            description=f"{func.rsplit('.', 1)[-1]}{args}",
+        )
+
+    def chunks(self, job_id: str, indices: Iterable[int]) -> list[EnqueueData]:
+        return [self._data(SCORE_CHUNK, (job_id, i), chunk_task_id(job_id, i)) for i in indices]
+
+    def enqueue_chunks(self, job_id: str, indices: Iterable[int], pipe: Pipeline) -> None:
+        datas = self.chunks(job_id, indices)
+        if datas:
+            self.queue.enqueue_many(datas, pipeline=pipe)
+
+    def enqueue_split(self, job_id: str, pipe: Pipeline) -> None:
+        self.queue.enqueue_many(
+            [self._data(SPLIT_JOB, (job_id,), split_task_id(job_id))], pipeline=pipe
+        )

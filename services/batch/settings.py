@@ -1,0 +1,108 @@
+"""Batch service settings (env prefix ``BATCH_``; ``REDIS_URL``, ``MODEL_URI`` and
+``MLFLOW_TRACKING_URI`` are also read without prefix).
+
+One class serves the job API, the workers and the CLI, so a job is planned and scored
+with the same chunk size, storage folder and retry policy wherever it runs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from services.core.datasets import REPO_ROOT
+from services.core.settings import KeyedServiceSettings, env_field
+
+
+class BatchSettings(KeyedServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BATCH_", extra="ignore", populate_by_name=True)
+
+    redis_url: str = env_field(  # type: ignore[assignment]
+        "redis://127.0.0.1:6379/0",
+        "BATCH_REDIS_URL",
+        "REDIS_URL",
+        "redis_url",
+        description="Redis holding the rq queue and job state",
+    )
+    model_uri: str = env_field(  # type: ignore[assignment]
+        "models:/credit-default@champion",
+        "BATCH_MODEL_URI",
+        "MODEL_URI",
+        "model_uri",
+        description="model the workers score with (models:/name@alias, models:/name/N or a folder)",
+    )
+    storage_dir: Path = Field(
+        REPO_ROOT / ".batch",
+        description="shared folder (a ReadWriteMany volume in Kubernetes) for inputs and results",
+    )
+    input_dirs: list[Path] = Field(
+        default_factory=list,
+        description="extra folders a job may name by path (storage_dir/inputs is always allowed)",
+    )
+    queue_name: str = Field("batch", description="rq queue of chunk tasks")
+    key_prefix: str = Field("batch", description="prefix of the Redis keys holding job state")
+    chunk_rows: int = Field(200_000, ge=1, description="rows per chunk task (rows)")
+    nthread: int = Field(0, ge=0, description="booster threads per worker (0 = all cores)")
+    result_ttl_seconds: int = Field(
+        86_400, ge=1, description="how long a finished job and its results are kept (seconds)"
+    )
+    max_retries: int = Field(3, ge=0, description="retries of a failed or abandoned chunk task")
+    retry_backoff_seconds: list[int] = Field(
+        default_factory=lambda: [0, 10, 60],
+        description="wait before retry 1, 2, ... (seconds; the last value repeats). The first "
+        "is 0 so a dead worker's chunk is re-queued at once; later waits need rq's scheduler, "
+        "which the workers run",
+    )
+    chunk_timeout_seconds: int = Field(
+        900, ge=1, description="a chunk task running longer is stopped and retried (seconds)"
+    )
+    lease_seconds: int = Field(
+        30,
+        ge=2,
+        description="a worker that sends no heartbeat for this long is dead: its chunk "
+        "is re-queued at the next maintenance pass (seconds)",
+    )
+    maintenance_interval_seconds: int = Field(
+        30,
+        ge=1,
+        description="how often workers re-queue abandoned chunks, restore jobs lost "
+        "from Redis and delete expired results (seconds)",
+    )
+    worker_ttl_seconds: int = Field(
+        35,
+        ge=16,
+        description="worker registration TTL; an idle worker wakes every TTL-15 s (seconds)",
+    )
+    max_upload_bytes: int = Field(4 << 30, ge=1, description="largest request body (bytes)")
+    max_json_rows: int = Field(100_000, ge=1, description="most rows in one JSON submission (rows)")
+    submit_check_rows: int = Field(
+        10_000,
+        ge=1,
+        description="rows validated at submit (422); later rows are checked by "
+        "the workers and fail the job with a report (rows)",
+    )
+    redis_timeout_seconds: float = Field(5.0, gt=0, description="Redis socket timeout (seconds)")
+    fsync_results: bool = Field(True, description="fsync each chunk result before renaming it")
+    worker_metrics_port: int = Field(
+        0, ge=0, description="port of a worker's Prometheus endpoint (0 = off)"
+    )
+    host: str = Field("0.0.0.0", description="job API bind address")
+    port: int = Field(8001, description="job API port")
+
+    @model_validator(mode="after")
+    def _check_retries(self) -> BatchSettings:
+        if any(s < 0 for s in self.retry_backoff_seconds):
+            raise ValueError("retry_backoff_seconds must not be negative")
+        return self
+
+    @property
+    def allowed_input_dirs(self) -> list[Path]:
+        return [self.storage_dir / "inputs", *self.input_dirs]
+
+
+@lru_cache
+def get_settings() -> BatchSettings:
+    return BatchSettings()

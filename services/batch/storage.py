@@ -1,0 +1,129 @@
+"""Where a job's files live on shared storage, and how they are written safely.
+
+``<storage_dir>/jobs/<job_id>/``: ``job.json`` (the manifest, written once the job is
+queued), ``input.*`` (an uploaded or JSON input), ``parts/`` (chunks a split task cut from
+a CSV), ``results/part-NNNNNN.parquet`` (one file per chunk, in input order) and
+``final.json`` (the final state and when the results expire). Every file is written to a
+temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from services.batch.domain import Manifest, is_job_id
+
+ORPHAN_SECONDS = 86_400  # a job folder without manifest (an aborted submit) is removed after
+
+
+def atomic_write(target: Path, write: Callable[[Path], object], fsync: bool = False) -> Path:
+    """Call ``write(tmp)`` and rename ``tmp`` to ``target`` (same folder, so atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(tmp)
+        if fsync:
+            with tmp.open("rb") as handle:
+                os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def write_json(target: Path, data: Any) -> Path:
+    return atomic_write(target, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
+
+
+class JobPaths:
+    def __init__(self, root: Path, job_id: str) -> None:
+        if not is_job_id(job_id):
+            raise ValueError(f"not a job id: {job_id!r}")
+        self.job_id = job_id
+        self.dir = root / "jobs" / job_id
+        self.manifest = self.dir / "job.json"
+        self.final = self.dir / "final.json"
+        self.parts = self.dir / "parts"
+        self.results = self.dir / "results"
+
+    def input(self, suffix: str) -> Path:
+        return self.dir / f"input.{suffix}"
+
+    def part(self, index: int) -> Path:
+        return self.parts / f"part-{index:06d}.parquet"
+
+    def result(self, index: int) -> Path:
+        return self.results / f"part-{index:06d}.parquet"
+
+    def read_manifest(self) -> Manifest | None:
+        if not self.manifest.exists():
+            return None
+        return Manifest.model_validate_json(self.manifest.read_text())
+
+    def read_final(self) -> dict[str, Any] | None:
+        return json.loads(self.final.read_text()) if self.final.exists() else None
+
+    def write_final(self, state: str, ttl: int, extra: dict[str, Any] | None = None) -> None:
+        finished = time.time()
+        write_json(
+            self.final,
+            {
+                "state": state,
+                "finished_at": finished,
+                "expires_at": finished + ttl,
+                **(extra or {}),
+            },
+        )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Storage:
+    def __init__(self, root: Path, input_dirs: list[Path] | None = None) -> None:
+        self.root = root
+        self.jobs_dir = root / "jobs"
+        self.inputs_dir = root / "inputs"
+        self.input_dirs = [d.resolve() for d in (input_dirs or [self.inputs_dir])]
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.inputs_dir.mkdir(parents=True, exist_ok=True)
+
+    def job(self, job_id: str) -> JobPaths:
+        return JobPaths(self.root, job_id)
+
+    def job_ids(self) -> list[str]:
+        return sorted(p.name for p in self.jobs_dir.iterdir() if is_job_id(p.name))
+
+    def resolve_input(self, path: str) -> Path | None:
+        """The file ``path`` names if it lies inside an allowed input folder, else None."""
+        given = Path(path)
+        candidates = [given] if given.is_absolute() else [d / given for d in self.input_dirs]
+        for candidate in candidates:
+            resolved = candidate.resolve()
+            if any(resolved.is_relative_to(d) for d in self.input_dirs) and resolved.is_file():
+                return resolved
+        return None
+
+    def purge_expired(self, now: float | None = None) -> list[str]:
+        """Delete jobs whose results expired, and folders of submits that never completed."""
+        now = now or time.time()
+        removed = []
+        for job_id in self.job_ids():
+            paths = self.job(job_id)
+            try:
+                final = paths.read_final()
+                stale = paths.dir.stat().st_mtime < now - ORPHAN_SECONDS
+            except (OSError, ValueError):
+                continue
+            expired = final is not None and final.get("expires_at", now + 1) <= now
+            if expired or (final is None and not paths.manifest.exists() and stale):
+                paths.remove()
+                removed.append(job_id)
+        return removed

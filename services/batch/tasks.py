@@ -1,0 +1,133 @@
+"""The rq tasks: plain module-level functions with small arguments (a job id and a chunk
+index), and the failure callback that fails a job once a task has no retries left."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from loguru import logger
+from redis import Redis
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+
+from services.batch.chunk import run_chunk
+from services.batch.context import WorkerContext, context
+from services.batch.domain import ACTIVE, ChunkSpec, JobState, SourceFormat
+from services.batch.inputs import BadInput
+from services.batch.metrics import observe_chunk
+from services.batch.split import split_input
+
+
+def score_chunk(job_id: str, index: int) -> dict[str, Any]:
+    ctx = context()
+    state, spec, id_column = ctx.store.begin(job_id, index)
+    if state not in ACTIVE:
+        observe_chunk(None, "skipped")
+        return {"skipped": state}  # cancelled, failed, or the job is gone
+    if spec is None:
+        raise RuntimeError(f"job {job_id} has no spec for chunk {index}")
+    try:
+        summary = run_chunk(
+            ctx.model,
+            spec,
+            ctx.storage.job(job_id).result(index),
+            id_column,
+            ctx.name,
+            ctx.settings.fsync_results,
+        )
+    except BadInput as exc:
+        observe_chunk(None, "bad_input")
+        fail_job(ctx, job_id, exc.as_dict())
+        return {"failed": exc.message}
+    outcome, final = ctx.store.done(job_id, index, summary, ctx.settings.result_ttl_seconds)
+    observe_chunk(summary, "skipped" if summary.skipped else "scored")
+    if outcome == "finished":
+        closed(ctx, job_id, final)
+    return {"rows": summary.rows, "skipped": summary.skipped, "outcome": outcome}
+
+
+def split_job(job_id: str) -> dict[str, Any]:
+    ctx = context()
+    state, _, id_column = ctx.store.begin(job_id, None)
+    record = ctx.store.record(job_id)
+    if state not in ACTIVE or record is None:
+        return {"skipped": state}
+    rows = chunks = 0
+    try:
+        for spec in _split(ctx, job_id, record, id_column):
+            state = ctx.store.add_chunks(
+                job_id, [spec], partial(ctx.enqueuer.enqueue_chunks, job_id, [spec.index])
+            )
+            if state not in ACTIVE:  # cancelled (or failed) while splitting: stop reading
+                return {"stopped": state}
+            rows, chunks = rows + spec.rows, chunks + 1
+    except BadInput as exc:
+        fail_job(ctx, job_id, exc.as_dict())
+        return {"failed": exc.message}
+    if not chunks:
+        fail_job(ctx, job_id, {"message": "no data rows", "details": []})
+        return {"failed": "no data rows"}
+    outcome, final = ctx.store.seal(job_id, chunks, rows, ctx.settings.result_ttl_seconds)
+    if outcome == "finished":
+        closed(ctx, job_id, final)
+    return {"chunks": chunks, "rows": rows}
+
+
+def _split(
+    ctx: WorkerContext, job_id: str, record: dict[str, str], id_column: str | None
+) -> Iterator[ChunkSpec]:
+    fmt: SourceFormat = "csv" if record["format"] == "csv" else "parquet"
+    return split_input(
+        Path(record["source"]),
+        fmt,
+        ctx.storage.job(job_id),
+        int(record["chunk_rows"]),
+        ctx.model.contract.features,
+        id_column,
+    )
+
+
+def fail_job(ctx: WorkerContext, job_id: str, error: dict[str, Any]) -> None:
+    ttl = ctx.settings.result_ttl_seconds
+    outcome, state = ctx.store.close(job_id, JobState.FAILED, ttl, json.dumps(error))
+    if outcome == "closed":
+        closed(ctx, job_id, state)
+        logger.bind(job_id=job_id).error("job failed: {}", error.get("message"))
+
+
+def closed(ctx: WorkerContext, job_id: str, state: str) -> None:
+    ctx.storage.job(job_id).write_final(state, ctx.settings.result_ttl_seconds)
+    logger.bind(job_id=job_id).info("job {} {}", job_id, state)
+
+
+def on_task_failure(
+    job: Job,
+    connection: Redis,
+    exc_type: type[BaseException],
+    exc_value: BaseException,
+    traceback: TracebackType | None,
+) -> None:
+    """rq failure callback: once a task has no retries left, fail its job with the reason."""
+    what = f"chunk {job.args[1]}" if len(job.args) > 1 else "input split"
+    if job.retries_left:
+        logger.warning(
+            "{} of job {} failed ({}), {} retries left",
+            what,
+            job.args[0],
+            exc_type.__name__,
+            job.retries_left,
+        )
+        return
+    reason = (
+        "its worker died or stopped sending heartbeats"
+        if exc_type is AbandonedJobError
+        else f"{exc_type.__name__}: {exc_value}"
+    )
+    attempts = context().settings.max_retries + 1
+    message = f"{what} failed after {attempts} attempt(s); last error: {reason}"
+    fail_job(context(), str(job.args[0]), {"message": message, "details": []})

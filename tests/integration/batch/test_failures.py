@@ -1,0 +1,206 @@
+"""Failures: a killed worker, Redis going away mid-job or at submit, a failing task, and
+two workers sharing one job. Every wait is bounded; every success has exactly N rows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from redis import Redis
+from rq import Queue, Worker
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+
+from services.batch.api.app import create_app
+from services.batch.queueing import chunk_task_id
+from services.batch.scoring import read_summary
+from services.batch.settings import BatchSettings
+from tests.integration.batch.conftest import make_settings
+from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final, wait_for
+from tests.integration.batch.harness import write_parquet as write
+from tests.support.processes import RedisServer
+
+pytestmark = pytest.mark.integration
+
+Spawn = Callable[..., WorkerProcess]
+
+
+def _submit_path(client: TestClient, settings: BatchSettings, frame: pd.DataFrame) -> str:
+    write(frame, settings.storage_dir / "inputs" / "book.parquet", row_group_size=25_000)
+    response = client.post("/api/v1/jobs", json={"path": "book.parquet"})
+    assert response.status_code == 202, response.text
+    return str(response.json()["job_id"])
+
+
+def _assert_exactly_once(client: TestClient, job_id: str, n: int) -> pd.DataFrame:
+    response = client.get(f"/api/v1/jobs/{job_id}/results", params={"format": "parquet"})
+    assert response.status_code == 200, response.text
+    results = pq.read_table(pa_buffer(response.content)).to_pandas()
+    assert len(results) == n
+    np.testing.assert_array_equal(results["row"].to_numpy(), np.arange(1, n + 1))
+    return results
+
+
+def pa_buffer(content: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.BufferReader(content)
+
+
+def _done(client: TestClient, job_id: str) -> int:
+    response = client.get(f"/api/v1/jobs/{job_id}")
+    return int(response.json()["chunks_done"]) if response.status_code == 200 else 0
+
+
+def test_killed_worker_chunk_is_requeued_by_rq_and_no_row_is_lost_or_doubled(
+    redis: RedisServer,
+    tmp_path: Path,
+    model_dir: Path,
+    spawn_worker: Spawn,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    settings = make_settings(
+        redis, tmp_path, model_dir, chunk_rows=200_000, retry_backoff_seconds=[0, 1]
+    )
+    n = 2_000_000
+    with TestClient(create_app(settings)) as client:
+        job_id = _submit_path(client, settings, applicants(n, 5))
+        first = spawn_worker(settings)
+        connection = Redis.from_url(settings.redis_url)
+        started = StartedJobRegistry("batch", connection=connection)
+        paths = [
+            settings.storage_dir / "jobs" / job_id / "results" / f"part-{i:06d}.parquet"
+            for i in range(10)
+        ]
+
+        def mid_chunk() -> str | None:
+            running = started.get_job_ids(cleanup=False)
+            if _done(client, job_id) >= 2 and running:
+                index = int(running[0].rsplit("-c", 1)[1])
+                return running[0] if not paths[index].exists() else None
+            return None
+
+        task_id = wait_for("a chunk in progress after two are done", mid_chunk, 120, 0.005)
+        os.killpg(first.pid, signal.SIGKILL)  # the whole pod: worker and its rq scheduler
+        first.proc.wait(10)
+        index = int(task_id.rsplit("-c", 1)[1])
+        assert not paths[index].exists()  # killed before its result was written
+        second = spawn_worker(settings)
+        final = wait_final(client, job_id, 180)
+        assert final["state"] == "succeeded", (final, second.output())
+        assert final["rows_done"] == n
+        _assert_exactly_once(client, job_id, n)
+    retried = Job.fetch(task_id, connection=connection)
+    assert retried.retries_left == settings.max_retries - 1  # rq found it abandoned, retried it
+    assert read_summary(paths[index]).worker.endswith(f":{second.pid}")
+
+
+def test_redis_restart_mid_job_loses_nothing(
+    redis: RedisServer,
+    tmp_path: Path,
+    model_dir: Path,
+    spawn_worker: Spawn,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    settings = make_settings(redis, tmp_path, model_dir, chunk_rows=100_000)
+    n = 1_500_000
+    with TestClient(create_app(settings)) as client:
+        job_id = _submit_path(client, settings, applicants(n, 6))
+        spawn_worker(settings)
+        wait_for("three chunks done", lambda: _done(client, job_id) >= 3, 120, 0.01)
+        redis.stop()  # no persistence: every key, queued task and job record is gone
+        down = client.post("/api/v1/jobs", json={"path": "book.parquet"})
+        assert down.status_code == 503
+        assert "nothing was accepted" in down.json()["error"]["message"]
+        assert client.get(f"/api/v1/jobs/{job_id}").status_code == 503
+        time.sleep(1.0)
+        redis.start()
+        final = wait_final(client, job_id, 180)
+        assert final["state"] == "succeeded", final
+        assert final["rows_done"] == n
+        _assert_exactly_once(client, job_id, n)
+    jobs = list((settings.storage_dir / "jobs").iterdir())
+    assert [p.name for p in jobs] == [job_id]  # the refused submit left nothing behind
+
+
+def test_redis_down_at_submit_is_a_clear_503_and_nothing_is_kept(
+    redis: RedisServer, api: TestClient, settings: BatchSettings
+) -> None:
+    redis.stop()
+    rows = [{"student": "No", "balance": 10.0, "income": 100.0}]
+    response = api.post("/api/v1/jobs", json={"rows": rows})
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "unavailable"
+    assert f"Redis at 127.0.0.1:{redis.port}" in error["message"]
+    assert response.headers["Retry-After"] == "5"
+    assert not list((settings.storage_dir / "jobs").iterdir())
+    assert api.get("/readyz").status_code == 503
+    metrics = api.get("/metrics")
+    assert metrics.status_code == 200
+    assert "batch_redis_up 0.0" in metrics.text
+
+
+def test_failing_chunk_is_retried_with_backoff_then_succeeds_or_fails_the_job(
+    redis: RedisServer,
+    tmp_path: Path,
+    model_dir: Path,
+    spawn_worker: Spawn,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    settings = make_settings(
+        redis, tmp_path, model_dir, max_retries=2, retry_backoff_seconds=[1, 1]
+    )
+    connection = Redis.from_url(settings.redis_url)
+    with TestClient(create_app(settings)) as client:
+        frame = applicants(1_000, 7)
+        book = settings.storage_dir / "inputs" / "book.parquet"
+        healed = _submit_path(client, settings, frame)
+        book.rename(book.with_suffix(".away"))  # the shared volume blinks
+        spawn_worker(settings)
+        task = chunk_task_id(healed, 0)
+        wait_for(
+            "a failed first attempt",
+            lambda: Job.fetch(task, connection).retries_left == 1,
+            60,
+            0.05,
+        )
+        book.with_suffix(".away").rename(book)
+        assert wait_final(client, healed, 60)["state"] == "succeeded"
+        lost = _submit_path(client, settings, frame)
+        book.unlink()
+        final = wait_final(client, lost, 60)
+    assert final["state"] == "failed"
+    assert "chunk 0 failed after 3 attempt(s)" in final["error"]["message"]
+    assert "FileNotFoundError" in final["error"]["message"]
+
+
+def test_two_workers_share_one_job_and_results_keep_input_order(
+    redis: RedisServer,
+    tmp_path: Path,
+    model_dir: Path,
+    spawn_worker: Spawn,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    settings = make_settings(redis, tmp_path, model_dir, chunk_rows=50_000)
+    n = 1_000_000
+    workers = [spawn_worker(settings), spawn_worker(settings)]
+    queue = Queue("batch", connection=Redis.from_url(settings.redis_url))
+    wait_for("two idle workers", lambda: Worker.count(queue=queue) == 2, 120)
+    with TestClient(create_app(settings)) as client:
+        job_id = _submit_path(client, settings, applicants(n, 8))
+        final = wait_final(client, job_id, 180)
+        assert final["state"] == "succeeded"
+        assert final["chunks_done"] == 20
+        _assert_exactly_once(client, job_id, n)
+    results = settings.storage_dir / "jobs" / job_id / "results"
+    by = [read_summary(path).worker for path in sorted(results.glob("part-*.parquet"))]
+    assert {w.rsplit(":", 1)[1] for w in by} == {str(w.pid) for w in workers}

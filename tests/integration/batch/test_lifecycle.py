@@ -1,0 +1,121 @@
+"""Cancel, result TTL, idempotent resubmission, API keys, probes and metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from services.batch.api.app import create_app
+from services.core.web.auth import hash_key
+from tests.integration.batch.conftest import make_settings
+from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final, wait_for
+from tests.support.processes import RedisServer
+
+pytestmark = pytest.mark.integration
+
+Spawn = Callable[..., WorkerProcess]
+
+
+def _rows(frame: pd.DataFrame) -> dict[str, object]:
+    return {"rows": frame.to_dict(orient="records")}
+
+
+def test_cancelled_job_is_not_scored_and_has_no_results(
+    api: TestClient,
+    settings,
+    spawn_worker: Spawn,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    job = api.post("/api/v1/jobs", json=_rows(applicants(60_000, 1))).json()
+    cancelled = api.post(f"/api/v1/jobs/{job['job_id']}/cancel")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["state"] == "cancelled"
+    assert cancelled.json()["finished_at"] is not None
+    assert spawn_worker(settings, burst=True).wait(120) == 0
+    status = api.get(f"/api/v1/jobs/{job['job_id']}").json()
+    assert (status["state"], status["rows_done"]) == ("cancelled", 0)
+    assert not list((settings.storage_dir / "jobs" / job["job_id"] / "results").glob("*"))
+    assert api.get(f"/api/v1/jobs/{job['job_id']}/results").status_code == 409
+    again = api.post(f"/api/v1/jobs/{job['job_id']}/cancel")
+    assert again.status_code == 409
+    assert "already cancelled" in again.json()["error"]["message"]
+
+
+def test_results_expire_after_their_ttl(
+    redis: RedisServer,
+    tmp_path: Path,
+    model_dir: Path,
+    spawn_worker: Spawn,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    settings = make_settings(redis, tmp_path, model_dir, result_ttl_seconds=3)
+    spawn_worker(settings)
+    with TestClient(create_app(settings)) as client:
+        job_id = client.post("/api/v1/jobs", json=_rows(applicants(500, 2))).json()["job_id"]
+        assert wait_final(client, job_id, 120)["state"] == "succeeded"
+        assert client.get(f"/api/v1/jobs/{job_id}/results").status_code == 200
+        time.sleep(3.5)
+        gone = client.get(f"/api/v1/jobs/{job_id}")
+        assert gone.status_code == 404
+        assert "expired" in gone.json()["error"]["message"]
+        assert client.get(f"/api/v1/jobs/{job_id}/results").status_code == 404
+        assert client.get("/api/v1/jobs").json() == []
+    folder = settings.storage_dir / "jobs" / job_id
+    wait_for("worker maintenance to delete the expired results", lambda: not folder.exists(), 30)
+
+
+def test_same_idempotency_key_returns_the_same_job(
+    api: TestClient, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    body = _rows(applicants(50, 3))
+    first = api.post("/api/v1/jobs", json=body, headers={"Idempotency-Key": "book-2026-11"})
+    again = api.post("/api/v1/jobs", json=body, headers={"Idempotency-Key": "book-2026-11"})
+    other = api.post("/api/v1/jobs", json=body, headers={"Idempotency-Key": "book-2026-12"})
+    assert first.status_code == again.status_code == other.status_code == 202
+    assert again.json()["job_id"] == first.json()["job_id"] != other.json()["job_id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    listed = [job["job_id"] for job in api.get("/api/v1/jobs").json()]
+    assert listed == [other.json()["job_id"], first.json()["job_id"]]
+
+
+def test_api_keys_guard_jobs_but_not_probes(
+    redis: RedisServer, tmp_path: Path, model_dir: Path
+) -> None:
+    settings = make_settings(redis, tmp_path, model_dir, api_key_hashes=[hash_key("s3cret")])
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/v1/jobs").status_code == 401
+        assert client.get("/api/v1/jobs", headers={"X-API-Key": "wrong"}).status_code == 403
+        assert client.get("/api/v1/jobs", headers={"X-API-Key": "s3cret"}).status_code == 200
+        for open_path in ("/healthz", "/readyz", "/metrics"):
+            assert client.get(open_path).status_code == 200
+        response = client.get("/healthz", headers={"X-Request-ID": "trace-42"})
+        assert response.headers["x-request-id"] == "trace-42"
+
+
+def test_readiness_and_metrics_report_queue_and_jobs(
+    api: TestClient, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    ready = api.get("/readyz").json()
+    assert ready["status"] == "ready"
+    api.post("/api/v1/jobs", json=_rows(applicants(10, 4)))
+    text = api.get("/metrics").text
+    for line in (
+        'batch_jobs_total{state="queued"} 1.0',
+        'batch_jobs_active{state="queued"} 1.0',
+        'batch_queue_depth{status="queued"} 1.0',
+        "batch_workers 0.0",
+        "batch_rows_scored_total 0.0",
+        "batch_redis_up 1.0",
+    ):
+        assert line in text, line
+
+
+def test_unknown_job_ids_are_404_and_malformed_ones_422(api: TestClient) -> None:
+    assert api.get(f"/api/v1/jobs/{'0' * 32}").status_code == 404
+    assert api.get("/api/v1/jobs/../../etc").status_code in (404, 422)
+    assert api.get("/api/v1/jobs/not-a-job").status_code == 422

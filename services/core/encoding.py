@@ -16,6 +16,7 @@ import pandas as pd
 from services.core.contract import FeatureSpec
 
 UNSEEN = -1.0
+COLUMNWISE_FROM = 16  # RecordEncoder switches to column-wise encoding from this many rows
 
 
 def encode_frame(features: Sequence[FeatureSpec], frame: pd.DataFrame) -> np.ndarray:
@@ -74,11 +75,20 @@ class RecordEncoder:
         ]
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        rows = [
-            [_encode_value(record.get(key), codes) for key, codes in self.columns]
-            for record in records
-        ]
-        return np.array(rows, dtype=np.float32).reshape(len(rows), self.width)
+        if len(records) < COLUMNWISE_FROM:  # a few rows: one pass, least overhead
+            rows = [
+                [_encode_value(record.get(key), codes) for key, codes in self.columns]
+                for record in records
+            ]
+            return np.array(rows, dtype=np.float32).reshape(len(rows), self.width)
+        out = np.empty((len(records), self.width), dtype=np.float32)
+        for j, (key, codes) in enumerate(self.columns):  # many rows: numpy per column
+            values = [record.get(key) for record in records]
+            if codes is None:
+                out[:, j] = np.array(values, dtype=np.float64)  # None -> NaN
+            else:
+                out[:, j] = [_encode_value(value, codes) for value in values]
+        return out
 
 
 def _encode_value(value: Any, codes: dict[str, float] | None) -> Any:

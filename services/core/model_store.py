@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import mlflow
@@ -54,14 +55,21 @@ class LoadedModel:
         )
 
     def bands(self, proba: np.ndarray) -> np.ndarray:
-        names = np.array([b.name for b in self.contract.risk_bands])
-        return names[self.band_codes(proba)]
+        return self._band_names[self.band_codes(proba)]
 
     def band_codes(self, proba: np.ndarray) -> np.ndarray:
         """Index of each probability's risk band in ``contract.risk_bands`` (int8)."""
-        uppers = np.array([b.upper for b in self.contract.risk_bands])
+        uppers = self._band_uppers
         idx = np.minimum(np.searchsorted(uppers, proba, side="right"), len(uppers) - 1)
         return idx.astype(np.int8)
+
+    @cached_property
+    def _band_uppers(self) -> np.ndarray:  # built once: servers call bands() per request
+        return np.array([b.upper for b in self.contract.risk_bands])
+
+    @cached_property
+    def _band_names(self) -> np.ndarray:
+        return np.array([b.name for b in self.contract.risk_bands])
 
 
 def load_model(uri: str, tracking_uri: str, nthread: int = 0) -> LoadedModel:

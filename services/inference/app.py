@@ -1,0 +1,78 @@
+"""``create_app(settings)``: the inference service as one FastAPI application.
+
+Request path (outermost first): request id → HTTP metrics → body-size limit → [fault
+injection] → routing → API key → rate limit → validation → scoring. All middlewares are pure
+ASGI (no per-request task or body copy). The model loads in the lifespan; if it cannot,
+the app still starts, ``/readyz`` says why, and a background task keeps trying.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from slowapi.errors import RateLimitExceeded
+
+from services.core.web.auth import ApiKeyAuth
+from services.core.web.errors import install_error_handlers
+from services.core.web.limits import BodySizeLimitMiddleware
+from services.core.web.request_id import RequestIdMiddleware
+from services.inference.faults import FaultInjectionMiddleware
+from services.inference.metrics import InferenceMetrics
+from services.inference.middleware import HttpMetricsMiddleware
+from services.inference.openapi import install_openapi
+from services.inference.ratelimit import RequestLimiter, rate_limited
+from services.inference.routes import admin, health, model, predict
+from services.inference.runtime import ModelRuntime
+from services.inference.settings import InferenceSettings, get_settings
+from services.inference.watcher import AliasWatcher
+
+DESCRIPTION = "Real-time credit-default scoring. Send `X-API-Key` on /api/v1/* routes."
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # not a JSON log line
+
+
+def create_app(settings: InferenceSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    metrics = InferenceMetrics()
+    runtime = ModelRuntime(settings, metrics)
+    watcher = AliasWatcher(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.reload()
+        watcher.start()
+        yield
+        await watcher.stop()
+
+    app = FastAPI(
+        title="Credit-risk inference", version="1", description=DESCRIPTION, lifespan=lifespan
+    )
+    limiter = RequestLimiter(settings)
+    app.state.settings, app.state.runtime, app.state.metrics = settings, runtime, metrics
+    app.state.limiter, app.state.watcher = limiter, watcher
+    app.state.auth = ApiKeyAuth(settings.api_key_hashes)
+    install_error_handlers(app)
+    app.add_exception_handler(RateLimitExceeded, rate_limited)
+    routers = [predict.router, model.router, admin.router, health.router]
+    for router in routers:
+        app.include_router(router)
+    if settings.faults_enabled:
+        app.add_middleware(
+            FaultInjectionMiddleware,
+            error_rate=settings.fault_error_rate,
+            latency_ms=settings.fault_latency_ms,
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        HttpMetricsMiddleware,
+        metrics=metrics,
+        runtime=runtime,
+        routes=[r for router in routers for r in router.routes],
+        access_log=settings.access_log,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    install_openapi(app, runtime)
+    return app

@@ -1,0 +1,119 @@
+"""Response bodies (static: they do not depend on the served model's contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from pydantic_core import to_json
+
+from services.inference.settings import Track
+
+
+class FastJSONResponse(JSONResponse):
+    """JSON rendered by pydantic-core (Rust): about 4x faster than ``json.dumps`` on a
+    1,000-row bulk answer. The scoring routes build their bodies as plain dicts and
+    return this directly, skipping response-model validation (the models below still
+    document the shape)."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
+
+
+class ModelRef(BaseModel):
+    name: str = Field(description="registered model name")
+    version: str = Field(description="registered version ('local' for a folder)")
+    track: Track = Field(description="stable or canary: which rollout track answered")
+
+
+class Score(BaseModel):
+    prediction: int = Field(
+        ge=0, le=1, description="1 = predicted default (probability ≥ threshold)"
+    )
+    probability: float = Field(ge=0, le=1, description="calibrated probability of default")
+    risk_band: str = Field(description="risk band of the probability (contract cut-offs)")
+
+
+class PredictResponse(Score):
+    request_id: str
+    model: ModelRef
+
+
+class BulkResponse(BaseModel):
+    request_id: str
+    model: ModelRef
+    count: int = Field(description="number of applicants scored")
+    predictions: list[Score] = Field(description="one score per applicant, in request order")
+
+
+class FeatureInfo(BaseModel):
+    name: str
+    type: str
+    nullable: bool
+    min: float | None = None
+    max: float | None = None
+    levels: list[str] | None = None
+
+
+class ReloadStatus(BaseModel):
+    ok: bool = Field(description="the last reload attempt succeeded (or changed nothing)")
+    at: str = Field(description="when it finished (UTC, ISO 8601)")
+    uri: str
+    version: str | None = None
+    message: str = ""
+
+
+class DriftInfo(BaseModel):
+    samples: int = Field(description="rows in the sliding window")
+    score_psi: float
+    feature_psi: dict[str, float]
+    detected: bool = Field(description="a PSI is above the threshold with enough samples")
+
+
+class ModelInfo(BaseModel):
+    model: ModelRef
+    uri: str = Field(description="the URI the service was asked to serve (MODEL_URI)")
+    dataset: str
+    threshold: float
+    risk_bands: list[dict[str, Any]]
+    features: list[FeatureInfo]
+    metrics: dict[str, float] = Field(description="training/holdout metrics from the contract")
+    data_fingerprint: str
+    loaded_at: str = Field(description="when this version started serving (UTC, ISO 8601)")
+    last_reload: ReloadStatus | None = None
+    drift: DriftInfo
+
+
+class Health(BaseModel):
+    status: str
+    model: ModelRef | None = None
+    reason: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[Any] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+    request_id: str
+
+
+ERROR_MEANINGS = {
+    401: "missing key",
+    403: "wrong key (or admin API disabled)",
+    409: "reload refused",
+    413: "body too large",
+    415: "body is not JSON",
+    422: "validation failed, one detail per field",
+    429: "rate limit exceeded (see Retry-After)",
+    503: "no model loaded yet",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error status codes."""
+    return {code: {"model": ErrorResponse, "description": ERROR_MEANINGS[code]} for code in codes}

@@ -1,0 +1,1 @@
+"""One router per resource: scoring, model, health (+ metrics), admin."""

@@ -1,0 +1,50 @@
+"""``GET /api/v1/model/info``: what is served, its contract summary, reload and drift state."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from services.inference.deps import API_KEY_SECURITY, RuntimeDep, ScoringDep
+from services.inference.responses import FeatureInfo, ModelInfo, error_responses
+from services.inference.runtime import ModelRuntime, Served
+
+
+def model_info(runtime: ModelRuntime, served: Served) -> ModelInfo:
+    contract = served.model.contract
+    return ModelInfo(
+        model=served.ref,  # type: ignore[arg-type]
+        uri=runtime.uri,
+        dataset=contract.dataset,
+        threshold=contract.threshold,
+        risk_bands=[band.model_dump() for band in contract.risk_bands],
+        features=[
+            FeatureInfo(
+                name=f.name,
+                type=f.type.value,
+                nullable=f.nullable,
+                min=f.min,
+                max=f.max,
+                levels=f.levels,
+            )
+            for f in contract.features
+        ],
+        metrics=contract.metrics,
+        data_fingerprint=contract.data_fingerprint,
+        loaded_at=served.loaded_at,
+        last_reload=runtime.last_reload,
+        drift=served.drift.flush().as_dict(),  # type: ignore[arg-type]
+    )
+
+
+router = APIRouter(prefix="/api/v1/model", tags=["model"])
+
+
+@router.get(
+    "/info",
+    response_model=ModelInfo,
+    responses=error_responses(401, 403, 429, 503),
+    openapi_extra=API_KEY_SECURITY,
+    summary="The served model",
+)
+async def info(request: Request, served: ScoringDep, runtime: RuntimeDep) -> ModelInfo:
+    return model_info(runtime, served)

@@ -1,0 +1,123 @@
+"""The model runtime: which model version serves, and swapping it without downtime.
+
+A ``Served`` snapshot bundles everything one version needs on the request path (booster +
+contract, generated request models, drift monitor, metric labels). A request reads
+``runtime.current`` once and uses that snapshot to the end, so a reload never mixes two
+versions in one answer. A reload builds the new snapshot off the event loop, checks it,
+and then swaps one reference; a candidate that fails to load (artifact, contract, probe
+prediction) or whose contract is incompatible with the served one is refused, and the old
+version keeps serving. Reloads are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import anyio.to_thread
+from loguru import logger
+
+from services.core.contract import compatibility_issues
+from services.core.model_store import LoadedModel, ModelLoadError, load_model
+from services.inference.drift import DriftMonitor
+from services.inference.metrics import InferenceMetrics, ModelLabels
+from services.inference.responses import ReloadStatus
+from services.inference.schemas import RequestSchemas, build_schemas
+from services.inference.settings import InferenceSettings
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, eq=False)
+class Served:
+    model: LoadedModel
+    schemas: RequestSchemas
+    drift: DriftMonitor
+    labels: ModelLabels  # (model_name, model_version, track)
+    loaded_at: str = field(default_factory=now)
+
+    @property
+    def ref(self) -> dict[str, str]:
+        return dict(zip(("name", "version", "track"), self.labels, strict=True))
+
+
+class ModelRuntime:
+    def __init__(self, settings: InferenceSettings, metrics: InferenceMetrics) -> None:
+        self.settings, self.metrics = settings, metrics
+        self.current: Served | None = None
+        self.uri = settings.model_uri  # what the served version was loaded from
+        self.generation = 0  # bumped on every swap (e.g. to refresh the OpenAPI document)
+        self.last_reload: ReloadStatus | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self.current is not None
+
+    async def reload(self, uri: str | None = None, force: bool = False) -> ReloadStatus:
+        """Load ``uri`` (default: the served URI) and swap it in if it is fit to serve."""
+        uri = uri or self.uri
+        async with self._lock:
+            try:
+                served = await anyio.to_thread.run_sync(self._prepare, uri)
+                status = self._adopt(served, uri, force)
+            except ModelLoadError as exc:
+                status = ReloadStatus(ok=False, at=now(), uri=uri, message=str(exc))
+            self.last_reload = status
+        log = logger.info if status.ok else logger.error
+        log("reload {}: {}", "ok" if status.ok else "refused", status.message)
+        return status
+
+    def _prepare(self, uri: str) -> Served:
+        s = self.settings
+        model = load_model(uri, s.mlflow_tracking_uri, s.nthread)
+        try:
+            schemas = build_schemas(model.contract, s.bulk_max_rows)
+        except Exception as exc:
+            raise ModelLoadError(f"cannot build request models from the contract: {exc}") from exc
+        labels = (model.name, model.version, s.track)
+        drift = DriftMonitor(
+            model.contract,
+            window=s.drift_window,
+            threshold=s.drift_threshold,
+            min_samples=s.drift_min_samples,
+            flush_rows=s.drift_flush_rows,
+            on_reading=lambda r: self.metrics.set_drift(labels, r.features, r.score, r.detected),
+        )
+        return Served(model, schemas, drift, labels)
+
+    def _adopt(self, served: Served, uri: str, force: bool) -> ReloadStatus:
+        old, new = self.current, served.model
+        version = new.version
+        if old is not None and old.labels == served.labels and version != "local":
+            return ReloadStatus(
+                ok=True,
+                at=now(),
+                uri=uri,
+                version=version,
+                message=f"already serving {new.name} v{version}",
+            )
+        issues = compatibility_issues(old.model.contract, new.contract) if old else []
+        if issues and not force:
+            kept = f"; still serving v{old.labels[1]}" if old else ""
+            return ReloadStatus(
+                ok=False,
+                at=now(),
+                uri=uri,
+                version=version,
+                message=f"incompatible contract: {'; '.join(issues)}{kept}",
+            )
+        self.metrics.serve(served.labels, new.contract.feature_names, new.contract.dataset, uri)
+        self.current, self.uri = served, uri
+        self.generation += 1
+        previous = f" (was v{old.labels[1]})" if old else ""
+        return ReloadStatus(
+            ok=True,
+            at=now(),
+            uri=uri,
+            version=version,
+            message=f"serving {new.name} v{version}{previous}",
+        )

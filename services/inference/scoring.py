@@ -1,0 +1,93 @@
+"""The data plane between routes and the model runtime: parse → encode → predict → observe.
+
+Bodies are parsed and validated in one pass by pydantic-core's JSON parser against the
+served snapshot's generated models (no DataFrame, no stdlib ``json`` round trip), encoded
+straight into the float32 matrix the booster reads, and scored with one
+``inplace_predict``. Metrics and the drift window are fed from the same arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from fastapi import Request
+from loguru import logger
+from pydantic import BaseModel, ValidationError
+
+from services.core.model_store import Predictions
+from services.core.web.errors import InvalidInput, ServiceError, UnsupportedMediaType
+from services.inference.metrics import InferenceMetrics
+from services.inference.runtime import Served
+
+MAX_DETAILS = 50
+M = TypeVar("M", bound=BaseModel)
+
+
+class ScoringFailed(ServiceError):
+    status_code, code = 500, "scoring_failed"
+
+
+@dataclass(frozen=True)
+class Scored:
+    encoded: np.ndarray
+    out: Predictions
+
+    def row(self, i: int) -> dict[str, Any]:
+        return {
+            "prediction": int(self.out.label[i]),
+            "probability": float(self.out.probability[i]),
+            "risk_band": str(self.out.band[i]),
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        labels, proba, bands = self.out.label.tolist(), self.out.probability.tolist(), self.out.band
+        return [
+            {"prediction": lab, "probability": p, "risk_band": str(b)}
+            for lab, p, b in zip(labels, proba, bands, strict=True)
+        ]
+
+
+def is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def read_json(request: Request, model: type[M]) -> M:
+    """The validated body, or 415 (not JSON) / 422 (invalid, with one detail per field)."""
+    if not is_json(request.headers.get("content-type")):
+        raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
+    body = await request.body()
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise invalid(exc) from None
+
+
+def invalid(exc: ValidationError) -> InvalidInput:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    details = [
+        {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
+        for e in errors[:MAX_DETAILS]
+    ]
+    more = f" (first {MAX_DETAILS} shown)" if len(errors) > MAX_DETAILS else ""
+    return InvalidInput(f"{len(errors)} validation error(s){more}", details)
+
+
+def score(served: Served, records: list[dict[str, Any]]) -> Scored:
+    encoded = served.schemas.encoder.encode(records)
+    try:
+        return Scored(encoded, served.model.predict(encoded))
+    except Exception as exc:  # a model fault is ours, never the client's: log it, answer 500
+        logger.opt(exception=exc).error("prediction failed for {} rows", len(records))
+        raise ScoringFailed("the model could not score this request") from exc
+
+
+def observe(served: Served, scored: Scored, request: Request) -> None:
+    request.state.model_labels = served.labels
+    metrics: InferenceMetrics = request.app.state.metrics
+    metrics.observe_scores(served.labels, scored.out.label, scored.out.probability)
+    served.drift.observe(scored.encoded, scored.out.probability)

@@ -1,0 +1,111 @@
+"""Inference settings: env prefix ``INFERENCE_``; ``MODEL_URI``, ``TRACK`` and ``REDIS_URL``
+are also read without prefix (the names the Helm chart and the rollout controller set).
+
+Every field is documented with its unit; ``docs/inference.md`` lists them all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from services.core.settings import KeyedServiceSettings
+
+Track = Literal["stable", "canary"]
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class InferenceSettings(KeyedServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INFERENCE_", extra="ignore", populate_by_name=True
+    )
+
+    model_uri: str = Field(
+        "models:/credit-default@champion",
+        validation_alias=_alias("INFERENCE_MODEL_URI", "MODEL_URI", "model_uri"),
+        description="model to serve: models:/name@alias, models:/name/VERSION, runs:/… or a "
+        "local folder holding contract.json + booster.ubj",
+    )
+    track: Track = Field(
+        "stable",
+        validation_alias=_alias("INFERENCE_TRACK", "TRACK", "track"),
+        description="stable or canary: the `track` label of every metric series",
+    )
+    host: str = Field("0.0.0.0", description="listen address (python -m services.inference)")
+    port: int = Field(8080, ge=1, le=65535, description="listen port (TCP)")
+    nthread: int = Field(1, ge=0, description="booster threads per prediction (0 = all cores)")
+    bulk_max_rows: int = Field(1000, ge=1, description="max applicants per bulk request (rows)")
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="max request body (bytes); larger → 413"
+    )
+    rate_limit: str = Field(
+        "600/minute",
+        description="per API key (else per client address) on /api/v1/*, shared by all "
+        "scoring routes; limits syntax e.g. '600/minute', '20/second'; empty = off",
+    )
+    redis_url: str = Field(
+        "",
+        validation_alias=_alias("INFERENCE_REDIS_URL", "REDIS_URL", "redis_url"),
+        description="rate-limit storage shared by replicas (redis://host:6379/0); empty = "
+        "in-process memory (per replica)",
+    )
+    drift_window: int = Field(1000, ge=10, description="rows in the sliding PSI window (rows)")
+    drift_threshold: float = Field(
+        0.2, gt=0, description="PSI above which drift is flagged (unitless)"
+    )
+    drift_min_samples: int = Field(
+        200, ge=1, description="rows in the window before the drift flag may turn on (rows)"
+    )
+    drift_flush_rows: int = Field(
+        64,
+        ge=1,
+        description="rows buffered before the PSI window is updated (rows); "
+        "every /metrics scrape also flushes",
+    )
+    admin_key_hash: str = Field(
+        "",
+        pattern=r"^([0-9a-fA-F]{64})?$",
+        description="SHA-256 hex digest of the admin key for /api/v1/admin/*; empty = off",
+    )
+    reload_poll_seconds: float = Field(
+        0.0, ge=0, description="poll the registry alias and reload on change (seconds; 0 = off)"
+    )
+    load_retry_seconds: float = Field(
+        5.0, gt=0, description="retry interval while no model could be loaded (seconds)"
+    )
+    fault_error_rate: float = Field(
+        0.0, ge=0, le=1, description="chaos: fraction of /api requests answered 500 (0-1)"
+    )
+    fault_latency_ms: float = Field(
+        0.0, ge=0, description="chaos: latency added to every /api request (milliseconds)"
+    )
+    access_log: bool = Field(False, description="one JSON log line per request")
+
+    @field_validator("admin_key_hash")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @model_validator(mode="after")
+    def _check_rate_limit(self) -> InferenceSettings:
+        if self.rate_limit:
+            from limits import parse_many
+
+            parse_many(self.rate_limit)  # raises ValueError on bad syntax
+        return self
+
+    @property
+    def faults_enabled(self) -> bool:
+        return self.fault_error_rate > 0 or self.fault_latency_ms > 0
+
+
+@lru_cache
+def get_settings() -> InferenceSettings:
+    """The process settings, read once from the environment (tests build their own)."""
+    return InferenceSettings()

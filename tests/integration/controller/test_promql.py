@@ -44,7 +44,7 @@ def _seed(exp: Exporter) -> None:
 
 
 def _traffic(exp: Exporter) -> None:
-    """Canary v8: 400 scoring requests, 8 of them 5xx (2 %), all at 300 ms, 15 % defaults,
+    """Canary v8: 400 scoring requests, 8 of them 5xx (2 %), all at 300 ms, 14 % defaults,
     feature PSI 0.31 (income), score PSI 0.12. Stable: 1000 fast requests, 10 % defaults.
     An earlier canary (v7) was terrible and must not count; /healthz never counts."""
     for route, ok, bad in [(PREDICT, 294, 6), (BULK, 98, 2)]:
@@ -55,7 +55,7 @@ def _traffic(exp: Exporter) -> None:
     _requests(exp, "8", "canary", "/healthz", "200", 1000)
     _requests(exp, "7", "stable", PREDICT, "200", 1000)
     _requests(exp, "7", "canary", PREDICT, "500", 500)
-    for version, track, default, other in [("8", "canary", 60, 340), ("7", "stable", 100, 900)]:
+    for version, track, default, other in [("8", "canary", 56, 344), ("7", "stable", 100, 900)]:
         exp.predictions.labels(NAME, version, track, "default").inc(default)
         exp.predictions.labels(NAME, version, track, "no_default").inc(other)
     exp.feature_psi.labels(NAME, "8", "canary", "income").set(0.31)
@@ -94,7 +94,7 @@ def test_every_gate_measures_the_canary(prometheus: PrometheusServer) -> None:
     assert gates["latencyP99"] == pytest.approx(0.25 + 0.25 * 0.99, rel=1e-3)  # in (0.25, 0.5]
     assert gates["featurePSI"] == pytest.approx(0.31)
     assert gates["scorePSI"] == pytest.approx(0.12)
-    assert gates["positiveRateShift"] == pytest.approx(0.05, rel=1e-3)
+    assert gates["positiveRateShift"] == pytest.approx(0.04, rel=1e-3)  # clear of the 0.05 max
     assert gates["serverErrors"] == pytest.approx(8, rel=0.15)
 
 

@@ -32,6 +32,7 @@ def workload(obj: Obj | None, container: str | None) -> WorkloadReading:
         replicas=int(obj["spec"].get("replicas", 1)),
         ready=int(status.get("readyReplicas", 0)),
         updated=int(status.get("updatedReplicas", 0)),
+        total=int(status.get("replicas", 0)),
         observed=int(status.get("observedGeneration", 0)) >= generation,
         model_uri=env_value(obj, MODEL_URI, container),
     )

@@ -15,18 +15,23 @@ class WorkloadReading:
     replicas: int = 0  # desired (spec.replicas)
     ready: int = 0
     updated: int = 0
+    total: int | None = None  # status.replicas: pods of every ReplicaSet, old ones included
     observed: bool = True  # status.observedGeneration >= metadata.generation
     model_uri: str | None = None  # MODEL_URI of the pod template
 
     @property
     def rolled_out(self) -> bool:
-        """Every desired replica runs the current template and is ready."""
+        """Every desired replica runs the current template and is ready, and no pod of an
+        old template is left (as ``kubectl rollout status``: with surge, old ready pods
+        would otherwise stand in for new unready ones)."""
+        old_left = self.total is not None and self.total > self.updated
         return (
             self.exists
             and self.observed
             and self.replicas > 0
             and self.updated >= self.replicas
             and self.ready >= self.replicas
+            and not old_left
         )
 
     def serves(self, uri: str) -> bool:

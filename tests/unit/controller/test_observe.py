@@ -36,6 +36,14 @@ def test_workload_reading_from_a_deployment() -> None:
     assert not workload(None, None).exists
 
 
+def test_old_ready_pods_do_not_count_as_rolled_out() -> None:
+    """Mid rolling update with surge: 3 ready (one of the old template), 3 updated, 4 pods."""
+    surge = workload(deployment(replicas=4, readyReplicas=3, updatedReplicas=3), None)
+    assert not surge.rolled_out
+    done = workload(deployment(replicas=3, readyReplicas=3, updatedReplicas=3), None)
+    assert done.rolled_out
+
+
 class StubKube:
     def __init__(self, items: list[dict[str, Any]]) -> None:
         self.items = items

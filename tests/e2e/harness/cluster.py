@@ -1,0 +1,69 @@
+"""The e2e cluster: the real control plane of ``tests.support.controlplane`` with kwok
+(the inference Stages installed), the Gateway API and ModelRollout CRDs, and the
+operator's ServiceAccount bound to the roles of ``k8s/rbac/`` (cluster-wide variant)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.harness import kwok
+from tests.support.controlplane import ControlPlane, binaries_missing
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+RBAC = REPO_ROOT / "k8s" / "rbac"
+CRD = REPO_ROOT / "k8s" / "crd"
+OPERATOR_NAMESPACE = "credit-risk"
+OPERATOR_ACCOUNT = "modelrollout-controller"
+# With WatchList on, the API server turns every watch from resourceVersion "" or "0" into
+# a watch-list stream (sendInitialEvents), which the Debian etcd 3.4 cannot serve
+# (no RequestWatchProgress). kwok always watches from "0": each of its watches failed at
+# once and was retried with back-off up to 30 s, so pods took up to ~25 s to turn
+# Running. Off, those watches are plain watches again.
+APISERVER_FLAGS = ("--feature-gates=WatchList=false",)
+
+
+@dataclass
+class Cluster:
+    cp: ControlPlane
+    api: Any  # kubernetes.client.ApiClient, admin
+    operator_kubeconfig: Path
+
+    def stop(self) -> None:
+        self.cp.stop()
+
+
+def rbac_documents() -> list[Path]:
+    """ClusterRole, ServiceAccount and the cluster-wide bindings (the operator watches
+    every namespace because each scenario gets its own)."""
+    return [
+        RBAC / "clusterrole.yaml",
+        RBAC / "serviceaccount.yaml",
+        *sorted((RBAC / "clusterwide").glob("*.yaml")),
+    ]
+
+
+def start_cluster(workdir: Path, nodes: int = 1) -> Cluster:
+    missing = binaries_missing()
+    if missing:
+        raise RuntimeError(f"control-plane binaries missing {missing}: run `make controlplane`")
+    cp = ControlPlane(workdir=workdir / "controlplane", apiserver_flags=APISERVER_FLAGS)
+    try:
+        cp.start()
+        cp.start_controllers()
+        with kwok.environment(workdir / "kwok"):
+            cp.start_kwok(nodes=nodes)
+        cp.apply(cp.crd_dir("gateway-api"))
+        cp.apply(CRD)
+        cp.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}}
+        )
+        cp.apply(*rbac_documents(), namespace=OPERATOR_NAMESPACE)
+        kubeconfig = cp.serviceaccount_kubeconfig(
+            OPERATOR_NAMESPACE, OPERATOR_ACCOUNT, create=False, expiration_seconds=6 * 3600
+        )
+        return Cluster(cp, cp.client(), kubeconfig)
+    except BaseException:
+        cp.stop()
+        raise

@@ -1,0 +1,201 @@
+"""A steady, open-loop request rate split between stable and canary by the route weights.
+
+A dispatcher thread releases one request every ``1/rate`` seconds (for at most
+``duration`` seconds); worker threads send them. Each request picks a backend by smooth
+weighted round-robin over the current route snapshot (exact proportions, no random
+drift), then a ready address of that backend round-robin. Every request is counted per
+track; every failure (non-2xx, connection error, timeout, or no ready endpoint for a
+backend that has weight — a gateway's 503) is kept with its time, track and reason.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import httpx
+
+from tests.e2e.harness.applicants import ApplicantPool
+from tests.e2e.harness.routing import Backend, Routes
+
+PREDICT = "/api/v1/predict"
+
+
+@dataclass(frozen=True)
+class Failure:
+    at: float  # time.time()
+    track: str
+    address: str | None
+    reason: str  # http_500, connect, timeout, no_endpoints, no_route
+
+
+@dataclass
+class TrackCount:
+    sent: int = 0
+    ok: int = 0
+    failed: int = 0
+
+
+@dataclass
+class LoadStats:
+    tracks: dict[str, TrackCount] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    skipped: int = 0  # client-side overload: a tick found every worker busy
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, track: str, address: str | None, reason: str | None) -> None:
+        with self._lock:
+            count = self.tracks.setdefault(track, TrackCount())
+            count.sent += 1
+            if reason is None:
+                count.ok += 1
+            else:
+                count.failed += 1
+                self.failures.append(Failure(time.time(), track, address, reason))
+
+    def counts(self) -> dict[str, TrackCount]:
+        with self._lock:
+            return {k: TrackCount(v.sent, v.ok, v.failed) for k, v in self.tracks.items()}
+
+    def sent(self, track: str | None = None) -> int:
+        counts = self.counts()
+        return sum(c.sent for k, c in counts.items() if track is None or k == track)
+
+    def failed_between(self, start: float, end: float | None = None) -> list[Failure]:
+        with self._lock:
+            return [f for f in self.failures if f.at >= start and (end is None or f.at <= end)]
+
+    def reasons(self) -> Counter[str]:
+        with self._lock:
+            return Counter(f"{f.track}:{f.reason}" for f in self.failures)
+
+
+class WeightedPicker:
+    """Smooth weighted round-robin (nginx): over any window of ``sum(weights)`` picks each
+    backend is chosen exactly ``weight`` times, interleaved."""
+
+    def __init__(self) -> None:
+        self._current: dict[str, int] = {}
+        self._rr: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def pick(self, backends: list[Backend]) -> Backend | None:
+        live = [b for b in backends if b.weight > 0]
+        if not live:
+            return None
+        with self._lock:
+            total = sum(b.weight for b in live)
+            for b in live:
+                self._current[b.service] = self._current.get(b.service, 0) + b.weight
+            best = max(live, key=lambda b: self._current[b.service])
+            self._current[best.service] -= total
+            return best
+
+    def address(self, backend: Backend) -> str | None:
+        if not backend.addresses:
+            return None
+        with self._lock:
+            n = self._rr.get(backend.service, 0)
+            self._rr[backend.service] = n + 1
+        return backend.addresses[n % len(backend.addresses)]
+
+
+class LoadGenerator:
+    def __init__(
+        self,
+        routes: Routes,
+        pools: dict[str, ApplicantPool],
+        rate: float = 40.0,
+        workers: int = 8,
+        timeout: float = 5.0,
+        path: str = PREDICT,
+    ) -> None:
+        if "*" not in pools:
+            raise ValueError("pools needs a '*' entry (per-track entries override it)")
+        self.routes, self.pools, self.rate = routes, dict(pools), rate
+        self.workers, self.timeout, self.path = workers, timeout, path
+        self.stats = LoadStats()
+        self.picker = WeightedPicker()
+        self._ticks: queue.Queue[bool] = queue.Queue(maxsize=max(workers * 8, int(rate)))
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.started_at: float | None = None
+
+    def set_pool(self, track: str, pool: ApplicantPool) -> None:
+        """Switch a track (or ``*``) to other applicants, e.g. drifted ones, mid-run."""
+        self.pools[track] = pool
+
+    def start(self, duration: float | None = None) -> LoadGenerator:
+        self.started_at = time.time()
+        for i in range(self.workers):
+            self._spawn(self._work, f"load-{i}")
+        self._spawn(lambda: self._dispatch(duration), "load-dispatch")
+        return self
+
+    def stop(self) -> LoadStats:
+        self._stopping.set()
+        for _ in self._threads:
+            try:
+                self._ticks.put_nowait(False)
+            except queue.Full:
+                break
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 2)
+        return self.stats
+
+    def _spawn(self, target: object, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def _dispatch(self, duration: float | None) -> None:
+        start = time.monotonic()
+        sent = 0
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            if duration is not None and now - start >= duration:
+                break
+            due = start + sent / self.rate
+            if due > now:
+                self._stopping.wait(due - now)
+                continue
+            sent += 1
+            try:
+                self._ticks.put_nowait(True)
+            except queue.Full:
+                self.stats.skipped += 1
+
+    def _work(self) -> None:
+        with httpx.Client(timeout=self.timeout) as http:
+            while True:
+                try:
+                    tick = self._ticks.get(timeout=0.5)
+                except queue.Empty:
+                    if self._stopping.is_set():
+                        return
+                    continue
+                if not tick:
+                    return
+                self._send(http)
+
+    def _send(self, http: httpx.Client) -> None:
+        backend = self.picker.pick(self.routes.backends())
+        if backend is None:
+            self.stats.record("none", None, "no_route")
+            return
+        address = self.picker.address(backend)
+        if address is None:
+            self.stats.record(backend.track, None, "no_endpoints")
+            return
+        body = self.pools.get(backend.track, self.pools["*"]).next()
+        try:
+            response = http.post(f"http://{address}{self.path}", json=body)
+            reason = None if response.is_success else f"http_{response.status_code}"
+        except httpx.TimeoutException:
+            reason = "timeout"
+        except httpx.HTTPError:
+            reason = "connect"
+        self.stats.record(backend.track, address, reason)

@@ -10,6 +10,7 @@ any failure raises ``ModelLoadError`` and nothing is returned half-loaded.
 from __future__ import annotations
 
 import tempfile
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -54,6 +55,15 @@ class LoadedModel:
             proba, (proba >= self.contract.threshold).astype(np.int8), self.bands(proba)
         )
 
+    def predict_one(self, encoded: np.ndarray) -> tuple[float, int, str]:
+        """``predict`` of one encoded row as plain values (probability, label, band): the
+        same calibrated probability, with label and band picked without further array work
+        (servers scoring one applicant per request call this)."""
+        probability = float(self.probabilities(encoded)[0])
+        uppers = self._band_upper_list
+        band = self._band_name_list[min(bisect_right(uppers, probability), len(uppers) - 1)]
+        return probability, int(probability >= self.contract.threshold), band
+
     def bands(self, proba: np.ndarray) -> np.ndarray:
         return self._band_names[self.band_codes(proba)]
 
@@ -70,6 +80,14 @@ class LoadedModel:
     @cached_property
     def _band_names(self) -> np.ndarray:
         return np.array([b.name for b in self.contract.risk_bands])
+
+    @cached_property
+    def _band_upper_list(self) -> list[float]:
+        return [b.upper for b in self.contract.risk_bands]
+
+    @cached_property
+    def _band_name_list(self) -> list[str]:
+        return [b.name for b in self.contract.risk_bands]
 
 
 def load_model(uri: str, tracking_uri: str, nthread: int = 0) -> LoadedModel:

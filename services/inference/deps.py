@@ -1,12 +1,13 @@
 """``Annotated`` dependency aliases for the routes.
 
 Every dependency is ``async`` so FastAPI runs it on the event loop (a sync dependency
-would cost a thread-pool hop per request). ``ScoringDep`` is the whole gate of the
-API-key routes in one dependency with no sub-dependency (authentication, rate limit, then
-the served snapshot), because each resolved dependency costs the hot path; their security
-requirement is therefore declared in ``openapi_extra`` (``API_KEY_SECURITY``) rather than
-by an ``APIKeyHeader`` dependency. The admin key, off the hot path, uses the usual
-``APIKeyHeader`` security dependency.
+would cost a thread-pool hop per request). The gate of the API-key routes is one function,
+``authorize`` (API key, then rate limit, then the served snapshot), with no
+sub-dependency; ``ScoringDep`` wraps it for ordinary routes, and the two scoring routes
+call it directly as their first statement, because resolving a dependency costs the hot
+path about 10 µs (2 % of a request) in the benchmark. Their security requirement is
+therefore declared in ``openapi_extra`` (``API_KEY_SECURITY``) rather than by an
+``APIKeyHeader`` dependency. The admin key, off the hot path, uses ``APIKeyHeader``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ async def get_metrics(request: Request) -> InferenceMetrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
-async def authorized_model(request: Request) -> Served:
+def authorize(request: Request) -> Served:
     """401/403 unless the key is valid, 429 once its budget is spent, 503 unless a model
     serves; else the snapshot the request uses to the end (a reload does not affect it)."""
     auth: ApiKeyAuth = request.app.state.auth
@@ -58,6 +59,10 @@ async def authorized_model(request: Request) -> Served:
     if served is None:
         raise Unavailable("no model loaded yet", headers={"Retry-After": "5"})
     return served
+
+
+async def authorized_model(request: Request) -> Served:
+    return authorize(request)
 
 
 async def require_admin_key(

@@ -13,7 +13,7 @@ handful of requests must not page anyone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,10 +54,10 @@ class DriftMonitor:
         self._psi = SlidingWindowPSI([*histograms, contract.score_reference], window)
         self.threshold, self.min_samples, self.flush_rows = threshold, min_samples, flush_rows
         self._on_reading = on_reading
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray | Sequence[float]]] = []
         self._pending_rows = 0
 
-    def observe(self, encoded: np.ndarray, scores: np.ndarray) -> None:
+    def observe(self, encoded: np.ndarray, scores: np.ndarray | Sequence[float]) -> None:
         """Queue scored rows (encoded features + probability); cheap on the request path."""
         self._pending.append((encoded, scores))
         self._pending_rows += len(scores)

@@ -96,6 +96,11 @@ class InferenceMetrics:
             outcomes[1].inc(len(labels) - positives)
         self.score.observe(model, proba)
 
+    def observe_score(self, model: ModelLabels, label: int, probability: float) -> None:
+        """``observe_scores`` for one applicant, without array work."""
+        self._outcomes(model)[0 if label else 1].inc()
+        self.score.observe_one(model, probability)
+
     def _outcomes(self, model: ModelLabels) -> tuple[Counter, ...]:
         """Both outcome series, created together so a rate ratio has data from the start."""
         outcomes = self._outcome_children.get(model)

@@ -12,6 +12,7 @@ version keeps serving. Reloads are serialised by a lock.
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,6 +30,18 @@ from services.inference.settings import InferenceSettings
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def freeze_heap() -> None:
+    """Take everything alive now (libraries, the served model) out of the cyclic GC's
+    scans. Under concurrent load, request objects alive during collections get promoted,
+    and every so often a full collection walked the ~350k objects of the imported
+    libraries: 100-200 ms pauses that showed as p99 spikes. Frozen objects are still
+    freed by reference counting; unfreezing first lets the collection reclaim the
+    previous snapshot's reference cycles."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +126,8 @@ class ModelRuntime:
         self.metrics.serve(served.labels, new.contract.feature_names, new.contract.dataset, uri)
         self.current, self.uri = served, uri
         self.generation += 1
+        if self.settings.gc_freeze:
+            freeze_heap()
         previous = f" (was v{old.labels[1]})" if old else ""
         return ReloadStatus(
             ok=True,

@@ -44,17 +44,22 @@ class ScoreHistogram(Collector):
         registry.register(self)
 
     def observe(self, labels: tuple[str, ...], values: np.ndarray) -> None:
-        series = self._series.get(labels)
-        if series is None:
-            series = self._series[labels] = _Series(len(self.bounds))
-        if len(values) == 1:  # the common single-applicant case: skip numpy overhead
-            value = float(values[0])
-            series.counts[bisect_left(self.bounds, value)] += 1
-            series.total += value
-            return
+        series = self._series_of(labels)
         index = np.searchsorted(self._bounds, values, side="left")  # le is inclusive
         series.counts += np.bincount(index, minlength=len(self.bounds) + 1)
         series.total += float(np.sum(values))
+
+    def observe_one(self, labels: tuple[str, ...], value: float) -> None:
+        """One value, without numpy: the single-applicant path."""
+        series = self._series_of(labels)
+        series.counts[bisect_left(self.bounds, value)] += 1
+        series.total += value
+
+    def _series_of(self, labels: tuple[str, ...]) -> _Series:
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = _Series(len(self.bounds))
+        return series
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)

@@ -37,6 +37,7 @@ def make_settings(model: TrainedModel | None = None, **overrides: Any) -> Infere
         "admin_key_hash": hash_key(ADMIN_KEY),
         "rate_limit": "",
         "log_json": False,
+        "gc_freeze": False,  # process-wide; tested on its own in test_endpoints
     }
     if model is not None:
         options.update(model_uri=model.uri, mlflow_tracking_uri=model.tracking_uri)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -57,8 +58,10 @@ async def test_scores_equal_the_model_scored_directly(
     np.testing.assert_allclose(got, direct.probability, rtol=1e-12)
     assert [p["prediction"] for p in bulk["predictions"]] == direct.label.tolist()
     assert [p["risk_band"] for p in bulk["predictions"]] == direct.band.tolist()
-    single = [(await service.predict(row)).json()["probability"] for row in rows[:5]]
-    np.testing.assert_allclose(single, direct.probability[:5], rtol=1e-12)
+    single = [(await service.predict(row)).json() for row in rows[:10]]
+    assert [s["probability"] for s in single] == direct.probability[:10].tolist()
+    assert [s["prediction"] for s in single] == direct.label[:10].tolist()
+    assert [s["risk_band"] for s in single] == direct.band[:10].tolist()
 
 
 async def test_prediction_follows_the_threshold(service: Service) -> None:
@@ -184,3 +187,13 @@ async def test_request_id_is_generated_or_sanitised(service: Service) -> None:
     )
     assert evil.json()["request_id"] != "bad id\n{}"
     assert evil.headers["x-request-id"] == evil.json()["request_id"]
+
+
+async def test_heap_is_frozen_after_a_swap_when_enabled(default_model: TrainedModel) -> None:
+    gc.unfreeze()
+    try:
+        async with running(make_settings(default_model, gc_freeze=True)) as svc:
+            assert gc.get_freeze_count() > 0
+            assert (await svc.predict(APPLICANT)).status_code == 200
+    finally:
+        gc.unfreeze()

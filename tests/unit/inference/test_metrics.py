@@ -32,7 +32,7 @@ def test_score_histogram_matches_prometheus_client() -> None:
     ours_registry, reference_registry = CollectorRegistry(), CollectorRegistry()
     ours = ScoreHistogram("s", "doc", ["a"], SCORE_BUCKETS, registry=ours_registry)
     reference = Histogram("s", "doc", ["a"], buckets=SCORE_BUCKETS, registry=reference_registry)
-    ours.observe(("x",), values[:1])  # the single-value path
+    ours.observe_one(("x",), float(values[0]))  # the single-applicant path
     ours.observe(("x",), values[1:])  # the vectorised path
     for value in values:
         reference.labels("x").observe(value)

@@ -50,6 +50,7 @@ bench: $(STAMP) ## run every benchmark; results (JSON + markdown) in bench/resul
 	$(PYTHON) bench/inference/bench_inference.py
 	$(PYTHON) bench/batch/bench_batch.py
 	$(PYTHON) bench/controller/bench_controller.py
+	$(PYTHON) bench/rollout/bench_rollout.py
 
 include mk/kind.mk
 

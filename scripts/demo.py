@@ -72,8 +72,9 @@ APPLICANTS = {
 
 @contextmanager
 def process(args: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for_port(port, timeout=90)
         yield proc
@@ -91,8 +92,12 @@ def http(url: str, body: dict[str, object] | None = None) -> tuple[int, str]:
 def step_serve() -> None:
     banner("2. Serve the champion over HTTP and score three applicants")
     port = free_port()
-    env = {"MODEL_URI": CHAMPION, "MLFLOW_TRACKING_URI": DEFAULT_TRACKING_URI,
-           "INFERENCE_LOG_LEVEL": "WARNING", "INFERENCE_PORT": str(port)}
+    env = {
+        "MODEL_URI": CHAMPION,
+        "MLFLOW_TRACKING_URI": DEFAULT_TRACKING_URI,
+        "INFERENCE_LOG_LEVEL": "WARNING",
+        "INFERENCE_PORT": str(port),
+    }
     args = [sys.executable, "-m", "services.inference", "--port", str(port)]
     with process(args, env, port):
         base = f"http://127.0.0.1:{port}"
@@ -107,8 +112,13 @@ def step_serve() -> None:
             print(f"\n{label}:  POST {base}/api/v1/predict  {json.dumps(applicant)}")
             print("  ->", http(f"{base}/api/v1/predict", applicant)[1])
         metrics = http(f"{base}/metrics")[1].splitlines()
-        wanted = ("inference_predictions_total{", "http_requests_total{", "inference_score_psi{",
-                  "inference_drift_detected{", "inference_model_info{")
+        wanted = (
+            "inference_predictions_total{",
+            "http_requests_total{",
+            "inference_score_psi{",
+            "inference_drift_detected{",
+            "inference_model_info{",
+        )
         print("\n/metrics excerpt:")
         for line in metrics:
             if line.startswith(wanted):
@@ -121,9 +131,23 @@ def demo_redis() -> Iterator[str]:
         yield "redis://127.0.0.1:1/0"  # unreachable: the batch demo falls back in-process
         return
     port = free_port()
-    with tempfile.TemporaryDirectory() as tmp, process(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp],
-        {}, port,
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        process(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+                tmp,
+            ],
+            {},
+            port,
+        ),
     ):
         yield f"redis://127.0.0.1:{port}/0"
 
@@ -132,11 +156,19 @@ def step_batch(rows: int = 100_000) -> None:
     banner(f"3. Score {rows:,} synthetic applicants through the batch job queue")
     storage = REPO_ROOT / ".cache" / "demo" / "batch"
     with demo_redis() as redis_url:
-        env = {**os.environ, "MODEL_URI": CHAMPION, "MLFLOW_TRACKING_URI": DEFAULT_TRACKING_URI,
-               "REDIS_URL": redis_url, "BATCH_STORAGE_DIR": str(storage),
-               "BATCH_LOG_LEVEL": "WARNING"}
-        subprocess.run([sys.executable, "-m", "services.batch", "demo", "--rows", str(rows)],
-                       env=env, check=True)
+        env = {
+            **os.environ,
+            "MODEL_URI": CHAMPION,
+            "MLFLOW_TRACKING_URI": DEFAULT_TRACKING_URI,
+            "REDIS_URL": redis_url,
+            "BATCH_STORAGE_DIR": str(storage),
+            "BATCH_LOG_LEVEL": "WARNING",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "services.batch", "demo", "--rows", str(rows)],
+            env=env,
+            check=True,
+        )
 
 
 def main() -> int:

@@ -4,23 +4,15 @@ scheduler and kwok fake nodes, built from the Kubernetes Go modules
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
 
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:  # until the shared conftest / pythonpath setting exists
-    sys.path.insert(0, str(_ROOT))
-
-from tests.support.controlplane import ControlPlane, ControlPlaneError, build_if_missing  # noqa: E402
-
-kubernetes = pytest.importorskip("kubernetes")
-from kubernetes import client  # noqa: E402
-from kubernetes.client.rest import ApiException  # noqa: E402
+from tests.support.controlplane import ControlPlane, build_if_missing
 
 pytestmark = pytest.mark.integration
 
@@ -247,8 +239,5 @@ def _call_ok(fn: Callable[[], Any]) -> Any:
 
 
 def test_real_kubectl_against_control_plane(cp, namespace):
-    try:
-        out = cp.kubectl("get", "namespace", namespace, "-o", "name")
-    except ControlPlaneError as err:  # no upstream kubectl downloaded
-        pytest.skip(f"kubectl not available: {err}")
+    out = cp.kubectl("get", "namespace", namespace, "-o", "name")
     assert out.stdout.strip() == f"namespace/{namespace}"

@@ -784,7 +784,10 @@ class ControlPlane:
         tr = core.create_namespaced_service_account_token(
             name, namespace, client.AuthenticationV1TokenRequest(spec=spec)
         )
-        return tr.status.token
+        token = tr.status.token if tr.status else None
+        if not token:
+            raise ControlPlaneError(f"no token issued for {namespace}/{name}")
+        return str(token)
 
     def serviceaccount_kubeconfig(self, namespace: str, name: str, **kwargs: Any) -> Path:
         """Write a kubeconfig that acts as system:serviceaccount:<namespace>:<name>."""
@@ -956,7 +959,8 @@ class ControlPlane:
             while True:
                 n = core.read_node(name)
                 if any(
-                    c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])
+                    c.type == "Ready" and c.status == "True"
+                    for c in ((n.status.conditions if n.status else None) or [])
                 ):
                     break
                 if time.monotonic() > deadline:

@@ -100,3 +100,22 @@ def test_sliding_window_is_defined_from_first_observation() -> None:
 def test_window_must_be_positive() -> None:
     with pytest.raises(ValueError, match="window"):
         SlidingWindowPSI([numeric_histogram(np.arange(5.0))], 0)
+
+
+def test_edges_never_sit_on_a_value_so_rounding_keeps_atoms_in_their_bin() -> None:
+    """A tree model's scores are atoms; float32 serving must bin them as float64 training."""
+    rng = np.random.default_rng(3)
+    atoms = np.array([0.001187, 0.001037, 0.002421, 0.03, 0.2])
+    scores = rng.choice(atoms, size=2000, p=[0.4, 0.2, 0.2, 0.1, 0.1])
+    scores = np.concatenate([scores, rng.uniform(0, 0.5, size=500)])
+    hist = numeric_histogram(scores)
+    assert not set(hist.edges) & set(scores.tolist())
+    served = scores.astype(np.float32).astype(np.float64)  # what the service computes
+    assert psi(hist, served) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_edges_lie_between_neighbouring_values() -> None:
+    hist = numeric_histogram(np.arange(100.0))
+    assert all(e % 1 == 0.5 for e in hist.edges)
+    assert len(hist.edges) == 9
+    assert hist.proportions[:10] == pytest.approx([0.1] * 10)

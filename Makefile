@@ -6,7 +6,7 @@ TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install controlplane demo test test-unit e2e-local lint fmt bench clean
+.PHONY: help install controlplane demo test test-unit e2e-local soak lint fmt bench clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ install: $(STAMP) ## install Python deps (editable, with dev extras), Debian ser
 controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, kwok into .cache/k8s (once)
 	bash tests/controlplane/build.sh
 
-demo: $(STAMP) ## train on the bundled data into the local MLflow store and show the results
+demo: $(STAMP) controlplane ## the whole story: train, serve, batch, roll out v2, roll back a faulty v3
 	$(PYTHON) scripts/demo.py
 
 test: $(STAMP) controlplane ## the whole suite: unit, integration and system tests against real servers
@@ -33,6 +33,9 @@ test-unit: $(STAMP) ## fast unit tests only
 
 e2e-local: $(STAMP) controlplane ## the rollout loop on a local control plane + real Prometheus + real pods' processes
 	$(PYTHON) -m pytest -p no:cacheprovider -q tests/e2e
+
+soak: $(STAMP) controlplane ## the system suite's heavier variants (10-min soak, more jobs and fuzzing)
+	SYSTEM_HEAVY=1 $(PYTHON) -m pytest -p no:cacheprovider -q tests/system
 
 lint: $(STAMP) ## ruff lint + format check + mypy + shellcheck
 	ruff check .

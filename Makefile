@@ -40,20 +40,21 @@ soak: $(STAMP) controlplane ## the system suite's heavier variants (10-min soak,
 lint: $(STAMP) ## ruff lint + format check + mypy + shellcheck
 	ruff check .
 	ruff format --check .
-	mypy services controller
+	mypy services controller scripts bench/latest.py
 	shellcheck scripts/*.sh scripts/kind/*.sh tests/controlplane/*.sh
 
 fmt: $(STAMP) ## format and auto-fix
 	ruff format .
 	ruff check --fix .
 
-bench: $(STAMP) ## run every benchmark; results (JSON + markdown) in bench/results/
+bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summary in latest.md
 	$(PYTHON) bench/train/bench_training.py
 	$(PYTHON) bench/train/quality.py
 	$(PYTHON) bench/inference/bench_inference.py
 	$(PYTHON) bench/batch/bench_batch.py
 	$(PYTHON) bench/controller/bench_controller.py
 	$(PYTHON) bench/rollout/bench_rollout.py
+	$(PYTHON) bench/latest.py
 
 include mk/kind.mk
 

@@ -1,0 +1,177 @@
+"""`bench/results/latest.md`: the headline figure of every benchmark in one table, with
+the machine facts. Reads the JSON each benchmark wrote (``make bench`` runs them all
+first); each row says when its benchmark ran, since one can be re-run alone.
+
+Run: ``python bench/latest.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import RESULTS, machine
+
+Row = tuple[str, str, str, str, str]  # benchmark, measure, figure, target, ran
+Json = dict[str, Any]
+
+
+def _load(name: str) -> Json | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _ran(data: Json) -> str:
+    stamp = str((data.get("machine") or data.get("meta") or {}).get("date", ""))
+    return stamp[:16].replace("T", " ") or str(data.get("meta", {}).get("started", ""))[:16]
+
+
+def _mark(ok: bool) -> str:
+    return "✔" if ok else "✘"
+
+
+def training(data: Json) -> Iterator[Row]:
+    ran = _ran(data)
+    rows = {r["case"]: r for r in data["rows"]}
+    base = rows.get("bundled-10k")
+    big = rows.get("synthetic-1M")
+    for case, r in rows.items():
+        figure = f"{r['seconds']} s, peak RSS {r['peak_rss_mib']} MiB, ROC-AUC {r['roc_auc']}"
+        yield "training", case, figure, "", ran
+    if base and big:
+        ratio = big["seconds"] / base["seconds"]
+        yield "training", "1M vs 10k rows: time", f"{ratio:.0f}× for 100× rows", "", ran
+
+
+def quality(data: Json) -> Iterator[Row]:
+    for r in data["rows"]:
+        bar = float(str(r["target"]).lstrip(">= "))
+        figure = f"ROC-AUC {r['roc_auc']} (PR-AUC {r['pr_auc']}, KS {r['ks']})"
+        target = f"{r['target']} {_mark(r['roc_auc'] >= bar)}"
+        yield "model quality (holdout)", r["dataset"], figure, target, _ran(data)
+
+
+def inference(data: Json) -> Iterator[Row]:
+    ran = str(data["meta"].get("started", ""))[:16]
+    for r in data["comparison"]:
+        if r["concurrency"] != 64 or r["endpoint"] != "predict":
+            continue
+        figure = (
+            f"{r['full_rps']:,.0f} vs {r['bare_rps']:,.0f} req/s = {r['rps_ratio']:.2f}; "
+            f"p99 {r['full_p99_ms']} vs {r['bare_p99_ms']} ms"
+        )
+        ok = r["rps_ratio"] >= 0.7 and r["p99_ratio"] <= 2
+        measure = f"{r['dataset']}: full service vs bare app, c=64"
+        yield "inference", measure, figure, f"≥ 0.70, p99 ≤ 2× {_mark(ok)}", ran
+
+
+def batch(data: Json) -> Iterator[Row]:
+    ran = _ran(data)
+    targets = {(1_000_000, "1 worker"): 50, (10_000_000, "2 workers"): 90}
+    for r in data["rows"]:
+        bar = targets.get((r["rows"], r["mode"]))
+        if bar is None:
+            continue
+        share = int(str(r["vs_in_process"]).rstrip("%"))
+        figure = f"{r['vs_in_process']} of in-process, worker RSS {max(r['peak_rss_mib'])} MiB"
+        target = f"≥ {bar} % {_mark(share >= bar)}"
+        yield "batch", f"{r['rows']:,} rows, {r['mode']}", figure, target, ran
+
+
+def controller(data: Json) -> Iterator[Row]:
+    r = data["rows"][0]
+    figure = (
+        f"{r['cpu_ms_per_reconcile']} ms CPU/reconcile, "
+        f"{r['api_requests_per_step']} API requests/step, all promoted in {r['wall_s']} s"
+    )
+    yield "controller", f"{r['rollouts']} rollouts in flight", figure, "", _ran(data)
+
+
+def rollout(data: Json) -> Iterator[Row]:
+    wanted = {
+        "fault serving → rollback completed (s)": "rollback reaction",
+        "apply → promoted (s)": "apply → promoted",
+        "failed requests during the rollback": "failed requests, rollback",
+        "failed requests during the promotion": "failed requests, promotion",
+    }
+    for r in data["rows"]:
+        label = wanted.get(r["metric"])
+        if label:
+            unit = " s" if r["metric"].endswith("(s)") else ""
+            yield "rollout loop", label, f"{r['value']}{unit}", str(r["target"]), _ran(data)
+
+
+def controlplane(data: Json) -> Iterator[Row]:
+    cold = sum(data["cold"]["binaries"].values())
+    warm = sum(data["warm"]["binaries"].values())
+    ran = str(data["cold"]["at"])[:16].replace("T", " ")
+    figure = f"cold {cold:.0f} s, warm relink {warm:.0f} s (4 binaries, 2 cores)"
+    yield (
+        "control plane build",
+        "kube-apiserver, -controller-manager, -scheduler, kwok",
+        figure,
+        "",
+        ran,
+    )
+
+
+SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
+    ("training", training),
+    ("training_quality", quality),
+    ("inference", inference),
+    ("batch", batch),
+    ("controller_reconcile", controller),
+    ("rollout", rollout),
+    ("controlplane_build", controlplane),
+]
+
+
+def table() -> tuple[list[Row], list[str]]:
+    rows: list[Row] = []
+    missing: list[str] = []
+    for name, extract in SECTIONS:
+        data = _load(name)
+        if data is None:
+            missing.append(name)
+            continue
+        rows.extend(extract(data))
+    return rows, missing
+
+
+def render(rows: list[Row], missing: list[str], facts: Json) -> str:
+    lines = [
+        "# Benchmarks — latest figures",
+        "",
+        "Written by `python bench/latest.py` (the last step of `make bench`) from the JSON",
+        "each benchmark left in `bench/results/`; the per-benchmark `.md` files have the",
+        "full tables and method notes. Ratios are measured side by side in one run.",
+        "",
+        "| benchmark | measure | figure | target | ran (UTC) |",
+        "|---|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in rows),
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()),
+    ]
+    if missing:
+        lines += ["", "Not run yet: " + ", ".join(missing)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    facts = machine()
+    facts["load_average"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    rows, missing = table()
+    path = RESULTS / "latest.md"
+    path.write_text(render(rows, missing, facts))
+    print(path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

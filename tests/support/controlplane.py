@@ -305,6 +305,13 @@ class _Proc:
 # the control plane
 
 
+# With WatchList on, the API server turns every watch from resourceVersion "" or "0" into
+# a watch-list stream (sendInitialEvents), which the Debian etcd 3.4 cannot serve (no
+# RequestWatchProgress): such watches (kwok's, informers') failed at once and were retried
+# with back-off up to 30 s. Off, they are plain watches again.
+DEFAULT_APISERVER_FLAGS = ("--feature-gates=WatchList=false",)
+
+
 class ControlPlane:
     """etcd + kube-apiserver (+ controller-manager, scheduler, kwok on demand)."""
 
@@ -312,7 +319,7 @@ class ControlPlane:
         self,
         *,
         workdir: str | os.PathLike[str] | None = None,
-        apiserver_flags: Sequence[str] = (),
+        apiserver_flags: Sequence[str] = DEFAULT_APISERVER_FLAGS,
         start_timeout: float = 120.0,
         verbosity: int = 1,
         build: bool = False,

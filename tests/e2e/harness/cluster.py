@@ -16,12 +16,6 @@ RBAC = REPO_ROOT / "k8s" / "rbac"
 CRD = REPO_ROOT / "k8s" / "crd"
 OPERATOR_NAMESPACE = "credit-risk"
 OPERATOR_ACCOUNT = "modelrollout-controller"
-# With WatchList on, the API server turns every watch from resourceVersion "" or "0" into
-# a watch-list stream (sendInitialEvents), which the Debian etcd 3.4 cannot serve
-# (no RequestWatchProgress). kwok always watches from "0": each of its watches failed at
-# once and was retried with back-off up to 30 s, so pods took up to ~25 s to turn
-# Running. Off, those watches are plain watches again.
-APISERVER_FLAGS = ("--feature-gates=WatchList=false",)
 
 
 @dataclass
@@ -48,7 +42,7 @@ def start_cluster(workdir: Path, nodes: int = 1) -> Cluster:
     missing = binaries_missing()
     if missing:
         raise RuntimeError(f"control-plane binaries missing {missing}: run `make controlplane`")
-    cp = ControlPlane(workdir=workdir / "controlplane", apiserver_flags=APISERVER_FLAGS)
+    cp = ControlPlane(workdir=workdir / "controlplane")  # WatchList off: see its defaults
     try:
         cp.start()
         cp.start_controllers()

@@ -1,0 +1,127 @@
+"""The allow-list: every shell command of README.md and where it is executed.
+
+A README command must match exactly one rule, and every rule must match a README
+command, so a new command without a home fails ``test_every_readme_command_is_covered``
+and a rule for a command that left the README fails it too.
+
+- ``Here(test)``: a test of ``test_readme_commands.py`` runs every command of the rule,
+  verbatim but for host, port, key and store substitutions (see that module);
+- ``Elsewhere(path, needles)``: another file runs it; ``test_elsewhere_really_runs_it``
+  checks that the file exists and holds every needle (the command as that file runs it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tests.integration.docs.readme import Command
+
+LOCAL = "test_local_services"  # trainer, Redis, inference, batch API + worker, MLflow UI
+KUBE = "test_kubernetes_commands"  # kubectl and helm on a real kube-apiserver
+
+
+@dataclass(frozen=True)
+class Here:
+    test: str
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    path: str
+    needles: tuple[str, ...]
+
+
+Where = Here | Elsewhere
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: str  # the normalised command, or a regex when it starts with ^
+    where: tuple[Where, ...]
+
+    def covers(self, command: Command) -> bool:
+        if self.match.startswith("^"):
+            return re.match(self.match, command.key) is not None
+        return command.key == self.match
+
+
+def kind(*targets: str) -> tuple[Where, ...]:
+    """The kind targets: run for real by the e2e-kind workflow (a Docker host); locally
+    test_scripts.py runs each one and checks it stops at once without Docker."""
+    return (
+        Elsewhere(
+            ".github/workflows/e2e-kind.yml", tuple(f"make -f mk/kind.mk {t}" for t in targets)
+        ),
+        Elsewhere(
+            "tests/integration/deploy/test_scripts.py",
+            ('"make", "--no-print-directory", "-f", "mk/kind.mk", target', *targets),
+        ),
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    # --- quick start and development
+    Rule(
+        "make demo",
+        (
+            Elsewhere("Makefile", ("demo: ", "$(PYTHON) scripts/demo.py")),
+            Elsewhere("tests/system/test_demo.py", ('DEMO = REPO_ROOT / "scripts" / "demo.py"',)),
+        ),
+    ),
+    Rule(
+        "make test",
+        (
+            Elsewhere(".ci/run", ("make test",)),
+            Elsewhere(".github/workflows/ci.yml", ("make test",)),
+        ),
+    ),
+    Rule("make lint", (Elsewhere(".github/workflows/ci.yml", ("run: make lint",)),)),
+    Rule(
+        "make controlplane",
+        (
+            Elsewhere(
+                "Makefile", ("test: $(STAMP) controlplane", "bash tests/controlplane/build.sh")
+            ),
+            Elsewhere(".ci/run", ("make test",)),
+        ),
+    ),
+    # --- the services on this machine, and every API example
+    Rule("python -m services.trainer", (Here(LOCAL),)),
+    Rule("redis-server --port 6379 --save '' &", (Here(LOCAL),)),
+    Rule(
+        r"^export (API_KEY=\$\(openssl |INFERENCE_API_KEY_HASHES=|INFERENCE_ADMIN_KEY_HASH="
+        r"|BATCH_API_KEY_HASHES=)",
+        (Here(LOCAL),),
+    ),
+    Rule("python -m services.inference --port 8080 &", (Here(LOCAL),)),
+    Rule("python -m services.batch api --port 8001 &", (Here(LOCAL),)),
+    Rule("python -m services.batch worker &", (Here(LOCAL),)),
+    Rule("mlflow ui --backend-store-uri sqlite:///.mlflow/mlflow.db --port 5000 &", (Here(LOCAL),)),
+    Rule("python -m services.trainer --help", (Here(LOCAL),)),
+    Rule(
+        "python -m services.trainer --dataset credit_data --model-name credit-data "
+        "--rollout-manifest rollout.yaml",
+        (Here(LOCAL),),
+    ),
+    Rule(r"^curl -s (-X (GET|POST) )?\"?localhost:8080/", (Here(LOCAL),)),
+    Rule(r"^(JOB=\$\()?curl -s (-X (GET|POST) )?\"?localhost:8001/", (Here(LOCAL),)),
+    Rule("python -m services.batch submit data/default.csv", (Here(LOCAL),)),
+    Rule("python -m services.batch status $JOB --wait", (Here(LOCAL),)),
+    Rule("redis-cli -u redis://127.0.0.1:6379/0 ping", (Here(LOCAL),)),
+    # --- Kubernetes
+    Rule("make kind-up images kind-load deploy", kind("kind-up", "images", "kind-load", "deploy")),
+    Rule("make e2e-kind", kind("e2e-kind")),
+    Rule("make kind-down", kind("kind-down")),
+    Rule("^(export API_KEY=\\$\\()?kubectl ", (Here(KUBE),)),
+    Rule("^helm (upgrade|uninstall) ", (Here(KUBE),)),
+)
+
+
+def rules_for(command: Command) -> list[Rule]:
+    return [rule for rule in RULES if rule.covers(command)]
+
+
+def run_here(test: str, commands: list[Command]) -> list[Command]:
+    """The README commands, in order, that ``test`` of this package must execute."""
+    return [c for c in commands if any(Here(test) in r.where for r in rules_for(c))]

@@ -14,14 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from controller.rollout.actions import (
-    Action,
-    DeleteCanary,
-    EmitEvent,
-    RestoreStableHPAMin,
-    SetWeight,
-)
-from controller.rollout.moves import pause, start
+from controller.rollout.actions import DeleteCanary, EmitEvent, SetWeight
+from controller.rollout.moves import pause, release_floor, start
 from controller.rollout.operator import operator_action
 from controller.rollout.phases import HANDLERS
 from controller.rollout.readings import Readings
@@ -33,12 +27,8 @@ __all__ = ["Decision", "decide"]
 
 
 def _deleted(tick: Tick) -> Decision:
-    held = tick.status.promotion
-    restore: tuple[Action, ...] = ()
-    if held and held.stable_hpa and held.original_min is not None:
-        restore = (RestoreStableHPAMin(held.stable_hpa, held.original_min),)
     event = EmitEvent("Deleted", "ModelRollout deleted: all traffic to stable, canary removed")
-    return Decision(tick.status, (SetWeight(0), DeleteCanary(), *restore, event))
+    return Decision(tick.status, (SetWeight(0), DeleteCanary(), *release_floor(tick), event))
 
 
 def _candidate_changed(tick: Tick) -> Decision | None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from controller.rollout.actions import (
     Action,
     HoldStableHPAMin,
-    PromoteStable,
+    RestoreStableHPAMin,
     ScaleCanaryDown,
     SetWeight,
 )
+from controller.rollout.readings import HPAReading
 from controller.rollout.transitions import (
     PAUSED,
     PROMOTED,
@@ -36,6 +37,19 @@ def start(tick: Tick, reason: str, *, retries: int = 0) -> Decision:
     return go(tick, Phase.INITIALIZING, reason, msg, *back, status=status)
 
 
+def release_floor(tick: Tick) -> tuple[Action, ...]:
+    """Give the stable HPA its floor back: the one ``status.promotion`` recorded, or one a
+    promotion raised but never recorded (the operator died in between: the HPA still
+    carries the original floor in its annotation)."""
+    held = tick.status.promotion
+    if held and held.stable_hpa and held.original_min is not None:
+        return (RestoreStableHPAMin(held.stable_hpa, held.original_min),)
+    hpa = tick.readings.stable_hpa
+    if hpa is not None and hpa.held_from is not None:
+        return (RestoreStableHPAMin(hpa.name, hpa.held_from),)
+    return ()
+
+
 def rollback(tick: Tick, reason: str, message: str) -> Decision:
     """Traffic to stable and the canary scaled away now; recorded as Failed next tick."""
     status = with_condition(tick.status, PROMOTED, "False", reason, message, tick.now)
@@ -47,6 +61,7 @@ def rollback(tick: Tick, reason: str, message: str) -> Decision:
         f"rolling back: {message}",
         SetWeight(0),
         ScaleCanaryDown(),
+        *release_floor(tick),
         warning=True,
         status=status,
         canary_weight=0,
@@ -55,18 +70,32 @@ def rollback(tick: Tick, reason: str, message: str) -> Decision:
     )
 
 
+def held_floor(hpa: HPAReading, total: int) -> tuple[int, int]:
+    """(original, held) floor of the stable HPA during a promotion: the current total.
+
+    A floor already held (a promotion raised it, then the operator died before recording
+    it) is kept as it is: recomputed, it would count the replicas it has added since and
+    be raised again on every attempt."""
+    if hpa.held_from is not None:
+        return hpa.held_from, hpa.min_replicas
+    return hpa.min_replicas, min(hpa.max_replicas, max(hpa.min_replicas, total))
+
+
 def promote(tick: Tick, reason: str, message: str) -> Decision:
-    """Hold the stable HPA floor at the current total, then roll stable onto the candidate."""
+    """Hold the stable HPA floor at the current total and record ``Promoting``.
+
+    The stable Deployment is not touched here: ``phases.promoting`` rolls it onto the
+    candidate once the promotion is recorded. If the operator dies before the status is
+    written, the stable still serves the old version, the next analysis decides again, and
+    a rollback gives the held floor back (``release_floor``)."""
     readings, actions = tick.readings, list[Action]()
     total = readings.stable.replicas + readings.canary.replicas
     promotion = Promotion()
     if readings.stable_hpa is not None:
         hpa = readings.stable_hpa
-        original = hpa.held_from if hpa.held_from is not None else hpa.min_replicas
-        held = min(hpa.max_replicas, max(original, total))
+        original, held = held_floor(hpa, total)
         promotion = Promotion(stable_hpa=hpa.name, original_min=original, held_min=held)
         actions.append(HoldStableHPAMin(hpa.name, held, original))
-    actions.append(PromoteStable(tick.candidate_uri))
     status = with_condition(tick.status, PAUSED, "False", "Resumed", "", tick.now)
     return go(
         tick,

@@ -4,18 +4,16 @@ before any phase: deletion, operator actions, candidate changes, pause)."""
 from __future__ import annotations
 
 from controller.rollout.actions import (
-    Action,
     DeleteCanary,
     EnsureCanary,
     MoveAlias,
     PromoteStable,
-    RestoreStableHPAMin,
     ScaleCanary,
     ScaleCanaryDown,
     SetWeight,
     TagVersion,
 )
-from controller.rollout.moves import resume, rollback, start
+from controller.rollout.moves import release_floor, resume, rollback, start
 from controller.rollout.progress import progressing
 from controller.rollout.records import verdict_tags
 from controller.rollout.transitions import (
@@ -102,13 +100,9 @@ def promoting(tick: Tick) -> Decision:
         progress = f"{stable.updated} updated, {stable.ready} ready of {stable.replicas}"
         return hold(tick, f"stable rolling onto v{status.canary_version}: {progress}", *again)
     name, version = status.model_name or "", status.canary_version or ""
-    restore: tuple[Action, ...] = ()
-    held = status.promotion
-    if held and held.stable_hpa and held.original_min is not None:
-        restore = (RestoreStableHPAMin(held.stable_hpa, held.original_min),)
     message = f"v{version} promoted: stable serves it at 100%"
+    tags = verdict_tags(tick, "promoted", "Promoted", message, at=status.phase_since)
     status = with_condition(status, PROMOTED, "True", "Promoted", message, tick.now)
-    tags = verdict_tags(tick, "promoted", "Promoted", message)
     return go(
         tick,
         Phase.SUCCEEDED,
@@ -116,7 +110,7 @@ def promoting(tick: Tick) -> Decision:
         message,
         SetWeight(0),
         DeleteCanary(),
-        *restore,
+        *release_floor(tick),
         MoveAlias(name, version),
         TagVersion(name, version, tags),
         status=status,
@@ -132,7 +126,7 @@ def rolling_back(tick: Tick) -> Decision:
     cond = status.condition(PROMOTED)
     reason = cond.reason if cond else "RolledBack"
     message = cond.message if cond else status.message
-    tags = verdict_tags(tick, "rolled_back", reason, message)
+    tags = verdict_tags(tick, "rolled_back", reason, message, at=status.phase_since)
     tag = TagVersion(status.model_name or "", status.canary_version or "", tags)
     return go(
         tick,

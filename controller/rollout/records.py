@@ -4,6 +4,7 @@ so "why was v7 rolled back?" can be answered from the registry after the fact.""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from controller.rollout.transitions import Tick
 from controller.status import AnalysisRecord
@@ -30,14 +31,20 @@ def analysis_tag(record: AnalysisRecord, number: int) -> dict[str, str]:
     return {f"{TAG_PREFIX}.analysis.{number:03d}": compact(record)}
 
 
-def verdict_tags(tick: Tick, verdict: str, reason: str, message: str) -> dict[str, str]:
-    """Tags for the final verdict of a rollout attempt (promoted, rolled back, rejected)."""
+def verdict_tags(
+    tick: Tick, verdict: str, reason: str, message: str, at: datetime | None = None
+) -> dict[str, str]:
+    """Tags for the final verdict of a rollout attempt (promoted, rolled back, rejected).
+
+    ``at`` is when the verdict was reached (default: now). Promotion and rollback pass the
+    start of their phase, recorded in the status: a tick repeated after the operator died
+    before writing the status then sets exactly the same tags (nothing changes twice)."""
     status = tick.status
     tags = {
         f"{TAG_PREFIX}.verdict": verdict,
         f"{TAG_PREFIX}.reason": reason,
         f"{TAG_PREFIX}.message": message[:MAX_TAG_VALUE],
-        f"{TAG_PREFIX}.time": tick.now.isoformat(timespec="seconds"),
+        f"{TAG_PREFIX}.time": (at or tick.now).isoformat(timespec="seconds"),
         f"{TAG_PREFIX}.stable_version": str(status.stable_version),
         f"{TAG_PREFIX}.failed_checks": str(status.failed_checks),
         f"{TAG_PREFIX}.analyses": str(status.analysis_count),

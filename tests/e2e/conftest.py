@@ -1,4 +1,5 @@
-"""Fixtures of the rollout loop on one machine (issue 7).
+"""Fixtures of the rollout loop on one machine (issue 7), defined in
+``tests/support/rollout_fixtures.py`` and shared with ``tests/system/controller``.
 
 Per session: two real trained model versions. Per module: one control plane (etcd,
 kube-apiserver, controller-manager, scheduler, kwok), one Prometheus and one operator
@@ -8,81 +9,12 @@ processes, and its own registered model.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from tests.support.rollout_fixtures import (
+    base_models,
+    cluster,
+    make_scenario,
+    operator,
+    prometheus,
+)
 
-import pytest
-
-from tests.e2e.harness.cluster import Cluster, start_cluster
-from tests.e2e.harness.models import BaseModels, register_scenario_models, train_base_models
-from tests.e2e.harness.operator import OperatorProcess
-from tests.e2e.harness.prometheus import PrometheusServer
-from tests.e2e.harness.scenario import Scenario
-
-
-@pytest.fixture(scope="session")
-def base_models(tmp_path_factory: pytest.TempPathFactory) -> BaseModels:
-    return train_base_models(tmp_path_factory.mktemp("e2e-mlflow"))
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    found = start_cluster(tmp_path_factory.mktemp("e2e-cluster"))
-    try:
-        yield found
-    finally:
-        found.stop()
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    server = PrometheusServer(tmp_path_factory.mktemp("e2e-prometheus")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def operator(
-    cluster: Cluster, base_models: BaseModels, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(
-        cluster.operator_kubeconfig,
-        base_models.tracking_uri,
-        tmp_path_factory.mktemp("e2e-operator"),
-    )
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-def _namespace(node_name: str) -> str:
-    short = re.sub(r"[^a-z0-9]+", "-", node_name.lower().removeprefix("test_")).strip("-")
-    return f"e2e-{short}"[:50].rstrip("-")
-
-
-@pytest.fixture
-def make_scenario(
-    request: pytest.FixtureRequest,
-    cluster: Cluster,
-    prometheus: PrometheusServer,
-    base_models: BaseModels,
-    tmp_path: Path,
-) -> Iterator[Callable[..., Scenario]]:
-    """``make_scenario(replicas=2, hpa=(2, 4), env=None)`` → a set-up :class:`Scenario`."""
-    made: list[Scenario] = []
-
-    def make(**kwargs: object) -> Scenario:
-        namespace = _namespace(request.node.name)
-        models = register_scenario_models(base_models, namespace)
-        scenario = Scenario(cluster, prometheus, models, namespace, tmp_path)
-        made.append(scenario)
-        return scenario.setup(**kwargs)  # type: ignore[arg-type]
-
-    yield make
-    for scenario in made:
-        scenario.teardown()
+__all__ = ["base_models", "cluster", "make_scenario", "operator", "prometheus"]

@@ -211,7 +211,7 @@ CASES = [
         "progress-pass-last-step-promotes",
         S(step=3, canary_weight=50),
         P.PROMOTING,
-        (HoldStableHPAMin("inference", 5, 2), PromoteStable(CANDIDATE_URI), TagVersion, EmitEvent),
+        (HoldStableHPAMin("inference", 5, 2), TagVersion, EmitEvent),  # stable patched later
         event="Promoting",
         expect={"promotion": PROMOTING},
     ),
@@ -602,22 +602,60 @@ CASES = [
         "promote-without-hpa",
         S(step=3, canary_weight=50),
         P.PROMOTING,
-        (PromoteStable(CANDIDATE_URI), TagVersion, EmitEvent),
+        (TagVersion, EmitEvent),
         readings=A(stable_hpa=None),
     ),
     Case(
         "promote-hpa-floor-capped",
         S(step=3, canary_weight=50),
         P.PROMOTING,
-        (HoldStableHPAMin("inference", 10, 2), PromoteStable, TagVersion, EmitEvent),
+        (HoldStableHPAMin("inference", 10, 2), TagVersion, EmitEvent),
         readings=A(stable=workload(STABLE_URI, 9), canary=workload(CANDIDATE_URI, 3)),
     ),
     Case(
         "promote-hpa-already-held",
         S(step=3, canary_weight=50),
         P.PROMOTING,
-        (HoldStableHPAMin("inference", 5, 2), PromoteStable, TagVersion, EmitEvent),
+        (HoldStableHPAMin("inference", 5, 2), TagVersion, EmitEvent),
         readings=A(stable_hpa=HPAReading("inference", 5, 10, held_from=2)),
+    ),
+    # the operator died after raising the floor, before recording Promoting: the HPA has
+    # since scaled stable up to it (5), plus 1 canary — the floor is kept, not raised to 6
+    Case(
+        "promote-again-after-a-crash-keeps-the-held-floor",
+        S(step=3, canary_weight=50),
+        P.PROMOTING,
+        (HoldStableHPAMin("inference", 5, 2), TagVersion, EmitEvent),
+        readings=A(
+            stable=workload(STABLE_URI, 5),
+            stable_hpa=HPAReading("inference", 5, 10, held_from=2),
+        ),
+        expect={"promotion": PROMOTING},
+    ),
+    # ... and if the analysis redone after the restart fails, the rollback gives it back
+    Case(
+        "rollback-after-a-crash-gives-the-held-floor-back",
+        S(step=3, canary_weight=50, failed_checks=2),
+        P.ROLLING_BACK,
+        (
+            SetWeight(0),
+            ScaleCanaryDown(),
+            RestoreStableHPAMin("inference", 2),
+            TagVersion,
+            EmitEvent,
+        ),
+        readings=A(
+            metrics=metrics(errorRatio=0.5),
+            stable_hpa=HPAReading("inference", 5, 10, held_from=2),
+        ),
+        event="FailedChecks",
+    ),
+    Case(
+        "deleted-after-a-crash-gives-the-held-floor-back",
+        S(step=3, canary_weight=50),
+        P.PROGRESSING,
+        (SetWeight(0), DeleteCanary(), RestoreStableHPAMin("inference", 2), EmitEvent),
+        readings=A(deleting=True, stable_hpa=HPAReading("inference", 5, 10, held_from=2)),
     ),
     # ---- rollback is recorded once traffic is safe
     Case(
@@ -649,7 +687,7 @@ CASES = [
         "action-promote",
         S(step=1, canary_weight=10),
         P.PROMOTING,
-        (HoldStableHPAMin, PromoteStable(CANDIDATE_URI), Clear(), EmitEvent),
+        (HoldStableHPAMin, Clear(), EmitEvent),
         readings=A(action="promote"),
         event="PromotedByOperator",
         expect={"last_action": "promote"},
@@ -764,3 +802,34 @@ def test_decide(case: Case) -> None:
 def test_table_is_large_enough() -> None:
     assert len(CASES) >= 30
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+def test_promotion_is_recorded_before_the_stable_deployment_is_touched() -> None:
+    """The decision that starts a promotion never patches the stable Deployment; the first
+    Promoting tick does, and only while the stable does not run the candidate yet."""
+    promoting = decide(SPEC, S(step=3, canary_weight=50), A(), NOW)
+    assert promoting.status.phase is P.PROMOTING
+    assert not any(isinstance(a, PromoteStable) for a in promoting.actions)
+    first = decide(SPEC, promoting.status, A(), NOW)
+    assert [a for a in first.actions if isinstance(a, PromoteStable)] == [
+        PromoteStable(CANDIDATE_URI)
+    ]
+    rolling = A(stable=workload(CANDIDATE_URI, 5, ready=3, updated=2))
+    assert decide(SPEC, promoting.status, rolling, NOW).actions == ()
+
+
+@pytest.mark.parametrize(
+    ("phase", "done"),
+    [
+        (P.PROMOTING, A(stable=workload(CANDIDATE_URI, 5))),
+        (P.ROLLING_BACK, A()),
+    ],
+)
+def test_a_verdict_repeated_after_a_crash_sets_the_same_tags(phase: Phase, done: Readings) -> None:
+    """The verdict tick is repeated when the operator dies before writing its status; the
+    tags it sets (and the alias it moves) must be the same, whenever the repeat happens."""
+    started = S(phase, canary_weight=0, phase_since=ago(40), promotion=PROMOTING)
+    first = decide(SPEC, started, done, ago(10))
+    again = decide(SPEC, started, done, NOW)
+    assert first.effects == again.effects
+    assert tag(first)["rollout.time"] == ago(40).isoformat(timespec="seconds")

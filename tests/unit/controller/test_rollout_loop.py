@@ -51,11 +51,15 @@ class World:
     canary_replicas: int = 0
     stable_uri: str = STABLE_URI
     hpa_min: int = 2
+    held_from: int | None = None  # the HPA's original-min-replicas annotation
+    rolling: bool = False  # a stable rolling update seen by the next observation only
     alias: dict[str, str] = field(default_factory=lambda: {"champion": "7"})
     tags: dict[str, str] = field(default_factory=dict)
     weights: list[int] = field(default_factory=list)
+    applied: list[Action] = field(default_factory=list)
 
     def apply(self, action: Action) -> None:
+        self.applied.append(action)
         match action:
             case EnsureCanary(uri, replicas):
                 self.canary_uri, self.canary_replicas = uri, max(self.canary_replicas, replicas)
@@ -66,10 +70,12 @@ class World:
                 self.canary_replicas = 0
             case DeleteCanary():
                 self.canary_uri, self.canary_replicas = None, 0
-            case HoldStableHPAMin(_, low, _) | RestoreStableHPAMin(_, low):
-                self.hpa_min = low
+            case HoldStableHPAMin(_, low, original):
+                self.hpa_min, self.held_from = low, original
+            case RestoreStableHPAMin(_, low):
+                self.hpa_min, self.held_from = low, None
             case PromoteStable(uri):
-                self.stable_uri = uri
+                self.stable_uri, self.rolling = uri, True
             case MoveAlias(_, version, alias):
                 self.alias[alias] = version
             case TagVersion(_, _, tags):
@@ -77,6 +83,9 @@ class World:
 
     def readings(self, n: int, spec: RolloutSpec, status: RolloutStatus, now: datetime) -> Readings:
         due = analysis_due(spec, status, now)
+        replicas = max(4, self.hpa_min)  # the HPA keeps the stable at its floor
+        stable = workload(self.stable_uri, replicas, updated=0 if self.rolling else replicas)
+        self.rolling = False
         canary = WorkloadReading()
         if self.canary_uri:
             canary = workload(self.canary_uri, self.canary_replicas)
@@ -84,18 +93,32 @@ class World:
             model_name=NAME,
             candidate_version="8",
             stable_version="7",
-            stable=workload(self.stable_uri, 4),
+            stable=stable,
             canary=canary,
-            stable_hpa=HPAReading("inference", self.hpa_min, 10),
+            stable_hpa=HPAReading("inference", self.hpa_min, 10, self.held_from),
             contract=ContractCheck(),
             metrics=self.metrics(n, self.weight) if due else None,
         )
 
 
-def run(world: World, rollout: RolloutSpec, ticks: int = 60, every: float = 15.0) -> list[Phase]:
+def run(
+    world: World,
+    rollout: RolloutSpec,
+    ticks: int = 60,
+    every: float = 15.0,
+    crash_first: bool = False,
+) -> list[Phase]:
+    """Tick until a final phase. ``crash_first``: every tick is first attempted by an
+    operator that dies after applying the effects, before the status is written (lost),
+    then 5 s later by a restarted one reading the old status back."""
     status, phases = RolloutStatus(), []
     for n in range(ticks):
         now = NOW + timedelta(seconds=n * every)
+        if crash_first:
+            lost = decide(rollout, status, world.readings(n, rollout, status, now), now)
+            for action in lost.effects:
+                world.apply(action)
+            now += timedelta(seconds=5)
         decision = decide(rollout, status, world.readings(n, rollout, status, now), now)
         for action in decision.effects:
             world.apply(action)
@@ -153,3 +176,52 @@ def test_restart_between_every_tick_gives_the_same_run() -> None:
     first, second = World(), World()
     assert run(first, spec()) == run(replace(second), spec())
     assert first.weights == second.weights
+
+
+def test_a_crash_before_every_status_write_still_promotes_exactly_once() -> None:
+    """Every tick's effects are applied twice (the first operator dies before recording
+    them): the promotion still ends the same, the stable Deployment is patched once, the
+    HPA floor is held at one value, the verdict tags are the same both times."""
+    world = World()
+    phases = run(world, spec(), crash_first=True)
+    assert phases[-1] is Phase.SUCCEEDED
+    assert world.stable_uri == f"models:/{NAME}/8"
+    assert world.alias["champion"] == "8"
+    assert (world.hpa_min, world.held_from) == (2, None)
+    assert [a for a in world.applied if isinstance(a, PromoteStable)] == [
+        PromoteStable(f"models:/{NAME}/8")
+    ]
+    floors = {a.min_replicas for a in world.applied if isinstance(a, HoldStableHPAMin)}
+    assert floors == {5}, "4 stable + 1 canary, held once, never raised again"
+    verdicts = [
+        a.tags for a in world.applied if isinstance(a, TagVersion) and "rollout.verdict" in a.tags
+    ]
+    assert len(verdicts) == 2, "the verdict tick ran twice"
+    assert verdicts[0] == verdicts[1]
+    assert {a for a in world.applied if isinstance(a, MoveAlias)} == {MoveAlias(NAME, "8")}
+
+
+def test_a_crash_after_the_floor_is_raised_then_a_failed_analysis_gives_it_back() -> None:
+    """Promotion decided, floor raised, operator dead before recording it; the analysis
+    redone after the restart fails: the rollback restores the floor it never recorded."""
+    world = World(metrics=lambda n, w: metrics(errorRatio=0.0 if n < 8 else 0.5))
+    rollout = spec(canary={"steps": [5], "failureThreshold": 1})
+    status = RolloutStatus()
+    for n in range(8):  # Initializing, then Progressing until the passed analysis
+        now = NOW + timedelta(seconds=n * 15)
+        decision = decide(rollout, status, world.readings(n, rollout, status, now), now)
+        if decision.status.phase is Phase.PROMOTING:
+            for action in decision.effects:  # applied, never recorded
+                world.apply(action)
+            break
+        for action in decision.effects:
+            world.apply(action)
+        status = RolloutStatus.from_k8s(decision.status.to_k8s())
+    assert (world.hpa_min, world.held_from) == (5, 2)
+    assert world.stable_uri == STABLE_URI, "the stable is not touched before Promoting"
+    now = NOW + timedelta(seconds=9 * 15)
+    decision = decide(rollout, status, world.readings(9, rollout, status, now), now)
+    for action in decision.effects:
+        world.apply(action)
+    assert decision.status.phase is Phase.ROLLING_BACK
+    assert (world.hpa_min, world.held_from) == (2, None)

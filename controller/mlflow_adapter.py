@@ -7,7 +7,6 @@ Built on ``services.core.registry``; contracts are read from the run's ``contrac
 
 from __future__ import annotations
 
-import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +15,14 @@ import mlflow
 
 from controller.rollout.readings import ContractCheck
 from services.core.contract import CONTRACT_FILE, ModelContract, compatibility_issues
-from services.core.registry import ModelRef, aliases_of, client, resolve_version, set_alias
+from services.core.registry import (
+    ModelRef,
+    aliases_of,
+    client,
+    resolve_version,
+    set_alias,
+    use_service_client_defaults,
+)
 from services.core.registry import tag_version as _tag_version
 
 
@@ -33,8 +39,8 @@ def _find_contract(folder: Path) -> ModelContract:
 
 class ModelRegistry:
     def __init__(self, tracking_uri: str) -> None:
-        # contract downloads are tiny and frequent: no progress bars in the operator's log
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # no progress bars in the operator's log; a stopped MLflow fails a tick in seconds
+        use_service_client_defaults()
         self.tracking_uri = tracking_uri
         self._contract = lru_cache(maxsize=64)(self._load_contract)
 

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import mlflow
 from mlflow import MlflowClient
+
+# MLflow client defaults for a long-running service (MLFLOW_* values an operator sets win):
+# no download progress bar (not a JSON log line), and a registry call that fails in
+# seconds. MLflow's own default is 7 retries with exponential backoff, about 4 minutes
+# against a stopped tracking server: the inference service's first load held start-up that
+# long (no /healthz), and every reload held the admin call and the reload lock. Callers
+# retry on their own schedule (the inference watcher, the controller's next tick).
+MLFLOW_CLIENT_DEFAULTS = {
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",  # seconds, doubling (an integer)
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",  # seconds per connect / read
+}
+
+
+def use_service_client_defaults() -> None:
+    """Apply :data:`MLFLOW_CLIENT_DEFAULTS` to this process where not already set."""
+    for name, value in MLFLOW_CLIENT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
 
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
 

@@ -8,13 +8,13 @@ the app still starts, ``/readyz`` says why, and a background task keeps trying.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from slowapi.errors import RateLimitExceeded
 
+from services.core.registry import use_service_client_defaults
 from services.core.web.auth import ApiKeyAuth
 from services.core.web.errors import install_error_handlers
 from services.core.web.limits import BodySizeLimitMiddleware
@@ -31,7 +31,7 @@ from services.inference.watcher import AliasWatcher
 
 DESCRIPTION = "Real-time credit-default scoring. Send `X-API-Key` on /api/v1/* routes."
 
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # not a JSON log line
+use_service_client_defaults()  # registry calls fail in seconds, not minutes
 
 
 def create_app(settings: InferenceSettings | None = None) -> FastAPI:

@@ -4,22 +4,30 @@ Protected by its own key (``X-Admin-Key``; disabled unless ``INFERENCE_ADMIN_KEY
 set). Without a body it reloads the served URI (e.g. an alias that moved); ``uri`` serves
 another model until the next restart (which reads ``MODEL_URI`` again); ``force`` accepts
 a contract that is incompatible with the served one (clients may break).
+
+The optional body is read here, after the admin key is checked, with the same strict
+parser and errors as the scoring routes: 415 unless JSON, 422 for anything that does not
+parse or validate (FastAPI's own body handling answered an undocumented 400 to bytes that
+are not UTF-8, and took ``"force": 0`` for false).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
-from services.core.web.errors import Conflict
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from services.core.web.errors import Conflict, UnsupportedMediaType
 from services.inference.deps import AdminKeyDep, RuntimeDep
 from services.inference.responses import ReloadStatus, error_responses
+from services.inference.scoring import invalid, is_json
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 
 class ReloadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `"force": 0` is not false
 
     uri: str | None = Field(
         None,
@@ -30,17 +38,42 @@ class ReloadRequest(BaseModel):
     force: bool = Field(False, description="accept an incompatible contract")
 
 
+BODY: TypeAdapter[ReloadRequest | None] = TypeAdapter(ReloadRequest | None)
+OPTIONAL_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {"anyOf": [ReloadRequest.model_json_schema(), {"type": "null"}]}
+            }
+        },
+    }
+}
+
+
+async def read_options(request: Request) -> ReloadRequest:
+    """The body's options; no body (or JSON ``null``) means the defaults."""
+    raw = await request.body()
+    if not raw:
+        return ReloadRequest()
+    if not is_json(request.headers.get("content-type")):
+        raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
+    try:
+        return BODY.validate_json(raw) or ReloadRequest()
+    except ValidationError as exc:
+        raise invalid(exc) from None
+
+
 @router.post(
     "/reload",
     response_model=ReloadStatus,
-    responses=error_responses(401, 403, 409, 422),
+    responses=error_responses(401, 403, 409, 413, 415, 422),
+    openapi_extra=OPTIONAL_BODY,
     summary="Reload the model",
 )
-async def reload(
-    _admin: AdminKeyDep, runtime: RuntimeDep, body: ReloadRequest | None = None
-) -> ReloadStatus:
-    request = body or ReloadRequest()
-    status = await runtime.reload(request.uri, force=request.force)
+async def reload(_admin: AdminKeyDep, runtime: RuntimeDep, request: Request) -> ReloadStatus:
+    options = await read_options(request)
+    status = await runtime.reload(options.uri, force=options.force)
     if not status.ok:
         raise Conflict(f"reload refused: {status.message}", details=[status.model_dump()])
     return status

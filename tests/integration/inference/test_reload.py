@@ -179,6 +179,38 @@ async def test_admin_reload_needs_its_own_key(versions: Versions) -> None:
         assert "disabled" in disabled.json()["error"]["message"]
 
 
+async def test_admin_reload_body_errors_are_documented_ones(versions: Versions) -> None:
+    """The key is checked before the body; a body that is not JSON, not UTF-8 or not valid
+    (strictly: ``0`` is not ``false``) is a 415 / 422 like on the scoring routes (FastAPI's
+    own parsing answered an undocumented 400 to bytes that are not UTF-8)."""
+    settings = make_settings(model_uri=versions.uri(1), mlflow_tracking_uri=versions.tracking_uri)
+    json_type = {"Content-Type": "application/json"}
+    async with running(settings) as svc:
+        post = svc.client.post
+        no_key = await post("/api/v1/admin/reload", content=b"\xff\xfe", headers=json_type)
+        assert no_key.status_code == 401
+        not_utf8 = await post(
+            "/api/v1/admin/reload", content=b"=g\xff\xfe{", headers={**ADMIN, **json_type}
+        )
+        assert not_utf8.status_code == 422, not_utf8.text
+        assert not_utf8.json()["error"]["code"] == "invalid_input"
+        assert not_utf8.json()["error"]["details"][0]["type"] == "json_invalid"
+        unknown = await reload(svc, {"uri": versions.uri(2), "extra": 1})
+        assert unknown.status_code == 422
+        assert unknown.json()["error"]["details"][0]["loc"] == ["body", "extra"]
+        for loose in ({"force": 0}, {"force": "true"}, {"uri": 2}):  # strict, like scoring
+            assert (await reload(svc, loose)).status_code == 422, loose
+        text = await post(
+            "/api/v1/admin/reload", content=b"{}", headers={**ADMIN, "Content-Type": "text/plain"}
+        )
+        assert text.status_code == 415
+        for empty in (b"", b"null", b"{}"):
+            same = await post("/api/v1/admin/reload", content=empty, headers={**ADMIN, **json_type})
+            assert same.status_code == 200, same.text
+            assert "already serving" in same.json()["message"]
+        assert (await svc.predict(ROW)).json()["model"]["version"] == "1"
+
+
 async def test_contract_changes(
     versions: Versions,
     lending_club_model: TrainedModel,

@@ -81,6 +81,35 @@ class ChunkSummary:
         }
 
 
+@dataclass
+class ClosedJob:
+    """A finished job as its files on storage tell it (``final.json`` and the summaries
+    of its result files): what is needed to give Redis its record back."""
+
+    state: str
+    finished_at: float
+    error: dict[str, Any] | None = None
+    summaries: list[ChunkSummary] = field(default_factory=list)
+
+    def fields(self) -> dict[str, str | int | float]:
+        """Record fields over the new-job ones: final state, progress, summary, error."""
+        out: dict[str, str | int | float] = {
+            "state": self.state,
+            "finished_at": self.finished_at,
+            "chunks_done": len(self.summaries),
+            "rows_done": sum(s.rows for s in self.summaries),
+            "positives": sum(s.positives for s in self.summaries),
+        }
+        for summary in self.summaries:
+            out[f"model:{summary.model_version}"] = 1
+            for band, count in summary.bands.items():
+                key = f"band:{band}"
+                out[key] = int(out.get(key, 0)) + count
+        if self.error:
+            out["error"] = json.dumps(self.error)
+        return out
+
+
 SourceKind = Literal["json", "upload", "path"]
 SourceFormat = Literal["parquet", "csv"]
 

@@ -4,8 +4,10 @@ Job files on shared storage outlive Redis: a job whose manifest exists, that has
 state, and that Redis no longer knows (it restarted without persistence) is registered
 again from its manifest with every chunk re-queued. Chunks whose result files exist are
 skipped by the workers, so a restored job scores only what is missing and ends with every
-row exactly once. Workers restore at start-up and at each maintenance pass; the API
-restores a job when its status is asked for.
+row exactly once. A job that had already ended gets its final record back from its files
+(``recovery``), so its status, results and Idempotency-Key stay until they expire.
+Workers restore at start-up and at each maintenance pass; the API restores a job when its
+status (or its Idempotency-Key) is asked for.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from functools import partial
 from pathlib import Path
 
 from loguru import logger
-from redis import Redis
+from redis import Redis, RedisError
 
 from services.batch.domain import ChunkSpec, Manifest
 from services.batch.planning import plan_parquet
 from services.batch.queueing import Enqueuer
+from services.batch.recovery import restore_closed
 from services.batch.settings import BatchSettings
 from services.batch.storage import Storage
 from services.batch.store import RedisJobStore
@@ -76,11 +79,17 @@ def register(
 
 
 def restore(backend: Backend, job_id: str) -> bool:
-    """Register a lost job again from its manifest; False if there is nothing to restore."""
+    """Register a lost job again from its files; False if there is nothing to restore.
+
+    An unfinished job is queued again (chunks already scored are skipped by the
+    workers); a finished one gets its final record back (``recovery.restore_closed``)."""
     paths = backend.storage.job(job_id)
     manifest = paths.read_manifest()
-    if manifest is None or paths.final.exists() or backend.store.exists(job_id):
+    if manifest is None or backend.store.exists(job_id):
         return False
+    final = paths.read_final()
+    if final is not None:
+        return restore_closed(backend, paths, manifest, final)
     chunks = None if manifest.split else plan_parquet(Path(manifest.source), manifest.chunk_rows)
     register(backend, manifest, chunks, recovered=True)
     done = len(list(paths.results.glob("part-*.parquet")))
@@ -94,20 +103,28 @@ def restore(backend: Backend, job_id: str) -> bool:
 
 
 def restore_all(backend: Backend) -> list[str]:
-    """Restore every unfinished job on storage that Redis does not know."""
-    candidates = []
-    for job_id in backend.storage.job_ids():
-        paths = backend.storage.job(job_id)
-        if paths.manifest.exists() and not paths.final.exists():
-            candidates.append(job_id)
+    """Restore every job on storage that Redis does not know (a job that cannot be
+    restored is logged and does not hold up the others)."""
+    candidates = [
+        job_id
+        for job_id in backend.storage.job_ids()
+        if backend.storage.job(job_id).manifest.exists()
+    ]
     if not candidates:
         return []
     with backend.redis.pipeline(transaction=False) as pipe:
         for job_id in candidates:
             pipe.exists(backend.store.job_key(job_id))
         known = pipe.execute()
-    return [
-        job_id
-        for job_id, exists in zip(candidates, known, strict=True)
-        if not exists and restore(backend, job_id)
-    ]
+    restored = []
+    for job_id, exists in zip(candidates, known, strict=True):
+        if exists:
+            continue
+        try:
+            if restore(backend, job_id):
+                restored.append(job_id)
+        except RedisError:
+            raise
+        except Exception as exc:
+            logger.bind(job_id=job_id).error("cannot restore job {}: {}", job_id, exc)
+    return restored

@@ -57,8 +57,11 @@ class BatchService:
         return hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()[:32] if key else None
 
     def existing(self, digest: str | None) -> JobStatus | None:
-        """The job that already holds this idempotency key, if it still exists."""
-        owner = self.backend.store.idempotent(digest) if digest else None
+        """The job that already holds this idempotency key, if it still exists (asked of
+        Redis, then of storage: a job Redis lost is restored by ``status``)."""
+        if digest is None:
+            return None
+        owner = self.backend.store.idempotent(digest) or self.backend.storage.job_for_key(digest)
         try:
             return self.status(owner) if owner else None
         except NotFound:
@@ -93,6 +96,8 @@ class BatchService:
             paths.remove()
             return self.status(owner)
         write_json(paths.manifest, manifest.model_dump())
+        if digest:
+            self.backend.storage.remember_key(digest, job_id)
         return self.status(job_id)
 
     def _check(self, source: Source) -> tuple[list[ChunkSpec] | None, str]:

@@ -3,14 +3,18 @@
 ``<storage_dir>/jobs/<job_id>/``: ``job.json`` (the manifest, written once the job is
 queued), ``input.*`` (an uploaded or JSON input), ``parts/`` (chunks a split task cut from
 a CSV), ``results/part-NNNNNN.parquet`` (one file per chunk, in input order) and
-``final.json`` (the final state and when the results expire). Every file is written to a
-temporary name and renamed, so a reader never sees half a file.
+``final.json`` (the final state, the error of a failed job, and when the results expire).
+``<storage_dir>/idempotency/<digest>`` names the job that holds an Idempotency-Key, so the
+key survives Redis losing its data. Every file is written to a temporary name and
+renamed, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -20,6 +24,7 @@ from typing import Any
 
 from services.batch.domain import Manifest, is_job_id
 
+DIGEST = re.compile(r"^[0-9a-f]{32}$")  # an Idempotency-Key digest (see BatchService)
 ORPHAN_SECONDS = 86_400  # a job folder without manifest (an aborted submit) is removed after
 
 
@@ -91,9 +96,11 @@ class Storage:
         self.root = root
         self.jobs_dir = root / "jobs"
         self.inputs_dir = root / "inputs"
+        self.keys_dir = root / "idempotency"
         self.input_dirs = [d.resolve() for d in (input_dirs or [self.inputs_dir])]
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.inputs_dir.mkdir(parents=True, exist_ok=True)
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
 
     def job(self, job_id: str) -> JobPaths:
         return JobPaths(self.root, job_id)
@@ -101,14 +108,40 @@ class Storage:
     def job_ids(self) -> list[str]:
         return sorted(p.name for p in self.jobs_dir.iterdir() if is_job_id(p.name))
 
+    def key_file(self, digest: str) -> Path:
+        if not DIGEST.match(digest):
+            raise ValueError(f"not an idempotency digest: {digest!r}")
+        return self.keys_dir / digest
+
+    def remember_key(self, digest: str, job_id: str) -> None:
+        """Record that ``job_id`` holds the Idempotency-Key with this digest."""
+        atomic_write(self.key_file(digest), lambda tmp: tmp.write_text(job_id))
+
+    def job_for_key(self, digest: str) -> str | None:
+        """The job that holds the Idempotency-Key with this digest, as storage knows it."""
+        try:
+            text = self.key_file(digest).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return text if is_job_id(text) else None
+
+    def _forget_key(self, paths: JobPaths) -> None:
+        manifest = paths.read_manifest()
+        digest = manifest.idempotency if manifest else None
+        if digest and self.job_for_key(digest) == paths.job_id:
+            self.key_file(digest).unlink(missing_ok=True)
+
     def resolve_input(self, path: str) -> Path | None:
         """The file ``path`` names if it lies inside an allowed input folder, else None."""
         given = Path(path)
         candidates = [given] if given.is_absolute() else [d / given for d in self.input_dirs]
         for candidate in candidates:
-            resolved = candidate.resolve()
-            if any(resolved.is_relative_to(d) for d in self.input_dirs) and resolved.is_file():
-                return resolved
+            try:
+                resolved = candidate.resolve()
+                if any(resolved.is_relative_to(d) for d in self.input_dirs) and resolved.is_file():
+                    return resolved
+            except (OSError, ValueError):  # NUL byte, unencodable text, name too long, ...
+                continue
         return None
 
     def purge_expired(self, now: float | None = None) -> list[str]:
@@ -124,6 +157,9 @@ class Storage:
                 continue
             expired = final is not None and final.get("expires_at", now + 1) <= now
             if expired or (final is None and not paths.manifest.exists() and stale):
+                if expired:
+                    with contextlib.suppress(OSError, ValueError):
+                        self._forget_key(paths)
                 paths.remove()
                 removed.append(job_id)
         return removed

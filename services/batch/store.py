@@ -13,7 +13,7 @@ from redis import Redis, WatchError
 from redis.client import Pipeline
 
 from services.batch import lua
-from services.batch.domain import ChunkSpec, ChunkSummary, JobState, Manifest, now
+from services.batch.domain import ChunkSpec, ChunkSummary, ClosedJob, JobState, Manifest, now
 
 RECENT_JOBS = 1000  # the job index keeps this many most recent jobs
 
@@ -93,32 +93,36 @@ class RedisJobStore:
         n_rows: int | None,
         recovered: bool,
     ) -> None:
-        fields = {
-            "state": JobState.QUEUED.value,
-            "created_at": m.created_at,
-            "kind": m.kind,
-            "format": m.format,
-            "source": m.source,
-            "name": m.name,
-            "id_column": m.id_column or "",
-            "chunk_rows": m.chunk_rows,
-            "model_uri": m.model_uri,
-            "submitted_by": m.submitted_by,
-            "planned": int(chunks is not None),
-            "n_chunks": len(chunks or []),
-            "n_rows": n_rows if n_rows is not None else -1,
-            "chunks_done": 0,
-            "rows_done": 0,
-            "positives": 0,
-            "recovered": int(recovered),
-        }
-        pipe.hset(keys[0], mapping=fields)  # type: ignore[arg-type]
+        pipe.hset(keys[0], mapping=_fields(m, chunks, n_rows, recovered))  # type: ignore[arg-type]
         if chunks:
             pipe.hset(keys[2], mapping={str(c.index): c.to_json() for c in chunks})
         pipe.zadd(self.index_key, {m.job_id: m.created_at})
         pipe.zremrangebyrank(self.index_key, 0, -RECENT_JOBS - 1)
         if not recovered:
             pipe.hincrby(keys[3], "entered:queued", 1)
+
+    def restore_closed(
+        self, m: Manifest, closed: ClosedJob, chunks: list[ChunkSpec] | None, ttl: int
+    ) -> None:
+        """Write back, in one MULTI/EXEC, the record of a job that had finished before
+        Redis lost it: final state, error, and the chunks and counts of its results. Its
+        keys expire when its results do; its idempotency key is set unless another job
+        holds it."""
+        keys = self._keys(m.job_id)
+        n_rows = sum(c.rows for c in chunks) if chunks is not None else None
+        fields = {**_fields(m, chunks, n_rows, recovered=True), **closed.fields()}
+        with self.redis.pipeline() as pipe:
+            pipe.hset(keys[0], mapping=fields)  # type: ignore[arg-type]
+            if chunks:
+                pipe.hset(keys[2], mapping={str(c.index): c.to_json() for c in chunks})
+                pipe.sadd(keys[1], *(c.index for c in chunks))
+            for key in keys[:3]:
+                pipe.expire(key, ttl)
+            pipe.zadd(self.index_key, {m.job_id: m.created_at})
+            pipe.zremrangebyrank(self.index_key, 0, -RECENT_JOBS - 1)
+            if m.idempotency:
+                pipe.set(self.idempotency_key(m.idempotency), m.job_id, ex=ttl, nx=True)
+            pipe.execute()
 
     def begin(self, job_id: str, index: int | None) -> tuple[str, ChunkSpec | None, str | None]:
         """Mark the job running; return its state, the chunk's spec and the id column."""
@@ -173,6 +177,31 @@ class RedisJobStore:
 
     def stats(self) -> dict[str, int]:
         return {_text(k): int(v) for k, v in self.redis.hgetall(f"{self.prefix}:stats").items()}
+
+
+def _fields(
+    m: Manifest, chunks: list[ChunkSpec] | None, n_rows: int | None, recovered: bool
+) -> dict[str, str | int | float]:
+    """A new job record: what the manifest says, nothing done yet."""
+    return {
+        "state": JobState.QUEUED.value,
+        "created_at": m.created_at,
+        "kind": m.kind,
+        "format": m.format,
+        "source": m.source,
+        "name": m.name,
+        "id_column": m.id_column or "",
+        "chunk_rows": m.chunk_rows,
+        "model_uri": m.model_uri,
+        "submitted_by": m.submitted_by,
+        "planned": int(chunks is not None),
+        "n_chunks": len(chunks or []),
+        "n_rows": n_rows if n_rows is not None else -1,
+        "chunks_done": 0,
+        "rows_done": 0,
+        "positives": 0,
+        "recovered": int(recovered),
+    }
 
 
 def _text(value: Any) -> str:

@@ -3,6 +3,7 @@ index), and the failure callback that fails a job once a task has no retries lef
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from functools import partial
@@ -11,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from loguru import logger
-from redis import Redis
+from redis import Redis, RedisError
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
@@ -96,12 +97,20 @@ def fail_job(ctx: WorkerContext, job_id: str, error: dict[str, Any]) -> None:
     ttl = ctx.settings.result_ttl_seconds
     outcome, state = ctx.store.close(job_id, JobState.FAILED, ttl, json.dumps(error))
     if outcome == "closed":
-        closed(ctx, job_id, state)
+        closed(ctx, job_id, state, error)
         logger.bind(job_id=job_id).error("job failed: {}", error.get("message"))
 
 
-def closed(ctx: WorkerContext, job_id: str, state: str) -> None:
-    ctx.storage.job(job_id).write_final(state, ctx.settings.result_ttl_seconds)
+def closed(
+    ctx: WorkerContext, job_id: str, state: str, error: dict[str, Any] | None = None
+) -> None:
+    """Write the job's ``final.json`` (with the error of a failed job, so a job Redis
+    loses later can be restored with its reason)."""
+    if state == JobState.FAILED and error is None:  # closed by the row count check
+        with contextlib.suppress(RedisError, ValueError):
+            error = json.loads((ctx.store.record(job_id) or {}).get("error") or "null")
+    extra = {"error": error} if error else None
+    ctx.storage.job(job_id).write_final(state, ctx.settings.result_ttl_seconds, extra)
     logger.bind(job_id=job_id).info("job {} {}", job_id, state)
 
 

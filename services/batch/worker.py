@@ -6,7 +6,9 @@ registry that expires after ``lease_seconds`` unless renewed; a heartbeat thread
 it while the task runs. When a worker is killed (SIGKILL, OOM, node loss) the entry
 lapses, and the next maintenance pass of any worker (every
 ``maintenance_interval_seconds``) retries the task or, with no retries left, fails it.
-Maintenance also restores jobs Redis lost and deletes expired results.
+A task taken off the queue by a worker that died (or lost Redis) before starting it is
+retried the same way once it has waited a lease. Maintenance also restores jobs Redis
+lost and deletes expired results.
 """
 
 from __future__ import annotations
@@ -14,16 +16,20 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
 from loguru import logger
+from rq.callbacks import execute_failure_callback
+from rq.exceptions import AbandonedJobError
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker, WorkerStatus
 
 from services.batch.jobs import Backend, restore_all
+from services.core.registry import use_service_client_defaults
 
 
 class Heartbeat(threading.Thread):
@@ -44,6 +50,10 @@ class Heartbeat(threading.Thread):
     def stop(self) -> None:
         self.done.set()
         self.join(timeout=10)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class ChunkWorker(SimpleWorker):
@@ -71,12 +81,40 @@ class ChunkWorker(SimpleWorker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         try:
+            self.rescue_taken_tasks()
             restore_all(self.backend)
             purged = self.backend.storage.purge_expired()
             if purged:
                 logger.info("deleted {} expired job(s) from storage", len(purged))
         except Exception as exc:
             logger.warning("batch maintenance failed: {}", exc)
+
+    def rescue_taken_tasks(self) -> None:
+        """Retry tasks a worker took off the queue but never started (it died, or lost
+        Redis, in between), like any abandoned task: once they have been seen for a
+        lease with no running execution. (rq itself rescues them only a minute after it
+        notices them, whatever the lease.) One worker per maintenance interval does
+        this: a lock that simply expires."""
+        queue = self.backend.enqueuer.queue
+        lock = f"{self.backend.settings.key_prefix}:rescue-lock"
+        hold = max(self.backend.settings.maintenance_interval_seconds - 1, 1)
+        if not self.connection.set(lock, self.name, nx=True, ex=hold):
+            return
+        taken = queue.intermediate_queue
+        started = set(queue.started_job_registry.get_job_ids(cleanup=False))
+        for task_id in taken.get_job_ids():
+            if taken.set_first_seen(task_id) or task_id in started:
+                continue  # just noticed, or its execution has not lapsed yet
+            first_seen = taken.get_first_seen(task_id)
+            if first_seen is None or (utcnow() - first_seen).total_seconds() < self.lease_seconds:
+                continue
+            task = queue.fetch_job(task_id)
+            if task is not None:
+                logger.warning("task {} was taken off the queue but never started", task_id)
+                abandoned = (AbandonedJobError, AbandonedJobError(), None)
+                execute_failure_callback(task, self.death_penalty_class, *abandoned)
+                self.handle_job_failure(task, queue, exc_string="taken but never started")
+            taken.remove(task_id)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_requested = True
@@ -98,6 +136,7 @@ def make_worker(backend: Backend, name: str) -> ChunkWorker:
 def supervise(backend: Backend, name: str, burst: bool = False, log_level: str = "INFO") -> int:
     """Run workers until stopped (or, in burst mode, until the queue is empty), starting a
     fresh one whenever Redis trouble ends the current one."""
+    use_service_client_defaults()  # registry calls fail in seconds, not minutes
     failures = 0
     for attempt in itertools.count():
         worker: ChunkWorker | None = None

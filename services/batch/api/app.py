@@ -25,6 +25,7 @@ from services.batch.metrics import api_registry
 from services.batch.service import BatchService
 from services.batch.settings import BatchSettings, get_settings
 from services.core.model_store import ModelLoadError, load_model
+from services.core.registry import use_service_client_defaults
 from services.core.web.auth import ApiKeyAuth
 from services.core.web.errors import error_body, install_error_handlers
 from services.core.web.limits import BodySizeLimitMiddleware
@@ -56,6 +57,7 @@ class AccessLog:
 
 
 def create_app(settings: BatchSettings | None = None) -> FastAPI:
+    use_service_client_defaults()  # registry calls fail in seconds, not minutes
     settings = settings or get_settings()
     backend = Backend.connect(settings)
     service = BatchService(backend, None, "still loading")

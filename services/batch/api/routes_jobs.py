@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.batch.api.deps import Caller, JobId, ServiceDep, require_key
+from services.batch.api.docs import error_responses
 from services.batch.api.uploads import SubmitBody, receive
 from services.batch.domain import new_job_id
 from services.batch.views import JobStatus
@@ -33,11 +34,10 @@ SUBMIT_BODIES: dict[str, Any] = {
         },
         "required": True,
     },
-    "responses": {
-        "202": {"description": "accepted (or the job of a reused Idempotency-Key)"},
-        "422": {"description": "input breaks the model contract (columns, rows)"},
-        "503": {"description": "job queue (Redis) unreachable: nothing accepted"},
-    },
+}
+SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": JobStatus, "description": "accepted (or the job of a reused Idempotency-Key)"},
+    **error_responses(400, 413, 415),
 }
 
 
@@ -48,9 +48,19 @@ def _accepted(status: JobStatus, replayed: bool = False) -> JSONResponse:
     return JSONResponse(status.model_dump(mode="json"), 202, headers=headers)
 
 
-@router.post("/jobs", status_code=202, openapi_extra=SUBMIT_BODIES, summary="Submit a job")
 @router.post(
-    "/predict/batch", status_code=202, openapi_extra=SUBMIT_BODIES, summary="Submit a job (alias)"
+    "/jobs",
+    status_code=202,
+    openapi_extra=SUBMIT_BODIES,
+    responses=SUBMIT_RESPONSES,
+    summary="Submit a job",
+)
+@router.post(
+    "/predict/batch",
+    status_code=202,
+    openapi_extra=SUBMIT_BODIES,
+    responses=SUBMIT_RESPONSES,
+    summary="Submit a job (alias)",
 )
 async def submit(
     request: Request,
@@ -80,19 +90,27 @@ async def submit(
     return _accepted(status, replayed=status.job_id != job_id)
 
 
-@router.get("/jobs", summary="Recent jobs, newest first")
+@router.get("/jobs", responses=error_responses(), summary="Recent jobs, newest first")
 def recent(
     service: ServiceDep, limit: Annotated[int, Query(ge=1, le=1000)] = 20
 ) -> list[JobStatus]:
     return service.recent(limit)
 
 
-@router.get("/jobs/{job_id}", summary="Job status and progress")
-@router.get("/predict/batch/{job_id}", summary="Job status and progress (alias)")
+@router.get("/jobs/{job_id}", responses=error_responses(404), summary="Job status and progress")
+@router.get(
+    "/predict/batch/{job_id}",
+    responses=error_responses(404),
+    summary="Job status and progress (alias)",
+)
 def status(job_id: JobId, service: ServiceDep) -> JobStatus:
     return service.status(job_id)
 
 
-@router.post("/jobs/{job_id}/cancel", summary="Cancel a queued or running job")
+@router.post(
+    "/jobs/{job_id}/cancel",
+    responses=error_responses(404, 409),
+    summary="Cancel a queued or running job",
+)
 def cancel(job_id: JobId, service: ServiceDep) -> JobStatus:
     return service.cancel(job_id)

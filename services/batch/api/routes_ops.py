@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -20,7 +20,16 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Ready: model contract loaded and Redis reachable")
+@router.get(
+    "/readyz",
+    summary="Ready: model contract loaded and Redis reachable",
+    responses={
+        503: {
+            "description": "not ready: the problems are listed",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def readyz(service: ServiceDep) -> JSONResponse:
     problems: list[str] = []
     if service.contract is None:
@@ -35,7 +44,7 @@ async def readyz(service: ServiceDep) -> JSONResponse:
     return JSONResponse(body, 503 if problems else 200)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     data = await run_in_threadpool(generate_latest, request.app.state.metrics)
     return Response(data, media_type=CONTENT_TYPE_LATEST)

@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
 from services.batch.api.deps import JobId, ServiceDep, require_key
+from services.batch.api.docs import ResultPage, error_responses
 from services.batch.results import page, stream_csv, stream_parquet
 
 router = APIRouter(prefix="/api/v1", tags=["results"], dependencies=[Depends(require_key)])
@@ -20,7 +21,18 @@ MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
     "/jobs/{job_id}/results",
     response_model=None,
     summary="Results of a succeeded job, in input order",
-    responses={409: {"description": "the job has not succeeded"}},
+    responses={
+        200: {
+            "model": ResultPage,
+            "description": "format=csv: a CSV file; format=parquet: a Parquet file; "
+            "format=json: a page of rows",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                MEDIA["parquet"]: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        **error_responses(404, 409),
+    },
 )
 def results(
     job_id: JobId,

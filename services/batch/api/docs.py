@@ -1,0 +1,54 @@
+"""What the OpenAPI document says the job API answers: the error body every error
+status shares (``services.core.web.errors``), the statuses each route can give, and the
+result page of a JSON results request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[Any] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+    request_id: str
+
+
+class ResultPage(BaseModel):
+    """``format=json``: result rows ``offset`` .. ``offset + limit - 1`` (0-based)."""
+
+    job_id: str
+    offset: int
+    limit: int
+    total: int
+    next_offset: int | None
+    rows: list[dict[str, Any]]
+
+
+MEANINGS = {
+    400: "malformed request body (e.g. a broken multipart form)",
+    401: "missing X-API-Key (when keys are configured)",
+    403: "wrong X-API-Key",
+    404: "no such job (unknown, or its results expired)",
+    409: "the job is not in a state that allows this",
+    413: "body larger than max_upload_bytes, or more JSON rows than max_json_rows",
+    415: "unsupported Content-Type",
+    422: "invalid request or input (details name fields, or columns and rows)",
+    503: "job queue (Redis) unreachable or model not loaded: nothing accepted or changed",
+}
+
+KEYED = (401, 403, 422, 503)  # what any route behind the API key can answer
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error statuses (and every keyed route's)."""
+    return {
+        code: {"model": ErrorBody, "description": MEANINGS[code]}
+        for code in sorted({*codes, *KEYED})
+    }

@@ -59,22 +59,27 @@ def settings_env(settings: BatchSettings) -> dict[str, str]:
     return env
 
 
-class WorkerProcess:
-    """``python -m services.batch worker`` in its own process group (with the scheduler
-    process rq forks), logging to a file."""
+class BatchProcess:
+    """``python -m services.batch <args>`` in its own process group (rq forks its
+    scheduler into it), logging to a file; ``env`` defaults to :func:`settings_env`."""
 
-    def __init__(self, settings: BatchSettings, log: Path, burst: bool = False) -> None:
+    def __init__(
+        self, settings: BatchSettings, log: Path, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         self.log = log
-        args = [sys.executable, "-m", "services.batch", "worker"] + (["--burst"] if burst else [])
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                args,
-                env=settings_env(settings),
+                [sys.executable, "-m", "services.batch", *args],
+                env=env if env is not None else settings_env(settings),
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     @property
     def pid(self) -> int:
@@ -101,6 +106,13 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+class WorkerProcess(BatchProcess):
+    """``python -m services.batch worker [--burst]``."""
+
+    def __init__(self, settings: BatchSettings, log: Path, burst: bool = False) -> None:
+        super().__init__(settings, log, "worker", *(["--burst"] if burst else []))
 
 
 def wait_for(

@@ -5,23 +5,18 @@ group and logging to a file, all configured through the environment as in produc
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import httpx
 from redis import Redis
 
 from services.batch.settings import BatchSettings
 from services.core.web.auth import HEADER, hash_key
+from tests.integration.batch.harness import BatchProcess, wait_for
 from tests.support.processes import RedisServer, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -121,55 +116,9 @@ def service_env(settings: BatchSettings) -> dict[str, str]:
     return env
 
 
-class ServiceProcess:
-    """``python -m services.batch <args>`` in its own process group (rq forks its
-    scheduler into it), output to ``log``."""
-
-    def __init__(self, settings: BatchSettings, log: Path, *args: str) -> None:
-        self.log = log
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.batch", *args],
-                env=service_env(settings),
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)  # what is left in its group (rq's scheduler)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+def service_process(settings: BatchSettings, log: Path, *args: str) -> BatchProcess:
+    """``python -m services.batch <args>`` with every setting in its environment."""
+    return BatchProcess(settings, log, *args, env=service_env(settings))
 
 
 class BatchStack:
@@ -181,12 +130,12 @@ class BatchStack:
         self.logs = logs
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.api: ServiceProcess | None = None
-        self.workers: list[ServiceProcess] = []
+        self.api: BatchProcess | None = None
+        self.workers: list[BatchProcess] = []
 
     def start(self, n_workers: int) -> BatchStack:
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.api = ServiceProcess(
+        self.api = service_process(
             self.settings,
             self.logs / "api.log",
             "api",
@@ -197,7 +146,7 @@ class BatchStack:
         )
         for i in range(n_workers):
             log = self.logs / f"worker-{i}.log"
-            self.workers.append(ServiceProcess(self.settings, log, "worker", "--name", f"w{i}"))
+            self.workers.append(service_process(self.settings, log, "worker", "--name", f"w{i}"))
         wait_for("the batch API to be ready", self.ready, 180, 0.25)
         return self
 

@@ -84,10 +84,15 @@ def serving(
         scenario.teardown()
 
 
-def _events_since(s: Scenario, seen: set[str]) -> list[dict[str, Any]]:
+def _report_new_events(s: Scenario, seen: set[str], report: RolloutReport) -> None:
+    """Print the Events not seen yet, with their offset from the apply, and keep them."""
     fresh = [e for e in s.events() if e["metadata"]["uid"] not in seen]
     seen.update(e["metadata"]["uid"] for e in fresh)
-    return fresh
+    for event in fresh:
+        at = max(0.0, _event_time(event) - report.started)
+        line = f"{event['reason']}: {event['message']}"
+        report.timeline.append((at, line))
+        print(f"  +{at:5.0f} s  {line}", flush=True)
 
 
 def _event_time(event: dict[str, Any]) -> float:
@@ -117,11 +122,7 @@ def roll_out(
     deadline = time.monotonic() + timeout
     version = model_uri.rsplit("/", 1)[-1]
     while time.monotonic() < deadline:
-        for event in _events_since(s, seen):
-            at = max(0.0, _event_time(event) - report.started)
-            line = f"{event['reason']}: {event['message']}"
-            report.timeline.append((at, line))
-            print(f"  +{at:5.0f} s  {line}", flush=True)
+        _report_new_events(s, seen, report)
         rollout = s.rollout()
         status = dict(rollout.get("status") or {})
         current = int(status.get("observedGeneration") or 0) >= rollout["metadata"]["generation"]
@@ -136,10 +137,7 @@ def roll_out(
     else:
         raise TimeoutError(f"{label} did not finish in {timeout:.0f} s:\n{s.describe()}")
     time.sleep(1.0)  # the last Events and requests of the run
-    for event in _events_since(s, seen):
-        at = max(0.0, _event_time(event) - report.started)
-        report.timeline.append((at, f"{event['reason']}: {event['message']}"))
-        print(f"  +{at:5.0f} s  {event['reason']}: {event['message']}", flush=True)
+    _report_new_events(s, seen, report)
     report.seconds = time.time() - report.started
     for track, count in load.stats.counts().items():
         sent0, failed0 = before.get(track, (0, 0))

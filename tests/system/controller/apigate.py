@@ -2,8 +2,14 @@
 
 The operator gets a kubeconfig whose server is a plain-HTTP port on loopback; every
 request it sends is parsed (request line, headers, body), logged, and relayed unchanged to
-the real API server over TLS (its bearer token included). Responses are relayed back as
-raw bytes, watch streams too.
+the real API server over TLS (its bearer token included). Responses are relayed back
+byte for byte as they arrive, watch streams chunk by chunk.
+
+One thread owns each connection pair and alternates: relay a request, then relay its
+response. An OpenSSL connection must never be read and written from two threads at once
+(a reader thread blocked in ``SSL_read`` while another thread writes the next request
+crashed the test process with a segfault), and other threads only ever ``shutdown(2)``
+a socket, never touch its TLS state.
 
 ``arm(match)`` sets one crash point. The first request ``match`` accepts is forwarded
 (``forward=True``: "right after this write"; the trip fires once the API server has
@@ -112,20 +118,74 @@ def _read_body(reader: BinaryIO, headers: dict[str, str]) -> tuple[bytes, bytes]
     return data, data
 
 
+def _status(head: bytes) -> int:
+    return int(head.split(b" ", 2)[1])
+
+
+def _relay_response(method: str, reader: BinaryIO, client: socket.socket) -> bool:
+    """Relay one response (and any 1xx before it) as it arrives: a watch stream chunk by
+    chunk. Whether the connection may carry another request afterwards."""
+    while True:
+        head = _read_head(reader)
+        if head is None:
+            raise ConnectionError("the API server closed the connection")
+        client.sendall(head)
+        status = _status(head)
+        if status >= 200:
+            break
+    headers = _headers(head)
+    if method == "HEAD" or status in (204, 304):
+        return True
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        while True:
+            size_line = reader.readline(65537)
+            if not size_line:
+                raise ConnectionError("the API server closed a chunked response")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                tail = bytearray(size_line)
+                while True:  # trailers, then the final CRLF
+                    trailer = reader.readline(65537)
+                    tail += trailer
+                    if trailer in (b"\r\n", b"\n", b""):
+                        client.sendall(bytes(tail))
+                        return "close" not in headers.get("connection", "").lower()
+            client.sendall(size_line + reader.read(size) + reader.read(2))
+    if "content-length" in headers:
+        left = int(headers["content-length"])
+        while left > 0:
+            data = reader.read1(min(left, 65536))  # type: ignore[attr-defined]
+            if not data:
+                raise ConnectionError("the API server closed mid-body")
+            client.sendall(data)
+            left -= len(data)
+        return "close" not in headers.get("connection", "").lower()
+    while data := reader.read1(65536):  # type: ignore[attr-defined]
+        client.sendall(data)  # delimited by the end of the connection
+    return False
+
+
 class _Connection:
     """One client connection and its upstream TLS connection."""
 
     def __init__(self, client: socket.socket, generation: int) -> None:
         self.client, self.generation = client, generation
         self.upstream: ssl.SSLSocket | None = None
-        self.tripped: Trip | None = None  # forwarded trip request awaiting its response
 
-    def close(self) -> None:
+    def interrupt(self) -> None:
+        """From any thread: end both sockets at the OS level (``shutdown(2)``), so the
+        owning thread's blocked read returns; its TLS state is left to that thread."""
         for sock in (self.client, self.upstream):
             if sock is not None:
                 with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Only from the thread serving this connection."""
+        self.interrupt()
+        for sock in (self.client, self.upstream):
+            if sock is not None:
+                with contextlib.suppress(OSError, ValueError):
                     sock.close()
 
 
@@ -218,7 +278,7 @@ class ApiGate:
             old, self._connections = self._connections, []
             self._cond.notify_all()
         for conn in old:
-            conn.close()
+            conn.interrupt()
 
     @property
     def frozen(self) -> bool:
@@ -238,8 +298,7 @@ class ApiGate:
             trip = self._trip
             if not self._frozen and trip is not None and trip.match(request):
                 self._frozen, trip.request = True, request
-                if trip.forward:  # fired once the API server has answered it (``_pump``)
-                    conn.tripped = trip
+                if trip.forward:  # fired once the API server has answered it (``_serve``)
                     self.forwarded.append(request)
                     return True
                 trip.fired.set()
@@ -255,6 +314,7 @@ class ApiGate:
             conn = _Connection(client, self._generation)
             self._connections.append(conn)
         reader = client.makefile("rb")
+        upstream_reader: BinaryIO | None = None
         try:
             while True:
                 head = _read_head(reader)
@@ -266,17 +326,25 @@ class ApiGate:
                 request = Request(time.time(), method.decode(), path, query, body)
                 if not self._admit(conn, request):
                     return
-                if conn.upstream is None:
+                if conn.upstream is None or upstream_reader is None:
                     conn.upstream = self._connect()
-                    pump = threading.Thread(
-                        target=self._pump, args=(conn,), name="apigate-pump", daemon=True
-                    )
-                    pump.start()
+                    upstream_reader = conn.upstream.makefile("rb")
                 conn.upstream.sendall(head + raw)
+                with self._cond:
+                    trip = self._trip
+                tripped = trip is not None and trip.forward and trip.request is request
+                # a tripped write is done once the API server starts answering it
+                if trip is not None and tripped and _peek_answer(upstream_reader):
+                    trip.fired.set()
+                if not _relay_response(request.method, upstream_reader, client):
+                    return
         except (OSError, ValueError):
             return
         finally:
             reader.close()
+            if upstream_reader is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    upstream_reader.close()
             conn.close()
 
     def _connect(self) -> ssl.SSLSocket:
@@ -284,20 +352,7 @@ class ApiGate:
         raw.settimeout(None)
         return self.tls.wrap_socket(raw, server_hostname=self.host)
 
-    @staticmethod
-    def _pump(conn: _Connection) -> None:
-        """Upstream → client, raw bytes, until either side closes."""
-        assert conn.upstream is not None
-        try:
-            while True:
-                data = conn.upstream.recv(65536)
-                if not data:
-                    return
-                if conn.tripped is not None:  # the API server has done the tripped write
-                    conn.tripped.fired.set()
-                    conn.tripped = None
-                conn.client.sendall(data)
-        except OSError:
-            return
-        finally:
-            conn.close()
+
+def _peek_answer(reader: BinaryIO) -> bool:
+    """Block until the first bytes of the answer have arrived (without consuming them)."""
+    return bool(reader.peek(1))  # type: ignore[attr-defined]

@@ -313,6 +313,9 @@ class ApiGate:
         with self._cond:
             conn = _Connection(client, self._generation)
             self._connections.append(conn)
+        # a response goes out as head, then body: without this, Nagle's algorithm meets
+        # the client's delayed ACK and every call waits ~40 ms
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         reader = client.makefile("rb")
         upstream_reader: BinaryIO | None = None
         try:
@@ -350,6 +353,7 @@ class ApiGate:
     def _connect(self) -> ssl.SSLSocket:
         raw = socket.create_connection((self.host, self.port_up), timeout=30)
         raw.settimeout(None)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.tls.wrap_socket(raw, server_hostname=self.host)
 
 

@@ -5,6 +5,11 @@ canary is selected by track *and* version, so pods of an earlier candidate never
 ``spec.prometheus.selector`` adds matchers (e.g. ``namespace``) to every selector. Ratios
 use ``or vector(0)`` on the numerator only: no 5xx series means 0 errors, while no
 requests at all stays "no data".
+
+The PSI gates count only pods whose sliding PSI window holds ``analysis.minDriftSamples``
+rows (``inference_drift_samples``): the PSI of n rows against a fixed reference is biased
+upwards by about (bins − 1) / n, so a young canary pod would fail a healthy candidate on
+noise. Until one pod has enough rows the gate has no data: the analysis is inconclusive.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Scope:
     window: float
     extra: dict[str, str] = field(default_factory=dict)
     namespace: str = ""
+    min_drift_samples: int = 0
 
     @property
     def canary(self) -> str:
@@ -71,6 +77,15 @@ def _positive_rate(sel: str, scope: Scope) -> str:
 ROUTES = f",route=~{_quote('|'.join(SCORING_ROUTES))}"
 
 
+def _psi(metric: str, scope: Scope, per_series: str = "") -> str:
+    """Highest PSI of ``metric`` over canary pods with enough rows in their window."""
+    latest = f"last_over_time({metric}{{{scope.canary}}}[{scope.range}])"
+    if scope.min_drift_samples > 0:
+        samples = f"last_over_time(inference_drift_samples{{{scope.canary}}}[{scope.range}])"
+        latest = f"({latest} and {per_series}({samples} >= {scope.min_drift_samples}))"
+    return f"max({latest})"
+
+
 def builtin_queries(scope: Scope) -> dict[str, str]:
     routes, canary = ROUTES, scope.canary
     errors = _increase("http_requests_total", canary, scope, routes + ',status=~"5.."')
@@ -79,8 +94,8 @@ def builtin_queries(scope: Scope) -> dict[str, str]:
     return {
         "errorRatio": f"({errors} or vector(0)) / {total}",
         "latencyP99": f"histogram_quantile(0.99, sum by (le) (rate({buckets})))",
-        "featurePSI": f"max(last_over_time(inference_feature_psi{{{canary}}}[{scope.range}]))",
-        "scorePSI": f"max(last_over_time(inference_score_psi{{{canary}}}[{scope.range}]))",
+        "featurePSI": _psi("inference_feature_psi", scope, "ignoring(feature) "),
+        "scorePSI": _psi("inference_score_psi", scope),
         "positiveRateShift": (
             f"abs({_positive_rate(canary, scope)} - {_positive_rate(scope.stable, scope)})"
         ),
@@ -111,4 +126,11 @@ def build_queries(spec: RolloutSpec, scope: Scope) -> QuerySet:
 
 
 def scope_for(spec: RolloutSpec, model_name: str, canary_version: str, namespace: str) -> Scope:
-    return Scope(model_name, canary_version, spec.window, dict(spec.prometheus.selector), namespace)
+    return Scope(
+        model_name,
+        canary_version,
+        spec.window,
+        dict(spec.prometheus.selector),
+        namespace,
+        spec.analysis.min_drift_samples,
+    )

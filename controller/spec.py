@@ -128,6 +128,8 @@ class AnalysisSpec(CamelModel):
     window: Duration | None = None  # PromQL range; default: the canary interval
     max_unreachable: int = Field(default=3, ge=1)  # Prometheus-down analyses in a row → rollback
     max_inconclusive: int = Field(default=0, ge=0)  # inconclusive in a row → rollback (0: never)
+    # rows a canary pod's PSI window must hold before its PSI counts (0: any)
+    min_drift_samples: int = Field(default=200, ge=0)
     history_limit: int = Field(default=10, ge=1, le=100)
     gates: Gates = Gates()
     custom: list[CustomGate] = Field(default_factory=list)

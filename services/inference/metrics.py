@@ -60,6 +60,12 @@ class InferenceMetrics:
             MODEL_LABELS,
             registry=reg,
         )
+        self.drift_samples = Gauge(
+            "inference_drift_samples",
+            "Scored rows in the sliding PSI window (PSI of fewer rows is biased upwards)",
+            MODEL_LABELS,
+            registry=reg,
+        )
         self.drift = Gauge(
             "inference_drift_detected",
             "1 when any PSI exceeds the drift threshold (with enough samples)",
@@ -110,11 +116,17 @@ class InferenceMetrics:
         return outcomes
 
     def set_drift(
-        self, model: ModelLabels, features: Mapping[str, float], score: float, detected: bool
+        self,
+        model: ModelLabels,
+        features: Mapping[str, float],
+        score: float,
+        detected: bool,
+        samples: int,
     ) -> None:
         for name, value in features.items():
             self.feature_psi.labels(*model, name).set(value)
         self.score_psi.labels(*model).set(score)
+        self.drift_samples.labels(*model).set(samples)
         self.drift.labels(*model).set(1.0 if detected else 0.0)
 
     def serve(self, model: ModelLabels, features: list[str], dataset: str, uri: str) -> None:
@@ -124,6 +136,7 @@ class InferenceMetrics:
             old, old_features, old_info = self._served
             self.info.remove(*old_info)
             self.score_psi.remove(*old)
+            self.drift_samples.remove(*old)
             self.drift.remove(*old)
             for name in old_features:
                 self.feature_psi.remove(*old, name)
@@ -131,7 +144,7 @@ class InferenceMetrics:
         self._served = (model, list(features), info)
         self.info.labels(*info).set(1)
         self._outcomes(model)
-        self.set_drift(model, dict.fromkeys(features, 0.0), 0.0, False)
+        self.set_drift(model, dict.fromkeys(features, 0.0), 0.0, False, 0)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -98,7 +98,9 @@ class ModelRuntime:
             threshold=s.drift_threshold,
             min_samples=s.drift_min_samples,
             flush_rows=s.drift_flush_rows,
-            on_reading=lambda r: self.metrics.set_drift(labels, r.features, r.score, r.detected),
+            on_reading=lambda r: self.metrics.set_drift(
+                labels, r.features, r.score, r.detected, r.samples
+            ),
         )
         return Served(model, schemas, drift, labels)
 

@@ -42,6 +42,9 @@ class Exporter:
             "inference_feature_psi", "psi", (*MODEL_LABELS, "feature"), registry=self.registry
         )
         self.score_psi = Gauge("inference_score_psi", "psi", MODEL_LABELS, registry=self.registry)
+        self.drift_samples = Gauge(
+            "inference_drift_samples", "rows", MODEL_LABELS, registry=self.registry
+        )
         self.port = free_port()
         self.server, self.thread = start_http_server(self.port, "127.0.0.1", self.registry)
 

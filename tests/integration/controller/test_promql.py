@@ -43,10 +43,11 @@ def _seed(exp: Exporter) -> None:
             exp.predictions.labels(NAME, version, track, outcome)
 
 
-def _traffic(exp: Exporter) -> None:
+def _traffic(exp: Exporter, young: Exporter) -> None:
     """Canary v8: 400 scoring requests, 8 of them 5xx (2 %), all at 300 ms, 14 % defaults,
-    feature PSI 0.31 (income), score PSI 0.12. Stable: 1000 fast requests, 10 % defaults.
-    An earlier canary (v7) was terrible and must not count; /healthz never counts."""
+    feature PSI 0.31 (income), score PSI 0.12 over 400 rows. Stable: 1000 fast requests,
+    10 % defaults. An earlier canary (v7) was terrible and must not count; /healthz never
+    counts. A second v8 pod just started (``young``): its PSI of 40 rows is noise."""
     for route, ok, bad in [(PREDICT, 294, 6), (BULK, 98, 2)]:
         _requests(exp, "8", "canary", route, "200", ok)
         _requests(exp, "8", "canary", route, "500", bad)
@@ -61,22 +62,29 @@ def _traffic(exp: Exporter) -> None:
     exp.feature_psi.labels(NAME, "8", "canary", "income").set(0.31)
     exp.feature_psi.labels(NAME, "8", "canary", "balance").set(0.05)
     exp.score_psi.labels(NAME, "8", "canary").set(0.12)
+    exp.drift_samples.labels(NAME, "8", "canary").set(400)
     exp.feature_psi.labels(NAME, "7", "canary", "income").set(0.9)
+    exp.drift_samples.labels(NAME, "7", "canary").set(1000)
+    young.feature_psi.labels(NAME, "8", "canary", "income").set(0.95)
+    young.score_psi.labels(NAME, "8", "canary").set(0.6)
+    young.drift_samples.labels(NAME, "8", "canary").set(40)
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    exporter = Exporter()
+    exporter, young = Exporter(), Exporter()
     _seed(exporter)
-    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), [exporter.target]).start()
+    targets = [exporter.target, young.target]
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), targets).start()
     try:
         server.wait_scrapes(3)
-        _traffic(exporter)
+        _traffic(exporter, young)
         server.wait_scrapes(3)
         yield server
     finally:
         server.stop()
         exporter.close()
+        young.close()
 
 
 def _readings(prometheus: PrometheusServer, version: str = "8") -> MetricReadings:
@@ -96,6 +104,19 @@ def test_every_gate_measures_the_canary(prometheus: PrometheusServer) -> None:
     assert gates["scorePSI"] == pytest.approx(0.12)
     assert gates["positiveRateShift"] == pytest.approx(0.04, rel=1e-3)  # clear of the 0.05 max
     assert gates["serverErrors"] == pytest.approx(8, rel=0.15)
+
+
+def test_psi_gates_wait_for_enough_rows_in_a_pod_window(prometheus: PrometheusServer) -> None:
+    strict = spec(analysis={"window": "30s", "minDriftSamples": 500})
+    queries = build_queries(strict, scope_for(strict, NAME, "8", "credit-risk"))
+    gates = gather(HttpMetricsSource(prometheus.address), queries).gates
+    assert gates["featurePSI"] is None  # no v8 pod has 500 rows yet: no data, not a pass
+    assert gates["scorePSI"] is None
+    off = spec(analysis={"window": "30s", "minDriftSamples": 0})
+    queries = build_queries(off, scope_for(off, NAME, "8", "credit-risk"))
+    gates = gather(HttpMetricsSource(prometheus.address), queries).gates
+    assert gates["featurePSI"] == pytest.approx(0.95)  # the young pod's noise counts
+    assert gates["scorePSI"] == pytest.approx(0.6)
 
 
 def test_the_figures_fail_the_default_gates(prometheus: PrometheusServer) -> None:

@@ -30,6 +30,7 @@ async def test_undrifted_traffic_keeps_the_gauge_off_drifted_traffic_turns_it_on
         assert metric(calm, "inference_drift_detected", **V1) == 0
         assert metric(calm, "inference_feature_psi", feature="income", **V1) < 0.1
         assert metric(calm, "inference_score_psi", **V1) < 0.1
+        assert metric(calm, "inference_drift_samples", **V1) == 1000  # the window is full
 
         drifted = applicants("default", 1000, seed=42, drift=[Drift("income", shift=-0.3)])
         assert (await svc.bulk(drifted)).status_code == 200
@@ -62,6 +63,7 @@ async def test_every_series_is_labelled_with_model_and_track(
         "inference_feature_psi",
         "inference_score_psi",
         "inference_drift_detected",
+        "inference_drift_samples",
         "inference_model_info",
     ):
         assert name in names
@@ -72,6 +74,7 @@ async def test_every_series_is_labelled_with_model_and_track(
     assert metric(samples, "http_requests_total", status="422", **predict) == 1
     assert metric(samples, "http_requests_total", status="401", **predict) == 1
     assert metric(samples, "http_request_duration_seconds_count", status="200", **predict) == 1
+    assert metric(samples, "inference_drift_samples") == 31
     scored = sum(v for n, _, v in samples if n == "inference_predictions_total")
     assert scored == 31 == metric(samples, "inference_score_count")
     info = metric(samples, "inference_model_info", dataset="default", uri="models:/default-model/1")

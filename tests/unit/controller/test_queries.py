@@ -55,3 +55,26 @@ def test_label_values_are_escaped() -> None:
     scope = Scope('we"ird\\name', "1", 60.0)
     assert 'model_name="we\\"ird\\\\name"' in scope.canary
     assert render("{{ model_name }}/{{namespace}}", Scope("m", "1", 60.0, namespace="ns")) == "m/ns"
+
+
+def test_psi_gates_count_only_pods_with_enough_rows_in_their_window() -> None:
+    rollout = spec(analysis={"minDriftSamples": 250})
+    gates = build_queries(rollout, scope_for(rollout, "credit-default", "8", "credit-risk")).gates
+    sel = 'model_name="credit-default",track="canary",model_version="8"'
+    samples = f"last_over_time(inference_drift_samples{{{sel}}}[60s]) >= 250"
+    assert gates["featurePSI"] == (
+        f"max((last_over_time(inference_feature_psi{{{sel}}}[60s])"
+        f" and ignoring(feature) ({samples})))"
+    )
+    assert gates["scorePSI"] == (
+        f"max((last_over_time(inference_score_psi{{{sel}}}[60s]) and ({samples})))"
+    )
+
+
+def test_psi_gates_default_to_200_rows_and_zero_turns_the_filter_off() -> None:
+    default = build_queries(spec(), scope_for(spec(), "m", "8", "ns")).gates
+    assert ">= 200))" in default["scorePSI"]
+    off = spec(analysis={"minDriftSamples": 0})
+    gates = build_queries(off, scope_for(off, "m", "8", "ns")).gates
+    assert "inference_drift_samples" not in gates["featurePSI"]
+    assert "inference_drift_samples" not in gates["scorePSI"]

@@ -74,7 +74,8 @@ def test_every_series_carries_the_model_labels() -> None:
 def test_serving_a_new_version_replaces_info_and_drift_series() -> None:
     metrics = InferenceMetrics()
     metrics.serve(V1, ["a", "b"], "default", "models:/m/1")
-    metrics.set_drift(V1, {"a": 0.5, "b": 0.1}, 0.3, True)
+    metrics.set_drift(V1, {"a": 0.5, "b": 0.1}, 0.3, True, 400)
+    assert [v for _, v in samples(metrics, "inference_drift_samples")] == [400.0]
     metrics.observe_scores(V1, np.array([0]), np.array([0.1]))
     metrics.serve(V2, ["a"], "default", "models:/m/2")
     info = samples(metrics, "inference_model_info")
@@ -84,6 +85,8 @@ def test_serving_a_new_version_replaces_info_and_drift_series() -> None:
     psi = samples(metrics, "inference_feature_psi")
     assert [(labels["model_version"], labels["feature"], v) for labels, v in psi] == [("2", "a", 0)]
     assert [v for _, v in samples(metrics, "inference_drift_detected")] == [0.0]
+    samples_v2 = samples(metrics, "inference_drift_samples")  # the new window starts empty
+    assert [(labels["model_version"], v) for labels, v in samples_v2] == [("2", 0.0)]
     kept = samples(metrics, "inference_predictions_total")  # counters of v1 stay
     by_version = {(labels["model_version"], labels["outcome"]): v for labels, v in kept}
     assert by_version == {

@@ -19,7 +19,8 @@ from pathlib import Path
 from loguru import logger
 from redis import Redis, RedisError
 
-from services.batch.domain import ChunkSpec, Manifest
+from services.batch.domain import ChunkSpec, JobState, Manifest
+from services.batch.inputs import BadInput
 from services.batch.planning import plan_parquet
 from services.batch.queueing import Enqueuer
 from services.batch.recovery import restore_closed
@@ -90,7 +91,21 @@ def restore(backend: Backend, job_id: str) -> bool:
     final = paths.read_final()
     if final is not None:
         return restore_closed(backend, paths, manifest, final)
-    chunks = None if manifest.split else plan_parquet(Path(manifest.source), manifest.chunk_rows)
+    try:
+        chunks = (
+            None if manifest.split else plan_parquet(Path(manifest.source), manifest.chunk_rows)
+        )
+    except BadInput as exc:  # the input is gone: the job cannot finish, so it failed
+        message = (
+            f"job was lost from Redis before it ended, and its input {manifest.source} "
+            f"can no longer be read: {exc.message}"
+        )
+        error = {"message": message, "details": []}
+        logger.bind(job_id=job_id).error("{}", message)
+        paths.write_final(
+            JobState.FAILED.value, backend.settings.result_ttl_seconds, {"error": error}
+        )
+        return restore_closed(backend, paths, manifest, paths.read_final() or {})
     register(backend, manifest, chunks, recovered=True)
     done = len(list(paths.results.glob("part-*.parquet")))
     logger.bind(job_id=job_id).warning(

@@ -3,7 +3,8 @@
 Jobs that had already ended when Redis lost its data (restart without persistence) keep
 their status, summary, results, failure reason and Idempotency-Key — restored from
 storage by the API on first use, before any worker's maintenance pass — and a job whose
-results on storage are no longer complete comes back failed, saying why. A task a worker
+results on storage are no longer complete comes back failed, saying why; so does an
+unfinished job whose input file was deleted while Redis was down. A task a worker
 took off the queue but never started (Redis died in between) is retried once its lease
 lapses, not a minute later."""
 
@@ -22,7 +23,7 @@ from rq import Queue
 
 from services.batch.queueing import chunk_task_id
 from services.batch.settings import BatchSettings
-from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final
+from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final, write_parquet
 from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -119,3 +120,32 @@ def test_task_taken_off_the_queue_but_never_started_is_retried_after_its_lease(
     assert final["state"] == "succeeded", final
     assert final["rows_done"] == len(rows)
     assert time.monotonic() - started < 40
+
+
+@pytest.mark.parametrize("restored_by", ["api", "worker"])
+def test_unfinished_job_whose_input_was_deleted_comes_back_failed_with_the_reason(
+    redis: RedisServer,
+    api: TestClient,
+    settings: BatchSettings,
+    spawn_worker: Spawn,
+    applicants: Callable[[int, int], pd.DataFrame],
+    restored_by: str,
+) -> None:
+    source = settings.storage_dir / "inputs" / "book.parquet"
+    write_parquet(applicants(2_000, 25), source)
+    key = {"Idempotency-Key": f"deleted-{restored_by}"}
+    job_id = api.post("/api/v1/jobs", json={"path": "book.parquet"}, headers=key).json()["job_id"]
+    _lose_redis_data(redis)  # before any worker scored it
+    source.unlink()
+    if restored_by == "worker":  # its maintenance pass restores every lost job
+        assert spawn_worker(settings, burst=True).wait(120) == 0
+    status = api.get(f"/api/v1/jobs/{job_id}")
+    assert status.status_code == 200, status.text
+    assert status.json()["state"] == "failed"
+    message = status.json()["error"]["message"]
+    assert "lost from Redis before it ended" in message
+    assert "book.parquet" in message
+    assert api.get(f"/api/v1/jobs/{job_id}/results").status_code == 409
+    replayed = api.post("/api/v1/jobs", json={"path": "book.parquet"}, headers=key)
+    assert replayed.json()["job_id"] == job_id  # the key still names the job
+    assert [job["job_id"] for job in api.get("/api/v1/jobs").json()] == [job_id]

@@ -128,6 +128,7 @@ class Manifest(BaseModel):
     split: bool  # chunks are parts written by a split task (else row groups of the source)
     model_uri: str
     idempotency: str | None = None  # digest of the Idempotency-Key (and caller)
+    request_digest: str | None = None  # fingerprint of the submit request (body + query)
     submitted_by: str = "anonymous"
 
 

@@ -56,7 +56,9 @@ def check_frame(frame: pd.DataFrame, features: Sequence[FeatureSpec], offset: in
 
 
 def needed_columns(features: Sequence[FeatureSpec], id_column: str | None) -> list[str]:
-    return [f.name for f in features] + ([id_column] if id_column else [])
+    """The columns to read, each once (the id column may be a feature, e.g. ``income``)."""
+    names = [f.name for f in features]
+    return names + ([id_column] if id_column and id_column not in names else [])
 
 
 def detect_format(path: Path, declared: str | None = None) -> SourceFormat:

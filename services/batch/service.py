@@ -21,7 +21,13 @@ from services.batch.settings import BatchSettings
 from services.batch.storage import write_json
 from services.batch.views import JobStatus, job_status
 from services.core.contract import ModelContract
-from services.core.web.errors import Conflict, InvalidInput, NotFound, Unavailable
+from services.core.web.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Source:
     format: str | None = None  # declared by the client; the file's magic bytes decide
     name: str = ""
     id_column: str | None = None
+    fingerprint: str | None = None  # of the submit request (``api.uploads.RequestDigest``)
 
 
 class BatchService:
@@ -67,6 +74,18 @@ class BatchService:
         except NotFound:
             return None
 
+    def check_replay(self, owner: str, fingerprint: str) -> None:
+        """422 when the job holding an Idempotency-Key was submitted with another request
+        (other body or query): the key names one request, not "whatever came first".
+        Jobs recorded without a fingerprint are replayed unchecked."""
+        stored = self.record(owner).get("request_digest")
+        if stored and stored != fingerprint:
+            raise IdempotencyKeyReused(
+                f"this Idempotency-Key was already used for job {owner} with a different "
+                "request (body or query); send the same request to get that job, or a new "
+                "key for a new job"
+            )
+
     def submit(self, job_id: str, source: Source, digest: str | None, caller: str) -> JobStatus:
         paths = self.backend.storage.job(job_id)
         try:
@@ -83,6 +102,7 @@ class BatchService:
                 split=chunks is None,
                 model_uri=self.settings.model_uri,
                 idempotency=digest,
+                request_digest=source.fingerprint,
                 submitted_by=caller,
             )
             owner = register(self.backend, manifest, chunks)

@@ -194,6 +194,7 @@ def _fields(
         "chunk_rows": m.chunk_rows,
         "model_uri": m.model_uri,
         "submitted_by": m.submitted_by,
+        "request_digest": m.request_digest or "",
         "planned": int(chunks is not None),
         "n_chunks": len(chunks or []),
         "n_rows": n_rows if n_rows is not None else -1,

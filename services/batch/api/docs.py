@@ -39,7 +39,9 @@ MEANINGS = {
     409: "the job is not in a state that allows this",
     413: "body larger than max_upload_bytes, or more JSON rows than max_json_rows",
     415: "unsupported Content-Type",
-    422: "invalid request or input (details name fields, or columns and rows)",
+    422: "invalid request or input (details name fields, or columns and rows); on submit "
+    "also an Idempotency-Key already used with a different request "
+    "(code idempotency_key_reused)",
     503: "job queue (Redis) unreachable or model not loaded: nothing accepted or changed",
 }
 

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.batch.api.deps import Caller, JobId, ServiceDep, require_key
 from services.batch.api.docs import error_responses
-from services.batch.api.uploads import SubmitBody, receive
+from services.batch.api.uploads import SubmitBody, fingerprint, receive
 from services.batch.domain import new_job_id
 from services.batch.views import JobStatus
 
@@ -36,7 +36,11 @@ SUBMIT_BODIES: dict[str, Any] = {
     },
 }
 SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"model": JobStatus, "description": "accepted (or the job of a reused Idempotency-Key)"},
+    202: {
+        "model": JobStatus,
+        "description": "accepted (or the job of an Idempotency-Key sent again with the same "
+        "request; header Idempotent-Replayed: true)",
+    },
     **error_responses(400, 413, 415),
 }
 
@@ -74,19 +78,24 @@ async def submit(
     service.require_contract()
     await run_in_threadpool(service.backend.store.ping)  # 503 before reading a large body
     digest = service.idempotency_digest(idempotency_key, caller)
+    params = {"id_column": id_column, "name": name, "format": format}
     existing = await run_in_threadpool(service.existing, digest)
-    if existing is not None:
+    if existing is not None:  # the same request again gets its job; another one a 422
+        await run_in_threadpool(
+            service.check_replay, existing.job_id, await fingerprint(request, params)
+        )
         return _accepted(existing, replayed=True)
     job_id = new_job_id()
     paths = service.backend.storage.job(job_id)
     try:
-        source = await receive(
-            request, paths, service, {"id_column": id_column, "name": name, "format": format}
-        )
+        source = await receive(request, paths, service, params)
     except BaseException:
         paths.remove()
         raise
     status = await run_in_threadpool(service.submit, job_id, source, digest, caller)
+    if status.job_id != job_id:  # a concurrent submit with the same key won
+        assert source.fingerprint is not None
+        await run_in_threadpool(service.check_replay, status.job_id, source.fingerprint)
     return _accepted(status, replayed=status.job_id != job_id)
 
 

@@ -61,6 +61,13 @@ class InvalidInput(ServiceError):
     status_code, code = 422, "invalid_input"
 
 
+class IdempotencyKeyReused(ServiceError):
+    """An Idempotency-Key sent again with a different request (IETF draft
+    ``httpapi-idempotency-key-header``: 422)."""
+
+    status_code, code = 422, "idempotency_key_reused"
+
+
 class Unavailable(ServiceError):
     status_code, code = 503, "unavailable"
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from httpx import Response
 
 from services.batch.api.app import create_app
+from services.batch.settings import BatchSettings
 from services.core.web.auth import hash_key
 from tests.integration.batch.conftest import make_settings
 from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final, wait_for
@@ -81,6 +83,48 @@ def test_same_idempotency_key_returns_the_same_job(
     assert "Idempotent-Replayed" not in first.headers
     listed = [job["job_id"] for job in api.get("/api/v1/jobs").json()]
     assert listed == [other.json()["job_id"], first.json()["job_id"]]
+
+
+def test_same_idempotency_key_with_another_request_is_refused_and_nothing_is_kept(
+    api: TestClient, settings: BatchSettings, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    key = {"Idempotency-Key": "book-2026-13"}
+    first = api.post("/api/v1/jobs", json=_rows(applicants(50, 4)), headers=key)
+    assert first.status_code == 202
+    job_id = first.json()["job_id"]
+    other = api.post("/api/v1/jobs", json=_rows(applicants(50, 5)), headers=key)
+    assert other.status_code == 422, other.text
+    error = other.json()["error"]
+    assert error["code"] == "idempotency_key_reused"
+    assert job_id in error["message"]
+    # the query is part of the request too
+    shifted = api.post("/api/v1/jobs?name=other", json=_rows(applicants(50, 4)), headers=key)
+    assert shifted.status_code == 422
+    assert [job["job_id"] for job in api.get("/api/v1/jobs").json()] == [job_id]
+    assert [d.name for d in (settings.storage_dir / "jobs").iterdir()] == [job_id]
+
+
+@pytest.mark.parametrize("send", ["multipart", "csv"])
+def test_an_upload_sent_again_with_its_key_is_replayed(
+    api: TestClient, applicants: Callable[[int, int], pd.DataFrame], send: str
+) -> None:
+    csv = applicants(40, 6).to_csv(index=False).encode()
+    key = {"Idempotency-Key": f"upload-{send}"}
+
+    def post(data: bytes) -> Response:
+        if send == "multipart":  # every request gets its own random form boundary
+            files = {"file": ("book.csv", data, "text/csv")}
+            return api.post("/api/v1/jobs", files=files, data={"id_column": "income"}, headers=key)
+        headers = {**key, "Content-Type": "text/csv"}
+        return api.post("/api/v1/jobs?id_column=income", content=data, headers=headers)
+
+    first, again = post(csv), post(csv)
+    assert first.status_code == again.status_code == 202, again.text
+    assert again.json()["job_id"] == first.json()["job_id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    changed = post(csv.replace(b"\n", b"\r\n"))  # the same rows, other bytes
+    assert changed.status_code == 422
+    assert changed.json()["error"]["code"] == "idempotency_key_reused"
 
 
 def test_api_keys_guard_jobs_but_not_probes(

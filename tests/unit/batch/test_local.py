@@ -49,3 +49,20 @@ def test_local_run_scores_every_row_once_in_order(
     final = Storage(tmp_path / "store").job(result.job_id).read_final()
     assert final is not None
     assert final["state"] == "succeeded"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_feature_can_be_the_id_column(
+    tmp_path: Path, model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame], fmt: str
+) -> None:
+    frame = applicants(300, 6)
+    source = tmp_path / f"in.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(source, index=False)
+    else:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source)
+    result = run_local(model, Storage(tmp_path / "store"), source, 1_000, id_column="income")
+    scored = pa.concat_tables([pq.read_table(p) for p in result.result_files]).to_pandas()
+    want = model.predict(encode_frame(model.contract.features, frame))
+    np.testing.assert_array_equal(scored["probability"].to_numpy(), want.probability)
+    np.testing.assert_allclose(scored["income"].to_numpy(), frame["income"].to_numpy())

@@ -118,8 +118,8 @@ def model_rollout(namespace: str, name: str, model_uri: str, prometheus: str, **
             "failureThreshold": 2,
             "progressDeadline": "90s",
         },
-        # a 10 s window at 50 req/s puts 100+ canary requests in each analysis at 20 %:
-        # fewer is inconclusive (PSI of a small sample is biased upwards, ~(bins-1)/n)
+        # a 10 s window at 50 req/s puts 100+ canary requests in each analysis at 25 %;
+        # the PSI gates wait for 200 rows in a canary pod's window (minDriftSamples)
         "analysis": {"minRequests": 80, "window": "10s", "maxUnreachable": 3},
         "autoscaling": {"minReplicas": 1, "maxReplicas": 2},
         "router": {"httpRoute": {"name": NAME}},

@@ -19,18 +19,22 @@ from services.core.model_store import LoadedModel
 pytestmark = pytest.mark.unit
 
 
+def _write(frame: pd.DataFrame, path: Path, row_group_size: int | None = None) -> Path:
+    """``frame`` as CSV or Parquet, by the file's suffix."""
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table, path, row_group_size=row_group_size)
+    return path
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_local_run_scores_every_row_once_in_order(
     tmp_path: Path, model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame], fmt: str
 ) -> None:
     frame = applicants(2_345, 5)
-    source = tmp_path / f"in.{fmt}"
-    if fmt == "csv":
-        frame.to_csv(source, index=False)
-    else:
-        pq.write_table(
-            pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=500
-        )
+    source = _write(frame, tmp_path / f"in.{fmt}", row_group_size=500)
     seen: list[tuple[int, int | None]] = []
     result = run_local(
         model,
@@ -56,11 +60,7 @@ def test_a_feature_can_be_the_id_column(
     tmp_path: Path, model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame], fmt: str
 ) -> None:
     frame = applicants(300, 6)
-    source = tmp_path / f"in.{fmt}"
-    if fmt == "csv":
-        frame.to_csv(source, index=False)
-    else:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source)
+    source = _write(frame, tmp_path / f"in.{fmt}")
     result = run_local(model, Storage(tmp_path / "store"), source, 1_000, id_column="income")
     scored = pa.concat_tables([pq.read_table(p) for p in result.result_files]).to_pandas()
     want = model.predict(encode_frame(model.contract.features, frame))

@@ -7,8 +7,9 @@ Runs on one control plane + Prometheus + operator (``tests/e2e/harness``):
   Ready and a canary weight on the route); rollback completed = phase ``Failed`` (the
   route is back at 100 % stable before that). Compared with ``interval ×
   failureThreshold`` (target: at most one interval late).
-- **promotion**: a healthy candidate, apply → ``Succeeded`` against ``steps × interval``,
-  split into canary start-up, analysis and the stable rolling update.
+- **promotion**: a healthy candidate, apply → ``Succeeded`` against ``steps × interval``
+  once the canary pod holds the 200 rows the PSI gates wait for, split into canary
+  start-up, analysis and the stable rolling update.
 - failed requests of the steady load during the promotion (``Promoting`` →
   ``Succeeded`` + 2 s) and during the rollback (``RollingBack`` → ``Failed`` + 2 s);
   the canary's own injected 5xx before the rollback are counted apart.
@@ -50,6 +51,8 @@ from tests.e2e.harness.waits import wait_for  # noqa: E402
 INTERVAL = 5.0
 THRESHOLD = 2
 STEPS = [20, 40, 60]
+RATE = 50.0  # req/s of the steady load (``Scenario.start_load``'s default)
+MIN_DRIFT_SAMPLES = 200  # ``analysis.minDriftSamples`` default: rows before PSI counts
 CANARY_SPEC = {"steps": STEPS, "interval": f"{INTERVAL:g}s", "failureThreshold": THRESHOLD}
 CANARY = "inference-canary"
 FAULT = "INFERENCE_FAULT_ERROR_RATE"
@@ -189,6 +192,7 @@ def promotion_run(world: World) -> list[dict[str, Any]]:
             _at(rec, p) for p in ("Progressing", "Promoting", "Succeeded")
         )
         budget = len(STEPS) * INTERVAL
+        fill = MIN_DRIFT_SAMPLES / (RATE * STEPS[0] / 100)  # one canary pod at the first step
         analysis = promoting - progressing if promoting and progressing else None
         return [
             _metric(run, "outcome", s.status().get("phase"), "Succeeded"),
@@ -200,7 +204,9 @@ def promotion_run(world: World) -> list[dict[str, Any]]:
                 run,
                 "  canary analysis (s)",
                 analysis,
-                f"steps × interval = {budget:g} (+1 interval: the first window is short)",
+                f"steps × interval = {budget:g}, after the canary pod's first "
+                f"{MIN_DRIFT_SAMPLES} rows for the PSI gates (≈ {fill:g} s at "
+                f"{RATE * STEPS[0] / 100:g} req/s)",
             ),
             _metric(
                 run, "  stable rolling update (s)", done - promoting if done and promoting else None

@@ -1,22 +1,25 @@
 """The crash-point gate itself, against a small local TLS server: many keep-alive
 requests relayed on one connection, a chunked stream relayed chunk by chunk as it is
-written, trips, and ``release()`` ending a stream held open by a "killed" client."""
+written, trips, ``release()`` ending a stream held open by a "killed" client, and a
+stress run that crashed the old relay (a TLS connection read by one thread while another
+wrote or closed it) with SIGSEGV within seconds."""
 
 from __future__ import annotations
 
 import http.client
 import socket
-import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from tests.support.controlplane import _PKI
 from tests.system.controller.apigate import ApiGate
+from tests.system.controller.tls_api import serve_tls
 
 pytestmark = pytest.mark.integration
 
@@ -59,15 +62,9 @@ class _Api(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gate(tmp_path: Path) -> Iterator[ApiGate]:
-    pki = _PKI(tmp_path / "pki")
-    cert, key, _, _ = pki.issue("server", "api", server=True, ips=["127.0.0.1"])
     _Api.stream_go = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls.load_cert_chain(cert, key)
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    found = ApiGate(f"https://127.0.0.1:{server.server_address[1]}", pki.ca_pem, TOKEN)
+    server, ca = serve_tls(_Api, tmp_path / "pki")
+    found = ApiGate(f"https://127.0.0.1:{server.server_address[1]}", ca, TOKEN)
     found.start()
     yield found
     _Api.stream_go.set()
@@ -151,3 +148,16 @@ def test_no_connection_is_left_open_after_stop(gate: ApiGate) -> None:
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).recv(1)
     conn.close()
+
+
+def test_survives_load_and_releases_without_crashing() -> None:
+    """In a child process, so a crash fails this test instead of killing the run."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.system.controller.tls_api", "10"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+    assert int(proc.stdout.split()[-1]) > 1_000  # PATCHes relayed between the releases

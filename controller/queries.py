@@ -69,9 +69,26 @@ def _increase(metric: str, sel: str, scope: Scope, more: str = "") -> str:
     return f"sum(increase({metric}{{{sel}{more}}}[{scope.range}]))"
 
 
-def _positive_rate(sel: str, scope: Scope) -> str:
+SHIFT_Z = 2.576  # two-sided 99 %: the part of a shift that sampling noise cannot explain
+
+
+def _positive_rate(sel: str, scope: Scope) -> tuple[str, str]:
+    """(share of ``default`` predictions, predictions) in the window."""
     positives = _increase("inference_predictions_total", sel, scope, ',outcome="default"')
-    return f"(({positives} or vector(0)) / {_increase('inference_predictions_total', sel, scope)})"
+    total = _increase("inference_predictions_total", sel, scope)
+    return f"(({positives} or vector(0)) / {total})", total
+
+
+def _positive_rate_shift(scope: Scope) -> str:
+    """|canary − stable| share of ``default`` predictions, less ``SHIFT_Z`` standard errors
+    of that difference (floored at 0): the shift the window's evidence supports. A raw
+    difference of n predictions at share p is noisy by √(p(1−p)/n) — about ±0.03 for 200
+    canary predictions at p = 0.3 — so a healthy candidate of a model with many positive
+    predictions would fail a 0.05 gate in roughly one analysis in seven."""
+    canary, n_canary = _positive_rate(scope.canary, scope)
+    stable, n_stable = _positive_rate(scope.stable, scope)
+    error = f"sqrt({canary} * (1 - {canary}) / {n_canary} + {stable} * (1 - {stable}) / {n_stable})"
+    return f"clamp_min(abs({canary} - {stable}) - {SHIFT_Z} * {error}, 0)"
 
 
 ROUTES = f",route=~{_quote('|'.join(SCORING_ROUTES))}"
@@ -96,9 +113,7 @@ def builtin_queries(scope: Scope) -> dict[str, str]:
         "latencyP99": f"histogram_quantile(0.99, sum by (le) (rate({buckets})))",
         "featurePSI": _psi("inference_feature_psi", scope, "ignoring(feature) "),
         "scorePSI": _psi("inference_score_psi", scope),
-        "positiveRateShift": (
-            f"abs({_positive_rate(canary, scope)} - {_positive_rate(scope.stable, scope)})"
-        ),
+        "positiveRateShift": _positive_rate_shift(scope),
     }
 
 

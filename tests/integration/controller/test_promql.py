@@ -34,7 +34,8 @@ def _requests(exp: Exporter, version: str, track: str, route: str, status: str, 
 
 def _seed(exp: Exporter) -> None:
     """Create every series at zero, so Prometheus sees them before the increments."""
-    for version, track in [("8", "canary"), ("7", "stable"), ("7", "canary"), ("6", "canary")]:
+    tracks = [("8", "canary"), ("7", "stable"), ("7", "canary"), ("6", "canary"), ("9", "canary")]
+    for version, track in tracks:
         for route in (PREDICT, BULK):
             for status in ("200", "500"):
                 exp.requests.labels(NAME, version, track, route, "POST", status)
@@ -47,7 +48,8 @@ def _traffic(exp: Exporter, young: Exporter) -> None:
     """Canary v8: 400 scoring requests, 8 of them 5xx (2 %), all at 300 ms, 14 % defaults,
     feature PSI 0.31 (income), score PSI 0.12 over 400 rows. Stable: 1000 fast requests,
     10 % defaults. An earlier canary (v7) was terrible and must not count; /healthz never
-    counts. A second v8 pod just started (``young``): its PSI of 40 rows is noise."""
+    counts. A second v8 pod just started (``young``): its PSI of 40 rows is noise. Canary
+    v9 only predicts, with 37.5 % defaults: a shift far beyond the noise."""
     for route, ok, bad in [(PREDICT, 294, 6), (BULK, 98, 2)]:
         _requests(exp, "8", "canary", route, "200", ok)
         _requests(exp, "8", "canary", route, "500", bad)
@@ -56,7 +58,8 @@ def _traffic(exp: Exporter, young: Exporter) -> None:
     _requests(exp, "8", "canary", "/healthz", "200", 1000)
     _requests(exp, "7", "stable", PREDICT, "200", 1000)
     _requests(exp, "7", "canary", PREDICT, "500", 500)
-    for version, track, default, other in [("8", "canary", 56, 344), ("7", "stable", 100, 900)]:
+    shares = [("8", "canary", 56, 344), ("7", "stable", 100, 900), ("9", "canary", 150, 250)]
+    for version, track, default, other in shares:
         exp.predictions.labels(NAME, version, track, "default").inc(default)
         exp.predictions.labels(NAME, version, track, "no_default").inc(other)
     exp.feature_psi.labels(NAME, "8", "canary", "income").set(0.31)
@@ -102,7 +105,9 @@ def test_every_gate_measures_the_canary(prometheus: PrometheusServer) -> None:
     assert gates["latencyP99"] == pytest.approx(0.25 + 0.25 * 0.99, rel=1e-3)  # in (0.25, 0.5]
     assert gates["featurePSI"] == pytest.approx(0.31)
     assert gates["scorePSI"] == pytest.approx(0.12)
-    assert gates["positiveRateShift"] == pytest.approx(0.04, rel=1e-3)  # clear of the 0.05 max
+    # 14 % vs 10 % over 400 and 1,000 predictions: 0.04 apart, less than 2.576 standard
+    # errors (0.051) of the difference — inside the noise, so no shift is counted
+    assert gates["positiveRateShift"] == 0
     assert gates["serverErrors"] == pytest.approx(8, rel=0.15)
 
 
@@ -117,6 +122,16 @@ def test_psi_gates_wait_for_enough_rows_in_a_pod_window(prometheus: PrometheusSe
     gates = gather(HttpMetricsSource(prometheus.address), queries).gates
     assert gates["featurePSI"] == pytest.approx(0.95)  # the young pod's noise counts
     assert gates["scorePSI"] == pytest.approx(0.6)
+
+
+def test_a_shift_beyond_the_noise_is_counted_less_its_standard_errors(
+    prometheus: PrometheusServer,
+) -> None:
+    shift = _readings(prometheus, "9").gates["positiveRateShift"]
+    # 37.5 % vs 10 %: 0.275 less 2.576 × √(.375·.625/400 + .1·.9/1000) = 0.275 − 0.067
+    # (increase() extrapolates both counts alike: the shares stay, the error moves a little)
+    assert shift == pytest.approx(0.208, abs=0.01)
+    assert shift > ROLLOUT.analysis.gates.positive_rate_shift.max  # type: ignore[operator]
 
 
 def test_the_figures_fail_the_default_gates(prometheus: PrometheusServer) -> None:

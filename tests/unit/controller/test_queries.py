@@ -29,7 +29,8 @@ def test_every_builtin_gate_has_its_query() -> None:
     assert gates["featurePSI"] == f"max(last_over_time(inference_feature_psi{{{CANARY}}}[60s]))"
     assert gates["scorePSI"] == f"max(last_over_time(inference_score_psi{{{CANARY}}}[60s]))"
     shift = gates["positiveRateShift"]
-    assert shift.startswith("abs(")
+    assert shift.startswith("clamp_min(abs(")
+    assert " - 2.576 * sqrt(" in shift
     assert 'track="stable"' in shift
     assert 'outcome="default"' in shift
 

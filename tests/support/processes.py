@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 
 def free_port() -> int:
@@ -51,7 +52,11 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
+    def flags(self) -> list[str]:
+        """Persistence and logging flags: none (comes back empty after a restart)."""
+        return ["--save", "", "--appendonly", "no"]
+
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [
@@ -60,12 +65,9 @@ class RedisServer:
                 str(self.port),
                 "--bind",
                 "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
                 "--dir",
                 str(self.workdir),
+                *self.flags(),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from services.inference.app import create_app
 from tests.integration.inference.harness import AUTH, make_settings
+from tests.support.fuzzing import fuzz_settings
 from tests.support.models import TrainedModel
 
 pytestmark = pytest.mark.integration
@@ -60,12 +61,7 @@ def test_operation_conforms_to_its_schema(
     )
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(MAX_EXAMPLES)
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(headers=AUTH, additional_checks=[strict])
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from enum import StrEnum
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from redis import Redis
 from services.batch.settings import BatchSettings
 from services.core.web.auth import HEADER, hash_key
 from tests.integration.batch.harness import BatchProcess, wait_for
-from tests.support.processes import RedisServer, free_port, wait_for_port
+from tests.support.processes import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 API_KEY = "system-batch-key"
@@ -48,28 +47,8 @@ class OutageRedis(RedisServer):
         super().__init__(workdir)
         self.persistence = persistence
 
-    def start(self) -> OutageRedis:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        flags = REDIS_FLAGS[self.persistence]
-        log = self.workdir / "redis.log"
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.workdir),
-                "--logfile",
-                str(log),
-                *flags,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-        return self
+    def flags(self) -> list[str]:
+        return ["--logfile", str(self.workdir / "redis.log"), *REDIS_FLAGS[self.persistence]]
 
     def snapshot(self) -> None:
         """SAVE an RDB snapshot now (only the RDB mode loads it at restart)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -28,6 +28,7 @@ from schemathesis.checks import (
 )
 
 from services.core.model_store import LoadedModel
+from tests.support.fuzzing import fuzz_settings
 from tests.support.models import TrainedModel
 from tests.system import profile
 from tests.system.batch.conftest import start_stack
@@ -123,12 +124,7 @@ def test_operation_conforms_to_its_schema(
     extra, excluded = _checks(method, path, mode)
 
     @given(case=strategy)
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(EXAMPLES)
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(
             headers=AUTH, additional_checks=[extra], excluded_checks=excluded, timeout=30

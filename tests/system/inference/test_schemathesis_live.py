@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     CheckContext,
@@ -31,6 +31,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.support.fuzzing import fuzz_settings
 from tests.support.models import TrainedModel
 from tests.system import profile
 from tests.system.inference.servers import ADMIN, AUTH, InferenceProcess
@@ -125,12 +126,7 @@ def test_operation_conforms_to_its_schema(
         strategy = strategy.filter(lambda case: not touches_local_files(case, live.workdir))
 
     @given(case=strategy)
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(MAX_EXAMPLES)
     def run(case: schemathesis.Case) -> None:
         response = case.call_and_validate(base_url=live.url, headers=headers, checks=checks)
         statuses[response.status_code] += 1

@@ -19,12 +19,16 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
 from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Message
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -37,7 +41,7 @@ OWN_HANDLER_LOGGERS = ("mlflow", "alembic", "sqlalchemy.engine", "huey", "rq.wor
 QUIET_LOGGERS = {"alembic": logging.WARNING, "sqlalchemy.engine": logging.WARNING}
 QUIET_LOGGERS["aiohttp.access"] = logging.WARNING
 
-Sink = TextIO | Callable[[str], object]
+Sink: TypeAlias = "TextIO | Callable[[Message], None]"
 
 
 def _add_request_id(record: Any) -> None:
@@ -160,11 +164,56 @@ def intercept_stdlib_logging(*names: str, level: int | None = None) -> None:
         library.propagate = True
     for name, quiet in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(max(quiet, root.level))
-    logging.captureWarnings(True)
+    warnings.showwarning = _log_warning
+    route_mlflow_prints()
     for name in names:
         named = logging.getLogger(name)
         named.handlers = []
         named.propagate = True
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.warn`` as one log line (instead of two plain lines on stderr)."""
+    logger.bind(logger="py.warnings", source=f"{filename}:{lineno}").warning(
+        "{}: {}", category.__name__, message
+    )
+
+
+class _LinesToLogger:
+    """A text stream that logs each line it is given (at INFO) to a standard logger."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            if line.strip():
+                logging.getLogger(self.name).info(line.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+STREAM = "MLFLOW_LOGGING_STREAM"
+
+
+def route_mlflow_prints() -> None:
+    """MLflow prints some events ("Successfully registered model ...") to stderr with its
+    own ``eprint``; once MLflow is imported, make those log lines of the ``mlflow`` logger.
+    Call it again after importing MLflow if it was not imported yet."""
+    utils = sys.modules.get("mlflow.utils.logging_utils")
+    if utils is not None and not isinstance(getattr(utils, STREAM, None), _LinesToLogger):
+        setattr(utils, STREAM, _LinesToLogger("mlflow"))
 
 
 def _replaceable(handler: logging.Handler) -> bool:
@@ -179,4 +228,5 @@ __all__ = [
     "logger",
     "quiet_progress_bars",
     "request_id_var",
+    "route_mlflow_prints",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -44,8 +45,18 @@ QUIET_LOGGERS["aiohttp.access"] = logging.WARNING
 Sink: TypeAlias = "TextIO | Callable[[Message], None]"
 
 
-def _add_request_id(record: Any) -> None:
+#: The password of a URL (``http://user:password@host``, ``redis://:password@host``).
+URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return URL_PASSWORD.sub(r"\1***@", text) if "@" in text else text
+
+
+def _patch(record: Any) -> None:
     record["extra"].setdefault("request_id", request_id_var.get())
+    record["message"] = redact(record["message"])
 
 
 def _exception(record: Any) -> dict[str, str] | None:
@@ -53,7 +64,11 @@ def _exception(record: Any) -> dict[str, str] | None:
     if error is None or error.type is None:
         return None
     lines = traceback.format_exception(error.type, error.value, error.traceback)
-    return {"type": error.type.__name__, "message": str(error.value), "traceback": "".join(lines)}
+    return {
+        "type": error.type.__name__,
+        "message": redact(str(error.value)),
+        "traceback": redact("".join(lines)),
+    }
 
 
 def json_line(record: Any) -> str:
@@ -70,7 +85,9 @@ def json_line(record: Any) -> str:
         "message": record["message"],
     }
     for key, value in extra.items():
-        line[f"extra_{key}" if key in line else key] = value
+        line[f"extra_{key}" if key in line else key] = (
+            redact(value) if isinstance(value, str) else value
+        )
     error = _exception(record)
     if error is not None:
         line["exception"] = error
@@ -107,7 +124,7 @@ def configure_logging(
     same level."""
     target: Sink = sys.stderr if stream is None else stream
     logger.remove()
-    logger.configure(extra={"service": service}, patcher=_add_request_id)
+    logger.configure(extra={"service": service}, patcher=_patch)
     if json:
         logger.add(
             target,

@@ -265,3 +265,30 @@ def test_a_process_set_up_off_a_terminal_draws_no_tqdm_bar() -> None:
     [record] = parsed(proc.stderr.splitlines())
     assert record["message"] == "done"
     assert proc.stdout == ""
+
+
+def test_passwords_in_urls_never_reach_a_line() -> None:
+    uri = "http://mlflow-user:s3cret-pw@mlflow:5000"
+    with captured() as lines:
+        logger.info("cannot load model: API request to {}/api/2.0/x failed", uri)
+        logger.bind(target="redis://:s3cret-pw@redis:6379/0").warning("Redis unavailable")
+        try:
+            raise ConnectionError(f"API request to {uri}/api/2.0/mlflow failed")
+        except ConnectionError:
+            logging.getLogger("mlflow.utils.rest_utils").exception("request failed")
+    records = parsed(lines)
+    assert not any("s3cret" in line for line in lines), lines
+    assert "http://mlflow-user:***@mlflow:5000/api/2.0/x" in records[0]["message"]
+    assert records[1]["target"] == "redis://:***@redis:6379/0"
+    assert records[2]["exception"]["message"].startswith("API request to http://mlflow-user:***@")
+
+
+def test_text_mode_hides_passwords_too() -> None:
+    stream = io.StringIO()
+    with restored_logging():
+        from services.core.logs import configure_logging
+
+        configure_logging("INFO", json=False, stream=stream)
+        logger.info("MLflow at {} is down", "https://u:s3cret-pw@mlflow.example")
+    assert "s3cret" not in stream.getvalue()
+    assert "https://u:***@mlflow.example is down" in stream.getvalue()

@@ -94,6 +94,19 @@ def test_inference_server(default_model: TrainedModel, serve: Callable[..., str]
     assert all(r["service"] == "inference" for r in records)
 
 
+def test_inference_with_mlflow_down_keeps_its_password_out(serve: Callable[..., str]) -> None:
+    env = _env(
+        MODEL_URI="models:/credit-default/1",
+        MLFLOW_TRACKING_URI=f"http://mlflow-user:{TOKEN}@127.0.0.1:1",
+        INFERENCE_PORT=str(free_port()),
+        INFERENCE_HOST="127.0.0.1",
+    )
+    output = serve(["services.inference"], env, lambda out: "reload refused" in out)
+    refused = [r for r in _records(output) if "reload refused" in r["message"]]
+    assert "http://mlflow-user:***@127.0.0.1:1/" in refused[0]["message"]
+    assert TOKEN not in output
+
+
 def test_batch_api_and_burst_worker(
     default_model: TrainedModel, redis: RedisServer, tmp_path: Path, serve: Callable[..., str]
 ) -> None:

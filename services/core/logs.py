@@ -38,9 +38,11 @@ TEXT_FORMAT = "{time:HH:mm:ss} {level:<7} [{extra[request_id]}] {message}"
 #: Loggers that their library gives their own handler (and ``propagate = False``); they are
 #: pointed back at the root logger so their lines reach the JSON sink too.
 OWN_HANDLER_LOGGERS = ("mlflow", "alembic", "sqlalchemy.engine", "huey", "rq.worker")
-#: Library loggers too chatty at INFO: schema migrations, SQL, kopf's liveness probes.
-QUIET_LOGGERS = {"alembic": logging.WARNING, "sqlalchemy.engine": logging.WARNING}
-QUIET_LOGGERS["aiohttp.access"] = logging.WARNING
+#: Library loggers too chatty at INFO: schema migrations, SQL, kopf's liveness probes
+#: (aiohttp), every outgoing request (httpx: the controller's Prometheus queries).
+QUIET_LOGGERS = dict.fromkeys(
+    ("alembic", "sqlalchemy.engine", "aiohttp.access", "httpx"), logging.WARNING
+)
 
 Sink: TypeAlias = "TextIO | Callable[[Message], None]"
 
@@ -179,8 +181,8 @@ def intercept_stdlib_logging(*names: str, level: int | None = None) -> None:
         library = logging.getLogger(name)
         library.handlers = []
         library.propagate = True
-    for name, quiet in QUIET_LOGGERS.items():
-        logging.getLogger(name).setLevel(max(quiet, root.level))
+    for name, quiet in QUIET_LOGGERS.items():  # at DEBUG, they say everything
+        logging.getLogger(name).setLevel(logging.NOTSET if root.level <= logging.DEBUG else quiet)
     warnings.showwarning = _log_warning
     route_mlflow_prints()
     for name in names:

@@ -166,11 +166,15 @@ def test_kopf_object_lines_carry_the_object_and_stay_small() -> None:
     assert all(size(line) <= PLAIN_LINE_LIMIT for line in lines), lines
 
 
-def test_kopf_liveness_probes_are_not_logged_at_info() -> None:
+def test_probes_and_outgoing_requests_are_not_logged_at_info() -> None:
     with captured("INFO") as lines:
         logging.getLogger("aiohttp.access").info('127.0.0.1 "GET /healthz HTTP/1.1" 200')
+        logging.getLogger("httpx").info("HTTP Request: GET http://prometheus/api/v1/query")
         logging.getLogger("aiohttp.access").warning("kept")
     assert [r["message"] for r in parsed(lines)] == ["kept"]
+    with captured("DEBUG") as lines:
+        logging.getLogger("httpx").debug("HTTP Request: GET http://prometheus/api/v1/query")
+    assert [r["logger"] for r in parsed(lines)] == ["httpx"]
 
 
 def test_mlflow_loggers_and_prints_join_the_sink() -> None:

@@ -86,7 +86,8 @@ def json_line(record: Any) -> str:
         "logger": extra.pop("logger", None) or record["name"],
         "message": record["message"],
     }
-    for key, value in extra.items():
+    ordered = {key: extra.pop(key) for key in ("service", "request_id") if key in extra}
+    for key, value in {**ordered, **extra}.items():
         line[f"extra_{key}" if key in line else key] = (
             redact(value) if isinstance(value, str) else value
         )

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
-CORE_FIELDS = ("time", "level", "logger", "message")
 TEXT_FORMAT = "{time:HH:mm:ss} {level:<7} [{extra[request_id]}] {message}"
 #: Loggers that their library gives their own handler (and ``propagate = False``); they are
 #: pointed back at the root logger so their lines reach the JSON sink too.

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -14,6 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from services.batch import formats
+from services.batch.client.commands import download_format
+from services.batch.client.http import BatchClient
 from services.batch.domain import BadInput
 from services.batch.formats.jsonl import FORMAT as JSONL
 from services.batch.formats.jsonl import check_jsonl
@@ -117,3 +120,26 @@ def test_a_json_lines_book_scores_like_in_process(
     assert scored["loan_id"].tolist() == frame["loan_id"].tolist()
     np.testing.assert_array_equal(scored["probability"].to_numpy(), want.probability)
     assert (result.rows, result.positives) == (2_345, int(want.label.sum()))
+
+
+def test_the_client_uploads_a_jsonl_file_as_ndjson(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["content-type"])
+        return httpx.Response(202, json={"job_id": "f" * 32, "state": "queued"})
+
+    client = BatchClient("http://batch", transport=httpx.MockTransport(answer))
+    for name in ("book.jsonl", "book.csv", "book.pq", "book.txt"):
+        client.submit_file(_jsonl(tmp_path / name, _rows(1)))
+    assert seen == [
+        "application/x-ndjson",
+        "text/csv",
+        "application/vnd.apache.parquet",
+        "text/csv",
+    ]
+    assert [download_format(n) for n in ("a.csv", "a.parquet", "a.jsonl")] == [
+        "csv",
+        "parquet",
+        "parquet",  # results download as CSV or Parquet only
+    ]

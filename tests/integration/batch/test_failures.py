@@ -20,9 +20,9 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 
 from services.batch.api.app import create_app
-from services.batch.queueing import chunk_task_id
-from services.batch.scoring import read_summary
 from services.batch.settings import BatchSettings
+from services.batch.state.queue import chunk_task_id
+from services.batch.state.result_files import read_summary
 from tests.integration.batch.conftest import make_settings
 from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final, wait_for
 from tests.integration.batch.harness import write_parquet as write

@@ -16,12 +16,12 @@ from redis import Redis, RedisError
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from services.batch.chunk import run_chunk
-from services.batch.context import WorkerContext, context
-from services.batch.domain import ACTIVE, ChunkSpec, JobState, SourceFormat
-from services.batch.inputs import BadInput
+from services.batch import formats
+from services.batch.domain import ACTIVE, BadInput, ChunkSpec, JobState
 from services.batch.metrics import observe_chunk
-from services.batch.split import split_input
+from services.batch.worker.chunk import run_chunk
+from services.batch.worker.context import WorkerContext, context
+from services.batch.worker.split import split_input
 
 
 def score_chunk(job_id: str, index: int) -> dict[str, Any]:
@@ -82,10 +82,9 @@ def split_job(job_id: str) -> dict[str, Any]:
 def _split(
     ctx: WorkerContext, job_id: str, record: dict[str, str], id_column: str | None
 ) -> Iterator[ChunkSpec]:
-    fmt: SourceFormat = "csv" if record["format"] == "csv" else "parquet"
     return split_input(
         Path(record["source"]),
-        fmt,
+        formats.by_name(record["format"]),
         ctx.storage.job(job_id),
         int(record["chunk_rows"]),
         ctx.model.contract.features,

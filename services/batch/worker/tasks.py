@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -32,6 +33,8 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
         return {"skipped": state}  # cancelled, failed, or the job is gone
     if spec is None:
         raise RuntimeError(f"job {job_id} has no spec for chunk {index}")
+    if ctx.settings.fault_chunk_delay_seconds:
+        time.sleep(ctx.settings.fault_chunk_delay_seconds)  # chaos drill only
     try:
         summary = run_chunk(
             ctx.model,

@@ -24,7 +24,7 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /tmp --no-create-home \
       --shell /usr/sbin/nologin app
-COPY deploy/docker/healthcheck.py deploy/docker/requirements.py /opt/
+COPY deploy/docker/healthcheck.py deploy/docker/requirements.py deploy/docker/prune.py /opt/
 RUN python3 -m compileall -q /opt/healthcheck.py
 WORKDIR /app
 USER 10001:10001

@@ -56,4 +56,14 @@ for name in $IMAGES; do
     --build-arg "BASE_IMAGE=$base" --tag "$IMAGE_REPO/$name:$IMAGE_TAG" \
     "${extra[@]}" "$REPO_ROOT" >/dev/null
 done
+# supporting images from Debian packages, where the registry's cannot be pulled (compose and
+# the container tests use them through REDIS_IMAGE)
+if [ "$python_image" = "$DEBIAN_PYTHON_IMAGE" ] && [ -n "${SUPPORT_IMAGES-redis}" ]; then
+  for name in ${SUPPORT_IMAGES-redis}; do
+    log "building $IMAGE_REPO/$name:$IMAGE_TAG from Debian packages"
+    timed "$name" docker build "${quiet[@]}" --file "$REPO_ROOT/deploy/docker/$name.Dockerfile" \
+      --build-arg "DEBIAN_IMAGE=$DEBIAN_PYTHON_IMAGE" --tag "$IMAGE_REPO/$name:$IMAGE_TAG" \
+      "${extra[@]}" "$REPO_ROOT/deploy/docker" >/dev/null
+  done
+fi
 docker image ls --filter "reference=$IMAGE_REPO/*:$IMAGE_TAG"

@@ -2,6 +2,7 @@
 # Makes sure a Docker engine answers, installing and starting one only when needed.
 #
 #   bash scripts/docker/engine.sh          # install (Debian, root) + start dockerd if none answers
+#   bash scripts/docker/engine.sh --stop   # stop the dockerd this script started
 #
 # A user's own engine (Docker Desktop, colima, a system dockerd, DOCKER_HOST) is used as it
 # is: when `docker info` answers, this script changes nothing.
@@ -15,6 +16,16 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE="$REPO_ROOT/.cache/docker"
 log() { printf '[docker] %s\n' "$*" >&2; }
 die() { printf '[docker] error: %s\n' "$*" >&2; exit 1; }
+
+if [ "${1:-}" = --stop ]; then
+  pid="$(cat "$STATE/dockerd.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    log "stopping the dockerd started here (pid $pid)"
+    kill "$pid"
+  fi
+  rm -f "$STATE/dockerd.pid"
+  exit 0
+fi
 
 answers() { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; }
 

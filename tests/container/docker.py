@@ -119,6 +119,14 @@ class Container:
     def url(self, container_port: int = 8080) -> str:
         return f"http://127.0.0.1:{self.port(container_port)}"
 
+    def ip(self) -> str:
+        """The address on the test network: reachable from the host without docker-proxy
+        (which accepts a connection even when nothing listens behind it any more)."""
+        return docker(
+            "inspect", "--format",
+            f'{{{{(index .NetworkSettings.Networks "{self.network.name}").IPAddress}}}}', self.id,
+        )  # fmt: skip
+
     def state(self) -> dict[str, object]:
         return dict(json.loads(docker("inspect", "--format", "{{json .State}}", self.id)))
 

@@ -10,10 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.inference.app import create_app
-from services.inference.settings import InferenceSettings
 from tests.container.docker import Container, Network, http_ok, image, wait_for
-from tests.integration.inference.harness import applicants, parse_metrics
+from tests.integration.inference.harness import applicants, make_settings, parse_metrics, running
 
 MODEL_MOUNT = "/models/default"
 
@@ -39,26 +37,25 @@ def ready(container: Container, timeout: float = 120) -> str:
     return url
 
 
-def in_process(model: Path, rows: list[dict[str, object]]) -> list[float]:
-    from fastapi.testclient import TestClient
-
-    settings = InferenceSettings(model_uri=str(model), rate_limit="", log_json=False)
-    with TestClient(create_app(settings)) as client:
-        response = client.post("/api/v1/predict/bulk", json={"applicants": rows})
+async def in_process(model: Path, rows: list[dict[str, object]]) -> list[float]:
+    """The same request to the app in this process (httpx over ASGI, lifespan run)."""
+    async with running(make_settings(model_uri=str(model))) as service:
+        response = await service.bulk(rows)
     assert response.status_code == 200, response.text
     return [p["probability"] for p in response.json()["predictions"]]
 
 
-def test_probabilities_equal_in_process_predictions(
+async def test_probabilities_equal_in_process_predictions(
     network: Network, containers: list[Container], model_folder: Path
 ) -> None:
     rows = applicants("default", 100, seed=13)
     url = ready(start_inference(network, containers, model_folder))
-    response = httpx.post(f"{url}/api/v1/predict/bulk", json={"applicants": rows}, timeout=30)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        response = await http.post("/api/v1/predict/bulk", json={"applicants": rows})
     assert response.status_code == 200, response.text
     got = [p["probability"] for p in response.json()["predictions"]]
     assert len(got) == 100
-    assert got == pytest.approx(in_process(model_folder, rows), rel=0, abs=1e-12)
+    assert got == pytest.approx(await in_process(model_folder, rows), rel=0, abs=1e-12)
 
 
 def test_readyz_metrics_and_hardening(
@@ -76,8 +73,13 @@ def test_readyz_metrics_and_hardening(
     url = ready(serving)
     assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
     httpx.post(f"{url}/api/v1/predict", json=applicants("default", 1)[0]).raise_for_status()
-    names = {name for name, _, _ in parse_metrics(httpx.get(f"{url}/metrics").text)}
-    assert {"inference_requests_total", "inference_model_info"} <= names, sorted(names)
+    samples = parse_metrics(httpx.get(f"{url}/metrics").text)
+    info = [labels for name, labels, value in samples if name == "inference_model_info" and value]
+    assert [labels["uri"] for labels in info] == [MODEL_MOUNT]
+    scored = sum(v for name, _, v in samples if name == "inference_predictions_total")
+    assert scored == 1
+    answered = [(n, labels) for n, labels, v in samples if n == "http_requests_total" and v]
+    assert any(labels.get("status") == "200" for _, labels in answered), answered
     # the process inside is UID 10001 with no capabilities, on a read-only root
     status = serving.exec("cat", "/proc/1/status")
     uid = next(line.split()[1:3] for line in status.splitlines() if line.startswith("Uid:"))
@@ -92,9 +94,12 @@ def test_sigterm_drains_in_flight_requests(
 ) -> None:
     """Light load (4 clients, a new connection per request) while `docker stop` runs: every
     request the server accepted is answered 200; once the listener closes, connections
-    are refused (a Service sends no new traffic to a terminating pod), never reset."""
+    are refused (a Service sends no new traffic to a terminating pod), never reset. The
+    clients talk to the container's own address, as a Service endpoint would: through the
+    published port, docker-proxy would turn "refused" into "accepted, then closed"."""
     container = start_inference(network, containers, model_folder)
-    url = ready(container)
+    ready(container)
+    url = f"http://{container.ip()}:8080"
     rows = applicants("default", 500, seed=1)
     answered: list[int] = []
     failures: list[str] = []

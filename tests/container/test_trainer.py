@@ -34,9 +34,10 @@ def test_trains_into_a_mounted_store_and_registers_a_version(
     code = trainer.wait(timeout=900)
     assert code == 0, trainer.logs()[-4000:]
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = client.search_model_versions("name='container-model'")
-    assert [v.version for v in versions] == ["1"]
+    assert [str(v.version) for v in versions] == ["1"]
     run_dir = store / "mlruns"
     assert list(run_dir.rglob("booster.ubj")), sorted(p.name for p in run_dir.rglob("*"))[:50]
     assert list(run_dir.rglob("contract.json"))

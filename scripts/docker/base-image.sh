@@ -6,7 +6,7 @@
 #
 # debootstrap --variant=minbase of Debian bookworm (which ships Python 3.11) with python3,
 # python3-venv and ca-certificates, trimmed (no .deb cache, apt lists, docs, man pages,
-# locales), then `docker import`. Skipped when the tag exists already (PYTHON_BASE_REBUILD=1
+# locales, iconv charset modules), then `docker import`. Skipped when the tag exists already (PYTHON_BASE_REBUILD=1
 # forces it). The mirror is the one apt uses here (DEBIAN_MIRROR overrides it).
 set -euo pipefail
 TAG="${1:-${PYTHON_BASE_IMAGE:-creditrisk/python-base:3.11-bookworm}}"
@@ -37,7 +37,9 @@ $sudo debootstrap --variant=minbase --include=python3,python3-venv,ca-certificat
 rm -f "$rootfs.log"
 $sudo rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
   "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
-  "$rootfs"/usr/share/locale/* "$rootfs"/var/log/* "$rootfs"/var/cache/debconf/*-old
+  "$rootfs"/usr/share/locale/* "$rootfs"/var/log/* "$rootfs"/var/cache/debconf/*-old \
+  "$rootfs"/usr/lib/*-linux-gnu/gconv/*.so
+# gconv: glibc's iconv modules for legacy charsets (9 MB); Python's codecs are its own
 # Debian has no `python` command; the official image does
 $sudo ln -sf python3 "$rootfs/usr/bin/python"
 log "docker import $TAG"

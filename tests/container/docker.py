@@ -96,7 +96,9 @@ class Container:
     id: str = ""
 
     def start(self) -> Container:
-        command = ["run", "--detach", "--label", LABEL, "--network", self.network.name]
+        command = ["run", "--detach", "--label", LABEL]
+        if "--network" not in self.extra:
+            command += ["--network", self.network.name]
         if self.alias:
             command += ["--network-alias", self.alias]
         if self.hardened:

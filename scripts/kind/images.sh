@@ -58,8 +58,8 @@ for name in $IMAGES; do
 done
 # supporting images from Debian packages, where the registry's cannot be pulled (compose and
 # the container tests use them through REDIS_IMAGE)
-if [ "$python_image" = "$DEBIAN_PYTHON_IMAGE" ] && [ -n "${SUPPORT_IMAGES-redis}" ]; then
-  for name in ${SUPPORT_IMAGES-redis}; do
+if [ "$python_image" = "$DEBIAN_PYTHON_IMAGE" ] && [ -n "${SUPPORT_IMAGES-redis prometheus}" ]; then
+  for name in ${SUPPORT_IMAGES-redis prometheus}; do
     log "building $IMAGE_REPO/$name:$IMAGE_TAG from Debian packages"
     timed "$name" docker build "${quiet[@]}" --file "$REPO_ROOT/deploy/docker/$name.Dockerfile" \
       --build-arg "DEBIAN_IMAGE=$DEBIAN_PYTHON_IMAGE" --tag "$IMAGE_REPO/$name:$IMAGE_TAG" \

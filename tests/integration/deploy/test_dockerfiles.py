@@ -57,6 +57,7 @@ def stages(path: Path) -> list[list[tuple[str, str]]]:
 SHARED = {
     "base": REPO / "deploy" / "docker" / "base.Dockerfile",
     "redis": REPO / "deploy" / "docker" / "redis.Dockerfile",
+    "prometheus": REPO / "deploy" / "docker" / "prometheus.Dockerfile",
 }
 
 

@@ -6,6 +6,7 @@
 #      pulled; else one built here from Debian packages (scripts/docker/base-image.sh)
 #   3. $IMAGE_REPO/base:$IMAGE_TAG (deploy/docker/base.Dockerfile), shared by every image
 #   4. inference, batch, trainer, controller (FROM that base, each with its own extra)
+#   5. redis and prometheus from Debian packages (deploy/docker/*.Dockerfile)
 # Build times go to .cache/docker/build-times.tsv (bench/containers reads them).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -56,14 +57,15 @@ for name in $IMAGES; do
     --build-arg "BASE_IMAGE=$base" --tag "$IMAGE_REPO/$name:$IMAGE_TAG" \
     "${extra[@]}" "$REPO_ROOT" >/dev/null
 done
-# supporting images from Debian packages, where the registry's cannot be pulled (compose and
-# the container tests use them through REDIS_IMAGE)
-if [ "$python_image" = "$DEBIAN_PYTHON_IMAGE" ] && [ -n "${SUPPORT_IMAGES-redis prometheus}" ]; then
-  for name in ${SUPPORT_IMAGES-redis prometheus}; do
-    log "building $IMAGE_REPO/$name:$IMAGE_TAG from Debian packages"
-    timed "$name" docker build "${quiet[@]}" --file "$REPO_ROOT/deploy/docker/$name.Dockerfile" \
-      --build-arg "DEBIAN_IMAGE=$DEBIAN_PYTHON_IMAGE" --tag "$IMAGE_REPO/$name:$IMAGE_TAG" \
-      "${extra[@]}" "$REPO_ROOT/deploy/docker" >/dev/null
-  done
-fi
+# Redis and Prometheus from Debian packages, the same wherever a registry answers or not:
+# the container tests use creditrisk/redis, compose uses both through REDIS_IMAGE and
+# PROMETHEUS_IMAGE (SUPPORT_IMAGES="" skips them)
+debian_image=debian:bookworm-slim
+[ "$python_image" = "$DEBIAN_PYTHON_IMAGE" ] && debian_image="$DEBIAN_PYTHON_IMAGE"
+for name in ${SUPPORT_IMAGES-redis prometheus}; do
+  log "building $IMAGE_REPO/$name:$IMAGE_TAG from Debian packages"
+  timed "$name" docker build "${quiet[@]}" --file "$REPO_ROOT/deploy/docker/$name.Dockerfile" \
+    --build-arg "DEBIAN_IMAGE=$debian_image" --tag "$IMAGE_REPO/$name:$IMAGE_TAG" \
+    "${extra[@]}" "$REPO_ROOT/deploy/docker" >/dev/null
+done
 docker image ls --filter "reference=$IMAGE_REPO/*:$IMAGE_TAG"

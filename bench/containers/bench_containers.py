@@ -100,7 +100,7 @@ def redis_container(network: str) -> Iterator[str]:
     try:
         yield "redis://redis:6379/0"
     finally:
-        docker("rm", "-f", name)
+        docker("rm", "-f", "-v", name)
 
 
 @contextmanager
@@ -130,7 +130,7 @@ def in_container(
         port = docker("port", cid, "8080/tcp").splitlines()[0].rpartition(":")[2]
         return ready_after(f"http://127.0.0.1:{port}/readyz", started)
     finally:
-        subprocess.run(["docker", "rm", "-f", cid], capture_output=True, check=False)
+        subprocess.run(["docker", "rm", "-f", "-v", cid], capture_output=True, check=False)
 
 
 def as_process(module: list[str], env: dict[str, str], port_var: str) -> float:

@@ -11,13 +11,14 @@ export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml scripts/install-system-deps.sh
+$(STAMP): pyproject.toml scripts/install-system-deps.sh scripts/docker/engine.sh
 	bash scripts/install-system-deps.sh
 	$(PYTHON) -m pip install -q -e ".[dev]"
 	bash scripts/install-helm.sh $(TOOLS) >/dev/null
+	bash scripts/docker/engine.sh
 	@mkdir -p $(@D) && touch $@
 
-install: $(STAMP) ## install Python deps (editable, with dev extras), Debian servers, helm + kubectl
+install: $(STAMP) ## install Python deps (editable, all + dev extras), Debian servers, helm + kubectl, Docker
 
 controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, kwok into .cache/k8s (once)
 	bash tests/controlplane/build.sh
@@ -25,7 +26,7 @@ controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, k
 demo: $(STAMP) controlplane ## the whole story: train, serve, batch, roll out v2, roll back a faulty v3
 	$(PYTHON) scripts/demo.py
 
-test: $(STAMP) controlplane ## the whole suite: unit, integration and system tests against real servers
+test: $(STAMP) controlplane docker images ## the whole suite: unit, integration, system and container tests against real servers
 	$(PYTHON) -m pytest -p no:cacheprovider -q
 
 test-unit: $(STAMP) ## fast unit tests only
@@ -41,7 +42,7 @@ lint: $(STAMP) ## ruff lint + format check + mypy + shellcheck
 	ruff check .
 	ruff format --check .
 	mypy services controller scripts bench/latest.py
-	shellcheck scripts/*.sh scripts/kind/*.sh tests/controlplane/*.sh
+	shellcheck scripts/*.sh scripts/kind/*.sh scripts/docker/*.sh tests/controlplane/*.sh
 
 fmt: $(STAMP) ## format and auto-fix
 	ruff format .
@@ -54,9 +55,11 @@ bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summa
 	$(PYTHON) bench/batch/bench_batch.py
 	$(PYTHON) bench/controller/bench_controller.py
 	$(PYTHON) bench/rollout/bench_rollout.py
+	$(PYTHON) bench/containers/bench_containers.py
 	$(PYTHON) bench/latest.py
 
 include mk/kind.mk
+include mk/docker.mk
 
 clean: ## remove local stores and caches (keeps built Kubernetes binaries)
 	rm -rf .mlflow .pytest_cache .ruff_cache .mypy_cache

@@ -121,6 +121,28 @@ def controlplane(data: Json) -> Iterator[Row]:
     )
 
 
+def containers(data: Json) -> Iterator[Row]:
+    ran = _ran(data)
+    for r in data["rows"]:
+        if r.get("size_mb"):
+            bar = str(r.get("target") or "")
+            ok = not bar or r["size_mb"] <= int(bar.strip("≤ MB"))
+            figure = f"{r['size_mb']} MB (was {r['before_mb']} MB)"
+            yield "containers", r["service"], figure, f"{bar} {_mark(ok)}" if bar else "", ran
+        elif r["how"] == "container":
+            process = next(
+                (p for p in data["rows"] if p["service"] == r["service"] and p["how"] == "process"),
+                None,
+            )
+            figure = f"median {r['median_s']} s, max {r['max_s']} s in a container"
+            if process:
+                figure += f" (process: median {process['median_s']} s, max {process['max_s']} s)"
+            target = str(r.get("target") or "")
+            if target:
+                target = f"{target} {_mark(r['median_s'] <= 2.5)}"
+            yield "containers", f"{r['service']} cold start → /readyz", figure, target, ran
+
+
 SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("training", training),
     ("training_quality", quality),
@@ -129,6 +151,7 @@ SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("controller_reconcile", controller),
     ("rollout", rollout),
     ("controlplane_build", controlplane),
+    ("containers", containers),
 ]
 
 

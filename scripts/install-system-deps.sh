@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real servers the tests and the demo run (Debian packages), if missing:
-# redis-server, prometheus (+ promtool), etcd, wrk (benchmarks), shellcheck.
+# redis-server, prometheus (+ promtool), etcd, wrk (benchmarks), shellcheck, debootstrap
+# (the Debian-built base image when no registry answers). The Docker engine itself:
+# scripts/docker/engine.sh (make docker), which leaves a user's own engine alone.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
@@ -8,6 +10,7 @@ command -v prometheus >/dev/null || need+=(prometheus)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v wrk >/dev/null || need+=(wrk)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 CONTRACT_FILE = "contract.json"
 SCHEMA_VERSION = 1
+
+if TYPE_CHECKING:  # numpy is imported where a margin is calibrated: the controller has none
+    import numpy as np
 
 
 class FeatureType(StrEnum):
@@ -92,6 +94,8 @@ class Calibration(BaseModel):
     b: float = 0.0
 
     def apply(self, margin: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         z = margin if self.method == "none" else self.a * margin + self.b
         return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 

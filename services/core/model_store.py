@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import xgboost as xgb
 
@@ -114,6 +113,8 @@ def _materialise(uri: str, tracking_uri: str) -> tuple[str | None, str, Path]:
         name, version = ref.name, resolve_version(tracking_uri, ref)
         uri = f"models:/{name}/{version}"
     client(tracking_uri)
+    import mlflow.artifacts  # deferred: a local model folder needs no MLflow at all
+
     target = Path(tempfile.mkdtemp(prefix="model-"))
     return (
         name,

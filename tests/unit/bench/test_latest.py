@@ -21,6 +21,7 @@ def test_every_committed_result_gives_rows() -> None:
         "controller",
         "rollout loop",
         "control plane build",
+        "containers",
     }
     assert all(len(row) == 5 and row[2] for row in rows)
 

@@ -16,9 +16,9 @@ import yaml
 from pydantic import BaseModel, Field
 
 from services.core.contract import FeatureSpec
+from services.core.paths import REPO_ROOT
 from services.core.validation import validate_frame
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / "data" / "configs"
 
 

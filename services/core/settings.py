@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.core.datasets import REPO_ROOT
+from services.core.paths import REPO_ROOT
 
 DEFAULT_TRACKING_URI = f"sqlite:///{REPO_ROOT / '.mlflow' / 'mlflow.db'}"
 DEFAULT_ARTIFACT_ROOT = REPO_ROOT / ".mlflow" / "artifacts"

@@ -9,14 +9,13 @@ and latency gates can be exercised with a canary that sets ``INFERENCE_FAULT_*``
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Callable
 
 from loguru import logger
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.core.web.errors import error_body
+from services.core.web.asgi import send_error
 
 PREFIX = "/api/v1/predict"
 
@@ -42,21 +41,6 @@ class FaultInjectionMiddleware:
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.error_rate and self.draw() < self.error_rate:
-            await self._fail(send)
+            await send_error(send, 500, "injected_fault", "fault injection: simulated error")
             return
         await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _fail(send: Send) -> None:
-        body = json.dumps(error_body("injected_fault", "fault injection: simulated error")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

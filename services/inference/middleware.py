@@ -1,6 +1,6 @@
-"""Request metrics (and the optional access log) as a pure ASGI middleware.
+"""Request metrics as a pure ASGI middleware.
 
-Sits inside the request-id middleware (so log lines carry the id) and outside everything
+Sits inside the request-id middleware (and the optional access log) and outside everything
 that can answer early (body limit, fault injection, rate limit, auth), so every answer is
 counted: ``http_requests_total`` and ``http_request_duration_seconds`` by route template
 (``unmatched`` for unknown paths, to bound cardinality), method and status code.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-from loguru import logger
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,10 +26,8 @@ class HttpMetricsMiddleware:
         metrics: InferenceMetrics,
         runtime: ModelRuntime,
         routes: list[BaseRoute],
-        access_log: bool,
     ) -> None:
         self.app, self.metrics, self.runtime, self.routes = app, metrics, runtime, routes
-        self.access_log = access_log
         self.idle = ("none", "none", runtime.settings.track)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,10 +55,6 @@ class HttpMetricsMiddleware:
             current = self.runtime.current
             labels = current.labels if current is not None else self.idle
         self.metrics.observe_request(labels, template, scope["method"], status, seconds)
-        if self.access_log:
-            logger.info(
-                "{} {} {} {:.1f} ms", scope["method"], scope["path"], status, seconds * 1000
-            )
 
     def _template(self, scope: Scope) -> str:
         """The matched route's path template; for answers given before routing (413,

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
+from services.core.web.responses import ErrorDocs
 from services.inference.settings import Track
 
 
@@ -91,17 +92,6 @@ class Health(BaseModel):
     reason: str | None = None
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: list[Any] = Field(default_factory=list)
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorDetail
-    request_id: str
-
-
 ERROR_MEANINGS = {
     401: "missing key",
     403: "wrong key (or admin API disabled)",
@@ -113,7 +103,4 @@ ERROR_MEANINGS = {
     503: "no model loaded yet",
 }
 
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the given error status codes."""
-    return {code: {"model": ErrorResponse, "description": ERROR_MEANINGS[code]} for code in codes}
+error_responses = ErrorDocs(ERROR_MEANINGS)  # OpenAPI ``responses`` of a route's errors

@@ -11,20 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from fastapi import Request
 from loguru import logger
-from pydantic import BaseModel, ValidationError
 
 from services.core.model_store import Predictions
-from services.core.web.errors import InvalidInput, ServiceError, UnsupportedMediaType
+from services.core.web.errors import ServiceError
 from services.inference.metrics import InferenceMetrics
 from services.inference.runtime import Served
-
-MAX_DETAILS = 50
-M = TypeVar("M", bound=BaseModel)
 
 
 class ScoringFailed(ServiceError):
@@ -61,34 +57,6 @@ class ScoredOne:
             "probability": self.probability,
             "risk_band": self.risk_band,
         }
-
-
-def is_json(content_type: str | None) -> bool:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
-
-
-async def read_json(request: Request, model: type[M]) -> M:
-    """The validated body, or 415 (not JSON) / 422 (invalid, with one detail per field)."""
-    if not is_json(request.headers.get("content-type")):
-        raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
-    body = await request.body()
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise invalid(exc) from None
-
-
-def invalid(exc: ValidationError) -> InvalidInput:
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    details = [
-        {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
-        for e in errors[:MAX_DETAILS]
-    ]
-    more = f" (first {MAX_DETAILS} shown)" if len(errors) > MAX_DETAILS else ""
-    return InvalidInput(f"{len(errors)} validation error(s){more}", details)
 
 
 def score(served: Served, records: list[dict[str, Any]]) -> Scored:

@@ -13,9 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core.logs import request_id_var
+from services.core.web.details import MAX_DETAILS, validation_details
 
 
 class ServiceError(Exception):
@@ -60,6 +62,17 @@ class UnsupportedMediaType(ServiceError):
 class InvalidInput(ServiceError):
     status_code, code = 422, "invalid_input"
 
+    @classmethod
+    def of(
+        cls, exc: ValidationError, prefix: tuple[str, ...] = ("body",), limit: int = MAX_DETAILS
+    ) -> InvalidInput:
+        """422 for a body that failed pydantic validation: ``"N validation error(s)"`` and
+        the first ``limit`` field details, each ``loc`` under ``prefix``."""
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        more = f" (first {limit} shown)" if len(errors) > limit else ""
+        details = validation_details(errors, prefix, limit)
+        return cls(f"{len(errors)} validation error(s){more}", details)
+
 
 class IdempotencyKeyReused(ServiceError):
     """An Idempotency-Key sent again with a different request (IETF draft
@@ -79,17 +92,6 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
     }
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [
-        {
-            "loc": [str(p) for p in err.get("loc", ())],
-            "msg": err.get("msg", ""),
-            "type": err.get("type", ""),
-        }
-        for err in exc.errors()
-    ]
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -100,7 +102,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
-            error_body("invalid_input", "request failed validation", _field_errors(exc)), 422
+            error_body(
+                "invalid_input", "request failed validation", validation_details(exc.errors())
+            ),
+            422,
         )
 
     @app.exception_handler(StarletteHTTPException)

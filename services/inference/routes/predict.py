@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from services.core.web.bodies import read_json
 from services.inference.deps import API_KEY_SECURITY, authorize
 from services.inference.responses import (
     BulkResponse,
@@ -21,7 +22,7 @@ from services.inference.responses import (
     error_responses,
 )
 from services.inference.schemas import APPLICANT, BULK
-from services.inference.scoring import observe, observe_one, read_json, score, score_one
+from services.inference.scoring import observe, observe_one, score, score_one
 
 ERRORS = error_responses(401, 403, 413, 415, 422, 429, 503)
 

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from loguru import logger
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.core.telemetry import SCORING_PREFIX
 from services.core.web.asgi import send_error
-
-PREFIX = "/api/v1/predict"
 
 
 class FaultInjectionMiddleware:
@@ -35,7 +34,7 @@ class FaultInjectionMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(SCORING_PREFIX):
             await self.app(scope, receive, send)
             return
         if self.delay:

@@ -12,7 +12,7 @@ import time
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+from services.core.telemetry import PROBE_PATHS
 
 
 def is_logged(path: str, log_probes: bool) -> bool:

@@ -18,12 +18,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from services.core import telemetry
 from services.core.web.bodies import parse_json, require_json
 from services.core.web.errors import Conflict
 from services.inference.deps import AdminKeyDep, RuntimeDep
 from services.inference.responses import ReloadStatus, error_responses
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(tags=["admin"])
 
 
 class ReloadRequest(BaseModel):
@@ -61,7 +62,7 @@ async def read_options(request: Request) -> ReloadRequest:
 
 
 @router.post(
-    "/reload",
+    telemetry.ADMIN_RELOAD,
     response_model=ReloadStatus,
     responses=error_responses(401, 403, 409, 413, 415, 422),
     openapi_extra=OPTIONAL_BODY,

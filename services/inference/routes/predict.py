@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from services.core import telemetry
 from services.core.web.bodies import read_json
 from services.inference.deps import API_KEY_SECURITY, authorize
 from services.inference.responses import (
@@ -33,11 +34,11 @@ def body(schema: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}, **API_KEY_SECURITY}
 
 
-router = APIRouter(prefix="/api/v1", tags=["scoring"])
+router = APIRouter(tags=["scoring"])
 
 
 @router.post(
-    "/predict",
+    telemetry.PREDICT,
     response_model=PredictResponse,
     responses=ERRORS,
     openapi_extra=body(APPLICANT),
@@ -54,7 +55,7 @@ async def predict(request: Request) -> Response:
 
 
 @router.post(
-    "/predict/bulk",
+    telemetry.PREDICT_BULK,
     response_model=BulkResponse,
     responses=ERRORS,
     openapi_extra=body(BULK),

@@ -28,6 +28,7 @@ from services.inference.openapi import install_openapi
 from services.inference.ratelimit import RequestLimiter, rate_limited
 from services.inference.routes import admin, health, model, predict
 from services.inference.runtime import ModelRuntime
+from services.inference.scoring import Scorer
 from services.inference.settings import InferenceSettings, get_settings
 from services.inference.watcher import AliasWatcher
 
@@ -55,6 +56,7 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
     limiter = RequestLimiter(settings)
     app.state.settings, app.state.runtime, app.state.metrics = settings, runtime, metrics
     app.state.limiter, app.state.watcher = limiter, watcher
+    app.state.scorer = Scorer(metrics)  # the data plane, metrics injected
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     install_error_handlers(app)
     app.add_exception_handler(RateLimitExceeded, rate_limited)

@@ -1,4 +1,4 @@
-"""One error vocabulary for the HTTP services, turned into JSON bodies in one place.
+"""The error vocabulary (``services.core.errors``) turned into JSON bodies in one place.
 
 Body: ``{"error": {"code": ..., "message": ..., "details": [...]}, "request_id": ...}``.
 Validation errors become 422 with one detail per field (``loc``, ``msg``, ``type``);
@@ -13,76 +13,37 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.core.errors import (
+    Conflict,
+    Forbidden,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+    validation_details,
+)
 from services.core.logs import request_id_var
-from services.core.web.details import MAX_DETAILS, validation_details
 
-
-class ServiceError(Exception):
-    """Base of every error a route raises on purpose; carries its HTTP status."""
-
-    status_code = 400
-    code = "bad_request"
-
-    def __init__(
-        self, message: str, details: list[Any] | None = None, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or []
-        self.headers = headers
-
-
-class Unauthorized(ServiceError):
-    status_code, code = 401, "unauthorized"
-
-
-class Forbidden(ServiceError):
-    status_code, code = 403, "forbidden"
-
-
-class NotFound(ServiceError):
-    status_code, code = 404, "not_found"
-
-
-class Conflict(ServiceError):
-    status_code, code = 409, "conflict"
-
-
-class PayloadTooLarge(ServiceError):
-    status_code, code = 413, "payload_too_large"
-
-
-class UnsupportedMediaType(ServiceError):
-    status_code, code = 415, "unsupported_media_type"
-
-
-class InvalidInput(ServiceError):
-    status_code, code = 422, "invalid_input"
-
-    @classmethod
-    def of(
-        cls, exc: ValidationError, prefix: tuple[str, ...] = ("body",), limit: int = MAX_DETAILS
-    ) -> InvalidInput:
-        """422 for a body that failed pydantic validation: ``"N validation error(s)"`` and
-        the first ``limit`` field details, each ``loc`` under ``prefix``."""
-        errors = exc.errors(include_url=False, include_input=False, include_context=False)
-        more = f" (first {limit} shown)" if len(errors) > limit else ""
-        details = validation_details(errors, prefix, limit)
-        return cls(f"{len(errors)} validation error(s){more}", details)
-
-
-class IdempotencyKeyReused(ServiceError):
-    """An Idempotency-Key sent again with a different request (IETF draft
-    ``httpapi-idempotency-key-header``: 422)."""
-
-    status_code, code = 422, "idempotency_key_reused"
-
-
-class Unavailable(ServiceError):
-    status_code, code = 503, "unavailable"
+__all__ = [  # the error classes live in services.core.errors; importable here as before
+    "Conflict",
+    "Forbidden",
+    "IdempotencyKeyReused",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceError",
+    "Unauthorized",
+    "Unavailable",
+    "UnsupportedMediaType",
+    "error_body",
+    "install_error_handlers",
+]
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.types import Message
 
+from services.core.errors import validation_details
 from services.core.web.access_log import AccessLogMiddleware, is_logged
 from services.core.web.asgi import send_error
 from services.core.web.bodies import is_json, read_json
-from services.core.web.details import validation_details
 from services.core.web.errors import InvalidInput, install_error_handlers
 from services.core.web.request_id import RequestIdMiddleware
 from services.core.web.responses import ErrorDocs, ErrorResponse

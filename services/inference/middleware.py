@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.core.web.asgi import StatusSend
 from services.inference.metrics import InferenceMetrics
 from services.inference.runtime import ModelRuntime
 
@@ -34,19 +35,11 @@ class HttpMetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500  # unless a response starts: an escaping exception becomes a 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        started, answer = time.perf_counter(), StatusSend(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, answer)
         finally:
-            self._record(scope, status, time.perf_counter() - started)
+            self._record(scope, answer.status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         template = self._template(scope)

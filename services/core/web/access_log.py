@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 
 from loguru import logger
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.core.telemetry import PROBE_PATHS
+from services.core.web.asgi import StatusSend
 
 
 def is_logged(path: str, log_probes: bool) -> bool:
@@ -27,17 +28,9 @@ class AccessLogMiddleware:
         if scope["type"] != "http" or not is_logged(scope["path"], self.log_probes):
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500  # unless a response starts: an escaping exception becomes a 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        started, answer = time.perf_counter(), StatusSend(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, answer)
         finally:
             ms = (time.perf_counter() - started) * 1000
-            logger.info("{} {} {} {:.1f} ms", scope["method"], scope["path"], status, ms)
+            logger.info("{} {} {} {:.1f} ms", scope["method"], scope["path"], answer.status, ms)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 import kopf
@@ -58,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(
         "DEBUG" if args.verbose else settings.log_level, settings.log_json, "controller"
     )
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
     registry = register(kopf.OperatorRegistry(), settings)
     liveness = (
         f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None

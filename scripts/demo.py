@@ -304,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hold", action="store_true", help="keep the cluster up at the end")
     args = parser.parse_args(argv)
+    # Installed explicitly: a process started from a shell that ignores SIGINT (a background
+    # job) inherits SIG_IGN, and Ctrl-C / `kill -INT` would then not stop the demo.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
     warnings.filterwarnings("ignore", category=UserWarning)  # mlflow's schema hints
     try:

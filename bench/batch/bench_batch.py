@@ -63,8 +63,9 @@ def generate(path: Path, rows: int) -> Path:
 
 def in_process(path: Path, out: Path, model: Any) -> tuple[float, float]:
     """Seconds and peak RSS (MiB) of reading, scoring and writing the whole file at once."""
-    from services.batch.inputs import dictionary_columns
-    from services.batch.scoring import score_table, write_table
+    from services.batch.checks import dictionary_columns
+    from services.batch.state.result_files import write_table
+    from services.batch.worker.scoring import score_table
 
     sampler = RssSampler([os.getpid()])
     sampler.start()

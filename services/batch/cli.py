@@ -19,7 +19,7 @@ import os
 import socket
 import sys
 
-from services.batch import client_commands
+from services.batch.client import commands as client_commands
 from services.batch.settings import BatchSettings
 
 
@@ -54,8 +54,8 @@ def _api(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
-    from services.batch import context as worker_context
-    from services.batch.worker import supervise
+    from services.batch.worker import context as worker_context
+    from services.batch.worker.supervisor import supervise
     from services.core.logs import logger
     from services.core.model_store import ModelLoadError
 

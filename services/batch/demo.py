@@ -49,7 +49,7 @@ def print_summary(rows: int, positives: int, bands: dict[str, int], seconds: flo
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from services.batch.jobs import Backend
+    from services.batch.state.backend import Backend
     from services.core.model_store import ModelLoadError, load_model
 
     settings = BatchSettings()
@@ -76,8 +76,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _local(settings: BatchSettings, model: Any, path: Path, reason: str) -> int:
-    from services.batch.local import BANNER, run_local
-    from services.batch.storage import Storage
+    from services.batch.state.storage import Storage
+    from services.batch.worker.local import BANNER, run_local
 
     print(BANNER.format(reason=reason), file=sys.stderr)
     with tqdm(unit="rows", unit_scale=True, desc="in-process") as bar:
@@ -95,11 +95,13 @@ def _local(settings: BatchSettings, model: Any, path: Path, reason: str) -> int:
 
 def _queued(settings: BatchSettings, backend: Any, model: Any, path: Path) -> int:
     from services.batch.domain import new_job_id
-    from services.batch.service import BatchService, Source
+    from services.batch.service.batch_service import BatchService
+    from services.batch.service.submit import Source, register_source
 
     service = BatchService(backend, model.contract)
     started = time.perf_counter()
-    status = service.submit(new_job_id(), Source("path", path, "parquet", path.name), None, "demo")
+    source = Source("path", path, "parquet", path.name)
+    status = register_source(service, new_job_id(), source, None, "demo")
     print(
         f"submitted job {status.job_id} ({status.rows_total:,} rows, {status.chunks_total} "
         "chunks); starting a burst worker",

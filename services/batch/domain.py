@@ -1,4 +1,5 @@
-"""The batch vocabulary: job states, chunk specs, chunk summaries and the job manifest."""
+"""The batch vocabulary: job states, chunk specs, chunk summaries, the job manifest, and
+``BadInput`` (an input that cannot be scored)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+RESULT_COLUMNS = ("row", "probability", "prediction", "risk_band")  # an id column sits after row
 
 
 class JobState(StrEnum):
@@ -28,6 +30,18 @@ class JobState(StrEnum):
 
 
 ACTIVE = frozenset({JobState.QUEUED, JobState.RUNNING})
+
+
+class BadInput(ValueError):
+    """The input cannot be scored; ``details`` name the columns and rows."""
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "details": self.details}
 
 
 def new_job_id() -> str:
@@ -111,7 +125,6 @@ class ClosedJob:
 
 
 SourceKind = Literal["json", "upload", "path"]
-SourceFormat = Literal["parquet", "csv"]
 
 
 class Manifest(BaseModel):
@@ -120,7 +133,7 @@ class Manifest(BaseModel):
     job_id: str
     created_at: float
     kind: SourceKind
-    format: SourceFormat
+    format: str  # the name of its input format (``services.batch.formats``)
     source: str  # input file path
     name: str = ""  # what the client called it (upload file name or path)
     id_column: str | None = None

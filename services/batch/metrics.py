@@ -18,7 +18,7 @@ from rq import Queue
 from rq.worker_registration import get_keys
 
 from services.batch.domain import ChunkSummary, JobState
-from services.batch.store import RedisJobStore
+from services.batch.state.store import RedisJobStore
 
 CHUNK_SECONDS = Histogram(
     "batch_chunk_seconds",

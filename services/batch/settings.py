@@ -78,6 +78,13 @@ class BatchSettings(KeyedServiceSettings):
     )
     max_upload_bytes: int = Field(4 << 30, ge=1, description="largest request body (bytes)")
     max_json_rows: int = Field(100_000, ge=1, description="most rows in one JSON submission (rows)")
+    fault_chunk_delay_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="chaos: each chunk task waits this long before scoring, e.g. to drill "
+        "lease renewal with chunks longer than the lease (seconds; 0 = off)",
+    )
     submit_check_rows: int = Field(
         10_000,
         ge=1,

@@ -36,8 +36,17 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Field(
         Environment.DEVELOPMENT, description="development or production (refuses unsafe defaults)"
     )
-    log_level: str = Field("INFO", description="loguru level: DEBUG, INFO, WARNING, ERROR")
-    log_json: bool = Field(True, description="JSON log lines (false: human-readable)")
+    log_level: str = Field(
+        "INFO",
+        description="level of every logger of the process (ours, uvicorn, rq, kopf, MLflow): "
+        "DEBUG, INFO, WARNING, ERROR",
+    )
+    log_json: bool = Field(
+        True,
+        description="one compact JSON object per log line on stderr (time, level, logger, "
+        "message, request_id, the event's fields; see docs/operations.md); false: short "
+        "human-readable lines",
+    )
     mlflow_tracking_uri: str = Field(
         DEFAULT_TRACKING_URI,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),

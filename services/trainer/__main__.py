@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from services.core.logs import configure_logging
+from services.core.logs import configure_logging, logger, route_mlflow_prints
 from services.core.validation import DataValidationError
 from services.trainer.rollout_manifest import write_manifest
 from services.trainer.settings import TrainerSettings
@@ -35,10 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json, service="trainer")
     from services.trainer.pipeline import train
 
+    route_mlflow_prints()  # MLflow is imported now: its eprint() lines become log lines
+
     try:
         summary = train(settings)
     except (DataValidationError, FileNotFoundError) as exc:
-        print(json.dumps({"error": str(exc)}), file=sys.stderr)
+        logger.error("cannot train: {}", exc)
         return 2
     if settings.rollout_manifest:
         write_manifest(Path(settings.rollout_manifest), summary.model_name, summary.version)

@@ -9,7 +9,8 @@
 #
 # Idempotent: a binary is rebuilt only when it is missing or its stamp file
 # (<bin>.stamp: package@version, Go version, ldflags) differs.
-# Build times go to bench/results/controlplane_build.json.
+# Build times go to <cache>/build_times.json (git-ignored); set BUILD_TIMES to record them
+# elsewhere, e.g. BUILD_TIMES=bench/results/controlplane_build.json for the benchmark table.
 #
 # Environment:
 #   GO            go command (default: go on PATH, else /usr/local/go/bin/go)
@@ -17,6 +18,7 @@
 #   FORCE=1       rebuild everything
 #   ONLY="a b"    build only these binaries (names as above)
 #   NICE          niceness for go build (default 10)
+#   BUILD_TIMES   where build times are written (default: <cache>/build_times.json)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,7 +26,7 @@ repo="$(cd "$here/../.." && pwd)"
 cache="${K8S_CACHE:-$repo/.cache/k8s}"
 bin="$cache/bin"
 crds="$cache/crds"
-results="$repo/bench/results/controlplane_build.json"
+results="${BUILD_TIMES:-$cache/build_times.json}"
 
 if [[ -z "${GO:-}" ]]; then
   if command -v go >/dev/null 2>&1; then GO="$(command -v go)"; else GO=/usr/local/go/bin/go; fi
@@ -150,7 +152,7 @@ else
   echo "  prometheus-operator $prom_operator_version CRDs: up to date"
 fi
 
-# --- build times -> bench/results/controlplane_build.json ---------------------------
+# --- build times -> $results (default .cache/k8s/build_times.json) ---------------------------
 python3 - "$results" "$run_kind" "$k8s_version" "$kwok_version" "$go_version" "$(nproc)" "$gocache_mb" "${timings[@]}" <<'PY'
 import datetime, json, os, sys
 

@@ -4,6 +4,7 @@ scheduler and kwok fake nodes, built from the Kubernetes Go modules
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.support.controlplane import ControlPlane, build_if_missing
+from tests.support.controlplane import BUILD_SCRIPT, REPO_ROOT, ControlPlane, build_if_missing
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +34,25 @@ def wait_for(
             last = f"{err.status} {err.reason}"
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def git_status() -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_build_script_leaves_the_work_tree_as_it_was() -> None:
+    """`make controlplane` (run by `make test` and `make demo`) writes its timings into the
+    git-ignored cache, so a fresh clone stays clean."""
+    build_if_missing()
+    before = git_status()
+    subprocess.run(["bash", str(BUILD_SCRIPT)], cwd=REPO_ROOT, check=True, timeout=600)
+    assert git_status() == before
 
 
 @pytest.fixture(scope="module")

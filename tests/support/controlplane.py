@@ -76,7 +76,11 @@ def free_port() -> int:
 def find_binary(name: str) -> str | None:
     env = os.environ.get(name.upper().replace("-", "_"))
     candidates = [env] if env else []
-    candidates += [str(BIN_DIR / name), str(REPO_ROOT / ".cache" / "bin" / name)]
+    candidates += [
+        str(BIN_DIR / name),
+        str(REPO_ROOT / ".tools" / "bin" / name),
+        str(REPO_ROOT / ".cache" / "bin" / name),
+    ]
     for c in candidates:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return c
@@ -639,7 +643,7 @@ class ControlPlane:
         kubectl = find_binary("kubectl")
         if kubectl is None or kubectl == "/usr/bin/kubectl":
             raise ControlPlaneError(
-                "no upstream kubectl: bash /work/shared/tools/install-helm.sh .cache/bin"
+                "no upstream kubectl: run `make install` (puts helm and kubectl into .tools/bin)"
             )
         return subprocess.run(
             [kubectl, f"--kubeconfig={kubeconfig or self.kubeconfig}", *args],

@@ -99,6 +99,9 @@ def test_ctrl_c_mid_rollout_stops_everything(tmp_path: Path) -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as a terminal's foreground job
+            # started as a background job of a shell would be: SIGINT ignored on entry, so
+            # the demo must install its own handler for Ctrl-C to work
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
     try:
         deadline = time.monotonic() + 600

@@ -1,1 +1,2 @@
-"""The batch job API (FastAPI): routes → ``BatchService`` → Redis job state and storage."""
+"""The batch job API (FastAPI): thin routes that parse HTTP, call the service layer
+(``services.batch.service``) and shape responses."""

@@ -19,11 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.batch.api import routes_jobs, routes_ops, routes_results
-from services.batch.inputs import BadInput
-from services.batch.jobs import Backend
+from services.batch.domain import BadInput
 from services.batch.metrics import api_registry
-from services.batch.service import BatchService
+from services.batch.service.batch_service import BatchService
 from services.batch.settings import BatchSettings, get_settings
+from services.batch.state.backend import Backend
 from services.core.model_store import ModelLoadError, load_model
 from services.core.registry import use_service_client_defaults
 from services.core.web.auth import ApiKeyAuth

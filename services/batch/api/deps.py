@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from services.batch.domain import JOB_ID
-from services.batch.service import BatchService
+from services.batch.service.batch_service import BatchService
 
 
 def get_service(request: Request) -> BatchService:

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
+from services.batch import formats
 from services.batch.api.deps import Caller, JobId, ServiceDep, require_key
 from services.batch.api.docs import error_responses
-from services.batch.api.uploads import SubmitBody, fingerprint, receive
-from services.batch.domain import new_job_id
-from services.batch.views import JobStatus
+from services.batch.api.uploads import FORMAT_PATTERN, HttpSubmission, SubmitBody
+from services.batch.service.submit import Submitted, accept
+from services.batch.service.views import JobStatus
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"], dependencies=[Depends(require_key)])
 
@@ -29,8 +29,10 @@ SUBMIT_BODIES: dict[str, Any] = {
                     },
                 }
             },
-            "text/csv": {"schema": {"type": "string", "format": "binary"}},
-            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+            **{
+                fmt.media_type: {"schema": {"type": "string", "format": "binary"}}
+                for fmt in formats.FORMATS
+            },
         },
         "required": True,
     },
@@ -45,11 +47,11 @@ SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _accepted(status: JobStatus, replayed: bool = False) -> JSONResponse:
-    headers = {"Location": status.links["self"]}
-    if replayed:
+def _accepted(submitted: Submitted) -> JSONResponse:
+    headers = {"Location": submitted.status.links["self"]}
+    if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(status.model_dump(mode="json"), 202, headers=headers)
+    return JSONResponse(submitted.status.model_dump(mode="json"), 202, headers=headers)
 
 
 @router.post(
@@ -73,30 +75,11 @@ async def submit(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     id_column: Annotated[str | None, Query(description="column copied to results")] = None,
     name: Annotated[str | None, Query(max_length=200)] = None,
-    format: Annotated[str | None, Query(pattern="^(csv|parquet)$")] = None,
+    format: Annotated[str | None, Query(pattern=FORMAT_PATTERN)] = None,
 ) -> JSONResponse:
-    service.require_contract()
-    await run_in_threadpool(service.backend.store.ping)  # 503 before reading a large body
-    digest = service.idempotency_digest(idempotency_key, caller)
     params = {"id_column": id_column, "name": name, "format": format}
-    existing = await run_in_threadpool(service.existing, digest)
-    if existing is not None:  # the same request again gets its job; another one a 422
-        await run_in_threadpool(
-            service.check_replay, existing.job_id, await fingerprint(request, params)
-        )
-        return _accepted(existing, replayed=True)
-    job_id = new_job_id()
-    paths = service.backend.storage.job(job_id)
-    try:
-        source = await receive(request, paths, service, params)
-    except BaseException:
-        paths.remove()
-        raise
-    status = await run_in_threadpool(service.submit, job_id, source, digest, caller)
-    if status.job_id != job_id:  # a concurrent submit with the same key won
-        assert source.fingerprint is not None
-        await run_in_threadpool(service.check_replay, status.job_id, source.fingerprint)
-    return _accepted(status, replayed=status.job_id != job_id)
+    submission = HttpSubmission(request, service, params)
+    return _accepted(await accept(service, submission, caller, idempotency_key))
 
 
 @router.get("/jobs", responses=error_responses(), summary="Recent jobs, newest first")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -31,17 +29,8 @@ def healthz() -> dict[str, str]:
     },
 )
 async def readyz(service: ServiceDep) -> JSONResponse:
-    problems: list[str] = []
-    if service.contract is None:
-        problems.append(f"model not loaded: {service.model_error}")
-    try:
-        await run_in_threadpool(service.backend.store.ping)
-    except Exception as exc:
-        problems.append(f"Redis unreachable: {exc}")
-    body: dict[str, Any] = {"status": "not ready" if problems else "ready", "problems": problems}
-    if service.contract is not None:
-        body["model"] = {"name": service.contract.model_name, "uri": service.settings.model_uri}
-    return JSONResponse(body, 503 if problems else 200)
+    ready, body = await run_in_threadpool(service.readiness)
+    return JSONResponse(body, 200 if ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
+from services.batch import formats
 from services.batch.api.deps import JobId, ServiceDep, require_key
 from services.batch.api.docs import ResultPage, error_responses
-from services.batch.results import page, stream_csv, stream_parquet
 
 router = APIRouter(prefix="/api/v1", tags=["results"], dependencies=[Depends(require_key)])
 
-MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+PARQUET = formats.by_name("parquet").media_type
 
 
 @router.get(
@@ -28,7 +28,7 @@ MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
             "format=json: a page of rows",
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
-                MEDIA["parquet"]: {"schema": {"type": "string", "format": "binary"}},
+                PARQUET: {"schema": {"type": "string", "format": "binary"}},
             },
         },
         **error_responses(404, 409),
@@ -41,21 +41,10 @@ def results(
     offset: Annotated[int, Query(ge=0, description="first row of a JSON page (0-based)")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000, description="rows in a JSON page")] = 1000,
 ) -> Response | dict[str, Any]:
-    chunks = service.result_chunks(job_id)
     if format == "json":
-        total = sum(spec.rows for spec, _ in chunks)
-        rows = page(chunks, offset, limit)
-        following = offset + len(rows)
-        return {
-            "job_id": job_id,
-            "offset": offset,
-            "limit": limit,
-            "total": total,
-            "next_offset": following if following < total else None,
-            "rows": rows,
-        }
-    stream = stream_csv(chunks) if format == "csv" else stream_parquet(chunks)
+        return service.result_page(job_id, offset, limit)
+    media_type, stream = service.download(job_id, format)
     disposition = f'attachment; filename="{job_id}.{format}"'
     return StreamingResponse(
-        stream, media_type=MEDIA[format], headers={"Content-Disposition": disposition}
+        stream, media_type=media_type, headers={"Content-Disposition": disposition}
     )

@@ -1,9 +1,10 @@
-"""Turn a submit request into an input file on storage.
+"""Read a submit request: ``HttpSubmission`` is the ``service.submit.Submission`` of HTTP.
 
 Accepted bodies: JSON ``{"rows": [...]}`` (checked in full, 422 with rows) or
 ``{"path": "..."}`` (a file inside an allowed input folder); a multipart form with a
-``file`` field; or a raw CSV/Parquet body (``text/csv``,
-``application/vnd.apache.parquet``, ``application/octet-stream``), streamed to disk.
+``file`` field; or a raw body in any registered input format (``text/csv``,
+``application/vnd.apache.parquet``, ``application/x-ndjson``, …, or
+``application/octet-stream``: the bytes decide), streamed to disk.
 
 Every submission is fingerprinted while it is read (``RequestDigest``), so an
 Idempotency-Key sent again with a different request can be refused (422) instead of
@@ -17,28 +18,20 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from fastapi import Request
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from services.batch.inputs import check_frame
-from services.batch.service import BatchService, Source
-from services.batch.storage import JobPaths, atomic_write
+from services.batch import formats
+from services.batch.service.batch_service import BatchService
+from services.batch.service.submit import Source
+from services.batch.state.storage import JobPaths
 from services.core.web.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
-CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
-PARQUET_TYPES = {
-    "application/vnd.apache.parquet",
-    "application/x-parquet",
-    "application/parquet",
-    "application/octet-stream",
-}
+FORMAT_PATTERN = formats.name_pattern()
 
 
 class SubmitBody(BaseModel):
@@ -49,7 +42,9 @@ class SubmitBody(BaseModel):
         None, validation_alias=AliasChoices("rows", "applicants", "instances")
     )
     path: str | None = Field(None, description="file inside an allowed input folder")
-    format: Literal["csv", "parquet"] | None = None
+    format: str | None = Field(
+        None, pattern=FORMAT_PATTERN, description="format of the file at path (else its bytes)"
+    )
     id_column: str | None = Field(None, description="input column copied into the results")
 
 
@@ -73,122 +68,111 @@ class RequestDigest:
         return self._hash.hexdigest()[:32]
 
 
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+@dataclasses.dataclass
+class HttpSubmission:
+    request: Request
+    service: BatchService
+    params: dict[str, str | None]  # query options: id_column, name, format
 
+    @property
+    def media_type(self) -> str:
+        return self.request.headers.get("content-type", "").split(";")[0].strip().lower()
 
-async def fingerprint(request: Request, params: dict[str, str | None]) -> str:
-    """The fingerprint ``receive`` would give this request, storing nothing (to compare
-    a replayed Idempotency-Key's request with the one that created its job)."""
-    ctype = _media_type(request)
-    digest = RequestDigest(ctype, params)
-    if ctype == "multipart/form-data":
-        form = await request.form(max_files=1)
-        upload = form.get("file")
-        upload = upload if isinstance(upload, UploadFile) else None
-        digest.form_fields(form, upload)
-        if upload is not None:
-            await run_in_threadpool(_copy, upload, None, digest)
-    else:
-        async for block in request.stream():
-            digest.update(block)
-    return digest.hexdigest()
+    async def fingerprint(self) -> str:
+        """The fingerprint ``store`` would give this request, storing nothing (to compare
+        a replayed Idempotency-Key's request with the one that created its job)."""
+        digest = RequestDigest(self.media_type, self.params)
+        if self.media_type == "multipart/form-data":
+            form = await self.request.form(max_files=1)
+            upload = form.get("file")
+            upload = upload if isinstance(upload, UploadFile) else None
+            digest.form_fields(form, upload)
+            if upload is not None:
+                await run_in_threadpool(_copy, upload, None, digest)
+        else:
+            async for block in self.request.stream():
+                digest.update(block)
+        return digest.hexdigest()
 
+    async def store(self, paths: JobPaths) -> Source:
+        """Store the submitted input; the source carries the request fingerprint."""
+        digest = RequestDigest(self.media_type, self.params)
+        source = await self._store(paths, digest)
+        return dataclasses.replace(source, fingerprint=digest.hexdigest())
 
-async def receive(
-    request: Request, paths: JobPaths, service: BatchService, params: dict[str, str | None]
-) -> Source:
-    """Store the submitted input; the returned source carries the request fingerprint."""
-    ctype = _media_type(request)
-    digest = RequestDigest(ctype, params)
-    source = await _receive(request, ctype, paths, service, params, digest)
-    return dataclasses.replace(source, fingerprint=digest.hexdigest())
+    async def _store(self, paths: JobPaths, digest: RequestDigest) -> Source:
+        ctype = self.media_type
+        if ctype == "application/json":
+            return await self._json(paths, digest)
+        if ctype == "multipart/form-data":
+            return await self._form(paths, digest)
+        if formats.accepts_media_type(ctype):
+            return await self._raw(paths, digest, formats.for_media_type(ctype))
+        raise UnsupportedMediaType(
+            f"unsupported Content-Type {ctype!r}: send JSON, a multipart form with a file, "
+            f"or a file as {', '.join(formats.media_types())}"
+        )
 
-
-async def _receive(
-    request: Request,
-    ctype: str,
-    paths: JobPaths,
-    service: BatchService,
-    params: dict[str, str | None],
-    digest: RequestDigest,
-) -> Source:
-    if ctype == "application/json":
-        return await _json(request, paths, service, digest)
-    if ctype == "multipart/form-data":
-        return await _form(request, paths, params, digest)
-    if ctype in CSV_TYPES or ctype in PARQUET_TYPES:
-        declared = "csv" if ctype in CSV_TYPES else "parquet"
-        if ctype == "application/octet-stream":
-            declared = ""  # the bytes decide
-        target = paths.input(declared or "bin")
+    async def _raw(
+        self, paths: JobPaths, digest: RequestDigest, declared: formats.InputFormat | None
+    ) -> Source:
+        target = paths.input(declared.suffix if declared else "bin")
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as out:
-            async for block in request.stream():
+            async for block in self.request.stream():
                 digest.update(block)
                 out.write(block)
-        fmt = params.get("format") or declared or None
-        return Source("upload", target, fmt, params.get("name") or "", params.get("id_column"))
-    raise UnsupportedMediaType(
-        f"unsupported Content-Type {ctype!r}: send JSON, a multipart "
-        "form with a file, text/csv or application/vnd.apache.parquet"
-    )
+        fmt = self.params.get("format") or (declared.name if declared else None)
+        name = self.params.get("name") or ""
+        return Source("upload", target, fmt, name, self.params.get("id_column"))
 
+    async def _json(self, paths: JobPaths, digest: RequestDigest) -> Source:
+        raw = await self.request.body()
+        digest.update(raw)
+        try:
+            body = SubmitBody.model_validate_json(raw)
+        except ValidationError as exc:
+            raise InvalidInput(
+                "request failed validation",
+                [
+                    {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors()
+                ],
+            ) from exc
+        if (body.rows is None) == (body.path is None):
+            raise InvalidInput("give either rows or path")
+        if body.path is not None:
+            found = self.service.resolve_input(body.path)
+            if found is None:
+                raise InvalidInput(f"path {body.path!r} is not a file in an allowed input folder")
+            return Source("path", found, body.format, body.path, body.id_column)
+        most = self.service.settings.max_json_rows
+        if len(body.rows or []) > most:
+            raise PayloadTooLarge(f"at most {most} rows per JSON submission; upload a file instead")
+        target = paths.input("parquet")
+        await run_in_threadpool(self.service.save_rows, body.rows or [], target, body.id_column)
+        return Source("json", target, "parquet", "rows", body.id_column)
 
-async def _json(
-    request: Request, paths: JobPaths, service: BatchService, digest: RequestDigest
-) -> Source:
-    raw = await request.body()
-    digest.update(raw)
-    try:
-        body = SubmitBody.model_validate_json(raw)
-    except ValidationError as exc:
-        raise InvalidInput(
-            "request failed validation",
-            [
-                {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors()
-            ],
-        ) from exc
-    if (body.rows is None) == (body.path is None):
-        raise InvalidInput("give either rows or path")
-    if body.path is not None:
-        found = service.backend.storage.resolve_input(body.path)
-        if found is None:
-            raise InvalidInput(f"path {body.path!r} is not a file in an allowed input folder")
-        return Source("path", found, body.format, body.path, body.id_column)
-    if len(body.rows or []) > service.settings.max_json_rows:
-        raise PayloadTooLarge(
-            f"at most {service.settings.max_json_rows} rows per JSON "
-            "submission; upload a CSV or Parquet file instead"
+    async def _form(self, paths: JobPaths, digest: RequestDigest) -> Source:
+        form = await self.request.form(max_files=1)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("multipart submission needs a 'file' field")
+        digest.form_fields(form, upload)
+        name = upload.filename or ""
+        declared = form.get("format") or self.params.get("format")
+        by_name = formats.for_file_name(name)
+        target = paths.input(by_name.suffix if by_name else "bin")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await run_in_threadpool(_copy, upload, target, digest)
+        id_column = form.get("id_column") or self.params.get("id_column")
+        return Source(
+            "upload",
+            target,
+            str(declared) if declared else (by_name.name if by_name else None),
+            name,
+            str(id_column) if id_column else None,
         )
-    target = paths.input("parquet")
-    await run_in_threadpool(write_rows, body.rows or [], target, service, body.id_column)
-    return Source("json", target, "parquet", "rows", body.id_column)
-
-
-def write_rows(
-    rows: list[dict[str, Any]], target: Path, service: BatchService, id_column: str | None
-) -> None:
-    features = service.require_contract().features
-    frame = pd.DataFrame.from_records(rows)
-    if id_column and id_column not in frame.columns:
-        raise InvalidInput(f"id column {id_column!r} is not in the rows")
-    check_frame(frame, features)  # BadInput → 422 with rows, raised by the service mapping
-    data = {
-        f.name: (
-            frame[f.name].astype("string")
-            if f.is_categorical
-            else pd.to_numeric(frame[f.name]).astype("float64")
-        )
-        for f in features
-    }
-    if id_column:
-        column = frame[id_column]
-        data[id_column] = column.astype("string") if column.dtype == object else column
-    table = pa.Table.from_pandas(pd.DataFrame(data), preserve_index=False)
-    chunk_rows = service.settings.chunk_rows
-    atomic_write(target, lambda tmp: pq.write_table(table, tmp, row_group_size=chunk_rows))
 
 
 def _copy(upload: UploadFile, target: Path | None, digest: RequestDigest) -> None:
@@ -199,27 +183,3 @@ def _copy(upload: UploadFile, target: Path | None, digest: RequestDigest) -> Non
             digest.update(block)
             if out is not None:
                 out.write(block)
-
-
-async def _form(
-    request: Request, paths: JobPaths, params: dict[str, str | None], digest: RequestDigest
-) -> Source:
-    form = await request.form(max_files=1)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InvalidInput("multipart submission needs a 'file' field")
-    digest.form_fields(form, upload)
-    name = upload.filename or ""
-    declared = form.get("format") or params.get("format")
-    suffix = "parquet" if name.lower().endswith((".parquet", ".pq")) else "csv"
-    target = paths.input(suffix)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    await run_in_threadpool(_copy, upload, target, digest)
-    id_column = form.get("id_column") or params.get("id_column")
-    return Source(
-        "upload",
-        target,
-        str(declared) if declared else suffix,
-        name,
-        str(id_column) if id_column else None,
-    )

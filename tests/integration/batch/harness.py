@@ -52,6 +52,7 @@ def settings_env(settings: BatchSettings) -> dict[str, str]:
         "nthread",
         "submit_check_rows",
         "key_prefix",
+        "fault_chunk_delay_seconds",
         "queue_name",
     ):
         env[f"BATCH_{name.upper()}"] = str(getattr(settings, name))

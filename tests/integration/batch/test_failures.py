@@ -20,9 +20,9 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 
 from services.batch.api.app import create_app
-from services.batch.queueing import chunk_task_id
-from services.batch.scoring import read_summary
 from services.batch.settings import BatchSettings
+from services.batch.state.queue import chunk_task_id
+from services.batch.state.result_files import read_summary
 from tests.integration.batch.conftest import make_settings
 from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final, wait_for
 from tests.integration.batch.harness import write_parquet as write
@@ -206,3 +206,39 @@ def test_two_workers_share_one_job_and_results_keep_input_order(
     results = settings.storage_dir / "jobs" / job_id / "results"
     by = [read_summary(path).worker for path in sorted(results.glob("part-*.parquet"))]
     assert {w.rsplit(":", 1)[1] for w in by} == {str(w.pid) for w in workers}
+
+
+def test_a_chunk_running_for_three_leases_keeps_its_lease_and_is_scored_once(
+    redis: RedisServer,
+    tmp_path: Path,
+    model_dir: Path,
+    spawn_worker: Spawn,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    """Lease renewal: a chunk that runs three times as long as the lease (the fault knob
+    holds it) is never taken for abandoned, although the other worker runs rq's
+    maintenance every second the whole time. Without the heartbeat thread the lease
+    lapses after 2 s, and the chunk is retried and scored a second time."""
+    settings = make_settings(
+        redis, tmp_path, model_dir, lease_seconds=2, fault_chunk_delay_seconds=6
+    )
+    connection = Redis.from_url(settings.redis_url)
+    queue = Queue("batch", connection=connection)
+    workers = [spawn_worker(settings), spawn_worker(settings)]
+    wait_for("two idle workers", lambda: Worker.count(queue=queue) == 2, 120)
+    n = 1_000
+    with TestClient(create_app(settings)) as client:
+        job_id = _submit_path(client, settings, applicants(n, 9))
+        final = wait_final(client, job_id, 60)
+        assert final["state"] == "succeeded", final
+        _assert_exactly_once(client, job_id, n)
+    wait_for(
+        "no task running or queued",
+        lambda: not queue.started_job_registry.get_job_ids(cleanup=False) and not queue.count,
+        60,
+    )
+    runs = {w.pid: w.successful_job_count + w.failed_job_count for w in Worker.all(queue=queue)}
+    assert sorted(runs) == sorted(w.pid for w in workers)
+    assert sum(runs.values()) == 1, (runs, [w.output()[-1500:] for w in workers])
+    task = Job.fetch(chunk_task_id(job_id, 0), connection=connection)
+    assert task.retries_left == settings.max_retries

@@ -21,8 +21,8 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from services.batch.queueing import chunk_task_id
 from services.batch.settings import BatchSettings
+from services.batch.state.queue import chunk_task_id
 from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final, write_parquet
 from tests.support.processes import RedisServer
 

@@ -205,8 +205,8 @@ def from_objects(*metrics: Any) -> dict[str, set[str]]:
 def batch_api_text(tmp_path: Path) -> Iterator[str]:
     from prometheus_client import generate_latest
 
-    from services.batch.jobs import Backend
     from services.batch.metrics import api_registry
+    from services.batch.state.backend import Backend
 
     server = RedisServer(tmp_path / "redis").start()
     try:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
-from loguru import logger
 
-from services.core.logs import configure_logging
 from tests.integration.inference.harness import API_KEY, AUTH, make_settings, running
+from tests.support.logs import captured, parsed
 from tests.support.models import TrainedModel
 
 pytestmark = pytest.mark.integration
@@ -17,12 +15,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def lines() -> Iterator[list[str]]:
-    captured: list[str] = []
-    configure_logging("INFO", json=True, service="inference")
-    sink = logger.add(captured.append, serialize=True, level="INFO")
-    yield captured
-    logger.remove(sink)
-    configure_logging("INFO", json=False)
+    with captured("INFO", service="inference") as logged:
+        yield logged
 
 
 async def test_log_lines_are_json_with_the_request_id(
@@ -34,11 +28,11 @@ async def test_log_lines_are_json_with_the_request_id(
     async with running(settings) as svc:
         await svc.client.get("/readyz", headers={"X-Request-ID": "trace-1"})
         await svc.client.post("/api/v1/predict", json={}, headers={**AUTH, "X-Request-ID": "t-2"})
-    records = [json.loads(line)["record"] for line in lines]
+    records = parsed(lines)
     assert records, "nothing was logged"
-    by_id = {r["extra"]["request_id"]: r for r in records if r["extra"]["request_id"] != "-"}
+    by_id = {r["request_id"]: r for r in records if "request_id" in r}
     assert "GET /readyz 503" in by_id["trace-1"]["message"]
     assert "POST /api/v1/predict 503" in by_id["t-2"]["message"]
-    assert all(r["extra"]["service"] == "inference" for r in records)
+    assert all(r["service"] == "inference" for r in records)
     assert any("reload refused" in r["message"] for r in records)
     assert not any(API_KEY in line for line in lines)

@@ -24,8 +24,8 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from services.batch.scoring import read_summary
-from services.batch.store import RedisJobStore
+from services.batch.state.result_files import read_summary
+from services.batch.state.store import RedisJobStore
 from services.core.model_store import LoadedModel
 from tests.system import profile
 from tests.system.batch.books import Book, check_succeeded, expected_probabilities, make_books

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from services.batch.chunk import run_chunk
-from services.batch.domain import ChunkSpec
-from services.batch.inputs import BadInput
-from services.batch.planning import plan_parquet
-from services.batch.results import page, stream_csv, stream_parquet
-from services.batch.scoring import read_summary
+from services.batch.domain import BadInput, ChunkSpec
+from services.batch.formats.csv import stream_csv
+from services.batch.formats.parquet import plan_parquet, stream_parquet
+from services.batch.service.results import page
+from services.batch.state.result_files import read_summary
+from services.batch.worker.chunk import run_chunk
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
 

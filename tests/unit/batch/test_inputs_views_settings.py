@@ -11,11 +11,13 @@ import pyarrow as pa
 import pytest
 
 from services.batch.cli import main
-from services.batch.domain import JobState
-from services.batch.inputs import BadInput, check_csv, detect_format, schema_problems
+from services.batch.domain import BadInput, JobState
+from services.batch.formats import detect
+from services.batch.formats.csv import check_csv
+from services.batch.formats.parquet import schema_problems
+from services.batch.service.views import job_status
 from services.batch.settings import BatchSettings
-from services.batch.storage import Storage
-from services.batch.views import job_status
+from services.batch.state.storage import Storage
 from services.core.datasets import load_config
 
 pytestmark = pytest.mark.unit
@@ -26,12 +28,12 @@ def test_format_is_decided_by_the_bytes(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_bytes(b"PAR1....")
     (tmp_path / "b.bin").write_text("student,balance,income\n")
     (tmp_path / "c").write_bytes(b"")
-    assert detect_format(tmp_path / "a.csv", "csv") == "parquet"
-    assert detect_format(tmp_path / "b.bin") == "csv"
+    assert detect(tmp_path / "a.csv", "csv").name == "parquet"
+    assert detect(tmp_path / "b.bin").name == "csv"
     with pytest.raises(BadInput, match="not a Parquet file"):
-        detect_format(tmp_path / "b.bin", "parquet")
+        detect(tmp_path / "b.bin", "parquet")
     with pytest.raises(BadInput, match="empty file"):
-        detect_format(tmp_path / "c")
+        detect(tmp_path / "c")
 
 
 def test_schema_problems_name_missing_and_mistyped_columns() -> None:

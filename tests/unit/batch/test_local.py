@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from services.batch.local import run_local
-from services.batch.storage import Storage
+from services.batch.state.storage import Storage
+from services.batch.worker.local import run_local
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
 

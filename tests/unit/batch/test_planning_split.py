@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from services.batch.domain import ChunkSpec
-from services.batch.inputs import BadInput
-from services.batch.planning import plan_parquet
-from services.batch.split import rebatch, split_input
-from services.batch.storage import JobPaths
+from services.batch.domain import BadInput, ChunkSpec
+from services.batch.formats.csv import FORMAT as CSV
+from services.batch.formats.parquet import plan_parquet
+from services.batch.state.storage import JobPaths
+from services.batch.worker.split import rebatch, split_input
 from services.core.datasets import load_config
 
 pytestmark = pytest.mark.unit
@@ -74,13 +74,13 @@ def test_csv_split_writes_typed_parts_and_keeps_existing_ones(tmp_path: Path) ->
         }
     ).to_csv(csv, index=False)
     paths = JobPaths(tmp_path, "a" * 32)
-    specs = list(split_input(csv, "csv", paths, 20, FEATURES, None))
+    specs = list(split_input(csv, CSV, paths, 20, FEATURES, None))
     assert [(s.index, s.offset, s.rows) for s in specs] == [(0, 0, 20), (1, 20, 20), (2, 40, 10)]
     first = pq.read_table(specs[0].path)
     assert first.column_names == ["student", "balance", "income"]
     assert first.schema.field("balance").type == pa.float64()
     mtime = Path(specs[0].path).stat().st_mtime_ns
-    assert list(split_input(csv, "csv", paths, 20, FEATURES, None)) == specs
+    assert list(split_input(csv, CSV, paths, 20, FEATURES, None)) == specs
     assert Path(specs[0].path).stat().st_mtime_ns == mtime
 
 
@@ -92,6 +92,6 @@ def test_csv_split_reports_bad_rows_with_input_row_numbers(tmp_path: Path) -> No
         csv, index=False
     )
     with pytest.raises(BadInput) as caught:
-        list(split_input(csv, "csv", JobPaths(tmp_path, "b" * 32), 20, FEATURES, None))
+        list(split_input(csv, CSV, JobPaths(tmp_path, "b" * 32), 20, FEATURES, None))
     assert caught.value.details[0]["rows"] == [45]
     assert "input rows 41-50" in caught.value.message

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from services.batch.domain import ChunkSummary, ClosedJob, Manifest
-from services.batch.recovery import IncompleteResults, scored_chunks
-from services.batch.scoring import write_result
-from services.batch.storage import Storage, write_json
+from services.batch.state.recovery import IncompleteResults, scored_chunks
+from services.batch.state.result_files import write_result
+from services.batch.state.storage import Storage, write_json
 
 pytestmark = pytest.mark.unit
 

@@ -2,8 +2,9 @@
 
 ``<storage_dir>/jobs/<job_id>/``: ``job.json`` (the manifest, written once the job is
 queued), ``input.*`` (an uploaded or JSON input), ``parts/`` (chunks a split task cut from
-a CSV), ``results/part-NNNNNN.parquet`` (one file per chunk, in input order) and
-``final.json`` (the final state, the error of a failed job, and when the results expire).
+a text input or huge row groups), ``results/part-NNNNNN.parquet`` (one file per chunk, in
+input order) and ``final.json`` (the final state, the error of a failed job, and when the
+results expire).
 ``<storage_dir>/idempotency/<digest>`` names the job that holds an Idempotency-Key, so the
 key survives Redis losing its data. Every file is written to a temporary name and
 renamed, so a reader never sees half a file.

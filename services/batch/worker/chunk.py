@@ -15,9 +15,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from services.batch.domain import ChunkSpec, ChunkSummary
-from services.batch.inputs import BadInput, check_frame, dictionary_columns, needed_columns
-from services.batch.scoring import read_summary, score_frame, summarise, write_result
+from services.batch.checks import check_frame, dictionary_columns, needed_columns
+from services.batch.domain import BadInput, ChunkSpec, ChunkSummary
+from services.batch.state.result_files import read_summary, write_result
+from services.batch.worker.scoring import score_frame, summarise
 from services.core.model_store import LoadedModel
 
 

@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from loguru import logger
 
-from services.batch.domain import ChunkSpec, ChunkSummary, ClosedJob, JobState, Manifest
-from services.batch.inputs import BadInput
-from services.batch.planning import plan_parquet
-from services.batch.scoring import read_summary
-from services.batch.storage import JobPaths
-
-if TYPE_CHECKING:
-    from services.batch.jobs import Backend
+from services.batch import formats
+from services.batch.domain import (
+    BadInput,
+    ChunkSpec,
+    ChunkSummary,
+    ClosedJob,
+    JobState,
+    Manifest,
+)
+from services.batch.state.result_files import read_summary
+from services.batch.state.storage import JobPaths
+from services.batch.state.store import RedisJobStore
 
 MIN_TTL_SECONDS = 2  # a job this close to expiry is left to the purge, not restored
 
@@ -36,7 +40,7 @@ class IncompleteResults(Exception):
 
 
 def restore_closed(
-    backend: Backend, paths: JobPaths, manifest: Manifest, final: dict[str, Any]
+    store: RedisJobStore, paths: JobPaths, manifest: Manifest, final: dict[str, Any]
 ) -> bool:
     """Register a finished job again from storage; False if its results have expired."""
     ttl = int(float(final.get("expires_at", 0)) - time.time())
@@ -52,7 +56,7 @@ def restore_closed(
             closed = ClosedJob(JobState.FAILED.value, closed.finished_at, {"message": message})
     elif closed.state == JobState.FAILED and not closed.error:
         closed.error = {"message": "job failed; its error report was lost with Redis's data"}
-    backend.store.restore_closed(manifest, closed, chunks, ttl)
+    store.restore_closed(manifest, closed, chunks, ttl)
     logger.bind(job_id=manifest.job_id).warning(
         "job {} ({}) was lost from Redis after it ended: restored from storage",
         manifest.job_id,
@@ -84,13 +88,18 @@ def planned_chunks(manifest: Manifest, paths: JobPaths) -> list[ChunkSpec]:
     """The chunks the workers scored: the source's row groups, or the split's parts."""
     try:
         if not manifest.split:
-            chunks = plan_parquet(Path(manifest.source), manifest.chunk_rows)
+            chunks = planned(manifest)
             if chunks is None:
                 raise IncompleteResults("its input changed since it was scored")
             return chunks
         return split_parts(paths)
     except (BadInput, OSError, pa.ArrowException) as exc:
         raise IncompleteResults(f"its input cannot be read again ({exc})") from exc
+
+
+def planned(manifest: Manifest) -> list[ChunkSpec] | None:
+    """The chunks read in place from the job's input, as at submit (None: it is split)."""
+    return formats.by_name(manifest.format).plan(Path(manifest.source), manifest.chunk_rows)
 
 
 def split_parts(paths: JobPaths) -> list[ChunkSpec]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 
-from services.batch.client import DEFAULT_URL, ApiError, BatchClient
+from services.batch import formats
+from services.batch.client.http import DEFAULT_URL, ApiError, BatchClient
 
 
 def _client(args: argparse.Namespace) -> BatchClient:
@@ -56,11 +57,16 @@ def _status(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> int:
     api = _client(args)
     if args.output:
-        fmt = "csv" if args.output.endswith(".csv") else "parquet"
-        print(api.download(args.job_id, Path(args.output), fmt))
+        print(api.download(args.job_id, Path(args.output), download_format(args.output)))
     else:
         _print(api.page(args.job_id, args.offset, args.limit))
     return 0
+
+
+def download_format(output: str) -> str:
+    """The results format an output file name asks for: its suffix's, else Parquet."""
+    fmt = formats.for_file_name(output)
+    return fmt.name if fmt is not None and fmt.write_results else "parquet"
 
 
 def _run(handler: Any) -> Any:
@@ -94,9 +100,9 @@ def add_commands(commands: Any) -> None:
     )
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     submit = commands.add_parser("submit", parents=[common], help="submit a job")
-    submit.add_argument("file", nargs="?", help="CSV or Parquet file to upload")
+    submit.add_argument("file", nargs="?", help="file to upload (CSV, Parquet, JSON Lines)")
     submit.add_argument("--path", help="score a file already on shared storage instead")
-    submit.add_argument("--format", choices=["csv", "parquet"], help="format of --path")
+    submit.add_argument("--format", choices=formats.names(), help="format of --path")
     submit.add_argument("--id-column", help="input column copied into the results")
     submit.add_argument("--idempotency-key", help="resubmitting with the same key: same job")
     submit.add_argument("--no-wait", action="store_true", help="print the job and return")

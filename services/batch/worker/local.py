@@ -1,8 +1,9 @@
 """In-process fallback: run a job's chunks one after another in this process.
 
-For demos and laptops without Redis. It plans and scores with the very same code as the
-queue path (``plan_parquet``, ``split_input``, ``run_chunk``) and writes the same result
-files, but there is no queue: no retries, no progress for other clients, no scale-out.
+For demos and laptops without Redis. It checks, plans and scores with the very same code
+as the queue path (the format's ``check`` and ``plan``, ``split_input``, ``run_chunk``) and
+writes the same result files, but there is no queue: no retries, no progress for other
+clients, no scale-out.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.batch.chunk import run_chunk
+from services.batch import formats
 from services.batch.domain import ChunkSpec, JobState, new_job_id
-from services.batch.inputs import check_csv, check_parquet, detect_format
-from services.batch.planning import plan_parquet
-from services.batch.split import split_input
-from services.batch.storage import Storage
+from services.batch.state.storage import Storage
+from services.batch.worker.chunk import run_chunk
+from services.batch.worker.split import split_input
 from services.core.model_store import LoadedModel
 
 BANNER = (
@@ -37,6 +37,7 @@ class LocalResult:
 
 
 Progress = Callable[[int, int | None], None]
+CHECK_ROWS = 10_000  # rows checked before the first chunk, as submit_check_rows would
 
 
 def run_local(
@@ -53,14 +54,9 @@ def run_local(
     result = LocalResult(new_job_id())
     paths = storage.job(result.job_id)
     features = model.contract.features
-    fmt = detect_format(source)
-    total: int | None = None
-    chunks: Iterable[ChunkSpec] | None = None
-    if fmt == "parquet":
-        total = check_parquet(source, features, id_column, 10_000)
-        chunks = plan_parquet(source, chunk_rows)
-    else:
-        check_csv(source, features, id_column, 10_000)
+    fmt = formats.detect(source)
+    total = fmt.check(source, features, id_column, CHECK_ROWS)
+    chunks: Iterable[ChunkSpec] | None = fmt.plan(source, chunk_rows)
     if chunks is None:
         chunks = split_input(source, fmt, paths, chunk_rows, features, id_column)
     for spec in chunks:

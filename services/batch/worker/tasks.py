@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -16,12 +17,12 @@ from redis import Redis, RedisError
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from services.batch.chunk import run_chunk
-from services.batch.context import WorkerContext, context
-from services.batch.domain import ACTIVE, ChunkSpec, JobState, SourceFormat
-from services.batch.inputs import BadInput
+from services.batch import formats
+from services.batch.domain import ACTIVE, BadInput, ChunkSpec, JobState
 from services.batch.metrics import observe_chunk
-from services.batch.split import split_input
+from services.batch.worker.chunk import run_chunk
+from services.batch.worker.context import WorkerContext, context
+from services.batch.worker.split import split_input
 
 
 def score_chunk(job_id: str, index: int) -> dict[str, Any]:
@@ -32,6 +33,8 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
         return {"skipped": state}  # cancelled, failed, or the job is gone
     if spec is None:
         raise RuntimeError(f"job {job_id} has no spec for chunk {index}")
+    if ctx.settings.fault_chunk_delay_seconds:
+        time.sleep(ctx.settings.fault_chunk_delay_seconds)  # chaos drill only
     try:
         summary = run_chunk(
             ctx.model,
@@ -82,10 +85,9 @@ def split_job(job_id: str) -> dict[str, Any]:
 def _split(
     ctx: WorkerContext, job_id: str, record: dict[str, str], id_column: str | None
 ) -> Iterator[ChunkSpec]:
-    fmt: SourceFormat = "csv" if record["format"] == "csv" else "parquet"
     return split_input(
         Path(record["source"]),
-        fmt,
+        formats.by_name(record["format"]),
         ctx.storage.job(job_id),
         int(record["chunk_rows"]),
         ctx.model.contract.features,

@@ -4,7 +4,7 @@ Task ids are derived from the job id and chunk index, arguments are two small va
 the functions are named by import path, so the API never imports the worker code. A task
 that raises is retried after ``retry_backoff_seconds`` (rq's scheduler, run by the
 workers); a task whose worker died is found by rq's maintenance once its lease lapses and
-retried the same way; when retries run out ``tasks.on_task_failure`` fails the job.
+retried the same way; when retries run out ``worker.tasks.on_task_failure`` fails the job.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from rq.queue import EnqueueData
 
 from services.batch.settings import BatchSettings
 
-SCORE_CHUNK = "services.batch.tasks.score_chunk"
-SPLIT_JOB = "services.batch.tasks.split_job"
-ON_FAILURE = "services.batch.tasks.on_task_failure"
+SCORE_CHUNK = "services.batch.worker.tasks.score_chunk"
+SPLIT_JOB = "services.batch.worker.tasks.split_job"
+ON_FAILURE = "services.batch.worker.tasks.on_task_failure"
 TASK_RESULT_TTL = 300  # seconds rq keeps a finished task (the chunk's file is the result)
 
 

@@ -28,7 +28,8 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker, WorkerStatus
 
-from services.batch.jobs import Backend, restore_all
+from services.batch.state.backend import Backend
+from services.batch.state.jobs import restore_all
 from services.core.registry import use_service_client_defaults
 
 

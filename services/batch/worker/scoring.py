@@ -1,29 +1,19 @@
-"""Score a table of applicants into a result table, and read/write chunk result files.
+"""Score a table of applicants into a result table, and sum it up.
 
 Result columns, in input order: ``row`` (1-based input row), the id column if the job
 names one, ``probability`` (calibrated), ``prediction`` (0/1 at the contract threshold)
-and ``risk_band`` (dictionary-encoded band name). Each result file carries its chunk
-summary (rows, predicted defaults, band counts, worker, model version) as metadata, so a
-retried chunk whose file exists can report it without scoring again.
+and ``risk_band`` (dictionary-encoded band name); see ``domain.RESULT_COLUMNS``.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from services.batch.domain import ChunkSummary
-from services.batch.storage import atomic_write
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
-
-META_KEY = b"creditrisk.batch"
-RESULT_COLUMNS = ("row", "probability", "prediction", "risk_band")
 
 
 def score_table(
@@ -71,30 +61,4 @@ def summarise(result: pa.Table, worker: str = "", model_version: str = "") -> Ch
         },
         worker,
         model_version,
-    )
-
-
-def write_result(path: Path, result: pa.Table, summary: ChunkSummary, fsync: bool) -> None:
-    meta = dict(result.schema.metadata or {})
-    meta[META_KEY] = json.dumps(summary.metadata()).encode()
-    table = result.replace_schema_metadata(meta)
-    atomic_write(path, lambda tmp: write_table(table, tmp), fsync=fsync)
-
-
-def write_table(table: pa.Table, where: Path | str) -> None:
-    """Write results; only the band column is dictionary-encoded (trying it on unique
-    probabilities and row numbers costs more than scoring them)."""
-    pq.write_table(table, where, use_dictionary=["risk_band"])
-
-
-def read_summary(path: Path) -> ChunkSummary:
-    meta = pq.read_schema(path).metadata or {}
-    data = json.loads(meta[META_KEY])
-    return ChunkSummary(
-        data["rows"],
-        data["positives"],
-        data["bands"],
-        data.get("worker", ""),
-        data.get("model_version", ""),
-        skipped=True,
     )

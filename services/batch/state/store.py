@@ -12,8 +12,8 @@ from typing import Any
 from redis import Redis, WatchError
 from redis.client import Pipeline
 
-from services.batch import lua
 from services.batch.domain import ChunkSpec, ChunkSummary, ClosedJob, JobState, Manifest, now
+from services.batch.state import lua
 
 RECENT_JOBS = 1000  # the job index keeps this many most recent jobs
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from services.batch.jobs import Backend
-from services.batch.queueing import Enqueuer
 from services.batch.settings import BatchSettings, get_settings
-from services.batch.storage import Storage
-from services.batch.store import RedisJobStore
+from services.batch.state.backend import Backend
+from services.batch.state.queue import Enqueuer
+from services.batch.state.storage import Storage
+from services.batch.state.store import RedisJobStore
 from services.core.model_store import LoadedModel, load_model
 
 

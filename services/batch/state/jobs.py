@@ -12,55 +12,14 @@ status (or its Idempotency-Key) is asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 from loguru import logger
-from redis import Redis, RedisError
+from redis import RedisError
 
-from services.batch.domain import ChunkSpec, JobState, Manifest
-from services.batch.inputs import BadInput
-from services.batch.planning import plan_parquet
-from services.batch.queueing import Enqueuer
-from services.batch.recovery import restore_closed
-from services.batch.settings import BatchSettings
-from services.batch.storage import Storage
-from services.batch.store import RedisJobStore
-
-
-@dataclass(frozen=True)
-class Backend:
-    """What the API, the workers and the CLI share: job state, storage and the queue."""
-
-    settings: BatchSettings
-    redis: Redis
-    store: RedisJobStore
-    storage: Storage
-    enqueuer: Enqueuer
-
-    @property
-    def target(self) -> str:
-        """``host:port`` of Redis, for messages (the URL may hold a password)."""
-        kwargs = self.redis.connection_pool.connection_kwargs
-        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
-
-    @classmethod
-    def connect(cls, settings: BatchSettings, redis: Redis | None = None) -> Backend:
-        timeout = settings.redis_timeout_seconds
-        redis = redis or Redis.from_url(
-            settings.redis_url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-        )
-        return cls(
-            settings,
-            redis,
-            RedisJobStore(redis, settings.key_prefix),
-            Storage(settings.storage_dir, settings.allowed_input_dirs),
-            Enqueuer(redis, settings),
-        )
+from services.batch.domain import BadInput, ChunkSpec, JobState, Manifest
+from services.batch.state.backend import Backend
+from services.batch.state.recovery import planned, restore_closed
 
 
 def register(
@@ -90,11 +49,9 @@ def restore(backend: Backend, job_id: str) -> bool:
         return False
     final = paths.read_final()
     if final is not None:
-        return restore_closed(backend, paths, manifest, final)
+        return restore_closed(backend.store, paths, manifest, final)
     try:
-        chunks = (
-            None if manifest.split else plan_parquet(Path(manifest.source), manifest.chunk_rows)
-        )
+        chunks = None if manifest.split else planned(manifest)
     except BadInput as exc:  # the input is gone: the job cannot finish, so it failed
         message = (
             f"job was lost from Redis before it ended, and its input {manifest.source} "
@@ -105,7 +62,7 @@ def restore(backend: Backend, job_id: str) -> bool:
         paths.write_final(
             JobState.FAILED.value, backend.settings.result_ttl_seconds, {"error": error}
         )
-        return restore_closed(backend, paths, manifest, paths.read_final() or {})
+        return restore_closed(backend.store, paths, manifest, paths.read_final() or {})
     register(backend, manifest, chunks, recovered=True)
     done = len(list(paths.results.glob("part-*.parquet")))
     logger.bind(job_id=job_id).warning(

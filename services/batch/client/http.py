@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
+from services.batch import formats
+
 DEFAULT_URL = "http://127.0.0.1:8001"
 FINAL = {"succeeded", "failed", "cancelled"}
-MEDIA = {".parquet": "application/vnd.apache.parquet", ".pq": "application/vnd.apache.parquet"}
 
 
 class ApiError(RuntimeError):
@@ -51,7 +52,8 @@ class BatchClient:
     def submit_file(
         self, path: Path, id_column: str | None = None, idempotency_key: str | None = None
     ) -> dict[str, Any]:
-        headers = {"Content-Type": MEDIA.get(path.suffix.lower(), "text/csv")}
+        fmt = formats.for_file_name(path.name) or formats.DEFAULT
+        headers = {"Content-Type": fmt.media_type}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         params = {"id_column": id_column, "name": path.name} if id_column else {"name": path.name}

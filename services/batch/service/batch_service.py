@@ -1,0 +1,127 @@
+"""``BatchService``: what the job API knows about jobs, without HTTP — status, the recent
+list, cancel, results, readiness — and what a submission needs from it (the model
+contract, input paths, saving JSON rows). New jobs are accepted by ``service.submit``.
+
+A job Redis lost is restored from storage when its status is asked for (``record``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from services.batch import formats
+from services.batch.domain import JobState
+from services.batch.formats import ResultFiles
+from services.batch.service.results import result_page
+from services.batch.service.rows import save_rows
+from services.batch.service.views import JobStatus, job_status
+from services.batch.settings import BatchSettings
+from services.batch.state.backend import Backend
+from services.batch.state.jobs import restore
+from services.core.contract import ModelContract
+from services.core.web.errors import Conflict, NotFound, Unavailable
+
+
+class BatchService:
+    def __init__(
+        self, backend: Backend, contract: ModelContract | None, model_error: str | None = None
+    ) -> None:
+        self.backend = backend
+        self.contract = contract
+        self.model_error = model_error
+
+    @property
+    def settings(self) -> BatchSettings:
+        return self.backend.settings
+
+    def require_contract(self) -> ModelContract:
+        if self.contract is None:
+            raise Unavailable(f"model not loaded, jobs cannot be checked: {self.model_error}")
+        return self.contract
+
+    def ping(self) -> None:
+        """Raise ``RedisError`` (→ 503) if the job store does not answer."""
+        self.backend.store.ping()
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when the model contract is loaded and Redis answers; the body says why not."""
+        problems: list[str] = []
+        if self.contract is None:
+            problems.append(f"model not loaded: {self.model_error}")
+        try:
+            self.ping()
+        except Exception as exc:
+            problems.append(f"Redis unreachable: {exc}")
+        body: dict[str, Any] = {
+            "status": "not ready" if problems else "ready",
+            "problems": problems,
+        }
+        if self.contract is not None:
+            body["model"] = {"name": self.contract.model_name, "uri": self.settings.model_uri}
+        return not problems, body
+
+    def record(self, job_id: str) -> dict[str, str]:
+        record = self.backend.store.record(job_id)
+        if record is None and restore(self.backend, job_id):
+            record = self.backend.store.record(job_id)
+        if record is None:
+            raise NotFound(f"job {job_id} not found (unknown, or its results expired)")
+        return record
+
+    @property
+    def band_names(self) -> list[str]:
+        return [band.name for band in self.contract.risk_bands] if self.contract else []
+
+    def status(self, job_id: str) -> JobStatus:
+        return job_status(job_id, self.record(job_id), bands=self.band_names)
+
+    def cancel(self, job_id: str) -> JobStatus:
+        self.record(job_id)
+        ttl = self.settings.result_ttl_seconds
+        outcome, state = self.backend.store.close(job_id, JobState.CANCELLED, ttl)
+        if outcome == "inactive":
+            raise Conflict(f"job {job_id} already {state}")
+        if outcome == "closed":
+            self.backend.storage.job(job_id).write_final(state, ttl)
+        return self.status(job_id)
+
+    def recent(self, limit: int) -> list[JobStatus]:
+        return [
+            job_status(job_id, record, bands=self.band_names)
+            for job_id, record in self.backend.store.recent(limit)
+        ]
+
+    def result_chunks(self, job_id: str) -> ResultFiles:
+        """The result files of a succeeded job, in input order."""
+        state = self.record(job_id)["state"]
+        if state != JobState.SUCCEEDED:
+            raise Conflict(f"job {job_id} is {state}: results exist once it has succeeded")
+        paths = self.backend.storage.job(job_id)
+        chunks = [
+            (spec, paths.result(spec.index)) for spec in self.backend.store.chunk_specs(job_id)
+        ]
+        missing = [spec.index for spec, path in chunks if not path.exists()]
+        if missing:
+            raise NotFound(f"results of job {job_id} are gone from storage (chunks {missing[:5]})")
+        return chunks
+
+    def result_page(self, job_id: str, offset: int, limit: int) -> dict[str, Any]:
+        return result_page(job_id, self.result_chunks(job_id), offset, limit)
+
+    def download(self, job_id: str, format_name: str) -> tuple[str, Iterator[bytes]]:
+        """The media type and the streamed bytes of a succeeded job's results."""
+        fmt = formats.by_name(format_name)
+        if fmt.write_results is None:
+            raise ValueError(f"results cannot be written as {fmt.title}")
+        return fmt.media_type, fmt.write_results(self.result_chunks(job_id))
+
+    def resolve_input(self, path: str) -> Path | None:
+        """The file ``path`` names inside an allowed input folder, else None."""
+        return self.backend.storage.resolve_input(path)
+
+    def save_rows(self, rows: list[dict[str, Any]], target: Path, id_column: str | None) -> None:
+        """JSON rows, checked in full, as the job's Parquet input."""
+        features = self.require_contract().features
+        save_rows(rows, target, features, id_column, self.settings.chunk_rows)

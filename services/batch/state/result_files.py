@@ -1,0 +1,43 @@
+"""A chunk's result file on shared storage: the scored rows as Parquet, with the chunk's
+summary (rows, predicted defaults, band counts, worker, model version) in its metadata, so
+a retried chunk whose file exists — or a job restored after Redis lost it — can report it
+without scoring again. Written to a temporary name and renamed: never half a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from services.batch.domain import ChunkSummary
+from services.batch.state.storage import atomic_write
+
+META_KEY = b"creditrisk.batch"
+
+
+def write_result(path: Path, result: pa.Table, summary: ChunkSummary, fsync: bool) -> None:
+    meta = dict(result.schema.metadata or {})
+    meta[META_KEY] = json.dumps(summary.metadata()).encode()
+    table = result.replace_schema_metadata(meta)
+    atomic_write(path, lambda tmp: write_table(table, tmp), fsync=fsync)
+
+
+def write_table(table: pa.Table, where: Path | str) -> None:
+    """Write results; only the band column is dictionary-encoded (trying it on unique
+    probabilities and row numbers costs more than scoring them)."""
+    pq.write_table(table, where, use_dictionary=["risk_band"])
+
+
+def read_summary(path: Path) -> ChunkSummary:
+    meta = pq.read_schema(path).metadata or {}
+    data = json.loads(meta[META_KEY])
+    return ChunkSummary(
+        data["rows"],
+        data["positives"],
+        data["bands"],
+        data.get("worker", ""),
+        data.get("model_version", ""),
+        skipped=True,
+    )

@@ -38,10 +38,11 @@ e2e-local: $(STAMP) controlplane ## the rollout loop on a local control plane + 
 soak: $(STAMP) controlplane ## the system suite's heavier variants (10-min soak, more jobs and fuzzing)
 	SYSTEM_HEAVY=1 $(PYTHON) -m pytest -p no:cacheprovider -q tests/system
 
-lint: $(STAMP) ## ruff lint + format check + mypy + shellcheck
+lint: $(STAMP) ## ruff lint + format check + mypy + import layers (pyproject.toml) + shellcheck
 	ruff check .
 	ruff format --check .
 	mypy services controller scripts bench/latest.py
+	PYTHONPATH=. lint-imports --no-cache
 	shellcheck scripts/*.sh scripts/kind/*.sh scripts/docker/*.sh tests/controlplane/*.sh
 
 fmt: $(STAMP) ## format and auto-fix

@@ -1,24 +1,21 @@
 """The MLflow adapter: resolve candidate URIs, load contracts and check compatibility,
 move the ``champion`` alias, and tag versions with the rollout's decision record.
 
-Built on ``services.core.registry``; contracts are read from the run's ``contract.json``
-(a few KB), not by downloading the whole model.
+Built on ``services.core.registry``; contracts come from ``services.core.contract_store``
+(the run's ``contract.json``, a few KB, not the whole model).
 """
 
 from __future__ import annotations
 
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-import mlflow
-
 from controller.rollout.readings import ContractCheck
-from services.core.contract import CONTRACT_FILE, ModelContract, compatibility_issues
+from services.core.contract import ModelContract, compatibility_issues
+from services.core.contract_store import find_contract, version_contract
+from services.core.model_ref import ModelRef
 from services.core.registry import (
-    ModelRef,
     aliases_of,
-    client,
     resolve_version,
     set_alias,
     use_service_client_defaults,
@@ -28,13 +25,6 @@ from services.core.registry import tag_version as _tag_version
 
 class RegistryError(Exception):
     """The registry could not answer (unknown model/alias, MLflow unreachable)."""
-
-
-def _find_contract(folder: Path) -> ModelContract:
-    found = sorted(folder.rglob(CONTRACT_FILE))
-    if not found:
-        raise RegistryError(f"no {CONTRACT_FILE} under {folder}")
-    return ModelContract.load(found[0])
 
 
 class ModelRegistry:
@@ -53,32 +43,13 @@ class ModelRegistry:
             raise RegistryError(f"cannot resolve {uri!r}: {type(exc).__name__}: {exc}") from exc
 
     def _load_contract(self, name: str, version: str) -> ModelContract:
-        mlflow_client = client(self.tracking_uri)
-        run_id = mlflow_client.get_model_version(name, version).run_id
-        with tempfile.TemporaryDirectory(prefix="contract-") as tmp:
-            try:
-                path = mlflow.artifacts.download_artifacts(
-                    run_id=run_id,
-                    artifact_path=CONTRACT_FILE,
-                    dst_path=tmp,
-                    tracking_uri=self.tracking_uri,
-                )
-                return ModelContract.load(Path(path))
-            except Exception:  # a version without a run-level contract: read the model's
-                uri = f"models:/{name}/{version}"
-                folder = mlflow.artifacts.download_artifacts(
-                    artifact_uri=uri,
-                    dst_path=tmp,
-                    tracking_uri=self.tracking_uri,
-                    registry_uri=self.tracking_uri,
-                )
-                return _find_contract(Path(folder))
+        return version_contract(self.tracking_uri, name, version)
 
     def contract(self, uri: str) -> ModelContract:
         """The contract of a registry URI or of a local model folder."""
         try:
             if not uri.startswith("models:/"):
-                return _find_contract(Path(uri))
+                return find_contract(Path(uri))
             return self._contract(*self.resolve(uri))
         except RegistryError:
             raise

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 from controller.durations import promql_duration
 from controller.spec import VARIABLE, RolloutSpec
+from services.core import telemetry as t
+from services.core.telemetry import SCORING_ROUTES
 
-SCORING_ROUTES = ("/api/v1/predict", "/api/v1/predict/bulk")
+REQUESTS, PREDICTIONS = t.total(t.HTTP_REQUESTS), t.total(t.PREDICTIONS)
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,14 @@ class Scope:
             {
                 **self.extra,
                 "model_name": self.model_name,
-                "track": "canary",
+                t.TRACK_LABEL: "canary",
                 "model_version": self.canary_version,
             }
         )
 
     @property
     def stable(self) -> str:
-        return matchers({**self.extra, "model_name": self.model_name, "track": "stable"})
+        return matchers({**self.extra, "model_name": self.model_name, t.TRACK_LABEL: "stable"})
 
     @property
     def range(self) -> str:
@@ -74,8 +76,10 @@ SHIFT_Z = 2.576  # two-sided 99 %: the part of a shift that sampling noise canno
 
 def _positive_rate(sel: str, scope: Scope) -> tuple[str, str]:
     """(share of ``default`` predictions, predictions) in the window."""
-    positives = _increase("inference_predictions_total", sel, scope, ',outcome="default"')
-    total = _increase("inference_predictions_total", sel, scope)
+    positives = _increase(
+        PREDICTIONS, sel, scope, f",{t.OUTCOME_LABEL}={_quote(t.DEFAULT_OUTCOME)}"
+    )
+    total = _increase(PREDICTIONS, sel, scope)
     return f"(({positives} or vector(0)) / {total})", total
 
 
@@ -91,28 +95,28 @@ def _positive_rate_shift(scope: Scope) -> str:
     return f"clamp_min(abs({canary} - {stable}) - {SHIFT_Z} * {error}, 0)"
 
 
-ROUTES = f",route=~{_quote('|'.join(SCORING_ROUTES))}"
+ROUTES = f",{t.ROUTE_LABEL}=~{_quote('|'.join(SCORING_ROUTES))}"
 
 
 def _psi(metric: str, scope: Scope, per_series: str = "") -> str:
     """Highest PSI of ``metric`` over canary pods with enough rows in their window."""
     latest = f"last_over_time({metric}{{{scope.canary}}}[{scope.range}])"
     if scope.min_drift_samples > 0:
-        samples = f"last_over_time(inference_drift_samples{{{scope.canary}}}[{scope.range}])"
+        samples = f"last_over_time({t.DRIFT_SAMPLES}{{{scope.canary}}}[{scope.range}])"
         latest = f"({latest} and {per_series}({samples} >= {scope.min_drift_samples}))"
     return f"max({latest})"
 
 
 def builtin_queries(scope: Scope) -> dict[str, str]:
     routes, canary = ROUTES, scope.canary
-    errors = _increase("http_requests_total", canary, scope, routes + ',status=~"5.."')
-    total = _increase("http_requests_total", canary, scope, routes)
-    buckets = f"http_request_duration_seconds_bucket{{{canary}{routes}}}[{scope.range}]"
+    errors = _increase(REQUESTS, canary, scope, f'{routes},{t.STATUS_LABEL}=~"5.."')
+    total = _increase(REQUESTS, canary, scope, routes)
+    buckets = f"{t.bucket(t.HTTP_DURATION)}{{{canary}{routes}}}[{scope.range}]"
     return {
         "errorRatio": f"({errors} or vector(0)) / {total}",
         "latencyP99": f"histogram_quantile(0.99, sum by (le) (rate({buckets})))",
-        "featurePSI": _psi("inference_feature_psi", scope, "ignoring(feature) "),
-        "scorePSI": _psi("inference_score_psi", scope),
+        "featurePSI": _psi(t.FEATURE_PSI, scope, "ignoring(feature) "),
+        "scorePSI": _psi(t.SCORE_PSI, scope),
         "positiveRateShift": _positive_rate_shift(scope),
     }
 
@@ -137,7 +141,7 @@ def build_queries(spec: RolloutSpec, scope: Scope) -> QuerySet:
     enabled = spec.analysis.gates.enabled()
     gates = {name: builtin[name] for name in builtin if name in enabled}
     gates.update({g.name: render(g.query, scope) for g in spec.analysis.custom})
-    return QuerySet(_increase("http_requests_total", scope.canary, scope, ROUTES), gates)
+    return QuerySet(_increase(REQUESTS, scope.canary, scope, ROUTES), gates)
 
 
 def scope_for(spec: RolloutSpec, model_name: str, canary_version: str, namespace: str) -> Scope:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from controller.durations import Duration
-from services.core.registry import ModelRef
+from services.core.model_ref import ModelRef
 
 DEFAULT_STEPS = (5, 10, 25, 50)
 BUILTIN_GATES = ("errorRatio", "latencyP99", "featurePSI", "scorePSI", "positiveRateShift")

@@ -19,7 +19,8 @@ import numpy as np
 import xgboost as xgb
 
 from services.core.contract import CONTRACT_FILE, ModelContract
-from services.core.registry import ModelRef, client, resolve_version
+from services.core.model_ref import ModelRef
+from services.core.registry import client, resolve_version
 
 BOOSTER_FILE = "booster.ubj"
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # mlflow is imported on first use: a local model folder never needs it
     from mlflow import MlflowClient
+
+from services.core.model_ref import ModelRef
 
 # MLflow client defaults for a long-running service (MLFLOW_* values an operator sets win):
 # no download progress bar (not a JSON log line), and a registry call that fails in
@@ -29,35 +29,6 @@ def use_service_client_defaults() -> None:
     """Apply :data:`MLFLOW_CLIENT_DEFAULTS` to this process where not already set."""
     for name, value in MLFLOW_CLIENT_DEFAULTS.items():
         os.environ.setdefault(name, value)
-
-
-MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A registered model version named by ``models:/name/3`` or ``models:/name@alias``."""
-
-    name: str
-    version: str | None = None
-    alias: str | None = None
-
-    @classmethod
-    def parse(cls, uri: str) -> ModelRef:
-        match = MODELS_URI.match(uri.strip())
-        if not match:
-            raise ValueError(
-                f"not a registry URI (models:/name/VERSION or models:/name@ALIAS): {uri!r}"
-            )
-        return cls(match["name"], match["version"], match["alias"])
-
-    @property
-    def uri(self) -> str:
-        return (
-            f"models:/{self.name}/{self.version}"
-            if self.version
-            else f"models:/{self.name}@{self.alias}"
-        )
 
 
 def client(tracking_uri: str) -> MlflowClient:

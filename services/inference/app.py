@@ -1,9 +1,10 @@
 """``create_app(settings)``: the inference service as one FastAPI application.
 
-Request path (outermost first): request id → HTTP metrics → body-size limit → [fault
-injection] → routing → API key → rate limit → validation → scoring. All middlewares are pure
-ASGI (no per-request task or body copy). The model loads in the lifespan; if it cannot,
-the app still starts, ``/readyz`` says why, and a background task keeps trying.
+Request path (outermost first): request id → [access log] → HTTP metrics → body-size
+limit → [fault injection] → routing → API key → rate limit → validation → scoring. All
+middlewares are pure ASGI (no per-request task or body copy). The model loads in the
+lifespan; if it cannot, the app still starts, ``/readyz`` says why, and a background task
+keeps trying.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from slowapi.errors import RateLimitExceeded
 
 from services.core.registry import use_service_client_defaults
+from services.core.web.access_log import AccessLogMiddleware
 from services.core.web.auth import ApiKeyAuth
 from services.core.web.errors import install_error_handlers
 from services.core.web.limits import BodySizeLimitMiddleware
@@ -26,6 +28,7 @@ from services.inference.openapi import install_openapi
 from services.inference.ratelimit import RequestLimiter, rate_limited
 from services.inference.routes import admin, health, model, predict
 from services.inference.runtime import ModelRuntime
+from services.inference.scoring import Scorer
 from services.inference.settings import InferenceSettings, get_settings
 from services.inference.watcher import AliasWatcher
 
@@ -53,6 +56,7 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
     limiter = RequestLimiter(settings)
     app.state.settings, app.state.runtime, app.state.metrics = settings, runtime, metrics
     app.state.limiter, app.state.watcher = limiter, watcher
+    app.state.scorer = Scorer(metrics)  # the data plane, metrics injected
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     install_error_handlers(app)
     app.add_exception_handler(RateLimitExceeded, rate_limited)
@@ -71,8 +75,9 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
         metrics=metrics,
         runtime=runtime,
         routes=[r for router in routers for r in router.routes],
-        access_log=settings.access_log,
     )
+    if settings.access_log:
+        app.add_middleware(AccessLogMiddleware, log_probes=settings.access_log_probes)
     app.add_middleware(RequestIdMiddleware)
     install_openapi(app, runtime)
     return app

@@ -9,16 +9,14 @@ and latency gates can be exercised with a canary that sets ``INFERENCE_FAULT_*``
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Callable
 
 from loguru import logger
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.core.web.errors import error_body
-
-PREFIX = "/api/v1/predict"
+from services.core.telemetry import SCORING_PREFIX
+from services.core.web.asgi import send_error
 
 
 class FaultInjectionMiddleware:
@@ -36,27 +34,12 @@ class FaultInjectionMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(SCORING_PREFIX):
             await self.app(scope, receive, send)
             return
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.error_rate and self.draw() < self.error_rate:
-            await self._fail(send)
+            await send_error(send, 500, "injected_fault", "fault injection: simulated error")
             return
         await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _fail(send: Send) -> None:
-        body = json.dumps(error_body("injected_fault", "fault injection: simulated error")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

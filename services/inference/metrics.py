@@ -12,9 +12,10 @@ from collections.abc import Mapping
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from services.core import telemetry as t
+from services.core.telemetry import MODEL_LABELS
 from services.inference.score_histogram import ScoreHistogram
 
-MODEL_LABELS = ("model_name", "model_version", "track")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 ModelLabels = tuple[str, str, str]
@@ -24,56 +25,56 @@ class InferenceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
-        http = [*MODEL_LABELS, "route", "method", "status"]
+        http = [*MODEL_LABELS, t.ROUTE_LABEL, "method", t.STATUS_LABEL]
         self.requests = Counter(
-            "http_requests", "HTTP requests answered, by route and status code", http, registry=reg
+            t.HTTP_REQUESTS, "HTTP requests answered, by route and status code", http, registry=reg
         )
         self.latency = Histogram(
-            "http_request_duration_seconds",
+            t.HTTP_DURATION,
             "HTTP request latency (seconds)",
             http,
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
         self.predictions = Counter(
-            "inference_predictions",
+            t.PREDICTIONS,
             "Applicants scored, by predicted outcome",
-            [*MODEL_LABELS, "outcome"],
+            [*MODEL_LABELS, t.OUTCOME_LABEL],
             registry=reg,
         )
         self.score = ScoreHistogram(
-            "inference_score",
+            t.SCORE,
             "Predicted default probability",
             MODEL_LABELS,
             SCORE_BUCKETS,
             registry=reg,
         )
         self.feature_psi = Gauge(
-            "inference_feature_psi",
+            t.FEATURE_PSI,
             "PSI of a feature over the sliding window vs training",
             [*MODEL_LABELS, "feature"],
             registry=reg,
         )
         self.score_psi = Gauge(
-            "inference_score_psi",
+            t.SCORE_PSI,
             "PSI of the score over the sliding window vs training",
             MODEL_LABELS,
             registry=reg,
         )
         self.drift_samples = Gauge(
-            "inference_drift_samples",
+            t.DRIFT_SAMPLES,
             "Scored rows in the sliding PSI window (PSI of fewer rows is biased upwards)",
             MODEL_LABELS,
             registry=reg,
         )
         self.drift = Gauge(
-            "inference_drift_detected",
+            t.DRIFT_DETECTED,
             "1 when any PSI exceeds the drift threshold (with enough samples)",
             MODEL_LABELS,
             registry=reg,
         )
         self.info = Gauge(
-            "inference_model_info",
+            t.MODEL_INFO_METRIC,
             "The served model version (always 1)",
             [*MODEL_LABELS, "dataset", "uri"],
             registry=reg,
@@ -111,7 +112,10 @@ class InferenceMetrics:
         """Both outcome series, created together so a rate ratio has data from the start."""
         outcomes = self._outcome_children.get(model)
         if outcomes is None:
-            outcomes = tuple(self.predictions.labels(*model, o) for o in ("default", "no_default"))
+            outcomes = tuple(
+                self.predictions.labels(*model, o)
+                for o in (t.DEFAULT_OUTCOME, t.NO_DEFAULT_OUTCOME)
+            )
             self._outcome_children[model] = outcomes
         return outcomes
 

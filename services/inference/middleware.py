@@ -1,6 +1,6 @@
-"""Request metrics (and the optional access log) as a pure ASGI middleware.
+"""Request metrics as a pure ASGI middleware.
 
-Sits inside the request-id middleware (so log lines carry the id) and outside everything
+Sits inside the request-id middleware (and the optional access log) and outside everything
 that can answer early (body limit, fault injection, rate limit, auth), so every answer is
 counted: ``http_requests_total`` and ``http_request_duration_seconds`` by route template
 (``unmatched`` for unknown paths, to bound cardinality), method and status code.
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 
-from loguru import logger
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.core.web.asgi import StatusSend
 from services.inference.metrics import InferenceMetrics
 from services.inference.runtime import ModelRuntime
 
@@ -27,29 +27,19 @@ class HttpMetricsMiddleware:
         metrics: InferenceMetrics,
         runtime: ModelRuntime,
         routes: list[BaseRoute],
-        access_log: bool,
     ) -> None:
         self.app, self.metrics, self.runtime, self.routes = app, metrics, runtime, routes
-        self.access_log = access_log
         self.idle = ("none", "none", runtime.settings.track)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500  # unless a response starts: an escaping exception becomes a 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        started, answer = time.perf_counter(), StatusSend(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, answer)
         finally:
-            self._record(scope, status, time.perf_counter() - started)
+            self._record(scope, answer.status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         template = self._template(scope)
@@ -58,10 +48,6 @@ class HttpMetricsMiddleware:
             current = self.runtime.current
             labels = current.labels if current is not None else self.idle
         self.metrics.observe_request(labels, template, scope["method"], status, seconds)
-        if self.access_log:
-            logger.info(
-                "{} {} {} {:.1f} ms", scope["method"], scope["path"], status, seconds * 1000
-            )
 
     def _template(self, scope: Scope) -> str:
         """The matched route's path template; for answers given before routing (413,

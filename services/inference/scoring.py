@@ -1,9 +1,12 @@
-"""The data plane between routes and the model runtime: parse → encode → predict → observe.
+"""The data plane between the routes and the model runtime: encode → predict → observe.
 
-Bodies are parsed and validated in one pass by pydantic-core's JSON parser against the
-served snapshot's generated models (no DataFrame, no stdlib ``json`` round trip), encoded
-straight into the float32 matrix the booster reads, and scored with one
-``inplace_predict``. Metrics and the drift window are fed from the same arrays.
+Plain values in, plain values out: the routes parse and validate the HTTP body (against
+the served snapshot's generated models) and hand over the applicants as dicts; this
+encodes them straight into the float32 matrix the booster reads, scores them with one
+``inplace_predict``, feeds the metrics (injected) and the snapshot's drift window from the
+same arrays, and returns the answers as dicts. No web framework here (the layer contract
+in ``pyproject.toml`` holds it); a model fault raises ``ScoringFailed`` (500), which the
+one exception handler turns into the JSON error body.
 """
 
 from __future__ import annotations
@@ -11,20 +14,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-from fastapi import Request
 from loguru import logger
-from pydantic import BaseModel, ValidationError
 
+from services.core.errors import ServiceError
 from services.core.model_store import Predictions
-from services.core.web.errors import InvalidInput, ServiceError, UnsupportedMediaType
 from services.inference.metrics import InferenceMetrics
 from services.inference.runtime import Served
 
-MAX_DETAILS = 50
-M = TypeVar("M", bound=BaseModel)
+Record = dict[str, Any]  # one applicant: feature name -> value, validated
 
 
 class ScoringFailed(ServiceError):
@@ -38,7 +38,7 @@ class Scored:
     encoded: np.ndarray
     out: Predictions
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[Record]:
         labels, proba, bands = self.out.label.tolist(), self.out.probability.tolist(), self.out.band
         return [
             {"prediction": lab, "probability": p, "risk_band": str(b)}
@@ -55,7 +55,7 @@ class ScoredOne:
     prediction: int
     risk_band: str
 
-    def answer(self) -> dict[str, Any]:
+    def answer(self) -> Record:
         return {
             "prediction": self.prediction,
             "probability": self.probability,
@@ -63,41 +63,34 @@ class ScoredOne:
         }
 
 
-def is_json(content_type: str | None) -> bool:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+class Scorer:
+    """Scores applicants with a served snapshot and records what it scored."""
+
+    def __init__(self, metrics: InferenceMetrics) -> None:
+        self.metrics = metrics
+
+    def score_one(self, served: Served, record: Record) -> Record:
+        """``{"prediction", "probability", "risk_band"}`` of one applicant."""
+        scored = score_one(served, record)
+        self.metrics.observe_score(served.labels, scored.prediction, scored.probability)
+        served.drift.observe(scored.encoded, (scored.probability,))
+        return scored.answer()
+
+    def score_many(self, served: Served, records: list[Record]) -> list[Record]:
+        """One answer per applicant, in order, from one vectorised prediction."""
+        scored = score(served, records)
+        self.metrics.observe_scores(served.labels, scored.out.label, scored.out.probability)
+        served.drift.observe(scored.encoded, scored.out.probability)
+        return scored.rows()
 
 
-async def read_json(request: Request, model: type[M]) -> M:
-    """The validated body, or 415 (not JSON) / 422 (invalid, with one detail per field)."""
-    if not is_json(request.headers.get("content-type")):
-        raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
-    body = await request.body()
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise invalid(exc) from None
-
-
-def invalid(exc: ValidationError) -> InvalidInput:
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    details = [
-        {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
-        for e in errors[:MAX_DETAILS]
-    ]
-    more = f" (first {MAX_DETAILS} shown)" if len(errors) > MAX_DETAILS else ""
-    return InvalidInput(f"{len(errors)} validation error(s){more}", details)
-
-
-def score(served: Served, records: list[dict[str, Any]]) -> Scored:
+def score(served: Served, records: list[Record]) -> Scored:
     encoded = served.schemas.encoder.encode(records)
     with scoring_errors(len(records)):
         return Scored(encoded, served.model.predict(encoded))
 
 
-def score_one(served: Served, record: dict[str, Any]) -> ScoredOne:
+def score_one(served: Served, record: Record) -> ScoredOne:
     encoded = served.schemas.encoder.encode([record])
     with scoring_errors(1):
         return ScoredOne(encoded, *served.model.predict_one(encoded))
@@ -111,17 +104,3 @@ def scoring_errors(rows: int) -> Iterator[None]:
     except Exception as exc:
         logger.opt(exception=exc).error("prediction failed for {} rows", rows)
         raise ScoringFailed("the model could not score this request") from exc
-
-
-def observe(served: Served, scored: Scored, request: Request) -> None:
-    request.state.model_labels = served.labels
-    metrics: InferenceMetrics = request.app.state.metrics
-    metrics.observe_scores(served.labels, scored.out.label, scored.out.probability)
-    served.drift.observe(scored.encoded, scored.out.probability)
-
-
-def observe_one(served: Served, scored: ScoredOne, request: Request) -> None:
-    request.state.model_labels = served.labels
-    metrics: InferenceMetrics = request.app.state.metrics
-    metrics.observe_score(served.labels, scored.prediction, scored.probability)
-    served.drift.observe(scored.encoded, (scored.probability,))

@@ -86,6 +86,9 @@ class InferenceSettings(KeyedServiceSettings):
         0.0, ge=0, description="chaos: latency added to every /api request (milliseconds)"
     )
     access_log: bool = Field(False, description="one JSON log line per request")
+    access_log_probes: bool = Field(
+        False, description="with access_log: also log /healthz, /readyz and /metrics requests"
+    )
     gc_freeze: bool = Field(
         True,
         description="freeze the heap after each model swap, so the cyclic GC stops walking "

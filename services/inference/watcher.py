@@ -14,7 +14,8 @@ import contextlib
 import anyio.to_thread
 from loguru import logger
 
-from services.core.registry import ModelRef, resolve_version
+from services.core.model_ref import ModelRef
+from services.core.registry import resolve_version
 from services.inference.runtime import ModelRuntime
 
 

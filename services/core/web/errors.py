@@ -1,4 +1,4 @@
-"""One error vocabulary for the HTTP services, turned into JSON bodies in one place.
+"""The error vocabulary (``services.core.errors``) turned into JSON bodies in one place.
 
 Body: ``{"error": {"code": ..., "message": ..., "details": [...]}, "request_id": ...}``.
 Validation errors become 422 with one detail per field (``loc``, ``msg``, ``type``);
@@ -15,61 +15,35 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.core.errors import (
+    Conflict,
+    Forbidden,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+    validation_details,
+)
 from services.core.logs import request_id_var
 
-
-class ServiceError(Exception):
-    """Base of every error a route raises on purpose; carries its HTTP status."""
-
-    status_code = 400
-    code = "bad_request"
-
-    def __init__(
-        self, message: str, details: list[Any] | None = None, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or []
-        self.headers = headers
-
-
-class Unauthorized(ServiceError):
-    status_code, code = 401, "unauthorized"
-
-
-class Forbidden(ServiceError):
-    status_code, code = 403, "forbidden"
-
-
-class NotFound(ServiceError):
-    status_code, code = 404, "not_found"
-
-
-class Conflict(ServiceError):
-    status_code, code = 409, "conflict"
-
-
-class PayloadTooLarge(ServiceError):
-    status_code, code = 413, "payload_too_large"
-
-
-class UnsupportedMediaType(ServiceError):
-    status_code, code = 415, "unsupported_media_type"
-
-
-class InvalidInput(ServiceError):
-    status_code, code = 422, "invalid_input"
-
-
-class IdempotencyKeyReused(ServiceError):
-    """An Idempotency-Key sent again with a different request (IETF draft
-    ``httpapi-idempotency-key-header``: 422)."""
-
-    status_code, code = 422, "idempotency_key_reused"
-
-
-class Unavailable(ServiceError):
-    status_code, code = 503, "unavailable"
+__all__ = [  # the error classes live in services.core.errors; importable here as before
+    "Conflict",
+    "Forbidden",
+    "IdempotencyKeyReused",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceError",
+    "Unauthorized",
+    "Unavailable",
+    "UnsupportedMediaType",
+    "error_body",
+    "install_error_handlers",
+]
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
@@ -77,17 +51,6 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
         "error": {"code": code, "message": message, "details": details or []},
         "request_id": request_id_var.get(),
     }
-
-
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [
-        {
-            "loc": [str(p) for p in err.get("loc", ())],
-            "msg": err.get("msg", ""),
-            "type": err.get("type", ""),
-        }
-        for err in exc.errors()
-    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -100,7 +63,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
-            error_body("invalid_input", "request failed validation", _field_errors(exc)), 422
+            error_body(
+                "invalid_input", "request failed validation", validation_details(exc.errors())
+            ),
+            422,
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -16,14 +16,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from services.core.web.errors import Conflict, UnsupportedMediaType
+from services.core import telemetry
+from services.core.web.bodies import parse_json, require_json
+from services.core.web.errors import Conflict
 from services.inference.deps import AdminKeyDep, RuntimeDep
 from services.inference.responses import ReloadStatus, error_responses
-from services.inference.scoring import invalid, is_json
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(tags=["admin"])
 
 
 class ReloadRequest(BaseModel):
@@ -56,16 +57,12 @@ async def read_options(request: Request) -> ReloadRequest:
     raw = await request.body()
     if not raw:
         return ReloadRequest()
-    if not is_json(request.headers.get("content-type")):
-        raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
-    try:
-        return BODY.validate_json(raw) or ReloadRequest()
-    except ValidationError as exc:
-        raise invalid(exc) from None
+    require_json(request)
+    return parse_json(raw, BODY) or ReloadRequest()
 
 
 @router.post(
-    "/reload",
+    telemetry.ADMIN_RELOAD,
     response_model=ReloadStatus,
     responses=error_responses(401, 403, 409, 413, 415, 422),
     openapi_extra=OPTIONAL_BODY,

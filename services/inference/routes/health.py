@@ -6,19 +6,20 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from services.core import telemetry
 from services.inference.deps import MetricsDep, RuntimeDep
 from services.inference.responses import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+@router.get(telemetry.HEALTHZ, response_model=Health, summary="Liveness: the process answers")
 async def healthz() -> Health:
     return Health(status="ok")
 
 
 @router.get(
-    "/readyz",
+    telemetry.READYZ,
     response_model=Health,
     summary="Readiness: a model is loaded",
     responses={503: {"model": Health, "description": "no model loaded yet"}},
@@ -31,7 +32,7 @@ async def readyz(runtime: RuntimeDep) -> Response:
     return JSONResponse({"status": "ready", "model": served.ref, "reason": None})
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get(telemetry.METRICS, include_in_schema=False)
 async def metrics(runtime: RuntimeDep, metrics: MetricsDep) -> Response:
     if runtime.current is not None:
         runtime.current.drift.flush()  # publish the rows queued since the last flush

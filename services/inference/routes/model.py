@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from services.core import telemetry
 from services.inference.deps import API_KEY_SECURITY, RuntimeDep, ScoringDep
 from services.inference.responses import FeatureInfo, ModelInfo, error_responses
 from services.inference.runtime import ModelRuntime, Served
@@ -36,11 +37,11 @@ def model_info(runtime: ModelRuntime, served: Served) -> ModelInfo:
     )
 
 
-router = APIRouter(prefix="/api/v1/model", tags=["model"])
+router = APIRouter(tags=["model"])
 
 
 @router.get(
-    "/info",
+    telemetry.MODEL_INFO,
     response_model=ModelInfo,
     responses=error_responses(401, 403, 429, 503),
     openapi_extra=API_KEY_SECURITY,

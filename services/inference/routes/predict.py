@@ -13,15 +13,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from services.core import telemetry
+from services.core.web.bodies import read_json
+from services.core.web.fast_json import FastJSONResponse
 from services.inference.deps import API_KEY_SECURITY, authorize
-from services.inference.responses import (
-    BulkResponse,
-    FastJSONResponse,
-    PredictResponse,
-    error_responses,
-)
+from services.inference.responses import BulkResponse, PredictResponse, error_responses
 from services.inference.schemas import APPLICANT, BULK
-from services.inference.scoring import observe, observe_one, read_json, score, score_one
+from services.inference.scoring import Scorer
 
 ERRORS = error_responses(401, 403, 413, 415, 422, 429, 503)
 
@@ -32,11 +30,15 @@ def body(schema: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}, **API_KEY_SECURITY}
 
 
-router = APIRouter(prefix="/api/v1", tags=["scoring"])
+router = APIRouter(tags=["scoring"])
+
+
+def scorer(request: Request) -> Scorer:
+    return request.app.state.scorer  # type: ignore[no-any-return]
 
 
 @router.post(
-    "/predict",
+    telemetry.PREDICT,
     response_model=PredictResponse,
     responses=ERRORS,
     openapi_extra=body(APPLICANT),
@@ -45,15 +47,13 @@ router = APIRouter(prefix="/api/v1", tags=["scoring"])
 async def predict(request: Request) -> Response:
     served = authorize(request)
     applicant = await read_json(request, served.schemas.applicant)
-    scored = score_one(served, applicant.__dict__)
-    observe_one(served, scored, request)
-    return FastJSONResponse(
-        {"request_id": request.state.request_id, **scored.answer(), "model": served.ref}
-    )
+    answer = scorer(request).score_one(served, applicant.__dict__)
+    request.state.model_labels = served.labels  # the HTTP metrics' labels: who answered
+    return FastJSONResponse({"request_id": request.state.request_id, **answer, "model": served.ref})
 
 
 @router.post(
-    "/predict/bulk",
+    telemetry.PREDICT_BULK,
     response_model=BulkResponse,
     responses=ERRORS,
     openapi_extra=body(BULK),
@@ -62,9 +62,9 @@ async def predict(request: Request) -> Response:
 async def predict_bulk(request: Request) -> Response:
     served = authorize(request)
     batch = await read_json(request, served.schemas.bulk)
-    scored = score(served, [a.__dict__ for a in batch.applicants])  # type: ignore[attr-defined]
-    observe(served, scored, request)
-    rows = scored.rows()
+    applicants = [a.__dict__ for a in batch.applicants]  # type: ignore[attr-defined]
+    rows = scorer(request).score_many(served, applicants)
+    request.state.model_labels = served.labels
     return FastJSONResponse(
         {
             "request_id": request.state.request_id,

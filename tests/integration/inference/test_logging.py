@@ -22,7 +22,9 @@ def lines() -> Iterator[list[str]]:
 async def test_log_lines_are_json_with_the_request_id(
     default_model: TrainedModel, lines: list[str]
 ) -> None:
-    settings = make_settings(default_model, access_log=True, model_uri="models:/nope/1")
+    settings = make_settings(
+        default_model, access_log=True, access_log_probes=True, model_uri="models:/nope/1"
+    )
     async with running(settings) as svc:
         await svc.client.get("/readyz", headers={"X-Request-ID": "trace-1"})
         await svc.client.post("/api/v1/predict", json={}, headers={**AUTH, "X-Request-ID": "t-2"})

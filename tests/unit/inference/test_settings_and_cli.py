@@ -9,8 +9,8 @@ import sys
 import pytest
 from pydantic import ValidationError
 
+from services.core.web.bodies import is_json
 from services.inference.__main__ import parse_args
-from services.inference.scoring import is_json
 from services.inference.settings import InferenceSettings
 
 pytestmark = pytest.mark.unit

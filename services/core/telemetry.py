@@ -1,0 +1,60 @@
+"""The names other components read: route templates and Prometheus metric names.
+
+The inference service serves these routes and exports these metrics; the rollout
+controller's PromQL (``controller/queries.py``), fault injection, the access log's probe
+list, and — checked by ``tests/unit/test_telemetry.py``, since YAML and JSON cannot import
+Python — the chart's alert rules and Grafana dashboard read them. Renaming one here is
+renaming it everywhere, or a test fails. Pure: no imports.
+"""
+
+from __future__ import annotations
+
+# --- routes (path templates, as in the ``route`` label) ---------------------------------
+API = "/api/v1"
+PREDICT = f"{API}/predict"
+PREDICT_BULK = f"{API}/predict/bulk"
+MODEL_INFO = f"{API}/model/info"
+ADMIN_RELOAD = f"{API}/admin/reload"
+HEALTHZ, READYZ, METRICS = "/healthz", "/readyz", "/metrics"
+
+SCORING_ROUTES = (PREDICT, PREDICT_BULK)  # what the rollout gates and alerts judge
+SCORING_PREFIX = PREDICT  # every scoring path starts with it (fault injection)
+SCORING_ROUTE_REGEX = f"{SCORING_PREFIX}.*"  # the dashboard's and alerts' route matcher
+PROBE_PATHS = frozenset({HEALTHZ, READYZ, METRICS})  # kubelet probes, Prometheus scrapes
+
+# --- metrics -----------------------------------------------------------------------------
+MODEL_LABELS = ("model_name", "model_version", "track")  # on every inference series
+TRACK_LABEL, ROUTE_LABEL, STATUS_LABEL, OUTCOME_LABEL = "track", "route", "status", "outcome"
+DEFAULT_OUTCOME, NO_DEFAULT_OUTCOME = "default", "no_default"  # ``outcome`` values
+
+HTTP_REQUESTS = "http_requests"  # counter: exposed as ``http_requests_total``
+HTTP_DURATION = "http_request_duration_seconds"  # histogram
+PREDICTIONS = "inference_predictions"  # counter: ``inference_predictions_total``
+SCORE = "inference_score"  # histogram of the predicted probability
+FEATURE_PSI = "inference_feature_psi"
+SCORE_PSI = "inference_score_psi"
+DRIFT_SAMPLES = "inference_drift_samples"
+DRIFT_DETECTED = "inference_drift_detected"
+MODEL_INFO_METRIC = "inference_model_info"
+
+COUNTERS = (HTTP_REQUESTS, PREDICTIONS)
+HISTOGRAMS = (HTTP_DURATION, SCORE)
+GAUGES = (FEATURE_PSI, SCORE_PSI, DRIFT_SAMPLES, DRIFT_DETECTED, MODEL_INFO_METRIC)
+
+
+def total(counter: str) -> str:
+    """The exposed name of a counter's samples (``<name>_total``)."""
+    return f"{counter}_total"
+
+
+def bucket(histogram: str) -> str:
+    return f"{histogram}_bucket"
+
+
+def exposed_names() -> frozenset[str]:
+    """Every series name the inference service exports (as PromQL sees them). The client
+    library adds ``_created`` to counters and to the latency histogram; the score histogram
+    is the service's own collector, without it."""
+    histograms = {f"{h}{suffix}" for h in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
+    counters = {f"{c}{suffix}" for c in COUNTERS for suffix in ("_total", "_created")}
+    return frozenset({*counters, *histograms, f"{HTTP_DURATION}_created", *GAUGES})

@@ -1,0 +1,1 @@
+"""The real-time scoring service: routes → data plane (scoring) → model runtime."""

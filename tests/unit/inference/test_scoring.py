@@ -1,0 +1,79 @@
+"""The data plane: plain applicant dicts in, plain answers out, metrics and drift fed.
+
+A tiny booster trained here on two numeric features; no HTTP, no registry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from services.core.model_store import LoadedModel
+from services.inference.drift import DriftMonitor
+from services.inference.metrics import InferenceMetrics
+from services.inference.runtime import Served
+from services.inference.schemas import build_schemas
+from services.inference.scoring import Scorer, ScoringFailed
+from tests.unit.inference.conftest import make_contract, numeric
+
+pytestmark = pytest.mark.unit
+
+LABELS = ("toy-model", "1", "stable")
+
+
+def served_toy(booster: xgb.Booster | None = None) -> Served:
+    contract = make_contract([numeric("a", min=0.0, max=10.0), numeric("b")])
+    if booster is None:
+        rng = np.random.default_rng(7)
+        x = rng.uniform(0, 10, size=(200, 2)).astype(np.float32)
+        data = xgb.DMatrix(x, label=(x[:, 0] > 5).astype(int), feature_names=["a", "b"])
+        booster = xgb.train({"objective": "binary:logistic", "nthread": 1}, data, 3)
+    model = LoadedModel("toy", "toy-model", "1", contract, booster)
+    drift = DriftMonitor(contract, window=100, threshold=0.2, min_samples=10, flush_rows=1)
+    return Served(model, build_schemas(contract, 10), drift, LABELS)
+
+
+def predictions_counted(metrics: InferenceMetrics) -> float:
+    total = 0.0
+    for family in metrics.registry.collect():
+        if family.name == "inference_predictions":
+            total += sum(s.value for s in family.samples if s.name.endswith("_total"))
+    return total
+
+
+def test_one_applicant_is_plain_values_and_is_recorded() -> None:
+    metrics, served = InferenceMetrics(), served_toy()
+    answer = Scorer(metrics).score_one(served, {"a": 9.0, "b": 1.0})
+    assert set(answer) == {"prediction", "probability", "risk_band"}
+    assert isinstance(answer["probability"], float)
+    assert answer["prediction"] in (0, 1)
+    assert answer["risk_band"] in ("low", "high")
+    assert predictions_counted(metrics) == 1
+    served.drift.flush()
+    assert served.drift.reading().samples == 1
+
+
+def test_many_applicants_keep_their_order() -> None:
+    metrics, served = InferenceMetrics(), served_toy()
+    records = [{"a": 9.5, "b": 0.0}, {"a": 0.5, "b": 0.0}, {"a": 9.5, "b": None}]
+    rows = Scorer(metrics).score_many(served, records)
+    assert len(rows) == 3
+    assert rows[0]["probability"] > rows[1]["probability"]
+    assert predictions_counted(metrics) == 3
+    one = Scorer(InferenceMetrics()).score_one(served_toy(), records[1])
+    assert one["probability"] == pytest.approx(rows[1]["probability"])
+
+
+class BrokenBooster(xgb.Booster):
+    def inplace_predict(self, *args: object, **kwargs: object) -> np.ndarray:
+        raise RuntimeError("corrupt booster")
+
+
+def test_a_model_fault_is_a_500_and_nothing_is_recorded() -> None:
+    metrics = InferenceMetrics()
+    served = served_toy(BrokenBooster())
+    with pytest.raises(ScoringFailed) as caught:
+        Scorer(metrics).score_many(served, [{"a": 1.0, "b": 1.0}])
+    assert caught.value.status_code == 500
+    assert predictions_counted(metrics) == 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from services.batch.client import BatchClient
+from services.batch.client.http import BatchClient
 from services.core.datasets import load_config
 from services.core.model_store import load_model
 from services.core.synthetic import ApplicantGenerator

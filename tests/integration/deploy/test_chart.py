@@ -178,7 +178,9 @@ def test_ingress_exposure_with_class() -> None:
     assert rule["host"] == "scoring.example.com"
     paths = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
     assert paths == {
-        "/": "cr-creditrisk-inference",
+        "/api/v1/predict": "cr-creditrisk-inference",
+        "/api/v1/predict/bulk": "cr-creditrisk-inference",
+        "/api/v1/model/info": "cr-creditrisk-inference",
         "/api/v1/jobs": "cr-creditrisk-batch-api",
         "/api/v1/predict/batch": "cr-creditrisk-batch-api",
     }

@@ -256,3 +256,9 @@ prometheus.io/path: "/metrics"
 {{- default "default" .Values.controller.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{/* Namespaces the controller watches, comma-joined: the release namespace first, then
+controller.watchNamespaces (deduplicated). Never empty: there is no cluster-wide mode. */}}
+{{- define "creditrisk.controller.namespaces" -}}
+{{- prepend (.Values.controller.watchNamespaces | default list) (include "creditrisk.namespace" .) | uniq | join "," }}
+{{- end }}

@@ -71,9 +71,12 @@ def test_all_features_render_every_optional_block() -> None:
         "ServiceMonitor",
         "PrometheusRule",
         "ConfigMap",
-        "ClusterRole",
-        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
     } <= kinds
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}, "no cluster-wide RBAC mode"
+    bound = {d["metadata"]["namespace"] for d in by_kind(render(ALL_FEATURES), "RoleBinding")}
+    assert bound == {"credit-risk", "credit-risk-staging"}
     hpas = {d["metadata"]["name"] for d in by_kind(render(ALL_FEATURES), "HorizontalPodAutoscaler")}
     assert hpas == {"cr-creditrisk-inference", "cr-creditrisk-batch-worker"}
 

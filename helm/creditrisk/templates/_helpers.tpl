@@ -262,3 +262,10 @@ controller.watchNamespaces (deduplicated). Never empty: there is no cluster-wide
 {{- define "creditrisk.controller.namespaces" -}}
 {{- prepend (.Values.controller.watchNamespaces | default list) (include "creditrisk.namespace" .) | uniq | join "," }}
 {{- end }}
+
+{{/* Components allowed to reach Redis: the batch queue, and inference's rate limiter when on. */}}
+{{- define "creditrisk.redis.clients" -}}
+{{- $c := list "batch-api" "batch-worker" }}
+{{- if .Values.inference.rateLimit }}{{ $c = prepend $c "inference" }}{{ end }}
+{{- toJson $c }}
+{{- end }}

@@ -200,6 +200,13 @@ def test_external_redis_and_mlflow() -> None:
             "mlflow.enabled=false",
             "--set",
             "mlflow.external.trackingUri=http://mlflow.ml:5000",
+            # egress to external servers is never implicit
+            "--set-json",
+            'networkPolicy.egress.externalRedis=[{"to":[{"ipBlock":{"cidr":"10.0.0.0/8"}}],'
+            '"ports":[{"port":6379}]}]',
+            "--set-json",
+            'networkPolicy.egress.externalMlflow=[{"to":[{"namespaceSelector":{}}],'
+            '"ports":[{"port":5000}]}]',
         )
     )
     docs = [d for d in yaml.safe_load_all(text) if d]

@@ -11,13 +11,14 @@ export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml scripts/install-system-deps.sh
+$(STAMP): pyproject.toml scripts/install-system-deps.sh scripts/install-checkov.sh
 	bash scripts/install-system-deps.sh
 	$(PYTHON) -m pip install -q -e ".[dev]"
 	bash scripts/install-helm.sh $(TOOLS) >/dev/null
+	bash scripts/install-checkov.sh $(TOOLS) >/dev/null
 	@mkdir -p $(@D) && touch $@
 
-install: $(STAMP) ## install Python deps (editable, with dev extras), Debian servers, helm + kubectl
+install: $(STAMP) ## install Python deps (editable, with dev extras), Debian servers, helm + kubectl, checkov
 
 controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, kwok into .cache/k8s (once)
 	bash tests/controlplane/build.sh

@@ -11,14 +11,15 @@ export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml scripts/install-system-deps.sh scripts/docker/engine.sh
+$(STAMP): pyproject.toml scripts/install-system-deps.sh scripts/docker/engine.sh scripts/install-checkov.sh
 	bash scripts/install-system-deps.sh
 	$(PYTHON) -m pip install -q -e ".[dev]"
 	bash scripts/install-helm.sh $(TOOLS) >/dev/null
+	bash scripts/install-checkov.sh $(TOOLS) >/dev/null
 	bash scripts/docker/engine.sh
 	@mkdir -p $(@D) && touch $@
 
-install: $(STAMP) ## install Python deps (editable, all + dev extras), Debian servers, helm + kubectl, Docker
+install: $(STAMP) ## install Python deps (editable, all + dev extras), Debian servers, helm + kubectl, checkov, Docker
 
 controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, kwok into .cache/k8s (once)
 	bash tests/controlplane/build.sh

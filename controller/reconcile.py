@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from controller.kube import ROLLOUTS
 from controller.observe import observe
 from controller.rollout import Decision, decide
 from controller.runtime import Runtime
-from controller.spec import RolloutSpec
+from controller.spec import RolloutSpec, check_prometheus_allowed
 from controller.status import RolloutStatus
 from controller.target import Target
 
@@ -23,10 +24,12 @@ class InvalidSpec(Exception):
     """The spec passed the CRD schema but not the controller's validation."""
 
 
-def parse_spec(spec: dict[str, Any]) -> RolloutSpec:
+def parse_spec(spec: dict[str, Any], prometheus_allowlist: Sequence[str] = ()) -> RolloutSpec:
     try:
-        return RolloutSpec.model_validate(dict(spec))
-    except ValidationError as exc:
+        parsed = RolloutSpec.model_validate(dict(spec))
+        check_prometheus_allowed(parsed, prometheus_allowlist)
+        return parsed
+    except (ValidationError, ValueError) as exc:
         raise InvalidSpec(str(exc)) from exc
 
 
@@ -56,7 +59,7 @@ def reconcile(
                 return None
             now = now or datetime.now(UTC)
             uid = str(body["metadata"].get("uid", ""))
-            spec = parse_spec(body.get("spec") or {})
+            spec = parse_spec(body.get("spec") or {}, runtime.settings.prometheus_allowlist)
             old = RolloutStatus.from_k8s(body.get("status"))
             readings = observe(runtime, body, spec, old, now)
             decision = decide(spec, old, readings, now)

@@ -25,6 +25,11 @@ class ControllerSettings(ServiceSettings):
         default_factory=list,
         description="namespaces to watch (comma-separated or JSON list); empty = all namespaces",
     )
+    prometheus_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Prometheus addresses a ModelRollout may name (comma-separated or JSON "
+        "list); empty = any",
+    )
     tick_seconds: float = Field(
         5.0, gt=0, description="seconds between two reconciles of one ModelRollout"
     )
@@ -42,7 +47,7 @@ class ControllerSettings(ServiceSettings):
         8081, ge=0, description="port of kopf's /healthz liveness endpoint (0 = not served)"
     )
 
-    @field_validator("namespaces", mode="before")
+    @field_validator("namespaces", "prometheus_allowlist", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

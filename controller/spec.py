@@ -8,6 +8,7 @@ so ``kubectl get -o yaml`` shows what the controller uses.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -228,3 +229,19 @@ class RolloutSpec(CamelModel):
     @property
     def window(self) -> float:
         return self.analysis.window or self.canary.interval
+
+
+def _address(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def check_prometheus_allowed(spec: RolloutSpec, allowlist: Sequence[str]) -> None:
+    """Refuse a ``prometheus.address`` the operator did not allow (``CONTROLLER_PROMETHEUS_
+    ALLOWLIST``, set by the chart): otherwise a ModelRollout author points the controller's
+    requests anywhere (SSRF). An empty list allows any address (local runs)."""
+    allowed = {_address(a) for a in allowlist if a.strip()}
+    if allowed and _address(spec.prometheus.address) not in allowed:
+        raise ValueError(
+            f"prometheus.address {spec.prometheus.address!r} is not allowed "
+            f"(allowed: {sorted(allowed)})"
+        )

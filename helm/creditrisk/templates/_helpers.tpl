@@ -170,12 +170,20 @@ priorityClassName: {{ . }}
 {{- end }}
 {{- end }}
 
-{{/* REDIS_URL env entry: the bundled Redis, or the external URL (value or Secret). */}}
+{{/*
+Redis URL env entries: the bundled Redis with the ACL user `batch` (db 0, the rq queue) or
+`ratelimit` (db 1, inference's limiter), its password from the Redis Secret interpolated by
+the kubelet ($(VAR), never rendered), or the external URL (value or Secret).
+usage: include "creditrisk.redis.urlEnv" (dict "root" $ "name" "REDIS_URL" "user" "batch")
+*/}}
 {{- define "creditrisk.redis.urlEnv" -}}
-- name: {{ .name | default "REDIS_URL" }}
 {{- if .root.Values.redis.enabled }}
-  value: {{ printf "redis://%s:%d/0" (include "creditrisk.componentName" (dict "root" .root "component" "redis")) (int .root.Values.redis.service.port) | quote }}
-{{- else if .root.Values.redis.external.existingSecret }}
+{{ include "creditrisk.redis.passwordEnv" . }}
+- name: {{ .name | default "REDIS_URL" }}
+  value: {{ printf "redis://%s:$(REDIS_%s_PASSWORD)@%s:%d/%d" .user (upper .user) (include "creditrisk.componentName" (dict "root" .root "component" "redis")) (int .root.Values.redis.service.port) (ternary 1 0 (eq .user "ratelimit")) | quote }}
+{{- else }}
+- name: {{ .name | default "REDIS_URL" }}
+{{- if .root.Values.redis.external.existingSecret }}
   valueFrom:
     secretKeyRef:
       name: {{ .root.Values.redis.external.existingSecret }}
@@ -183,6 +191,20 @@ priorityClassName: {{ . }}
 {{- else }}
   value: {{ required "redis.external.url (or redis.external.existingSecret) is required when redis.enabled=false" .root.Values.redis.external.url | quote }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* REDIS_<USER>_PASSWORD from the Redis Secret (chart-generated or redis.auth.existingSecret). */}}
+{{- define "creditrisk.redis.passwordEnv" -}}
+- name: REDIS_{{ upper .user }}_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "creditrisk.redis.secretName" .root }}
+      key: {{ .user }}-password
+{{- end }}
+
+{{- define "creditrisk.redis.secretName" -}}
+{{- default (include "creditrisk.componentName" (dict "root" . "component" "redis")) .Values.redis.auth.existingSecret }}
 {{- end }}
 
 {{/* The Secret holding the JSON list of accepted API-key SHA-256 digests. */}}
@@ -255,4 +277,17 @@ prometheus.io/path: "/metrics"
 {{- else }}
 {{- default "default" .Values.controller.serviceAccount.name }}
 {{- end }}
+{{- end }}
+
+{{/* Namespaces the controller watches, comma-joined: the release namespace first, then
+controller.watchNamespaces (deduplicated). Never empty: there is no cluster-wide mode. */}}
+{{- define "creditrisk.controller.namespaces" -}}
+{{- prepend (.Values.controller.watchNamespaces | default list) (include "creditrisk.namespace" .) | uniq | join "," }}
+{{- end }}
+
+{{/* Components allowed to reach Redis: the batch queue, and inference's rate limiter when on. */}}
+{{- define "creditrisk.redis.clients" -}}
+{{- $c := list "batch-api" "batch-worker" }}
+{{- if .Values.inference.rateLimit }}{{ $c = prepend $c "inference" }}{{ end }}
+{{- toJson $c }}
 {{- end }}

@@ -71,9 +71,12 @@ def test_all_features_render_every_optional_block() -> None:
         "ServiceMonitor",
         "PrometheusRule",
         "ConfigMap",
-        "ClusterRole",
-        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
     } <= kinds
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}, "no cluster-wide RBAC mode"
+    bound = {d["metadata"]["namespace"] for d in by_kind(render(ALL_FEATURES), "RoleBinding")}
+    assert bound == {"credit-risk", "credit-risk-staging"}
     hpas = {d["metadata"]["name"] for d in by_kind(render(ALL_FEATURES), "HorizontalPodAutoscaler")}
     assert hpas == {"cr-creditrisk-inference", "cr-creditrisk-batch-worker"}
 
@@ -178,7 +181,9 @@ def test_ingress_exposure_with_class() -> None:
     assert rule["host"] == "scoring.example.com"
     paths = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
     assert paths == {
-        "/": "cr-creditrisk-inference",
+        "/api/v1/predict": "cr-creditrisk-inference",
+        "/api/v1/predict/bulk": "cr-creditrisk-inference",
+        "/api/v1/model/info": "cr-creditrisk-inference",
         "/api/v1/jobs": "cr-creditrisk-batch-api",
         "/api/v1/predict/batch": "cr-creditrisk-batch-api",
     }
@@ -195,6 +200,13 @@ def test_external_redis_and_mlflow() -> None:
             "mlflow.enabled=false",
             "--set",
             "mlflow.external.trackingUri=http://mlflow.ml:5000",
+            # egress to external servers is never implicit
+            "--set-json",
+            'networkPolicy.egress.externalRedis=[{"to":[{"ipBlock":{"cidr":"10.0.0.0/8"}}],'
+            '"ports":[{"port":6379}]}]',
+            "--set-json",
+            'networkPolicy.egress.externalMlflow=[{"to":[{"namespaceSelector":{}}],'
+            '"ports":[{"port":5000}]}]',
         )
     )
     docs = [d for d in yaml.safe_load_all(text) if d]

@@ -92,6 +92,8 @@ def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
         # k8s/namespace.yaml: Pod Security "restricted" enforced, so a pod of the chart that
         # broke the restricted profile would never be created
         plane.kubectl("apply", "-f", str(REPO / "k8s" / "namespace.yaml"))
+        # the second namespace ci/all-features-values.yaml lets the controller watch
+        plane.kubectl("create", "namespace", "credit-risk-staging")
         pvs = tmp_path_factory.mktemp("pv")
         for i in range(3):  # static volumes the PVCs bind to (no provisioner on kwok)
             plane.apply(
@@ -141,7 +143,8 @@ def test_server_side_dry_run_of_every_manifest(
     crds.write_text(
         "".join(f"---\n{p.read_text()}" for p in sorted((CHART / "crds").glob("*.yaml"))) or ""
     )
-    proc = kube(cp, "apply", "--dry-run=server", "-n", NS, "-f", str(rendered))
+    # every object names its namespace (the controller's Roles span several)
+    proc = kube(cp, "apply", "--dry-run=server", "-f", str(rendered))
     out = proc.stdout
     # the namespace enforces Pod Security "restricted": a template breaking it warns here
     assert "Warning" not in proc.stderr, proc.stderr

@@ -8,7 +8,7 @@
   value: {{ .Values.batch.chunkRows | quote }}
 - name: BATCH_RESULT_TTL_SECONDS
   value: {{ .Values.batch.resultTtlSeconds | quote }}
-{{ include "creditrisk.redis.urlEnv" (dict "root" . "name" "REDIS_URL") }}
+{{ include "creditrisk.redis.urlEnv" (dict "root" . "name" "REDIS_URL" "user" "batch") | trim }}
 {{ include "creditrisk.keyedServiceEnv" (dict "root" . "prefix" "BATCH") }}
 {{- with .Values.batch.extraEnv }}
 {{ toYaml . }}

@@ -21,6 +21,10 @@ SCORING_ROUTES = (PREDICT, PREDICT_BULK)  # what the rollout gates and alerts ju
 SCORING_PREFIX = PREDICT  # every scoring path starts with it (fault injection)
 SCORING_ROUTE_REGEX = f"{SCORING_PREFIX}.*"  # the dashboard's and alerts' route matcher
 PROBE_PATHS = frozenset({HEALTHZ, READYZ, METRICS})  # kubelet probes, Prometheus scrapes
+# ``method`` label values: these, and OTHER_METHOD for any other token a client sends, so an
+# anonymous request cannot add series (``curl -X "$(head -c 2000 ...)"``)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
 
 # --- metrics -----------------------------------------------------------------------------
 MODEL_LABELS = ("model_name", "model_version", "track")  # on every inference series
@@ -28,7 +32,9 @@ TRACK_LABEL, ROUTE_LABEL, STATUS_LABEL, OUTCOME_LABEL = "track", "route", "statu
 DEFAULT_OUTCOME, NO_DEFAULT_OUTCOME = "default", "no_default"  # ``outcome`` values
 
 HTTP_REQUESTS = "http_requests"  # counter: exposed as ``http_requests_total``
-HTTP_DURATION = "http_request_duration_seconds"  # histogram
+# histogram of the API routes only (``API``/...): Flagger's built-in request-success-rate
+# and request-duration queries read it unfiltered, so probes and scrapes stay out of it
+HTTP_DURATION = "http_request_duration_seconds"
 PREDICTIONS = "inference_predictions"  # counter: ``inference_predictions_total``
 SCORE = "inference_score"  # histogram of the predicted probability
 FEATURE_PSI = "inference_feature_psi"

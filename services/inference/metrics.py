@@ -79,20 +79,27 @@ class InferenceMetrics:
             [*MODEL_LABELS, "dataset", "uri"],
             registry=reg,
         )
-        self._http_children: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
+        self._http_children: dict[tuple[str, ...], tuple[Counter, Histogram | None]] = {}
         self._outcome_children: dict[ModelLabels, tuple[Counter, ...]] = {}
         self._served: tuple[ModelLabels, list[str], tuple[str, ...]] | None = None
 
     def observe_request(
         self, model: ModelLabels, route: str, method: str, status: int, seconds: float
     ) -> None:
+        """Count every answer; time only API routes (see ``telemetry.HTTP_DURATION``).
+        ``method`` is one of ``telemetry.KNOWN_METHODS`` or ``OTHER``: label values stay
+        bounded whatever a client sends."""
+        if method not in t.KNOWN_METHODS:
+            method = t.OTHER_METHOD
         key = (*model, route, method, str(status))
         children = self._http_children.get(key)
         if children is None:
-            children = (self.requests.labels(*key), self.latency.labels(*key))
+            timed = route.startswith(t.API)
+            children = (self.requests.labels(*key), self.latency.labels(*key) if timed else None)
             self._http_children[key] = children
         children[0].inc()
-        children[1].observe(seconds)
+        if children[1] is not None:
+            children[1].observe(seconds)
 
     def observe_scores(self, model: ModelLabels, labels: np.ndarray, proba: np.ndarray) -> None:
         outcomes = self._outcomes(model)

@@ -93,3 +93,36 @@ async def test_injected_faults_are_counted_as_errors_of_their_route(
         assert (await svc.client.get("/readyz")).status_code == 200
         samples = await svc.metrics()
     assert metric(samples, "http_requests_total", route="/api/v1/predict", status="500") == 1
+
+
+async def test_invented_methods_and_probes_do_not_grow_the_metrics(
+    default_model: TrainedModel,
+) -> None:
+    """An anonymous client sending 100 different method tokens to /healthz adds one series
+    (method="OTHER"), and probes, scrapes and unknown paths stay out of the latency
+    histogram that Flagger's built-in queries read."""
+    async with running(make_settings(default_model)) as svc:
+        for i in range(100):
+            await svc.client.request("M" * (i + 1) * 20, "/healthz")
+        await svc.client.get("/readyz")
+        await svc.client.get("/no/such/path")
+        await svc.predict(applicants("default", 1, seed=3)[0])
+        samples = await svc.metrics()
+    requests = {
+        (labels["route"], labels["method"], labels["status"])
+        for name, labels, _ in samples
+        if name == "http_requests_total"
+    }
+    assert requests == {
+        ("/healthz", "OTHER", "405"),
+        ("/readyz", "GET", "200"),
+        ("unmatched", "GET", "404"),
+        ("/api/v1/predict", "POST", "200"),
+    }
+    assert metric(samples, "http_requests_total", route="/healthz", method="OTHER") == 100
+    timed = {
+        labels["route"]
+        for name, labels, _ in samples
+        if name == "http_request_duration_seconds_count"
+    }
+    assert timed == {"/api/v1/predict"}

@@ -95,3 +95,39 @@ def test_serving_a_new_version_replaces_info_and_drift_series() -> None:
         ("2", "default"): 0,
         ("2", "no_default"): 0,
     }
+
+
+def flagger_success_rate(metrics: InferenceMetrics) -> float:
+    """Flagger's built-in request-success-rate, unfiltered by route as Flagger runs it:
+    non-5xx share of ``http_request_duration_seconds_count``."""
+    counts = samples(metrics, "http_request_duration_seconds_count")
+    total = sum(value for _, value in counts)
+    ok = sum(value for labels, value in counts if not labels["status"].startswith("5"))
+    return ok / total
+
+
+def test_the_latency_histogram_times_api_routes_only_so_flagger_sees_scoring() -> None:
+    """10 % of scoring requests fail; probes and scrapes (all 200) are counted in
+    http_requests_total but kept out of the histogram Flagger's queries read."""
+    metrics = InferenceMetrics()
+    for i in range(100):
+        metrics.observe_request(V1, "/api/v1/predict", "POST", 500 if i < 10 else 200, 0.01)
+    for route in ("/healthz", "/readyz", "/metrics", "unmatched"):
+        for _ in range(50):
+            metrics.observe_request(V1, route, "GET", 200, 0.001)
+    assert flagger_success_rate(metrics) == pytest.approx(0.90)
+    timed = {
+        labels["route"] for labels, _ in samples(metrics, "http_request_duration_seconds_count")
+    }
+    assert timed == {"/api/v1/predict"}
+    counted = {labels["route"] for labels, _ in samples(metrics, "http_requests_total")}
+    assert counted == {"/api/v1/predict", "/healthz", "/readyz", "/metrics", "unmatched"}
+
+
+def test_any_method_token_a_client_invents_becomes_one_label_value() -> None:
+    metrics = InferenceMetrics()
+    for i in range(200):
+        metrics.observe_request(V1, "/healthz", "M" * (i + 1), 405, 0.001)
+    metrics.observe_request(V1, "/healthz", "GET", 200, 0.001)
+    methods = sorted(labels["method"] for labels, _ in samples(metrics, "http_requests_total"))
+    assert methods == ["GET", "OTHER"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.core.datasets import REPO_ROOT
+from services.core.paths import REPO_ROOT
 from services.core.settings import KeyedServiceSettings, env_field
 
 

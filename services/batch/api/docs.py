@@ -1,23 +1,14 @@
-"""What the OpenAPI document says the job API answers: the error body every error
-status shares (``services.core.web.errors``), the statuses each route can give, and the
-result page of a JSON results request."""
+"""What the OpenAPI document says the job API answers: what each error status means here
+(the shared error body and ``ErrorDocs`` come from ``services.core.web.responses``), and
+the result page of a JSON results request."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: list[Any] = Field(default_factory=list)
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-    request_id: str
+from services.core.web.responses import ErrorDocs
 
 
 class ResultPage(BaseModel):
@@ -47,10 +38,4 @@ MEANINGS = {
 
 KEYED = (401, 403, 422, 503)  # what any route behind the API key can answer
 
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for these error statuses (and every keyed route's)."""
-    return {
-        code: {"model": ErrorBody, "description": MEANINGS[code]}
-        for code in sorted({*codes, *KEYED})
-    }
+error_responses = ErrorDocs(MEANINGS, always=KEYED)

@@ -21,7 +21,7 @@ from services.batch.settings import BatchSettings
 from services.batch.state.backend import Backend
 from services.batch.state.jobs import restore
 from services.core.contract import ModelContract
-from services.core.web.errors import Conflict, NotFound, Unavailable
+from services.core.errors import Conflict, NotFound, Unavailable
 
 
 class BatchService:

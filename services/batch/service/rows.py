@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from services.batch.checks import check_frame
 from services.batch.state.storage import atomic_write
 from services.core.contract import FeatureSpec
-from services.core.web.errors import InvalidInput
+from services.core.errors import InvalidInput
 
 
 def save_rows(

@@ -37,7 +37,7 @@ from services.batch.service.batch_service import BatchService
 from services.batch.service.views import JobStatus
 from services.batch.state.jobs import register
 from services.batch.state.storage import JobPaths, write_json
-from services.core.web.errors import IdempotencyKeyReused, InvalidInput, NotFound
+from services.core.errors import IdempotencyKeyReused, InvalidInput, NotFound
 
 T = TypeVar("T")
 

@@ -12,21 +12,21 @@ operation, and no undocumented 2xx exists for a client generator to miss.
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
-    """Every method of the routes whose path matches this request's path."""
-    found: set[str] = set()
-    for route in routes:
-        if isinstance(route, Route) and route.methods:
-            match, _ = route.matches(scope)
-            if match is not Match.NONE:
-                found |= route.methods
-    return sorted(found, key=lambda m: (ORDER.index(m) if m in ORDER else len(ORDER), m))
+    """Every method some route fully matches for this request's path (asked of each route,
+    so routers included with a prefix answer for their own routes)."""
+    found = []
+    for method in METHODS:
+        probe = {**scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in routes):
+            found.append(method)
+    return found
 
 
 class AllowAllMethods:

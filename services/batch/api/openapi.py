@@ -65,6 +65,7 @@ def install_openapi(app: FastAPI, cache: SchemaCache) -> None:
             routes=app.routes,
             description=_description(schemas, cache.service),
         )
+        add_links(schema)
         components = schema.setdefault("components", {})
         components.setdefault("schemas", {}).update(_components(schemas))
         components.setdefault("securitySchemes", {})["ApiKey"] = API_KEY_SCHEME
@@ -73,6 +74,41 @@ def install_openapi(app: FastAPI, cache: SchemaCache) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+JOB = "/api/v1/jobs/{job_id}"
+FOLLOW_UPS = {  # link name → (path, method) of an operation on the job just answered
+    "status": (JOB, "get"),
+    "results": (JOB + "/results", "get"),
+    "cancel": (JOB + "/cancel", "post"),
+}
+
+
+def add_links(schema: dict[str, Any]) -> None:
+    """OpenAPI links from a job answer to what can be done with it: a submit's 202 and a
+    status's 200 lead to the job's status, results and cancel (``job_id`` from the body),
+    so clients and stateful fuzzers can walk submit → status → results → cancel."""
+    paths = schema.get("paths", {})
+    links = {
+        name: {
+            "operationId": paths[path][method]["operationId"],
+            "parameters": {"job_id": "$response.body#/job_id"},
+            "description": f"the job's {name}",
+        }
+        for name, (path, method) in FOLLOW_UPS.items()
+        if method in paths.get(path, {})
+    }
+    answers = [
+        ("/api/v1/jobs", "post", "202"),
+        ("/api/v1/predict/batch", "post", "202"),
+        (JOB, "get", "200"),
+        ("/api/v1/predict/batch/{job_id}", "get", "200"),
+        (JOB + "/cancel", "post", "200"),
+    ]
+    for path, method, status in answers:
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is not None:
+            response["links"] = links
 
 
 def _components(schemas: SubmitSchemas | None) -> dict[str, Any]:

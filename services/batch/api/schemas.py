@@ -36,7 +36,7 @@ Scalar = str | float | bool | None
 ID_COLUMN_RULE = (
     f"input column copied into the results; not a result column ({', '.join(RESULT_COLUMNS)})"
 )
-NOT_A_RESULT_COLUMN = {"not": {"enum": list(RESULT_COLUMNS)}}
+NOT_A_RESULT_COLUMN: dict[str, Any] = {"not": {"enum": list(RESULT_COLUMNS)}}
 
 
 class RowBase(BaseModel):
@@ -69,7 +69,7 @@ class SubmitPath(BaseModel):
     id_column: str | None = Field(
         None,
         description=f"{ID_COLUMN_RULE}; must be a column of the file",
-        json_schema_extra=NOT_A_RESULT_COLUMN,
+        json_schema_extra=dict(NOT_A_RESULT_COLUMN),
     )
     _check_id = field_validator("id_column")(_id_column)
 
@@ -132,7 +132,7 @@ def build_submit_schemas(contract: ModelContract, max_rows: int) -> SubmitSchema
         "a scalar (ignored unless named as id_column).",
         **fields,
     )
-    row.model_config.update(title=ROW, json_schema_extra={"examples": [sample]})
+    row.model_config.update({"title": ROW, "json_schema_extra": {"examples": [sample]}})
     row.model_rebuild(force=True)
     rows = create_model(  # type: ignore[call-overload]
         ROWS,
@@ -152,7 +152,7 @@ def build_submit_schemas(contract: ModelContract, max_rows: int) -> SubmitSchema
             Field(
                 None,
                 description=f"{ID_COLUMN_RULE}; must be a column of the rows",
-                json_schema_extra=NOT_A_RESULT_COLUMN,
+                json_schema_extra=dict(NOT_A_RESULT_COLUMN),
             ),
         ),
     )

@@ -66,6 +66,10 @@ def install_openapi(app: FastAPI, cache: SchemaCache) -> None:
             description=_description(schemas, cache.service),
         )
         add_links(schema)
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith("/api/"):  # every /api route is behind the key
+                for operation in operations.values():
+                    operation["security"] = [{"ApiKey": []}]
         components = schema.setdefault("components", {})
         components.setdefault("schemas", {}).update(_components(schemas))
         components.setdefault("securitySchemes", {})["ApiKey"] = API_KEY_SCHEME

@@ -79,3 +79,17 @@ def unsupported_method_failures(
     requests = unsupported_methods(document)
     failures = [allow_failure(m, u, d, request(m, u)) for m, u, d in requests]
     return len(requests), [f for f in failures if f is not None]
+
+
+def with_key(case: Any, mode: GenerationMode, key: dict[str, str]) -> Any:
+    """The case with the real API key: always for a valid request; for an invalid one
+    only if the case sends the key header at all (a case that leaves the declared key
+    out is a request the API must refuse with 401, so it is sent as it is)."""
+    headers = dict(case.headers or {})
+    names = {name.lower(): name for name in headers}
+    for header, value in key.items():
+        if mode is GenerationMode.POSITIVE or header.lower() in names:
+            headers.pop(names.get(header.lower(), header), None)
+            headers[header] = value
+    case.headers = headers
+    return case

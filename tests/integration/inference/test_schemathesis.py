@@ -27,6 +27,7 @@ from tests.support.fuzzing import (
     every_check,
     fuzz_settings,
     unsupported_methods,
+    with_key,
 )
 from tests.support.models import TrainedModel
 
@@ -71,7 +72,7 @@ def test_operation_conforms_to_its_schema(
     @given(case=operation.as_strategy(generation_mode=mode))
     @fuzz_settings(MAX_EXAMPLES)
     def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=AUTH, checks=checks)
+        with_key(case, mode, AUTH).call_and_validate(checks=checks)
         calls.append(1)
 
     calls: list[int] = []

@@ -36,6 +36,7 @@ from tests.support.fuzzing import (
     every_check,
     fuzz_settings,
     unsupported_method_failures,
+    with_key,
 )
 from tests.support.models import TrainedModel
 from tests.system import profile
@@ -159,7 +160,7 @@ def test_operation_conforms_to_its_schema(
     @given(case=strategy)
     @fuzz_settings(EXAMPLES)
     def run(case: schemathesis.Case) -> None:
-        response = case.call_and_validate(headers=AUTH, checks=checks, timeout=30)
+        response = with_key(case, mode, AUTH).call_and_validate(checks=checks, timeout=30)
         statuses[response.status_code] += 1
 
     statuses: Counter[int] = Counter()

@@ -31,6 +31,7 @@ from tests.support.fuzzing import (
     every_check,
     fuzz_settings,
     unsupported_method_failures,
+    with_key,
 )
 from tests.support.models import TrainedModel
 from tests.system import profile
@@ -120,7 +121,7 @@ def test_operation_conforms_to_its_schema(
     @given(case=strategy)
     @fuzz_settings(MAX_EXAMPLES)
     def run(case: schemathesis.Case) -> None:
-        response = case.call_and_validate(base_url=live.url, headers=headers, checks=checks)
+        response = with_key(case, mode, headers).call_and_validate(base_url=live.url, checks=checks)
         statuses[response.status_code] += 1
 
     statuses: Counter[int] = Counter()

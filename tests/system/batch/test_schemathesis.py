@@ -187,7 +187,11 @@ def test_the_stateful_phase_walks_submit_status_results_cancel(live: Live) -> No
 
     class Walk(workflow):  # type: ignore[misc,valid-type]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
-            return {"headers": AUTH, "timeout": 30}
+            return {"timeout": 30}
+
+        def call(self, case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
+            mode = case.meta.generation.mode if case.meta else GenerationMode.POSITIVE
+            return with_key(case, mode, AUTH).call(**kwargs)
 
         def validate_response(
             self,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from services.batch.api.app import create_app
+from services.batch.api.schemas import example
 from services.batch.settings import BatchSettings
 from services.core.model_store import load_model
-from services.inference.schemas import example
 from tests.integration.batch.conftest import make_settings
 from tests.integration.batch.harness import TestClient
 from tests.support.models import TrainedModel

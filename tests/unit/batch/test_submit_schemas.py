@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.batch.api.schemas import InvalidBody, SubmitPath, build_submit_schemas
+from services.inference.schemas import build_schemas
 from tests.unit.inference.conftest import categorical, dataset_contract, make_contract, numeric
 
 
@@ -73,3 +74,14 @@ def test_bad_rows_are_reported_by_column_and_row() -> None:
 )
 def test_bodies_outside_the_document_are_refused(body: Any, needle: str) -> None:
     assert needle in _refused(body).message
+
+
+@pytest.mark.parametrize("dataset", ["default", "lending_club", "credit_data"])
+def test_a_row_has_exactly_the_fields_of_the_inference_applicant(dataset: str) -> None:
+    """The rules are restated in batch (services do not import each other): they must not
+    drift from the inference API's."""
+    contract = dataset_contract(dataset)
+    applicant = build_schemas(contract, 5).applicant.model_json_schema()
+    row = build_submit_schemas(contract, 5).row.model_json_schema()
+    assert row["properties"] == applicant["properties"]
+    assert row.get("required") == applicant.get("required")

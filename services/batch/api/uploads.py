@@ -30,7 +30,7 @@ from services.batch.api.schemas import InvalidBody, SubmitPath
 from services.batch.service.batch_service import BatchService
 from services.batch.service.submit import Source
 from services.batch.state.storage import JobPaths
-from services.core.web.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from services.core.web.errors import InvalidInput, UnsupportedMediaType
 
 FORMAT_PATTERN = formats.name_pattern()
 
@@ -118,7 +118,7 @@ class HttpSubmission:
         digest.update(raw)
         schemas = submit_schemas(self.request)
         if len(raw) > 0 and (count := _row_count(raw)) > schemas.max_rows:
-            raise PayloadTooLarge(
+            raise InvalidInput(  # the document's maxItems: a schema violation, 422
                 f"at most {schemas.max_rows} rows per JSON submission ({count} sent); "
                 "upload a file instead"
             )
@@ -164,7 +164,7 @@ class HttpSubmission:
 
 def _row_count(raw: bytes) -> int:
     """Rows in a JSON body's ``rows`` list (0 if there is none), to refuse a body over the
-    limit with 413 before validating every row."""
+    limit (422, like any body outside the document) before validating every row."""
     try:
         data = json.loads(raw)
     except ValueError:

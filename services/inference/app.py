@@ -20,6 +20,7 @@ from services.core.web.access_log import AccessLogMiddleware
 from services.core.web.auth import ApiKeyAuth
 from services.core.web.errors import install_error_handlers
 from services.core.web.limits import BodySizeLimitMiddleware
+from services.core.web.methods import AllowAllMethods
 from services.core.web.request_id import RequestIdMiddleware
 from services.inference.faults import FaultInjectionMiddleware
 from services.inference.metrics import InferenceMetrics
@@ -69,6 +70,7 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
             error_rate=settings.fault_error_rate,
             latency_ms=settings.fault_latency_ms,
         )
+    app.add_middleware(AllowAllMethods)  # a 405 lists every method of its path
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         HttpMetricsMiddleware,

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.batch.api import routes_jobs, routes_ops, routes_results
+from services.batch.api.openapi import SchemaCache, install_openapi
 from services.batch.domain import BadInput
 from services.batch.metrics import api_registry
 from services.batch.service.batch_service import BatchService
@@ -29,6 +30,7 @@ from services.core.registry import use_service_client_defaults
 from services.core.web.auth import ApiKeyAuth
 from services.core.web.errors import error_body, install_error_handlers
 from services.core.web.limits import BodySizeLimitMiddleware
+from services.core.web.methods import AllowAllMethods
 from services.core.web.request_id import RequestIdMiddleware
 
 
@@ -79,6 +81,7 @@ def create_app(settings: BatchSettings | None = None) -> FastAPI:
     app.state.service = service
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     app.state.metrics = api_registry(backend.store, backend.enqueuer.queue)
+    app.state.submit_schemas = cache = SchemaCache(service)
     install_error_handlers(app)
 
     @app.exception_handler(RedisError)
@@ -95,7 +98,9 @@ def create_app(settings: BatchSettings | None = None) -> FastAPI:
 
     for router in (routes_jobs.router, routes_results.router, routes_ops.router):
         app.include_router(router)
+    app.add_middleware(AllowAllMethods)  # a 405 lists every method of its path
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(AccessLog)
     app.add_middleware(RequestIdMiddleware)
+    install_openapi(app, cache)
     return app

@@ -10,29 +10,46 @@ from fastapi.responses import JSONResponse
 from services.batch import formats
 from services.batch.api.deps import Caller, JobId, ServiceDep, require_key
 from services.batch.api.docs import error_responses
-from services.batch.api.uploads import FORMAT_PATTERN, HttpSubmission, SubmitBody
+from services.batch.api.schemas import ID_COLUMN_RULE, JSON_BODY, NOT_A_RESULT_COLUMN
+from services.batch.api.uploads import FORMAT_PATTERN, HttpSubmission
 from services.batch.service.submit import Submitted, accept
 from services.batch.service.views import JobStatus
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"], dependencies=[Depends(require_key)])
 
+FILE = {"type": "string", "format": "binary"}
 SUBMIT_BODIES: dict[str, Any] = {
     "requestBody": {
+        "description": "JSON rows or a path (exactly one), a multipart form with a file, or "
+        "the file itself as the body (streamed to disk). A file's content is checked against "
+        "the model contract at submit (422 naming columns and rows).",
         "content": {
-            "application/json": {"schema": SubmitBody.model_json_schema()},
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{JSON_BODY}"}},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
+                    "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "id_column": {"type": "string"},
+                        "file": {
+                            **FILE,
+                            "description": "the input file; its name's suffix ("
+                            + ", ".join(s for f in formats.FORMATS for s in f.suffixes)
+                            + ") declares its format, else its bytes decide",
+                        },
+                        "id_column": {
+                            "type": "string",
+                            "description": ID_COLUMN_RULE + "; must be a column of the file",
+                            **NOT_A_RESULT_COLUMN,
+                        },
+                        "format": {
+                            "type": "string",
+                            "enum": formats.names(),
+                            "description": "format of the file (else its name, then its bytes)",
+                        },
                     },
                 }
             },
-            **{
-                fmt.media_type: {"schema": {"type": "string", "format": "binary"}}
-                for fmt in formats.FORMATS
-            },
+            **{media_type: {"schema": FILE} for media_type in formats.media_types()},
         },
         "required": True,
     },
@@ -42,6 +59,13 @@ SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": JobStatus,
         "description": "accepted (or the job of an Idempotency-Key sent again with the same "
         "request; header Idempotent-Replayed: true)",
+        "headers": {
+            "Location": {"description": "the job's status URL", "schema": {"type": "string"}},
+            "Idempotent-Replayed": {
+                "description": "present (true) when an Idempotency-Key returned its job",
+                "schema": {"type": "string", "enum": ["true"]},
+            },
+        },
     },
     **error_responses(400, 413, 415),
 }
@@ -73,7 +97,9 @@ async def submit(
     service: ServiceDep,
     caller: Caller,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    id_column: Annotated[str | None, Query(description="column copied to results")] = None,
+    id_column: Annotated[
+        str | None, Query(description="for a file body: " + ID_COLUMN_RULE)
+    ] = None,
     name: Annotated[str | None, Query(max_length=200)] = None,
     format: Annotated[str | None, Query(pattern=FORMAT_PATTERN)] = None,
 ) -> JSONResponse:

@@ -1,7 +1,8 @@
 """Read a submit request: ``HttpSubmission`` is the ``service.submit.Submission`` of HTTP.
 
-Accepted bodies: JSON ``{"rows": [...]}`` (checked in full, 422 with rows) or
-``{"path": "..."}`` (a file inside an allowed input folder); a multipart form with a
+Accepted bodies: JSON ``{"rows": [...]}`` (checked in full against the models generated
+from the contract, ``api.schemas``: 422 naming columns and rows) or ``{"path": "..."}``
+(a file inside an allowed input folder); a multipart form with a
 ``file`` field; or a raw body in any registered input format (``text/csv``,
 ``application/vnd.apache.parquet``, ``application/x-ndjson``, …, or
 ``application/octet-stream``: the bytes decide), streamed to disk.
@@ -18,34 +19,20 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 from fastapi import Request
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from services.batch import formats
+from services.batch.api.openapi import submit_schemas
+from services.batch.api.schemas import InvalidBody, SubmitPath
 from services.batch.service.batch_service import BatchService
 from services.batch.service.submit import Source
 from services.batch.state.storage import JobPaths
-from services.core.web.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from services.core.web.errors import InvalidInput, UnsupportedMediaType
 
 FORMAT_PATTERN = formats.name_pattern()
-
-
-class SubmitBody(BaseModel):
-    """A JSON submission: rows to score, or a path on shared storage."""
-
-    model_config = ConfigDict(extra="forbid")
-    rows: list[dict[str, Any]] | None = Field(
-        None, validation_alias=AliasChoices("rows", "applicants", "instances")
-    )
-    path: str | None = Field(None, description="file inside an allowed input folder")
-    format: str | None = Field(
-        None, pattern=FORMAT_PATTERN, description="format of the file at path (else its bytes)"
-    )
-    id_column: str | None = Field(None, description="input column copied into the results")
 
 
 class RequestDigest:
@@ -129,29 +116,29 @@ class HttpSubmission:
     async def _json(self, paths: JobPaths, digest: RequestDigest) -> Source:
         raw = await self.request.body()
         digest.update(raw)
+        schemas = submit_schemas(self.request)
+        if len(raw) > 0 and (count := _row_count(raw)) > schemas.max_rows:
+            raise InvalidInput(  # the document's maxItems: a schema violation, 422
+                f"at most {schemas.max_rows} rows per JSON submission ({count} sent); "
+                "upload a file instead"
+            )
         try:
-            body = SubmitBody.model_validate_json(raw)
-        except ValidationError as exc:
-            raise InvalidInput(
-                "request failed validation",
-                [
-                    {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
-                    for e in exc.errors()
-                ],
-            ) from exc
-        if (body.rows is None) == (body.path is None):
-            raise InvalidInput("give either rows or path")
-        if body.path is not None:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
+        try:
+            body = schemas.validate(data)
+        except InvalidBody as exc:
+            raise InvalidInput(exc.message, exc.details) from exc
+        if isinstance(body, SubmitPath):
             found = self.service.resolve_input(body.path)
             if found is None:
                 raise InvalidInput(f"path {body.path!r} is not a file in an allowed input folder")
             return Source("path", found, body.format, body.path, body.id_column)
-        most = self.service.settings.max_json_rows
-        if len(body.rows or []) > most:
-            raise PayloadTooLarge(f"at most {most} rows per JSON submission; upload a file instead")
+        rows = body.model_dump(by_alias=True)
         target = paths.input("parquet")
-        await run_in_threadpool(self.service.save_rows, body.rows or [], target, body.id_column)
-        return Source("json", target, "parquet", "rows", body.id_column)
+        await run_in_threadpool(self.service.save_rows, rows["rows"], target, rows["id_column"])
+        return Source("json", target, "parquet", "rows", rows["id_column"])
 
     async def _form(self, paths: JobPaths, digest: RequestDigest) -> Source:
         form = await self.request.form(max_files=1)
@@ -173,6 +160,17 @@ class HttpSubmission:
             name,
             str(id_column) if id_column else None,
         )
+
+
+def _row_count(raw: bytes) -> int:
+    """Rows in a JSON body's ``rows`` list (0 if there is none), to refuse a body over the
+    limit (422, like any body outside the document) before validating every row."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return 0
+    rows = data.get("rows") if isinstance(data, dict) else None
+    return len(rows) if isinstance(rows, list) else 0
 
 
 def _copy(upload: UploadFile, target: Path | None, digest: RequestDigest) -> None:

@@ -1,6 +1,11 @@
-"""Property-based pass over the OpenAPI document of the running service (schemathesis):
-generated valid and invalid requests find no 5xx and no response that breaks the schema;
-valid requests are accepted (2xx) and invalid ones rejected (4xx).
+"""Property-based pass over the OpenAPI document of the running service (schemathesis),
+every check schemathesis has on (``tests.support.fuzzing.every_check``): generated valid
+and invalid requests find no 5xx and no response that breaks the document (status,
+content type, headers, body); valid requests are accepted (2xx) and invalid ones rejected
+(4xx); every path answers its undocumented methods (``OPTIONS`` included) 405 with an
+``Allow`` listing exactly its documented methods. The inference API creates no resources,
+so it has no links and no stateful phase (that is the batch API's: submit → status →
+results → cancel).
 
 Operations are listed here (and checked against the document) rather than collected by
 ``schema.parametrize()``: the document depends on the model a fixture trains, and the
@@ -13,11 +18,17 @@ import pytest
 import schemathesis
 from hypothesis import given
 from schemathesis import GenerationMode
-from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from services.inference.app import create_app
-from tests.integration.inference.harness import AUTH, make_settings
-from tests.support.fuzzing import fuzz_settings
+from tests.integration.inference.harness import AUTH, make_settings, running
+from tests.support.fuzzing import (
+    allow_failure,
+    check_names,
+    every_check,
+    fuzz_settings,
+    unsupported_methods,
+    with_key,
+)
 from tests.support.models import TrainedModel
 
 pytestmark = pytest.mark.integration
@@ -56,13 +67,29 @@ def test_operation_conforms_to_its_schema(
     api_schema: schemathesis.BaseSchema, method: str, path: str, mode: GenerationMode
 ) -> None:
     operation = api_schema[path][method]
-    strict = (
-        positive_data_acceptance if mode is GenerationMode.POSITIVE else negative_data_rejection
-    )
+    checks = every_check(mode)
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @fuzz_settings(MAX_EXAMPLES)
     def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=AUTH, additional_checks=[strict])
+        with_key(case, mode, AUTH).call_and_validate(checks=checks)
+        calls.append(1)
 
+    calls: list[int] = []
     run()
+    print(f"{method} {path} {mode.value}: {len(calls)} calls; {', '.join(check_names(checks))}")
+
+
+async def test_undocumented_methods_answer_405_with_every_method_of_the_path(
+    credit_data_model: TrainedModel,
+) -> None:
+    async with running(make_settings(credit_data_model, bulk_max_rows=50)) as service:
+        document = (await service.client.get("/openapi.json")).json()
+        requests = unsupported_methods(document)
+        failures = [
+            allow_failure(m, u, d, await service.client.request(m, u, headers=AUTH))
+            for m, u, d in requests
+        ]
+    print(f"unsupported methods: {len(requests)} calls")
+    assert requests
+    assert [f for f in failures if f] == []

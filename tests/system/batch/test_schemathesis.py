@@ -2,15 +2,23 @@
 Redis, a real worker), with more examples per operation than the per-service tests use.
 
 Every operation is fuzzed with valid (positive) and, where it takes inputs, invalid
-(negative) requests: no 5xx, no response that breaks the document (status, content type,
-headers, body schema), invalid requests rejected with 4xx. Operations on a job get real
-job ids part of the time (a succeeded job with an id column, one without), so results
-come back as CSV, Parquet and JSON pages, not only 404s. The API's limits are small here
-(JSON rows, upload size), so generated submissions that are accepted stay small jobs.
+(negative) requests under every check schemathesis has (``tests.support.fuzzing``): no
+5xx; status, content type, headers and body as documented; a request without its key
+refused; valid requests accepted and invalid ones rejected with 4xx. The JSON submission
+schema is generated from the served contract, so valid JSON rows are accepted (202) — the
+only refusals a valid request may get are the ones JSON Schema cannot state (see
+``accepted``). Every path answers its undocumented methods 405 with the full ``Allow``.
+Then the stateful phase walks the document's links: submit → status → results → cancel.
+
+Operations on a job get real job ids part of the time (a succeeded job with an id column,
+one without), so results come back as CSV, Parquet and JSON pages, not only 404s. The
+API's limits are small here (JSON rows, upload size), so accepted generated submissions
+stay small jobs.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -20,15 +28,16 @@ import schemathesis
 from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.checks import (
-    CheckContext,
-    CheckFunction,
-    negative_data_rejection,
-    positive_data_acceptance,
-)
+from schemathesis.checks import CheckContext, CheckFunction, positive_data_acceptance
 
 from services.core.model_store import LoadedModel
-from tests.support.fuzzing import fuzz_settings
+from tests.support.fuzzing import (
+    check_names,
+    every_check,
+    fuzz_settings,
+    unsupported_method_failures,
+    with_key,
+)
 from tests.support.models import TrainedModel
 from tests.system import profile
 from tests.system.batch.conftest import start_stack
@@ -37,6 +46,7 @@ from tests.system.batch.stack import AUTH, FINAL, BatchStack, wait_for
 pytestmark = pytest.mark.system
 
 EXAMPLES = profile.pick(100, 800)  # per operation and mode
+SCENARIOS, STEPS = profile.pick(30, 200), profile.pick(6, 12)  # stateful phase
 MAX_JSON_ROWS = 50  # the API's limits here keep accepted generated jobs small
 SUBMITS = {("POST", "/api/v1/jobs"), ("POST", "/api/v1/predict/batch")}
 ON_A_JOB = [
@@ -100,15 +110,39 @@ def test_every_operation_is_fuzzed(live: Live) -> None:
     assert {(op.method.upper(), op.path) for op in operations} == set(OPERATIONS)
 
 
-def submit_rejects_only_for_documented_reasons(
+def accepted(
     ctx: CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> bool | None:
-    """A submission the document allows is accepted, or refused for a documented reason
-    about its body: malformed (400), over the limits (413), of another media type (415) or
-    not what the model contract needs (422: the document cannot say which columns the
-    served model wants) — never anything else."""
-    assert response.status_code in (202, 400, 413, 415, 422), (response.status_code, response.text)
-    return None
+    """``positive_data_acceptance`` told what JSON Schema cannot say. A valid request is
+    answered 2xx, except:
+
+    - on a job: 404 (no such job: an id is just 32 hex digits) and 409 (the job's state
+      does not allow it, e.g. results of a running job);
+    - a submission: 413 (a body over ``max_upload_bytes``), 422 ``idempotency_key_reused``
+      (the key was sent before with another body), and 422 for what only the served data
+      decides: a file that is not a table the contract accepts (raw or multipart bodies are
+      opaque bytes in the document), a ``path`` that names no allowed file, an
+      ``id_column`` that is not a column of the rows.
+    """
+    status, method, path = response.status_code, case.method.upper(), case.path
+    if 200 <= status < 300:
+        return None
+    if (method, path) in ON_A_JOB and status in (404, 409):
+        return None
+    if (method, path) in SUBMITS:
+        error = response.json().get("error", {}) if status in (413, 422) else {}
+        body = case.body if isinstance(case.body, dict) else None
+        json_body = case.media_type == "application/json" and body is not None
+        message = str(error.get("message", ""))
+        if status == 413 or error.get("code") == "idempotency_key_reused":
+            return None
+        if status == 422 and not json_body:
+            return None  # a file's content: the document says "binary"
+        if status == 422 and body is not None and json_body and "path" in body:
+            return None  # whether a file exists at path
+        if status == 422 and json_body and "is not in the rows" in message:
+            return None  # id_column must name a column of the rows
+    raise AssertionError(f"valid request answered {status}: {response.text[:500]}")
 
 
 CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
@@ -121,16 +155,60 @@ def test_operation_conforms_to_its_schema(
     live: Live, scoring_model: LoadedModel, method: str, path: str, mode: GenerationMode
 ) -> None:
     strategy = _strategy(live, scoring_model, method, path, mode)
-    extra, excluded = _checks(method, path, mode)
+    checks = every_check(mode, {positive_data_acceptance: accepted})
 
     @given(case=strategy)
     @fuzz_settings(EXAMPLES)
     def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(
-            headers=AUTH, additional_checks=[extra], excluded_checks=excluded, timeout=30
-        )
+        response = with_key(case, mode, AUTH).call_and_validate(checks=checks, timeout=30)
+        statuses[response.status_code] += 1
 
+    statuses: Counter[int] = Counter()
     run()
+    print(f"{method} {path} {mode.value}: {sum(statuses.values())} calls, {dict(statuses)}")
+    print(f"checks: {', '.join(check_names(checks))}")
+
+
+def test_undocumented_methods_answer_405_with_every_method_of_the_path(live: Live) -> None:
+    with live.stack.client() as client:
+        document = client.get("/openapi.json").json()
+        calls, failures = unsupported_method_failures(document, client.request)
+    print(f"unsupported methods: {calls} calls")
+    assert not failures, failures
+
+
+def test_the_stateful_phase_walks_submit_status_results_cancel(live: Live) -> None:
+    """Scenarios that follow the document's links from a submission (202) to the job's
+    status, results and cancel, every check on (``use_after_free``: a cancelled or
+    expired job is not served as if it were there; ``ensure_resource_availability``: a
+    job just created can be read)."""
+    workflow = live.schema.as_state_machine()
+    steps: Counter[str] = Counter()
+
+    class Walk(workflow):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"timeout": 30}
+
+        def call(self, case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
+            mode = case.meta.generation.mode if case.meta else GenerationMode.POSITIVE
+            return with_key(case, mode, AUTH).call(**kwargs)
+
+        def validate_response(
+            self,
+            response: schemathesis.Response,
+            case: schemathesis.Case,
+            additional_checks: list[CheckFunction] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            mode = case.meta.generation.mode if case.meta else GenerationMode.POSITIVE
+            checks = every_check(mode, {positive_data_acceptance: accepted})
+            steps[f"{case.method.upper()} {case.path} {response.status_code}"] += 1
+            case.validate_response(response, checks=checks, transport_kwargs=kwargs)
+
+    Walk.run(settings=fuzz_settings(SCENARIOS, steps=STEPS))
+    print(f"stateful: {sum(steps.values())} calls: {dict(steps)}")
+    linked = {key.rsplit(" ", 1)[0] for key in steps}
+    assert {"POST /api/v1/jobs/{job_id}/cancel", "GET /api/v1/jobs/{job_id}/results"} <= linked
 
 
 def test_the_api_still_serves_and_every_accepted_generated_job_succeeds(live: Live) -> None:
@@ -147,7 +225,8 @@ def test_the_api_still_serves_and_every_accepted_generated_job_succeeds(live: Li
             return [str(job["state"]) for job in listed]
 
         wait_for("every generated job to end", lambda: all(s in FINAL for s in states()), 120)
-        assert set(states()) == {"succeeded"}
+        assert set(states()) <= {"succeeded", "cancelled"}  # cancelled by the stateful phase
+        assert "succeeded" in states()
         assert len(states()) > len(live.jobs)  # valid generated submissions did create jobs
 
 
@@ -165,15 +244,6 @@ def _strategy(
     if (method, path) in SUBMITS:
         strategy = strategy.map(partial(_own_keys, f"{mode.value}{path}:"))
     return strategy
-
-
-def _checks(method: str, path: str, mode: GenerationMode) -> tuple[CheckFunction, list[Any]]:
-    """The check added to the default ones, and the default ones left out."""
-    if mode is GenerationMode.NEGATIVE:
-        return negative_data_rejection, []
-    if (method, path) in SUBMITS:
-        return submit_rejects_only_for_documented_reasons, [positive_data_acceptance]
-    return positive_data_acceptance, []
 
 
 def _on(pair: tuple[schemathesis.Case, str]) -> schemathesis.Case:

@@ -3,10 +3,13 @@ sockets), with more examples per operation than the in-process integration pass
 (``tests/integration/inference/test_schemathesis.py``): every operation, the admin reload
 included (with the admin key), in positive and negative mode.
 
-Every answer: no 5xx, status code, content type, headers and body as documented, and a
-request without its key is refused (``ignored_auth``). Valid requests are accepted (2xx;
+Every check schemathesis has is on (``tests.support.fuzzing.every_check``): no 5xx,
+status code, content type, headers and body as documented, a request without its key is
+refused (``ignored_auth``), required headers, ``Allow``. Valid requests are accepted (2xx;
 the reload may also answer 409, since a well-formed ``uri`` rarely names a loadable
-model); invalid ones are rejected with a 4xx.
+model); invalid ones are rejected with a 4xx. Every path answers its undocumented methods
+405 with an ``Allow`` listing exactly its documented methods. No stateful phase: the
+inference API creates no resources, so its document has no links to follow.
 """
 
 from __future__ import annotations
@@ -16,22 +19,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import given
 from schemathesis import GenerationMode
-from schemathesis.checks import (
-    CheckContext,
-    content_type_conformance,
-    ignored_auth,
-    negative_data_rejection,
-    not_a_server_error,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CheckContext, positive_data_acceptance
 
-from tests.support.fuzzing import fuzz_settings
+from tests.support.fuzzing import (
+    check_names,
+    every_check,
+    fuzz_settings,
+    unsupported_method_failures,
+    with_key,
+)
 from tests.support.models import TrainedModel
 from tests.system import profile
 from tests.system.inference.servers import ADMIN, AUTH, InferenceProcess
@@ -52,14 +53,6 @@ WITH_INPUT = [op for op in OPERATIONS if op[1].startswith("/api/")]
 CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
     (m, p, GenerationMode.NEGATIVE) for m, p in WITH_INPUT
 ]  # the probes take no input, so there is no invalid request to make of them
-ALWAYS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    ignored_auth,
-]
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +113,7 @@ def test_operation_conforms_to_its_schema(
     mode: GenerationMode,
 ) -> None:
     headers = ADMIN if (method, path) == RELOAD else AUTH
-    checks = [*ALWAYS, accepted if mode is GenerationMode.POSITIVE else negative_data_rejection]
+    checks = every_check(mode, {positive_data_acceptance: accepted})
     strategy = api_schema[path][method].as_strategy(generation_mode=mode)
     if (method, path) == RELOAD:
         strategy = strategy.filter(lambda case: not touches_local_files(case, live.workdir))
@@ -128,10 +121,22 @@ def test_operation_conforms_to_its_schema(
     @given(case=strategy)
     @fuzz_settings(MAX_EXAMPLES)
     def run(case: schemathesis.Case) -> None:
-        response = case.call_and_validate(base_url=live.url, headers=headers, checks=checks)
+        response = with_key(case, mode, headers).call_and_validate(base_url=live.url, checks=checks)
         statuses[response.status_code] += 1
 
     statuses: Counter[int] = Counter()
     run()
     print(f"{method} {path} {mode.value}: {sum(statuses.values())} calls, statuses {statuses}")
+    print(f"checks: {', '.join(check_names(checks))}")
     assert live.alive(), live.tail()
+
+
+def test_undocumented_methods_answer_405_with_every_method_of_the_path(
+    live: InferenceProcess,
+) -> None:
+    with httpx.Client(base_url=live.url, headers=AUTH, timeout=30) as client:
+        document = client.get("/openapi.json").json()
+        calls, failures = unsupported_method_failures(document, client.request)
+    print(f"unsupported methods: {calls} calls")
+    assert calls > 0
+    assert not failures, failures

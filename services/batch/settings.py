@@ -78,6 +78,9 @@ class BatchSettings(KeyedServiceSettings):
     )
     max_upload_bytes: int = Field(4 << 30, ge=1, description="largest request body (bytes)")
     max_json_rows: int = Field(100_000, ge=1, description="most rows in one JSON submission (rows)")
+    access_log_probes: bool = Field(
+        False, description="also log /healthz, /readyz and /metrics requests in the access log"
+    )
     fault_chunk_delay_seconds: float = Field(
         0.0,
         ge=0,

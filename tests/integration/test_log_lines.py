@@ -126,6 +126,8 @@ def test_batch_api_and_burst_worker(
     records = _records(api)
     assert "uvicorn.error" in {r["logger"] for r in records}
     assert all(r["service"] == "batch-api" for r in records)
+    polled = [r for r in records if "/readyz" in r["message"]]
+    assert polled == [], "probes are left out of the access log by default"
 
     worker = subprocess.run(
         [sys.executable, "-m", "services.batch", "worker", "--burst"],

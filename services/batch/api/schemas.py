@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from services.batch import formats
 from services.batch.domain import RESULT_COLUMNS
 from services.core.contract import FeatureSpec, ModelContract
+from services.core.errors import validation_details
 
 ROW, ROWS, PATH, JSON_BODY = "BatchRow", "SubmitRows", "SubmitPath", "SubmitJson"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -213,13 +214,14 @@ def _explain(exc: ValidationError) -> tuple[str, list[dict[str, Any]]]:
     """Row errors grouped as ``{column, message, rows, count}`` (1-based rows, like a
     file's); other errors as ``{loc, msg, type}``."""
     by_column: dict[tuple[str, str], list[int]] = defaultdict(list)
-    other: list[dict[str, Any]] = []
+    rest: list[Any] = []
     for error in exc.errors():
         loc = error["loc"]
         if len(loc) >= 3 and loc[0] == "rows" and isinstance(loc[1], int):
             by_column[(str(loc[2]), error["msg"])].append(loc[1] + 1)
         else:
-            other.append({"loc": [str(p) for p in loc], "msg": error["msg"], "type": error["type"]})
+            rest.append(error)
+    other = validation_details(rest)
     details: list[dict[str, Any]] = [
         {"column": column, "message": message, "rows": found[:20], "count": len(found)}
         for (column, message), found in by_column.items()

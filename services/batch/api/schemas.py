@@ -1,11 +1,11 @@
 """JSON submission models generated from the served model's contract.
 
-A row has the fields of the inference API's ``Applicant`` of the same contract, built by
-the same rules (``services/inference/schemas.py``; services do not import each other, so
-the rules are restated here): numeric → strict finite number within the contract range
-(and the float32 range the booster reads where the contract leaves a side open);
-categorical → one of its levels; ``null`` or absent only where the contract says the
-feature is nullable; a name that is no usable Python attribute keeps it as the JSON alias.
+A row has the fields of the inference API's ``Applicant`` of the same contract, from the
+same shared rules (``services.core.feature_fields``): numeric → strict finite number within
+the contract range (and the float32 range the booster reads where the contract leaves a
+side open); categorical → one of its levels; ``null`` or absent only where the contract
+says the feature is nullable; a name that is no usable Python attribute keeps it as the
+JSON alias.
 Unlike an applicant, a row also takes extra columns holding a scalar (string, number,
 boolean or null) — the way a CSV may carry more columns than the model reads; one of them
 can be the id column. A JSON body is
@@ -25,21 +25,19 @@ The API validates JSON submissions with these very models, so the OpenAPI docume
 
 from __future__ import annotations
 
-import keyword
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from services.batch import formats
 from services.batch.domain import RESULT_COLUMNS
-from services.core.contract import FeatureSpec, ModelContract
+from services.core.contract import ModelContract
 from services.core.errors import validation_details
+from services.core.feature_fields import example, feature_fields
 
 ROW, ROWS, PATH, JSON_BODY = "BatchRow", "SubmitRows", "SubmitPath", "SubmitJson"
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 Scalar = str | float | bool | None
 ID_COLUMN_RULE = (
     f"input column copied into the results; not a result column ({', '.join(RESULT_COLUMNS)})"
@@ -126,54 +124,8 @@ class InvalidBody(ValueError):
         self.message, self.details = message, details
 
 
-def attribute_name(spec: FeatureSpec, index: int) -> str:
-    name = spec.name
-    usable = (
-        name.isidentifier()
-        and not keyword.iskeyword(name)
-        and not name.startswith("_")
-        and not name.startswith("model_")
-        and not hasattr(BaseModel, name)
-    )
-    return name if usable else f"feature_{index}"
-
-
-def _bound(value: float | None, default: float) -> float:
-    return default if value is None else value
-
-
-def _field(spec: FeatureSpec, index: int) -> tuple[Any, Any]:
-    kind: Any
-    low, high = _bound(spec.min, -FLOAT32_MAX), _bound(spec.max, FLOAT32_MAX)
-    if spec.is_categorical:
-        kind = Literal[tuple(spec.levels or [])]
-        rule = f"one of {len(spec.levels or [])} levels"
-    else:
-        kind = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
-        rule = f"number in [{low:g}, {high:g}]"
-    missing = "; null or absent = missing" if spec.nullable else ""
-    about = f"{spec.description + ': ' if spec.description else ''}{rule}{missing}"
-    alias = spec.name if attribute_name(spec, index) != spec.name else None
-    info = Field(None if spec.nullable else ..., alias=alias, title=spec.name, description=about)
-    return (kind | None if spec.nullable else kind), info
-
-
-def example(contract: ModelContract) -> dict[str, Any]:
-    """A typical row: the training median of each numeric, the first level otherwise."""
-    out: dict[str, Any] = {}
-    for spec in contract.features:
-        if spec.is_categorical:
-            out[spec.name] = (spec.levels or [""])[0]
-            continue
-        edges = contract.reference[spec.name].edges
-        value = edges[len(edges) // 2] if edges else (spec.min or 0.0)
-        value = min(max(value, _bound(spec.min, -FLOAT32_MAX)), _bound(spec.max, FLOAT32_MAX))
-        out[spec.name] = round(value) if spec.integer else round(value, 4)
-    return out
-
-
 def build_submit_schemas(contract: ModelContract, max_rows: int) -> SubmitSchemas:
-    fields = {attribute_name(s, j): _field(s, j) for j, s in enumerate(contract.features)}
+    fields = feature_fields(contract)
     sample = example(contract)
     about = f"model {contract.model_name} (dataset {contract.dataset})"
     row = create_model(  # type: ignore[call-overload]

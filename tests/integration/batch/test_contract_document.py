@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from services.batch.api.app import create_app
-from services.batch.api.schemas import example
 from services.batch.settings import BatchSettings
+from services.core.feature_fields import example
 from services.core.model_store import load_model
 from tests.integration.batch.conftest import make_settings
 from tests.integration.batch.harness import TestClient

@@ -78,8 +78,8 @@ def test_bodies_outside_the_document_are_refused(body: Any, needle: str) -> None
 
 @pytest.mark.parametrize("dataset", ["default", "lending_club", "credit_data"])
 def test_a_row_has_exactly_the_fields_of_the_inference_applicant(dataset: str) -> None:
-    """The rules are restated in batch (services do not import each other): they must not
-    drift from the inference API's."""
+    """Both APIs build their fields from services.core.feature_fields: a batch row and an
+    inference applicant of one contract accept the same features."""
     contract = dataset_contract(dataset)
     applicant = build_schemas(contract, 5).applicant.model_json_schema()
     row = build_submit_schemas(contract, 5).row.model_json_schema()

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from services.core.contract import ModelContract
 from services.core.datasets import load_config
-from services.inference.schemas import FLOAT32_MAX, attribute_name, build_schemas, example
+from services.core.feature_fields import FLOAT32_MAX, attribute_name, example
+from services.inference.schemas import build_schemas
 from tests.unit.inference.conftest import categorical, dataset_contract, make_contract, numeric
 
 pytestmark = pytest.mark.unit

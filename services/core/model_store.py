@@ -20,6 +20,7 @@ import xgboost as xgb
 
 from services.core.contract import CONTRACT_FILE, ModelContract
 from services.core.model_ref import ModelRef
+from services.core.paths import find_below
 from services.core.registry import client, resolve_version
 
 BOOSTER_FILE = "booster.ubj"
@@ -125,7 +126,7 @@ def _materialise(uri: str, tracking_uri: str) -> tuple[str | None, str, Path]:
 
 
 def _find(folder: Path, filename: str) -> Path:
-    found = sorted(folder.rglob(filename))
+    found = find_below(folder, filename)
     if not found:
         raise ModelLoadError(f"{filename} not found under {folder}")
     return found[0]

@@ -27,7 +27,7 @@ controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, k
 demo: $(STAMP) controlplane ## the whole story: train, serve, batch, roll out v2, roll back a faulty v3
 	$(PYTHON) scripts/demo.py
 
-test: $(STAMP) controlplane docker images ## the whole suite: unit, integration, system and container tests against real servers
+test: $(STAMP) controlplane docker images compose ## the whole suite: unit, integration, system and container tests (incl. compose up) against real servers
 	$(PYTHON) -m pytest -p no:cacheprovider -q
 
 test-unit: $(STAMP) ## fast unit tests only

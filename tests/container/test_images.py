@@ -68,12 +68,13 @@ def test_trainer_keeps_all_of_scipy() -> None:
     assert out == "ok"
 
 
-def test_inference_start_path_loads_neither_pandas_nor_mlflow() -> None:
-    """Start-up work a local model folder does not need: pandas (inference encodes records)
-    and the MLflow client (only a models:/ or runs:/ URI loads it)."""
+def test_inference_start_path_loads_no_pandas_mlflow_or_rate_limiter() -> None:
+    """Start-up work a local model folder does not need: pandas (inference encodes records),
+    the MLflow client (only a models:/ or runs:/ URI loads it) and slowapi/limits (only
+    when INFERENCE_RATE_LIMIT is set)."""
     out = run_python(
         "inference",
         "import sys, services.inference.__main__, services.inference.app; "
-        "print(sorted(m for m in ('pandas', 'mlflow', 'pyarrow') if m in sys.modules))",
+        "print(sorted(m for m in ('pandas', 'mlflow', 'pyarrow', 'slowapi', 'limits') if m in sys.modules))",
     )
     assert out == "[]"

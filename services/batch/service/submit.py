@@ -4,14 +4,14 @@
 with an Idempotency-Key the job already holding it answers (if the request is the same,
 else 422 ``idempotency_key_reused``); otherwise the model version is pinned (the configured
 alias resolved now: ``BatchService.pin_model``; 503 if the registry cannot tell), the
-input is stored (the job folder is
-removed if that fails), checked and registered (``register_source``), and a concurrent
-twin with the same key that won the race is checked like a replay.
+input is stored (the job folder is removed if that fails), checked and registered
+(``register_source``), and a concurrent twin with the same key that won the race is
+checked like a replay.
 
 ``register_source`` keeps "accepted" honest: the input is checked against the pinned
-version's contract, then the job (with its version) and its
-tasks are registered in one Redis transaction, then the manifest is written and only then
-does the caller get the status. If Redis is unreachable at any step the job folder is
+version's contract, then the job (with its version) and its tasks are registered in one
+Redis transaction, then the manifest is written and only then does the caller get the
+status. If Redis is unreachable at any step the job folder is
 removed and the caller gets 503: nothing half-accepted is left behind.
 """
 

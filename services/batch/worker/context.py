@@ -1,5 +1,5 @@
-"""A worker process's context: the loaded model versions (``models.VersionCache``), Redis,
-storage.
+"""A worker process's context: the loaded model versions (a ``VersionCache`` keyed by the
+URI a job pinned), Redis, storage.
 
 Tasks get only ``(job_id, chunk_index)``; everything else comes from here, and the model
 version from the job's record (pinned at submit). The worker entry point builds and

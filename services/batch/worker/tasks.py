@@ -18,7 +18,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from services.batch import formats
-from services.batch.domain import ACTIVE, BadInput, ChunkSpec, JobState
+from services.batch.domain import ACTIVE, BadInput, ChunkSpec, JobState, scoring_uri
 from services.batch.metrics import observe_chunk
 from services.batch.worker.chunk import run_chunk
 from services.batch.worker.context import WorkerContext, context
@@ -36,7 +36,11 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
         raise RuntimeError(f"job {job_id} has no spec for chunk {index}")
     if ctx.settings.fault_chunk_delay_seconds:
         time.sleep(ctx.settings.fault_chunk_delay_seconds)  # chaos drill only
-    model = job_model(ctx, job_id)
+    uri = ctx.store.scoring_uri(job_id)
+    if uri is None:  # the job expired meanwhile
+        observe_chunk(None, "skipped")
+        return {"skipped": "missing"}
+    model = job_model(ctx, job_id, uri)
     if model is None:
         observe_chunk(None, "model_gone")
         return {"failed": "its model version is gone"}
@@ -60,11 +64,10 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
     return {"rows": summary.rows, "skipped": summary.skipped, "outcome": outcome}
 
 
-def job_model(ctx: WorkerContext, job_id: str) -> LoadedModel | None:
-    """The model version the job pinned at submit, from this worker's cache. A version
-    that no longer exists fails the job with a report (None): never another version. A
-    load that may work later (registry down) raises, and the task is retried."""
-    uri = ctx.store.scoring_uri(job_id) or ""
+def job_model(ctx: WorkerContext, job_id: str, uri: str) -> LoadedModel | None:
+    """The model version the job pinned at submit (``uri``), from this worker's cache. A
+    version that no longer exists fails the job with a report (None): never another
+    version. A load that may work later (registry down) raises, and the task is retried."""
     try:
         return ctx.model_for(uri)
     except ModelGone as exc:
@@ -83,7 +86,9 @@ def split_job(job_id: str) -> dict[str, Any]:
     record = ctx.store.record(job_id)
     if state not in ACTIVE or record is None:
         return {"skipped": state}
-    model = job_model(ctx, job_id)
+    model = job_model(
+        ctx, job_id, scoring_uri(record["model_uri"], record.get("model_pinned_uri", ""))
+    )
     if model is None:
         return {"failed": "its model version is gone"}
     rows = chunks = 0

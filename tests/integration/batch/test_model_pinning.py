@@ -225,23 +225,35 @@ def test_a_pinned_version_deleted_before_its_job_ran_fails_the_job_with_a_report
     spawn_worker: Spawn,
     applicants: Callable[[int, int], pd.DataFrame],
 ) -> None:
+    """Both task kinds refuse another version: a Parquet job's chunk tasks and a CSV job's
+    split task."""
     doomed = pin_models.new_version()
     pin_models.promote(doomed)
     settings = _settings(redis, tmp_path, model_dir, pin_models)
+    frame = applicants(2 * CHUNK_ROWS, 13)
     with TestClient(create_app(settings)) as client:
-        job_id = _submit(client, settings, applicants(2 * CHUNK_ROWS, 13), "book.parquet")
-        assert client.get(f"/api/v1/jobs/{job_id}").json()["model"]["version"] == doomed
+        in_place = _submit(client, settings, frame, "book.parquet")
+        upload = client.post(
+            "/api/v1/jobs",
+            content=frame.to_csv(index=False).encode(),
+            headers={"Content-Type": "text/csv"},
+        )
+        assert upload.status_code == 202, upload.text
+        split = str(upload.json()["job_id"])
+        for job_id in (in_place, split):
+            assert client.get(f"/api/v1/jobs/{job_id}").json()["model"]["version"] == doomed
         pin_models.promote("1")
         registry_client(pin_models.tracking_uri).delete_model_version(NAME, doomed)
         worker = spawn_worker(settings)
-        final = wait_final(client, job_id, 120)
-        assert final["state"] == "failed", worker.output()
-        message = final["error"]["message"]
-        assert f"models:/{NAME}/{doomed}" in message
-        assert "can no longer be loaded" in message
-        assert "never scored with another version" in message
-        assert client.get(f"/api/v1/jobs/{job_id}/results").status_code == 409
-    assert _result_files(settings, job_id) == []  # no row was scored by another version
+        for job_id in (in_place, split):
+            final = wait_final(client, job_id, 120)
+            assert final["state"] == "failed", worker.output()
+            message = final["error"]["message"]
+            assert f"models:/{NAME}/{doomed}" in message
+            assert "can no longer be loaded" in message
+            assert "never scored with another version" in message
+            assert client.get(f"/api/v1/jobs/{job_id}/results").status_code == 409
+            assert _result_files(settings, job_id) == []  # nothing scored by another version
 
 
 def test_the_submit_check_uses_the_contract_of_the_version_it_pins(

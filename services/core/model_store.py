@@ -19,6 +19,7 @@ import numpy as np
 import xgboost as xgb
 
 from services.core.contract import CONTRACT_FILE, ModelContract
+from services.core.paths import find_below
 from services.core.registry import client, is_local, pin
 
 BOOSTER_FILE = "booster.ubj"
@@ -130,7 +131,7 @@ def _materialise(uri: str, tracking_uri: str) -> tuple[str | None, str, Path]:
 
 
 def _find(folder: Path, filename: str) -> Path:
-    found = sorted(folder.rglob(filename))
+    found = find_below(folder, filename)
     if not found:
         raise ModelLoadError(f"{filename} not found under {folder}")
     return found[0]

@@ -2,7 +2,8 @@
 
 Result columns, in input order: ``row`` (1-based input row), the id column if the job
 names one, ``probability`` (calibrated), ``prediction`` (0/1 at the contract threshold)
-and ``risk_band`` (dictionary-encoded band name); see ``domain.RESULT_COLUMNS``.
+``risk_band`` (dictionary-encoded band name) and ``model_version`` (the version that
+scored the row, dictionary-encoded: one value per chunk); see ``domain.RESULT_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def score_frame(
     columns["probability"] = pa.array(proba, pa.float64())
     columns["prediction"] = pa.array((proba >= model.contract.threshold).astype(np.int8))
     columns["risk_band"] = bands
+    columns["model_version"] = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(len(proba), dtype=np.int8)), pa.array([model.version])
+    )
     return pa.table(columns)
 
 

@@ -74,7 +74,11 @@ class DecisionWriter:
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> DecisionWriter:
-        self._thread.start()
+        """Start the thread (again after ``close``: an app's lifespan may run twice)."""
+        if not self._thread.is_alive():
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="decision-writer", daemon=True)
+            self._thread.start()
         return self
 
     def flush(self, timeout: float = 10.0) -> bool:

@@ -204,7 +204,8 @@ def test_full_spool_is_counted_and_logged(
     logger.remove(sink)
     spooled = value(registry, "decisions_spooled_total")
     lost = value(registry, "decisions_lost_total", reason="spool_full")
-    assert spooled > 0 and lost > 0
+    assert spooled > 0
+    assert lost > 0
     assert spooled + lost == 200  # every decision is accounted for
     assert writer.spool.size() <= 4096
     assert any("spool full" in m and "decisions not kept" in m for m in messages)
@@ -280,4 +281,5 @@ def test_export_cli_writes_the_range(
     assert done.returncode == 0, done.stderr
     assert list(pd.read_csv(csv)["item"]) == [1, 3]
     bad = export("--since", "yesterday", "--until", "2026-03-01", "--out", str(csv))
-    assert bad.returncode == 2 and "bad date" in bad.stderr
+    assert bad.returncode == 2
+    assert "bad date" in bad.stderr

@@ -25,7 +25,7 @@ class DecisionMetrics:
         self.lost = Counter(
             "decisions_lost",
             "Decisions that could not be kept (spool full, memory queue full, shutdown "
-            "timeout); each loss is also logged",
+            "timeout, error); each loss is also logged",
             ["reason"],
             registry=reg,
         )
@@ -38,5 +38,5 @@ class DecisionMetrics:
         self.database_up = Gauge(
             "decisions_database_up", "1 if the last write to PostgreSQL succeeded", registry=reg
         )
-        for reason in ("spool_full", "queue_full", "shutdown"):
+        for reason in ("spool_full", "queue_full", "shutdown", "error"):
             self.lost.labels(reason)

@@ -67,6 +67,12 @@ class Spool:
             return [row_from_json(json.loads(line)) for line in lines if line.strip()]
 
     @staticmethod
+    def quarantine(path: Path) -> None:
+        """Set an unreadable file aside (``*.bad``: kept for a human, not replayed)."""
+        with contextlib.suppress(OSError):
+            path.rename(path.with_suffix(".bad"))
+
+    @staticmethod
     def remove(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

@@ -183,7 +183,7 @@ class DecisionStore:
         self, since: datetime, until: datetime, model_version: str | None = None
     ) -> Iterator[dict[str, Any]]:
         """Decisions with ``since <= decided_at < until`` (and the version), streamed."""
-        where = sql.SQL("decided_at >= %s AND decided_at < %s")
+        where: sql.Composable = sql.SQL("decided_at >= %s AND decided_at < %s")
         params: list[Any] = [since, until]
         if model_version is not None:
             where = sql.SQL("{} AND model_version = %s").format(where)

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from loguru import logger
 
@@ -28,6 +29,7 @@ from services.core.decisions.spool import Spool
 from services.core.decisions.store import DecisionStore
 
 RETENTION_EVERY_SECONDS = 3600.0
+REPLAY_ROWS = 10_000  # spooled rows per replay transaction
 
 
 class DecisionWriter:
@@ -120,13 +122,22 @@ class DecisionWriter:
         while True:
             batch = self._take()
             if batch:
-                self._write([to_row(d, self.settings.inputs, self.salt) for d in batch])
+                try:
+                    self._write([to_row(d, self.settings.inputs, self.salt) for d in batch])
+                except Exception as exc:  # a bug must not stop the thread unseen
+                    self.metrics.lost.labels("error").inc(len(batch))
+                    logger.opt(exception=exc).error(
+                        "decision record: {} decisions not kept", len(batch)
+                    )
                 with self._wake:
                     self._handled += len(batch)
                     self._wake.notify_all()
             elif self._stopping:
                 return
-            self._maintain()
+            try:
+                self._maintain()
+            except Exception as exc:
+                logger.opt(exception=exc).error("decision record: spool replay failed")
 
     def _database_due(self) -> bool:
         return time.monotonic() >= self._retry_at
@@ -163,15 +174,30 @@ class DecisionWriter:
         """Replay the spool while the database answers; apply retention now and then."""
         if not self._database_due():
             return
-        for path in self.spool.files():
+        replayed = 0
+        files = self.spool.files()
+        while files:
             if self._stopping and len(self._queue):
                 break  # at shutdown the queue comes first; the spool survives us
-            rows = self.spool.read(path)
+            group: list[Path] = []  # several small files per transaction
+            rows: list[Row] = []
+            while files and len(rows) < REPLAY_ROWS:
+                path = files.pop(0)
+                try:
+                    rows += self.spool.read(path)
+                except (OSError, ValueError) as exc:  # unreadable: set aside, never retried
+                    self.spool.quarantine(path)
+                    logger.error("decision record: spool file {} unreadable ({})", path, exc)
+                    continue
+                group.append(path)
             if not self._insert(rows):
                 break
-            self.spool.remove(path)
+            for path in group:
+                self.spool.remove(path)
             self.metrics.replayed.inc(len(rows))
-            logger.info("decision record: replayed {} spooled decisions", len(rows))
+            replayed += len(rows)
+        if replayed:
+            logger.info("decision record: replayed {} spooled decisions", replayed)
         self.metrics.spool_bytes.set(self.spool.size())
         if self.settings.retention_days and time.monotonic() >= self._retention_at:
             self._retention_at = time.monotonic() + RETENTION_EVERY_SECONDS

@@ -18,6 +18,8 @@ from services.batch.state.backend import Backend
 from services.batch.state.queue import Enqueuer
 from services.batch.state.storage import Storage
 from services.batch.state.store import RedisJobStore
+from services.core.decisions.settings import DecisionSettings
+from services.core.decisions.writer import DecisionWriter, start_writer
 from services.core.model_store import LoadedModel, load_model
 
 
@@ -26,6 +28,7 @@ class WorkerContext:
     backend: Backend
     model: LoadedModel
     name: str  # host:pid, recorded in each result file
+    decisions: DecisionWriter | None = None  # None: the decision record is off
 
     @property
     def settings(self) -> BatchSettings:
@@ -48,10 +51,14 @@ _context: WorkerContext | None = None
 
 
 def build_context(settings: BatchSettings, redis: Redis | None = None) -> WorkerContext:
-    """Load the model (once per process) and connect to Redis."""
+    """Load the model (once per process), connect to Redis, start the decision writer
+    (when ``DECISIONS_DSN`` is set)."""
     model = load_model(settings.model_uri, settings.mlflow_tracking_uri, settings.nthread)
     return WorkerContext(
-        Backend.connect(settings, redis), model, f"{socket.gethostname()}:{os.getpid()}"
+        Backend.connect(settings, redis),
+        model,
+        f"{socket.gethostname()}:{os.getpid()}",
+        start_writer(DecisionSettings()),
     )
 
 

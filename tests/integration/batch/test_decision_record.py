@@ -30,7 +30,7 @@ from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.integration
 
-N, CHUNK = 1_000_000, 100_000
+N, CHUNK = 400_000, 50_000
 
 
 def counts(dsn: str, job_id: str) -> tuple[int, int]:

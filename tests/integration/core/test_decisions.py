@@ -39,10 +39,10 @@ MODEL = ModelIdentity("credit-default", "3", "stable")
 REPO = Path(__file__).resolve().parents[3]
 
 
-def make(i: int, request_id: str = "r", at: datetime | None = None, **kw: Any) -> Decision:
+def make(i: int, request_id: str | None = "r", at: datetime | None = None, **kw: Any) -> Decision:
     at = at or datetime.now(UTC)
     fields: dict[str, Any] = {
-        "decision_id": online_decision_id(request_id, i),
+        "decision_id": online_decision_id(request_id or "-", i),
         "decided_at": at,
         "day": at.date(),
         "model": MODEL,

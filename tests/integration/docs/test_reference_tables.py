@@ -21,8 +21,8 @@ from pydantic_settings import BaseSettings
 
 from controller.settings import ControllerSettings
 from services.batch.settings import BatchSettings
-from services.core.decisions.settings import DecisionSettings
 from services.core.datasets import REPO_ROOT
+from services.core.decisions.settings import DecisionSettings
 from services.inference.settings import InferenceSettings
 from services.trainer.settings import TrainerSettings
 from tests.integration.docs import readme
@@ -222,11 +222,10 @@ def batch_api_text(tmp_path: Path) -> Iterator[str]:
 
 def exported_metrics(batch_api_text: str) -> dict[str, set[str]]:
     import numpy as np
+    from prometheus_client import CollectorRegistry, generate_latest
 
     import controller.metrics as own
     import services.batch.metrics as batch
-    from prometheus_client import CollectorRegistry, generate_latest
-
     from services.core.decisions.metrics import DecisionMetrics
     from services.inference.metrics import InferenceMetrics
 

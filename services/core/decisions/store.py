@@ -170,14 +170,16 @@ class DecisionStore:
         )
 
     def find(self, request_id: str) -> list[dict[str, Any]]:
-        """Every decision of a request (a bulk request has one per applicant)."""
-        if not self._schema_ready:
-            self.ensure_schema()
+        """Every decision of a request (a bulk request has one per applicant). Its own
+        connection (callers run it off the writer thread); no table yet means none."""
         query = self._select(sql.SQL("request_id = %s"), (request_id,))
         with psycopg.connect(
             self.dsn, connect_timeout=self.connect_timeout, row_factory=dict_row
         ) as conn:
-            return list(conn.execute(query, (request_id,)).fetchall())
+            try:
+                return list(conn.execute(query, (request_id,)).fetchall())
+            except psycopg.errors.UndefinedTable:
+                return []
 
     def export(
         self, since: datetime, until: datetime, model_version: str | None = None

@@ -283,3 +283,9 @@ def test_export_cli_writes_the_range(
     bad = export("--since", "yesterday", "--until", "2026-03-01", "--out", str(csv))
     assert bad.returncode == 2
     assert "bad date" in bad.stderr
+
+
+def test_look_up_before_any_write_finds_nothing(postgres: PostgresServer) -> None:
+    store = DecisionStore(postgres.dsn)
+    assert store.find("never") == []  # no table yet: nothing recorded, not an error
+    assert store.partitions() == []

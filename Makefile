@@ -54,6 +54,7 @@ bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summa
 	$(PYTHON) bench/train/bench_training.py
 	$(PYTHON) bench/train/quality.py
 	$(PYTHON) bench/inference/bench_inference.py
+	$(PYTHON) bench/decisions/bench_decisions.py
 	$(PYTHON) bench/batch/bench_batch.py
 	$(PYTHON) bench/controller/bench_controller.py
 	$(PYTHON) bench/rollout/bench_rollout.py

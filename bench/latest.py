@@ -71,6 +71,22 @@ def inference(data: Json) -> Iterator[Row]:
         yield "inference", measure, figure, f"≥ 0.70, p99 ≤ 2× {_mark(ok)}", ran
 
 
+def decisions(data: Json) -> Iterator[Row]:
+    ran = _ran(data)
+    sbs, sus = data["side_by_side"], data["sustained"]
+    target = float(data["meta"]["target_ratio"])
+    figure = f"{sbs['on']['rps']} vs {sbs['off']['rps']} req/s = {sbs['ratio_rps']}"
+    ok = sbs["ratio_rps"] >= target
+    yield "decision record", "/predict c=64 record on/off", figure, f"≥ {target} {_mark(ok)}", ran
+    steady = sus["max_spool_bytes"] == 0 and sus["lost"] == 0 and sus["all_recorded"]
+    figure = (
+        f"{sus['seconds']} s at {sus['rps']} req/s: {sus['recorded']} recorded, spool max "
+        f"{sus['max_spool_bytes']:.0f} B, lost {sus['lost']:.0f}"
+    )
+    flat = f"spool flat {_mark(steady)}"
+    yield "decision record", "sustained writes at capacity", figure, flat, ran
+
+
 def batch(data: Json) -> Iterator[Row]:
     ran = _ran(data)
     targets = {(1_000_000, "1 worker"): 50, (10_000_000, "2 workers"): 90}
@@ -147,6 +163,7 @@ SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("training", training),
     ("training_quality", quality),
     ("inference", inference),
+    ("decisions", decisions),
     ("batch", batch),
     ("controller_reconcile", controller),
     ("rollout", rollout),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.models import TrainedModel, tracking_uri_for, train_quick
+from tests.support.postgres import PostgresServer, postgres_server
 from tests.support.processes import RedisServer, redis_server
 
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
@@ -41,4 +42,12 @@ def credit_data_model(model_store: str) -> TrainedModel:
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh real redis-server on a free port, stopped after the test."""
     with redis_server(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    """A fresh real PostgreSQL (initdb + pg_ctl, as the ``postgres`` user under root) on a
+    free port, stopped and removed after the test."""
+    with postgres_server() as server:
         yield server

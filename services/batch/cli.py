@@ -73,7 +73,11 @@ def _worker(args: argparse.Namespace) -> int:
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)
     name = args.name or f"batch-{socket.gethostname()}-{os.getpid()}"
-    return supervise(context.backend, name, burst=args.burst, log_level=settings.log_level)
+    try:
+        return supervise(context.backend, name, burst=args.burst, log_level=settings.log_level)
+    finally:
+        if context.decisions is not None:  # each chunk flushed its own; this ends the thread
+            context.decisions.close()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,8 +12,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
+from services.core.decisions.metrics import DecisionMetrics
+from services.core.decisions.settings import DecisionSettings
+from services.core.decisions.writer import DecisionWriter
 from services.core.registry import use_service_client_defaults
 from services.core.web.access_log import AccessLogMiddleware
 from services.core.web.auth import ApiKeyAuth
@@ -26,7 +30,7 @@ from services.inference.faults import FaultInjectionMiddleware
 from services.inference.metrics import InferenceMetrics
 from services.inference.middleware import HttpMetricsMiddleware
 from services.inference.openapi import install_openapi
-from services.inference.routes import admin, health, model, predict
+from services.inference.routes import admin, decisions, health, model, predict
 from services.inference.runtime import ModelRuntime
 from services.inference.scoring import Scorer
 from services.inference.settings import InferenceSettings, get_settings
@@ -37,23 +41,32 @@ DESCRIPTION = "Real-time credit-default scoring. Send `X-API-Key` on /api/v1/* r
 use_service_client_defaults()  # registry calls fail in seconds, not minutes
 
 
-def create_app(settings: InferenceSettings | None = None) -> FastAPI:
+def create_app(
+    settings: InferenceSettings | None = None, record: DecisionSettings | None = None
+) -> FastAPI:
     settings = settings or get_settings()
+    record = record or DecisionSettings()
     metrics = InferenceMetrics()
     runtime = ModelRuntime(settings, metrics)
     watcher = AliasWatcher(runtime)
+    writer = DecisionWriter(record, DecisionMetrics(metrics.registry)) if record.enabled else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if writer is not None:
+            writer.start()
         await runtime.reload()
         watcher.start()
         yield
         await watcher.stop()
+        if writer is not None:  # after the last request (uvicorn drains them first)
+            await anyio.to_thread.run_sync(writer.close)
 
     app = FastAPI(
         title="Credit-risk inference", version="1", description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings, app.state.runtime, app.state.metrics = settings, runtime, metrics
+    app.state.decisions = writer  # None: the decision record is off (no DECISIONS_DSN)
     app.state.scorer = Scorer(metrics)  # the data plane, metrics injected
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     install_error_handlers(app)
@@ -66,7 +79,7 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
         limiter = RequestLimiter(settings)
         app.add_exception_handler(RateLimitExceeded, rate_limited)
     app.state.limiter, app.state.watcher = limiter, watcher
-    routers = [predict.router, model.router, admin.router, health.router]
+    routers = [predict.router, model.router, admin.router, decisions.router, health.router]
     for router in routers:
         app.include_router(router)
     if settings.faults_enabled:

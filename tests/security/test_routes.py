@@ -32,6 +32,8 @@ INTERNAL = (
     "/api/v1/admin",
     "/api/v1/predict/../admin/reload",
     "/api/v1/model",
+    "/api/v1/decisions/order-1234",  # the decision record: applicants' inputs, admin key
+    "/api/v1/decisions",
 )
 PUBLIC = (
     ("POST", "/api/v1/predict", "inference"),

@@ -291,3 +291,34 @@ controller.watchNamespaces (deduplicated). Never empty: there is no cluster-wide
 {{- if .Values.inference.rateLimit }}{{ $c = prepend $c "inference" }}{{ end }}
 {{- toJson $c }}
 {{- end }}
+
+{{/* The decision record's env (inference and batch workers): the DSN from a Secret, never a
+value. Nothing when decisions.enabled is false (the services then record nothing). */}}
+{{- define "creditrisk.decisionsEnv" -}}
+{{- $d := .Values.decisions -}}
+{{- if $d.enabled }}
+{{- if not $d.existingSecret }}
+{{- fail "decisions.enabled needs decisions.existingSecret (a Secret holding the PostgreSQL DSN)" }}
+{{- end }}
+- name: DECISIONS_DSN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $d.existingSecret }}
+      key: {{ $d.existingSecretKey }}
+- name: DECISIONS_INPUTS
+  value: {{ $d.inputs | quote }}
+{{- if eq $d.inputs "hash" }}
+- name: DECISIONS_HASH_SALT
+  valueFrom:
+    secretKeyRef:
+      name: {{ $d.existingSecret }}
+      key: {{ $d.hashSaltKey }}
+{{- end }}
+- name: DECISIONS_RETENTION_DAYS
+  value: {{ $d.retentionDays | quote }}
+- name: DECISIONS_SPOOL_DIR
+  value: /tmp/decision-spool
+- name: DECISIONS_SPOOL_MAX_BYTES
+  value: {{ $d.spoolMaxBytes | int64 | quote }}
+{{- end }}
+{{- end }}

@@ -4,7 +4,8 @@ Idempotent by construction: if the chunk's result file exists (an earlier attemp
 finished it), nothing is scored and its stored summary is returned; otherwise the rows are
 read (only this chunk's row groups and the needed columns), validated, scored and written
 to a temporary file renamed into place. A kill at any point leaves either no result file
-or a complete one, never a partial or duplicated chunk.
+or a complete one, never a partial or duplicated chunk. With the decision record on, the
+chunk's decisions are written (or spooled) before its result file, with idempotent keys.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 from services.batch.checks import check_frame, dictionary_columns, needed_columns
 from services.batch.domain import BadInput, ChunkSpec, ChunkSummary
 from services.batch.state.result_files import read_summary, write_result
+from services.batch.worker.recording import ChunkRecord, record_chunk
 from services.batch.worker.scoring import score_frame, summarise
 from services.core.model_store import LoadedModel
 
@@ -29,6 +31,7 @@ def run_chunk(
     id_column: str | None,
     worker: str = "",
     fsync: bool = True,
+    record: ChunkRecord | None = None,
 ) -> ChunkSummary:
     if result_path.exists():
         return read_summary(result_path)
@@ -39,6 +42,8 @@ def run_chunk(
     ids = table.column(id_column) if id_column else None
     result = score_frame(model, frame, spec.offset + 1, id_column, ids)
     summary = summarise(result, worker, model.version)
+    if record is not None:  # the record before the result file (see worker/recording.py)
+        record_chunk(model, record, frame, result)
     write_result(result_path, result, summary, fsync)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -21,6 +21,8 @@ from services.batch.state.backend import Backend
 from services.batch.state.queue import Enqueuer
 from services.batch.state.storage import Storage
 from services.batch.state.store import RedisJobStore
+from services.core.decisions.settings import DecisionSettings
+from services.core.decisions.writer import DecisionWriter, start_writer
 from services.core.model_store import LoadedModel, load_model
 from services.core.registry import pin
 from services.core.version_cache import VersionCache
@@ -31,6 +33,7 @@ class WorkerContext:
     backend: Backend
     models: VersionCache[LoadedModel]
     name: str  # host:pid, recorded in each result file
+    decisions: DecisionWriter | None = None  # None: the decision record is off
 
     def model_for(self, uri: str) -> LoadedModel:
         """The model version ``uri`` names, loaded on first use. Jobs name the concrete
@@ -59,14 +62,17 @@ _context: WorkerContext | None = None
 
 
 def build_context(settings: BatchSettings, redis: Redis | None = None) -> WorkerContext:
-    """Connect to Redis and load the version ``model_uri`` names now (``ModelLoadError``
-    if it cannot be loaded)."""
+    """Connect to Redis, load the version ``model_uri`` names now (``ModelLoadError`` if it
+    cannot be loaded), start the decision writer (when ``DECISIONS_DSN`` is set)."""
     models = VersionCache(
         lambda uri: load_model(uri, settings.mlflow_tracking_uri, settings.nthread),
         settings.model_cache_size,
     )
     ctx = WorkerContext(
-        Backend.connect(settings, redis), models, f"{socket.gethostname()}:{os.getpid()}"
+        Backend.connect(settings, redis),
+        models,
+        f"{socket.gethostname()}:{os.getpid()}",
+        start_writer(DecisionSettings()),
     )
     ctx.model_for(settings.model_uri)
     return ctx

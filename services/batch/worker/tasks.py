@@ -22,6 +22,7 @@ from services.batch.domain import ACTIVE, BadInput, ChunkSpec, JobState, scoring
 from services.batch.metrics import observe_chunk
 from services.batch.worker.chunk import run_chunk
 from services.batch.worker.context import WorkerContext, context
+from services.batch.worker.recording import ChunkRecord
 from services.batch.worker.split import split_input
 from services.core.model_store import LoadedModel, ModelGone
 
@@ -52,6 +53,7 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
             id_column,
             ctx.name,
             ctx.settings.fsync_results,
+            chunk_record(ctx, job_id),
         )
     except BadInput as exc:
         observe_chunk(None, "bad_input")
@@ -78,6 +80,19 @@ def job_model(ctx: WorkerContext, job_id: str, uri: str) -> LoadedModel | None:
         )
         fail_job(ctx, job_id, {"message": message, "details": []})
         return None
+
+
+def chunk_record(ctx: WorkerContext, job_id: str) -> ChunkRecord | None:
+    """What the decision record needs of the job (None when the record is off)."""
+    if ctx.decisions is None:
+        return None
+    record = ctx.store.record(job_id) or {}
+    return ChunkRecord(
+        ctx.decisions,
+        job_id,
+        float(record.get("created_at") or time.time()),
+        record.get("submitted_by") or "",
+    )
 
 
 def split_job(job_id: str) -> dict[str, Any]:

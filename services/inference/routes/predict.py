@@ -17,6 +17,7 @@ from services.core import telemetry
 from services.core.web.bodies import read_json
 from services.core.web.fast_json import FastJSONResponse
 from services.inference.deps import API_KEY_SECURITY, authorize
+from services.inference.recording import online_decisions
 from services.inference.responses import BulkResponse, PredictResponse, error_responses
 from services.inference.schemas import APPLICANT, BULK
 from services.inference.scoring import Scorer
@@ -47,9 +48,15 @@ def scorer(request: Request) -> Scorer:
 async def predict(request: Request) -> Response:
     served = authorize(request)
     applicant = await read_json(request, served.schemas.applicant)
-    answer = scorer(request).score_one(served, applicant.__dict__)
+    inputs = applicant.__dict__
+    answer = scorer(request).score_one(served, inputs)
     request.state.model_labels = served.labels  # the HTTP metrics' labels: who answered
-    return FastJSONResponse({"request_id": request.state.request_id, **answer, "model": served.ref})
+    request_id = request.state.request_id
+    writer = request.app.state.decisions
+    if writer is not None:  # queued for the writer thread: no I/O here
+        caller = request.state.api_key_id
+        writer.submit(online_decisions(served, request_id, caller, (inputs,), (answer,)))
+    return FastJSONResponse({"request_id": request_id, **answer, "model": served.ref})
 
 
 @router.post(
@@ -65,9 +72,14 @@ async def predict_bulk(request: Request) -> Response:
     applicants = [a.__dict__ for a in batch.applicants]  # type: ignore[attr-defined]
     rows = scorer(request).score_many(served, applicants)
     request.state.model_labels = served.labels
+    request_id = request.state.request_id
+    writer = request.app.state.decisions
+    if writer is not None:
+        caller = request.state.api_key_id
+        writer.submit(online_decisions(served, request_id, caller, applicants, rows))
     return FastJSONResponse(
         {
-            "request_id": request.state.request_id,
+            "request_id": request_id,
             "model": served.ref,
             "count": len(rows),
             "predictions": rows,

@@ -174,6 +174,25 @@ RULES: tuple[Rule, ...] = (
     Rule("python -m services.batch submit data/default.csv", (Here(LOCAL),)),
     Rule("python -m services.batch status $JOB --wait", (Here(LOCAL),)),
     Rule("redis-cli -u redis://127.0.0.1:6379/0 ping", (Here(LOCAL),)),
+    # --- the decision record (needs PostgreSQL: run by its own tests, on a real one)
+    Rule(
+        'curl -s -H "X-Admin-Key: $ADMIN_KEY" localhost:8080/api/v1/decisions/$REQUEST_ID',
+        (
+            Elsewhere(
+                "tests/integration/inference/test_decisions.py",
+                ('client.get("/api/v1/decisions/one-1", headers=ADMIN)',),
+            ),
+        ),
+    ),
+    Rule(
+        r"^python -m services\.core\.decisions export ",
+        (
+            Elsewhere(
+                "tests/integration/core/test_decisions.py",
+                ('"-m", "services.core.decisions", "export"', '"csv"'),
+            ),
+        ),
+    ),
     # --- Kubernetes
     Rule("make kind-up images kind-load deploy", kind("kind-up", "images", "kind-load", "deploy")),
     Rule("make e2e-kind", kind("e2e-kind")),

@@ -298,7 +298,8 @@ def test_every_endpoint_has_a_curl_example() -> None:
                 if method
                 else ("POST" if re.search(r" (-d|-F|--data-binary) ", command.key) else "GET")
             )
-            shown.add((port, verb, path.replace("$JOB", "{job_id}")))
+            path = path.replace("$JOB", "{job_id}").replace("$REQUEST_ID", "{request_id}")
+            shown.add((port, verb, path))
     assert sorted(routes - shown) == []
 
 

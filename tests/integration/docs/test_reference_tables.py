@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import AliasChoices
+from pydantic import AliasChoices, SecretStr
 from pydantic_settings import BaseSettings
 
 from controller.settings import ControllerSettings
 from services.batch.settings import BatchSettings
 from services.core.datasets import REPO_ROOT
+from services.core.decisions.settings import DecisionSettings
 from services.inference.settings import InferenceSettings
 from services.trainer.settings import TrainerSettings
 from tests.integration.docs import readme
@@ -35,6 +36,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     BatchSettings,
     TrainerSettings,
     ControllerSettings,
+    DecisionSettings,
 )
 CLIENT_ENV = {"BATCH_API_URL", "BATCH_API_KEY"}  # the batch CLI's own two variables
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$|^TRACK$")
@@ -44,6 +46,8 @@ def shown(value: Any) -> str | None:
     """How the README writes a default, or None when it is machine-specific or unset."""
     if value is None or isinstance(value, Path) or str(REPO_ROOT) in str(value):
         return None
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()  # a secret's default is empty
     if isinstance(value, Enum):
         value = value.value
     if isinstance(value, bool):
@@ -218,11 +222,15 @@ def batch_api_text(tmp_path: Path) -> Iterator[str]:
 
 def exported_metrics(batch_api_text: str) -> dict[str, set[str]]:
     import numpy as np
+    from prometheus_client import CollectorRegistry, generate_latest
 
     import controller.metrics as own
     import services.batch.metrics as batch
+    from services.core.decisions.metrics import DecisionMetrics
     from services.inference.metrics import InferenceMetrics
 
+    record = CollectorRegistry()
+    DecisionMetrics(record)
     inference = InferenceMetrics()
     model = ("credit-default", "1", "stable")
     inference.serve(model, ["income"], "default", "models:/credit-default/1")
@@ -231,6 +239,7 @@ def exported_metrics(batch_api_text: str) -> dict[str, set[str]]:
     return {
         **families(inference.exposition().decode()),
         **families(batch_api_text),
+        **families(generate_latest(record).decode()),
         **from_objects(batch.CHUNK_SECONDS, batch.WORKER_ROWS, batch.WORKER_CHUNKS),
         **from_objects(own.ROLLOUTS, own.ANALYSES, own.TRANSITIONS, own.ACTIONS, own.RECONCILE),
     }

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.core.datasets import load_config
+from services.core.decisions.settings import DecisionSettings
 from services.core.synthetic import ApplicantGenerator, Drift
 from services.core.web.auth import hash_key
 from services.inference.app import create_app
@@ -76,9 +77,12 @@ class Service:
 
 
 @asynccontextmanager
-async def running(settings: InferenceSettings) -> AsyncIterator[Service]:
-    """The app with its lifespan (model load, watcher) and an httpx client over ASGI."""
-    app = create_app(settings)
+async def running(
+    settings: InferenceSettings, record: DecisionSettings | None = None
+) -> AsyncIterator[Service]:
+    """The app with its lifespan (model load, watcher) and an httpx client over ASGI; the
+    decision record is off unless ``record`` is given."""
+    app = create_app(settings, record or DecisionSettings(dsn=""))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://inference") as client:

@@ -14,13 +14,19 @@ lazy ``from_fixture`` loader does not run under this pytest version.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
 import schemathesis
 from hypothesis import given
 from schemathesis import GenerationMode
+from schemathesis.checks import CheckContext, positive_data_acceptance
 
+from services.core.decisions.settings import DecisionSettings
 from services.inference.app import create_app
-from tests.integration.inference.harness import AUTH, make_settings, running
+from tests.integration.inference.harness import ADMIN, AUTH, make_settings, running
 from tests.support.fuzzing import (
     allow_failure,
     check_names,
@@ -30,6 +36,7 @@ from tests.support.fuzzing import (
     with_key,
 )
 from tests.support.models import TrainedModel
+from tests.support.postgres import PostgresServer, postgres_server
 
 pytestmark = pytest.mark.integration
 
@@ -40,15 +47,38 @@ OPERATIONS = [
     ("GET", "/api/v1/model/info"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    DECISIONS := ("GET", "/api/v1/decisions/{request_id}"),  # admin key; record on
 ]
 
 
 @pytest.fixture(scope="module")
-def api_schema(credit_data_model: TrainedModel) -> schemathesis.BaseSchema:
+def pg() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api_schema(
+    credit_data_model: TrainedModel, pg: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> schemathesis.BaseSchema:
     """The served document of a model with numeric, categorical and nullable features.
-    Loading it starts the app's lifespan, so the document has the real request schema."""
-    app = create_app(make_settings(credit_data_model, bulk_max_rows=50))
+    Loading it starts the app's lifespan, so the document has the real request schema.
+    The decision record is on (a real PostgreSQL), so its look-up answers 200 or 404."""
+    spool = Path(tmp_path_factory.mktemp("spool"))
+    record = DecisionSettings(dsn=pg.dsn, spool_dir=spool, flush_seconds=0.05)
+    app = create_app(make_settings(credit_data_model, bulk_max_rows=50), record)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+def accepted(ctx: CheckContext, response: Any, case: schemathesis.Case) -> bool | None:
+    """A valid request is answered 2xx; a well-formed request id may name no decision
+    (404, documented)."""
+    allowed = set(range(200, 300))
+    if (case.method.upper(), case.path) == DECISIONS:
+        allowed.add(404)
+    if response.status_code not in allowed:
+        raise AssertionError(f"valid request answered {response.status_code}: {response.text}")
+    return None
 
 
 def test_every_operation_is_fuzzed(api_schema: schemathesis.BaseSchema) -> None:
@@ -67,12 +97,13 @@ def test_operation_conforms_to_its_schema(
     api_schema: schemathesis.BaseSchema, method: str, path: str, mode: GenerationMode
 ) -> None:
     operation = api_schema[path][method]
-    checks = every_check(mode)
+    checks = every_check(mode, {positive_data_acceptance: accepted})
+    key = ADMIN if (method, path) == DECISIONS else AUTH
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @fuzz_settings(MAX_EXAMPLES)
     def run(case: schemathesis.Case) -> None:
-        with_key(case, mode, AUTH).call_and_validate(checks=checks)
+        with_key(case, mode, key).call_and_validate(checks=checks)
         calls.append(1)
 
     calls: list[int] = []

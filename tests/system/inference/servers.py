@@ -27,7 +27,7 @@ AUTH = {"X-API-Key": API_KEY}
 ADMIN = {"X-Admin-Key": ADMIN_KEY}
 # inherited variables that would put the test's own settings into a server process; MLflow's
 # HTTP retry knobs are scrubbed too, so the service's own defaults are what is exercised
-SCRUB = ("INFERENCE_", "MODEL_URI", "TRACK", "REDIS_URL", "MLFLOW_", "PYTEST_")
+SCRUB = ("INFERENCE_", "DECISIONS_", "MODEL_URI", "TRACK", "REDIS_URL", "MLFLOW_", "PYTEST_")
 
 
 def clean_env(**extra: str) -> dict[str, str]:

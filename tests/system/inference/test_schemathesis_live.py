@@ -34,6 +34,7 @@ from tests.support.fuzzing import (
     with_key,
 )
 from tests.support.models import TrainedModel
+from tests.support.postgres import postgres_server
 from tests.system import profile
 from tests.system.inference.servers import ADMIN, AUTH, InferenceProcess
 
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.system
 
 MAX_EXAMPLES = profile.pick(150, 1000)  # per operation and mode
 RELOAD = ("POST", "/api/v1/admin/reload")
+DECISIONS = ("GET", "/api/v1/decisions/{request_id}")  # admin key; the record is on
 OPERATIONS = [
     ("POST", "/api/v1/predict"),
     ("POST", "/api/v1/predict/bulk"),
@@ -48,7 +50,9 @@ OPERATIONS = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     RELOAD,
+    DECISIONS,
 ]
+ADMIN_OPERATIONS = (RELOAD, DECISIONS)
 WITH_INPUT = [op for op in OPERATIONS if op[1].startswith("/api/")]
 CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
     (m, p, GenerationMode.NEGATIVE) for m, p in WITH_INPUT
@@ -59,17 +63,19 @@ CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
 def live(
     credit_data_model: TrainedModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[InferenceProcess]:
-    """Numeric, categorical and nullable features; bulk capped at 50 rows."""
-    server = InferenceProcess(
-        tmp_path_factory.mktemp("schemathesis"),
-        credit_data_model.uri,
-        credit_data_model.tracking_uri,
-        bulk_max_rows=50,
-    ).start()
-    server.wait_ready()
-    yield server
-    server.stop()
-    print(server.tail())
+    """Numeric, categorical and nullable features; bulk capped at 50 rows; the decision
+    record on (a real PostgreSQL)."""
+    with postgres_server() as pg:
+        workdir = tmp_path_factory.mktemp("schemathesis")
+        server = InferenceProcess(
+            workdir, credit_data_model.uri, credit_data_model.tracking_uri, bulk_max_rows=50
+        )
+        server.env.update(DECISIONS_DSN=pg.dsn, DECISIONS_SPOOL_DIR=str(workdir / "spool"))
+        server.start()
+        server.wait_ready()
+        yield server
+        server.stop()
+        print(server.tail())
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +89,12 @@ def test_every_operation_is_fuzzed(api_schema: schemathesis.BaseSchema) -> None:
 
 
 def accepted(ctx: CheckContext, response: Any, case: schemathesis.Case) -> bool | None:
-    """A valid request is answered 2xx (a reload also 409: refused, old model serving)."""
-    allowed = {200, 409} if (case.method.upper(), case.path) == RELOAD else set(range(200, 300))
+    """A valid request is answered 2xx (a reload also 409: refused, old model serving; a
+    decision look-up also 404: no decision under that id)."""
+    op = (case.method.upper(), case.path)
+    allowed = {200, 409} if op == RELOAD else set(range(200, 300))
+    if op == DECISIONS:
+        allowed.add(404)  # a well-formed request id that names no decision
     if response.status_code not in allowed:
         raise AssertionError(f"valid request answered {response.status_code}: {response.text}")
     return None
@@ -112,7 +122,7 @@ def test_operation_conforms_to_its_schema(
     path: str,
     mode: GenerationMode,
 ) -> None:
-    headers = ADMIN if (method, path) == RELOAD else AUTH
+    headers = ADMIN if (method, path) in ADMIN_OPERATIONS else AUTH
     checks = every_check(mode, {positive_data_acceptance: accepted})
     strategy = api_schema[path][method].as_strategy(generation_mode=mode)
     if (method, path) == RELOAD:

@@ -17,6 +17,7 @@ def test_every_committed_result_gives_rows() -> None:
         "training",
         "model quality (holdout)",
         "inference",
+        "decision record",
         "batch",
         "controller",
         "rollout loop",

@@ -1,0 +1,210 @@
+"""The decision table in PostgreSQL (psycopg 3): schema, idempotent batched inserts,
+day partitions, retention, look-ups and export.
+
+Inserts go through ``COPY`` into a session temporary table, then one ``INSERT … SELECT …
+ON CONFLICT DO NOTHING`` into the partitioned table, in one transaction: as fast as COPY,
+and a row whose key ``(day, decision_id)`` is already there (a batch chunk scored again
+after its worker died, a spool file replayed after a write whose commit was not
+acknowledged) is skipped, never duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from services.core.decisions.partitions import create_partition_sql, expired
+from services.core.decisions.record import COLUMNS, Row
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS {table} (
+    day date NOT NULL,
+    decision_id text NOT NULL,
+    decided_at timestamptz NOT NULL,
+    request_id text,
+    item integer,
+    job_id text,
+    row_index bigint,
+    caller text NOT NULL DEFAULT '',
+    model_name text NOT NULL,
+    model_version text NOT NULL,
+    track text NOT NULL,
+    inputs jsonb,
+    inputs_hash text,
+    probability double precision NOT NULL,
+    prediction smallint NOT NULL,
+    risk_band text NOT NULL,
+    threshold double precision NOT NULL,
+    reasons jsonb NOT NULL DEFAULT '[]',
+    PRIMARY KEY (day, decision_id)
+) PARTITION BY RANGE (day);
+CREATE INDEX IF NOT EXISTS {table}_request_id ON {table} (request_id);
+CREATE INDEX IF NOT EXISTS {table}_decided_at ON {table} (decided_at);
+CREATE INDEX IF NOT EXISTS {table}_job ON {table} (job_id, row_index);
+"""
+LOCK = "SELECT pg_advisory_xact_lock(hashtext('creditrisk-decisions:' || %s))"
+
+
+class DecisionStore:
+    """One connection (opened on first use, reopened after an error); not thread-safe:
+    the writer thread owns one, each look-up opens its own."""
+
+    def __init__(self, dsn: str, table: str = "decisions", connect_timeout: int = 3) -> None:
+        self.dsn, self.table, self.connect_timeout = dsn, table, connect_timeout
+        self._conn: psycopg.Connection[Any] | None = None
+        self._days: set[date] = set()
+        self._schema_ready = False
+
+    def connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.dsn, connect_timeout=self.connect_timeout)
+            self._days.clear()  # temp table and partition cache belong to the old session
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _run(self, work: Any) -> Any:
+        """``work(conn)`` in a transaction; the connection is dropped on any error."""
+        try:
+            conn = self.connection()
+            with conn.transaction():
+                return work(conn)
+        except Exception:
+            self.close()
+            raise
+
+    def ensure_schema(self) -> None:
+        def create(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(LOCK, (self.table,))
+            conn.execute(SCHEMA.format(table=self.table))  # type: ignore[call-overload]
+
+        self._run(create)
+        self._schema_ready = True
+
+    def _ensure_days(self, conn: psycopg.Connection[Any], days: Iterable[date]) -> None:
+        missing = sorted(set(days) - self._days)
+        if not missing:
+            return
+        conn.execute(LOCK, (self.table,))
+        for day in missing:
+            conn.execute(create_partition_sql(self.table, day))  # type: ignore[call-overload]
+        self._days.update(missing)
+
+    def insert(self, rows: Sequence[Row]) -> int:
+        """Insert ``rows`` (``COLUMNS`` order); the number actually inserted (duplicates
+        of stored keys are skipped)."""
+        if not rows:
+            return 0
+        if not self._schema_ready:
+            self.ensure_schema()
+        columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+        table = sql.Identifier(self.table)
+
+        def write(conn: psycopg.Connection[Any]) -> int:
+            self._ensure_days(conn, {row[0] for row in rows})
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS decisions_in "
+                    "(LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                ).format(table)
+            )
+            with conn.cursor() as cur:
+                copy_sql = sql.SQL("COPY decisions_in ({}) FROM STDIN").format(columns)
+                with cur.copy(copy_sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(
+                    sql.SQL(
+                        "INSERT INTO {} ({}) SELECT {} FROM decisions_in ON CONFLICT DO NOTHING"
+                    ).format(table, columns, columns)
+                )
+                return cur.rowcount
+
+        try:
+            return int(self._run(write))
+        except Exception:
+            self._days.clear()
+            raise
+
+    def partitions(self) -> list[str]:
+        def names(conn: psycopg.Connection[Any]) -> list[str]:
+            rows = conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
+                (self.table,),
+            ).fetchall()
+            return sorted(r[0] for r in rows)
+
+        return list(self._run(names))
+
+    def drop_expired(self, retention_days: int, today: date | None = None) -> list[str]:
+        """Drop the day partitions older than ``retention_days``; their names."""
+        if retention_days <= 0:
+            return []
+        if not self._schema_ready:
+            self.ensure_schema()
+        old = expired(self.partitions(), today or datetime.now(UTC).date(), retention_days)
+
+        def drop(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(LOCK, (self.table,))
+            for name in old:
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+
+        if old:
+            self._run(drop)
+            self._days.clear()
+        return old
+
+    def _select(self, where: sql.Composable, params: Sequence[Any]) -> sql.Composed:
+        columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+        return sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY decided_at, item, row_index").format(
+            columns, sql.Identifier(self.table), where
+        )
+
+    def find(self, request_id: str) -> list[dict[str, Any]]:
+        """Every decision of a request (a bulk request has one per applicant). Its own
+        connection (callers run it off the writer thread); no table yet means none."""
+        query = self._select(sql.SQL("request_id = %s"), (request_id,))
+        with psycopg.connect(
+            self.dsn, connect_timeout=self.connect_timeout, row_factory=dict_row
+        ) as conn:
+            try:
+                return list(conn.execute(query, (request_id,)).fetchall())
+            except psycopg.errors.UndefinedTable:
+                return []
+
+    def export(
+        self, since: datetime, until: datetime, model_version: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Decisions with ``since <= decided_at < until`` (and the version), streamed."""
+        where: sql.Composable = sql.SQL("decided_at >= %s AND decided_at < %s")
+        params: list[Any] = [since, until]
+        if model_version is not None:
+            where = sql.SQL("{} AND model_version = %s").format(where)
+            params.append(model_version)
+        if not self._schema_ready:
+            self.ensure_schema()
+        query = self._select(where, params)
+        with (
+            psycopg.connect(
+                self.dsn, connect_timeout=self.connect_timeout, row_factory=dict_row
+            ) as conn,
+            conn.cursor(name="decisions_export") as cur,
+        ):
+            cur.execute(query, params)
+            yield from cur
+
+    def count(self) -> int:
+        def n(conn: psycopg.Connection[Any]) -> int:
+            query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(self.table))
+            return int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+
+        return int(self._run(n))

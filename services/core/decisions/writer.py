@@ -1,0 +1,222 @@
+"""The background writer: decisions are queued in memory by the request path (one
+``deque.extend``, no I/O, no formatting) and written by one thread in batches.
+
+Each batch is formatted (``record.to_row``: the privacy setting applies here) and inserted
+in one transaction. If PostgreSQL fails, the batch goes to the on-disk spool and the
+writer stops trying the database for ``retry_seconds`` (new batches go straight to the
+spool, so an outage costs no connect timeout per batch); once a write succeeds again, the
+spool is replayed oldest first and emptied. What neither the database nor the spool can
+take (spool full, memory queue full, shutdown deadline) is counted in
+``decisions_lost_total{reason}`` and logged: never dropped silently. ``close()`` (the
+services call it on SIGTERM) drains the queue before returning.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loguru import logger
+
+from services.core.decisions.metrics import DecisionMetrics
+from services.core.decisions.record import Decision, Row, to_row
+from services.core.decisions.settings import DecisionSettings
+from services.core.decisions.spool import Spool
+from services.core.decisions.store import DecisionStore
+
+RETENTION_EVERY_SECONDS = 3600.0
+REPLAY_ROWS = 10_000  # spooled rows per replay transaction
+
+
+class DecisionWriter:
+    def __init__(
+        self,
+        settings: DecisionSettings,
+        metrics: DecisionMetrics,
+        store: DecisionStore | None = None,
+    ) -> None:
+        self.settings, self.metrics = settings, metrics
+        self.store = store or DecisionStore(
+            settings.dsn.get_secret_value(), settings.table, settings.connect_timeout_seconds
+        )
+        self.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+        self.salt = settings.hash_salt.get_secret_value()
+        self._queue: deque[Decision] = deque()
+        self._wake = threading.Condition()
+        self._submitted = 0  # decisions accepted into the queue (ever)
+        self._handled = 0  # decisions written, spooled or counted lost (ever)
+        self._stopping = False
+        self._retry_at = 0.0  # monotonic time before which the database is not tried
+        self._retention_at = 0.0
+        self._thread = threading.Thread(target=self._run, name="decision-writer", daemon=True)
+        metrics.queue_rows.set_function(lambda: len(self._queue))
+        metrics.spool_bytes.set(self.spool.size())
+
+    # -- the request path --------------------------------------------------------------
+    def submit(self, decisions: Iterable[Decision]) -> None:
+        """Queue decisions for writing (never blocks on I/O)."""
+        batch = list(decisions)
+        if len(self._queue) + len(batch) > self.settings.queue_rows:
+            self.metrics.lost.labels("queue_full").inc(len(batch))
+            logger.error(
+                "decision record: memory queue full ({} rows), {} decisions not kept",
+                len(self._queue),
+                len(batch),
+            )
+            return
+        with self._wake:
+            self._queue.extend(batch)
+            self._submitted += len(batch)
+            if len(self._queue) >= self.settings.batch_rows:
+                self._wake.notify()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> DecisionWriter:
+        """Start the thread (again after ``close``: an app's lifespan may run twice)."""
+        if not self._thread.is_alive():
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="decision-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is written, spooled or counted lost."""
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            target = self._submitted
+            self._wake.notify_all()
+            while self._handled < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                self._wake.wait(min(left, 0.05))
+        return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Drain the queue and stop; what is left after ``timeout`` is counted lost."""
+        timeout = self.settings.shutdown_seconds if timeout is None else timeout
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        left = len(self._queue)
+        if left:
+            self.metrics.lost.labels("shutdown").inc(left)
+            logger.error("decision record: {} decisions not written at shutdown", left)
+        self.store.close()
+
+    # -- the writer thread -------------------------------------------------------------
+    def _take(self) -> list[Decision]:
+        with self._wake:
+            if not self._stopping and len(self._queue) < self.settings.batch_rows:
+                self._wake.wait(self.settings.flush_seconds)
+            n = min(len(self._queue), self.settings.batch_rows)
+            return [self._queue.popleft() for _ in range(n)]
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            if batch:
+                try:
+                    self._write([to_row(d, self.settings.inputs, self.salt) for d in batch])
+                except Exception as exc:  # a bug must not stop the thread unseen
+                    self.metrics.lost.labels("error").inc(len(batch))
+                    logger.opt(exception=exc).error(
+                        "decision record: {} decisions not kept", len(batch)
+                    )
+                with self._wake:
+                    self._handled += len(batch)
+                    self._wake.notify_all()
+            elif self._stopping:
+                return
+            try:
+                self._maintain()
+            except Exception as exc:
+                logger.opt(exception=exc).error("decision record: spool replay failed")
+
+    def _database_due(self) -> bool:
+        return time.monotonic() >= self._retry_at
+
+    def _insert(self, rows: list[Row]) -> bool:
+        try:
+            inserted = self.store.insert(rows)
+        except Exception as exc:
+            self._retry_at = time.monotonic() + self.settings.retry_seconds
+            self.metrics.database_up.set(0)
+            logger.warning("decision record: PostgreSQL write failed ({}): spooling", exc)
+            return False
+        self.metrics.database_up.set(1)
+        self.metrics.recorded.inc(inserted)
+        self.metrics.duplicates.inc(len(rows) - inserted)
+        return True
+
+    def _write(self, rows: list[Row]) -> None:
+        if self._database_due() and self._insert(rows):
+            return
+        if self.spool.append(rows):
+            self.metrics.spooled.inc(len(rows))
+        else:
+            self.metrics.lost.labels("spool_full").inc(len(rows))
+            logger.error(
+                "decision record: spool full ({} of {} bytes), {} decisions not kept",
+                self.spool.size(),
+                self.settings.spool_max_bytes,
+                len(rows),
+            )
+        self.metrics.spool_bytes.set(self.spool.size())
+
+    def _maintain(self) -> None:
+        """Replay the spool while the database answers; apply retention now and then."""
+        if not self._database_due():
+            return
+        replayed = 0
+        files = self.spool.files()
+        while files:
+            if self._stopping and len(self._queue):
+                break  # at shutdown the queue comes first; the spool survives us
+            group: list[Path] = []  # several small files per transaction
+            rows: list[Row] = []
+            while files and len(rows) < REPLAY_ROWS:
+                path = files.pop(0)
+                try:
+                    rows += self.spool.read(path)
+                except (OSError, ValueError) as exc:  # unreadable: set aside, never retried
+                    self.spool.quarantine(path)
+                    logger.error("decision record: spool file {} unreadable ({})", path, exc)
+                    continue
+                group.append(path)
+            if not self._insert(rows):
+                break
+            for path in group:
+                self.spool.remove(path)
+            self.metrics.replayed.inc(len(rows))
+            replayed += len(rows)
+        if replayed:
+            logger.info("decision record: replayed {} spooled decisions", replayed)
+        self.metrics.spool_bytes.set(self.spool.size())
+        if self.settings.retention_days and time.monotonic() >= self._retention_at:
+            self._retention_at = time.monotonic() + RETENTION_EVERY_SECONDS
+            try:
+                dropped = self.store.drop_expired(
+                    self.settings.retention_days, datetime.now(UTC).date()
+                )
+            except Exception as exc:
+                logger.warning("decision record: retention failed ({})", exc)
+            else:
+                if dropped:
+                    logger.info("decision record: dropped partitions {}", dropped)
+
+
+def start_writer(
+    settings: DecisionSettings, metrics: DecisionMetrics | None = None
+) -> DecisionWriter | None:
+    """A started writer, or None when the record is off (no DSN)."""
+    if not settings.enabled:
+        logger.info("decision record off (DECISIONS_DSN not set)")
+        return None
+    return DecisionWriter(settings, metrics or DecisionMetrics()).start()

@@ -1,0 +1,115 @@
+"""Batch rows in the decision record (real PostgreSQL, real worker processes): every row
+of a job is recorded once under its ``(job, row)`` key, even when a worker is SIGKILLed
+after writing a chunk's decisions but before its result file, and the chunk is scored
+again by another worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.batch.api.app import create_app
+from services.batch.worker.chunk import run_chunk
+from services.batch.worker.recording import ChunkRecord
+from services.core.decisions.metrics import DecisionMetrics
+from services.core.decisions.settings import DecisionSettings
+from services.core.decisions.writer import DecisionWriter
+from services.core.model_store import LoadedModel
+from tests.integration.batch.conftest import make_settings
+from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final, wait_for
+from tests.integration.batch.harness import write_parquet as write
+from tests.support.postgres import PostgresServer
+from tests.support.processes import RedisServer
+
+pytestmark = pytest.mark.integration
+
+N, CHUNK = 400_000, 50_000
+
+
+def counts(dsn: str, job_id: str) -> tuple[int, int]:
+    """(records of the job, distinct rows among them)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT row_index) FROM decisions WHERE job_id = %s",
+            (job_id,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def test_sigkilled_worker_leaves_no_duplicate_record(
+    redis: RedisServer,
+    postgres: PostgresServer,
+    tmp_path: Path,
+    model_dir: Path,
+    model: LoadedModel,
+    spawn_worker: Callable[..., WorkerProcess],
+    applicants: Callable[[int, int], pd.DataFrame],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DECISIONS_DSN", postgres.dsn)  # the workers inherit it
+    monkeypatch.setenv("DECISIONS_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("DECISIONS_BATCH_ROWS", "20000")
+    settings = make_settings(
+        redis, tmp_path, model_dir, chunk_rows=CHUNK, retry_backoff_seconds=[0, 1]
+    )
+    with TestClient(create_app(settings)) as client:
+        write(applicants(N, 9), settings.storage_dir / "inputs" / "book.parquet", CHUNK)
+        response = client.post("/api/v1/jobs", json={"path": "book.parquet"})
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        results = settings.storage_dir / "jobs" / job_id / "results"
+        first = spawn_worker(settings)
+
+        def recorded_ahead_of_results() -> bool:
+            """Some chunk's decisions are stored but its result file is not written."""
+            done = len(list(results.glob("part-*.parquet"))) if results.exists() else 0
+            return done >= 1 and counts(postgres.dsn, job_id)[0] > done * CHUNK
+
+        wait_for("a chunk recorded but not finished", recorded_ahead_of_results, 300, 0.002)
+        os.killpg(first.pid, signal.SIGKILL)  # the whole pod: no flush, no goodbye
+        first.proc.wait(10)
+        second = spawn_worker(settings)
+        final = wait_final(client, job_id, 300)
+        assert final["state"] == "succeeded", (final, second.output())
+    assert counts(postgres.dsn, job_id) == (N, N)  # every row once
+    assert "duplicates" not in second.output()
+
+
+def test_a_chunk_scored_again_records_nothing_twice(
+    postgres: PostgresServer,
+    tmp_path: Path,
+    model: LoadedModel,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    from services.batch.domain import ChunkSpec
+
+    source = write(applicants(5_000, 3), tmp_path / "in.parquet")
+    spec = ChunkSpec(index=0, path=str(source), offset=0, rows=5_000)
+    registry = CollectorRegistry()
+    config = DecisionSettings(dsn=postgres.dsn, spool_dir=tmp_path / "spool")
+    writer = DecisionWriter(config, DecisionMetrics(registry)).start()
+    record = ChunkRecord(writer, "job-x", 1_767_225_600.0, "caller")
+    out = tmp_path / "part-000000.parquet"
+    run_chunk(model, spec, out, None, "w1", False, record)
+    out.unlink()  # as if the worker died after the record, before the result
+    run_chunk(model, spec, out, None, "w2", False, record)
+    writer.close()
+    assert counts(postgres.dsn, "job-x") == (5_000, 5_000)
+    assert registry.get_sample_value("decisions_duplicates_skipped_total") == 5_000
+    with psycopg.connect(postgres.dsn) as conn:
+        row = conn.execute(
+            "SELECT day, track, model_version, inputs FROM decisions WHERE row_index = 1"
+        ).fetchone()
+    assert row is not None
+    assert str(row[0]) == "2026-01-01"  # the job's submission day, stable across retries
+    assert row[1] == "batch"
+    assert row[2] == model.version
+    assert set(row[3]) == {f.name for f in model.contract.features}

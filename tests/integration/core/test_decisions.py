@@ -1,0 +1,291 @@
+"""The decision record against a real PostgreSQL (``initdb`` + ``pg_ctl``): round trip,
+idempotent keys, an outage mid-load (spool, replay), a full spool (counted, logged),
+retention, and the export CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from loguru import logger
+from prometheus_client import CollectorRegistry
+
+from services.core.decisions.metrics import DecisionMetrics
+from services.core.decisions.record import (
+    Decision,
+    InputsMode,
+    ModelIdentity,
+    batch_decision_id,
+    inputs_digest,
+    online_decision_id,
+    to_row,
+)
+from services.core.decisions.settings import DecisionSettings
+from services.core.decisions.store import DecisionStore
+from services.core.decisions.writer import DecisionWriter
+from tests.support.postgres import PostgresServer
+
+pytestmark = pytest.mark.integration
+
+MODEL = ModelIdentity("credit-default", "3", "stable")
+REPO = Path(__file__).resolve().parents[3]
+
+
+def make(i: int, request_id: str | None = "r", at: datetime | None = None, **kw: Any) -> Decision:
+    at = at or datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "decision_id": online_decision_id(request_id or "-", i),
+        "decided_at": at,
+        "day": at.date(),
+        "model": MODEL,
+        "inputs": {"balance": 100.0 + i, "student": "No"},
+        "probability": 0.25,
+        "prediction": 0,
+        "risk_band": "low",
+        "threshold": 0.5,
+        "caller": "abcdef012345",
+        "request_id": request_id,
+        "item": i,
+    }
+    fields.update(kw)
+    return Decision(**fields)
+
+
+def settings(pg: PostgresServer, tmp_path: Path, **kw: Any) -> DecisionSettings:
+    options: dict[str, Any] = {
+        "dsn": pg.dsn,
+        "spool_dir": tmp_path / "spool",
+        "flush_seconds": 0.05,
+        "retry_seconds": 0.2,
+        "connect_timeout_seconds": 1,
+    }
+    options.update(kw)
+    return DecisionSettings(**options)
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    got = registry.get_sample_value(name, labels)
+    return 0.0 if got is None else got
+
+
+@pytest.fixture
+def store(postgres: PostgresServer) -> Iterator[DecisionStore]:
+    s = DecisionStore(postgres.dsn)
+    yield s
+    s.close()
+
+
+def test_round_trip_keeps_every_field(
+    postgres: PostgresServer, tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    reasons = [{"feature": "balance", "value": 101.0, "contribution": 0.7, "statement": "High"}]
+    writer = DecisionWriter(settings(postgres, tmp_path), DecisionMetrics(registry)).start()
+    writer.submit([make(0, "req-a", reasons=reasons), make(1, "req-a")])
+    writer.submit([make(0, "req-b")])
+    assert writer.flush()
+    writer.close()
+    found = DecisionStore(postgres.dsn).find("req-a")
+    assert [r["item"] for r in found] == [0, 1]
+    first = found[0]
+    assert first["inputs"] == {"balance": 100.0, "student": "No"}
+    assert first["inputs_hash"] is None
+    assert (first["model_name"], first["model_version"], first["track"]) == (
+        "credit-default",
+        "3",
+        "stable",
+    )
+    assert first["reasons"] == reasons
+    assert found[1]["reasons"] == []
+    assert (first["probability"], first["prediction"], first["risk_band"]) == (0.25, 0, "low")
+    assert first["caller"] == "abcdef012345"
+    assert value(registry, "decisions_recorded_total") == 3
+
+
+def test_hash_setting_stores_no_inputs(postgres: PostgresServer, tmp_path: Path) -> None:
+    config = settings(postgres, tmp_path, inputs="hash", hash_salt="pepper")
+    writer = DecisionWriter(config, DecisionMetrics(CollectorRegistry())).start()
+    decision = make(0, "req-h")
+    writer.submit([decision])
+    writer.close()
+    (row,) = DecisionStore(postgres.dsn).find("req-h")
+    assert row["inputs"] is None
+    assert row["inputs_hash"] == inputs_digest(decision.inputs, "pepper")
+
+
+def test_the_same_key_is_stored_once(store: DecisionStore) -> None:
+    day = date(2026, 5, 4)
+    rows = [
+        to_row(
+            make(
+                r,
+                job_id="j1",
+                row_index=r,
+                decision_id=batch_decision_id("j1", r),
+                day=day,
+                request_id=None,
+                item=None,
+            ),
+            InputsMode.VALUES,
+        )
+        for r in range(1, 101)
+    ]
+    assert store.insert(rows[:60]) == 60
+    assert store.insert(rows) == 40  # a chunk scored again: only the new rows go in
+    assert store.count() == 100
+
+
+def test_outage_mid_load_spools_and_replays_everything(
+    postgres: PostgresServer, tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    writer = DecisionWriter(
+        settings(postgres, tmp_path, batch_rows=50), DecisionMetrics(registry)
+    ).start()
+    stop = threading.Event()
+    sent: list[int] = []
+
+    def load() -> None:
+        i = 0
+        while not stop.is_set():
+            writer.submit([make(i, "load")])
+            sent.append(i)
+            i += 1
+            time.sleep(0.001)
+
+    producer = threading.Thread(target=load)
+    producer.start()
+    time.sleep(0.5)
+    postgres.stop()  # outage while decisions flow
+    time.sleep(1.5)
+    assert value(registry, "decisions_spooled_total") > 0
+    assert writer.spool.files(), "no spool file during the outage"
+    postgres.start()
+    time.sleep(0.5)
+    stop.set()
+    producer.join()
+    assert writer.flush(timeout=20)
+    deadline = time.monotonic() + 20
+    while writer.spool.files() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    writer.close()
+    assert writer.spool.files() == []
+    assert writer.spool.size() == 0
+    assert value(registry, "decisions_replayed_total") == value(registry, "decisions_spooled_total")
+    stored = {r["item"] for r in DecisionStore(postgres.dsn).find("load")}
+    assert stored == set(sent)
+    assert len(DecisionStore(postgres.dsn).find("load")) == len(sent)  # nothing twice
+    assert value(registry, "decisions_lost_total", reason="spool_full") == 0
+
+
+def test_full_spool_is_counted_and_logged(
+    postgres: PostgresServer, tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    messages: list[str] = []
+    sink = logger.add(messages.append, level="ERROR", format="{message}")
+    postgres.stop()
+    config = settings(postgres, tmp_path, spool_max_bytes=4096, batch_rows=10)
+    writer = DecisionWriter(config, DecisionMetrics(registry)).start()
+    for i in range(200):
+        writer.submit([make(i, "full")])
+    assert writer.flush(timeout=30)
+    writer.close()
+    logger.remove(sink)
+    spooled = value(registry, "decisions_spooled_total")
+    lost = value(registry, "decisions_lost_total", reason="spool_full")
+    assert spooled > 0
+    assert lost > 0
+    assert spooled + lost == 200  # every decision is accounted for
+    assert writer.spool.size() <= 4096
+    assert any("spool full" in m and "decisions not kept" in m for m in messages)
+
+
+def test_retention_drops_old_day_partitions(store: DecisionStore) -> None:
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=n) for n in (0, 1, 5, 40)]
+    rows = [
+        to_row(make(0, f"d{n}", day=d, decision_id=f"k{n}"), InputsMode.VALUES)
+        for n, d in enumerate(days)
+    ]
+    store.insert(rows)
+    assert len(store.partitions()) == 4
+    dropped = store.drop_expired(retention_days=3, today=today)
+    assert dropped == [f"decisions_{d:%Y%m%d}" for d in sorted(days[2:])]
+    assert store.partitions() == sorted(f"decisions_{d:%Y%m%d}" for d in days[:2])
+    assert store.count() == 2
+    assert store.insert([to_row(make(0, "again"), InputsMode.VALUES)]) == 1  # still writable
+
+
+def test_export_cli_writes_the_range(
+    store: DecisionStore, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    base = datetime(2026, 2, 10, 12, tzinfo=UTC)
+    rows = [
+        to_row(
+            make(
+                i,
+                "exp",
+                at=base + timedelta(days=i),
+                decision_id=f"e{i}",
+                model=ModelIdentity("m", "7" if i % 2 else "8"),
+            ),
+            InputsMode.VALUES,
+        )
+        for i in range(5)
+    ]  # 10, 11, 12, 13, 14 February
+    store.insert(rows)
+    env = {"DECISIONS_DSN": postgres.dsn, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+
+    def export(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "services.core.decisions", "export", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=REPO,
+        )
+
+    out = tmp_path / "d.parquet"
+    done = export(
+        "--since", "2026-02-11", "--until", "2026-02-13", "--format", "parquet", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_parquet(out)
+    assert list(frame["item"]) == [1, 2, 3]  # the 11th to the 13th, whole days
+    assert frame["inputs"].iloc[0] == '{"balance":101.0,"student":"No"}'
+    csv = tmp_path / "d.csv"
+    done = export(
+        "--since",
+        "2026-02-01",
+        "--until",
+        "2026-03-01",
+        "--model-version",
+        "7",
+        "--format",
+        "csv",
+        "--out",
+        str(csv),
+    )
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_csv(csv)["item"]) == [1, 3]
+    bad = export("--since", "yesterday", "--until", "2026-03-01", "--out", str(csv))
+    assert bad.returncode == 2
+    assert "bad date" in bad.stderr
+
+
+def test_look_up_before_any_write_finds_nothing(postgres: PostgresServer) -> None:
+    store = DecisionStore(postgres.dsn)
+    assert store.find("never") == []  # no table yet: nothing recorded, not an error
+    assert store.partitions() == []

@@ -60,6 +60,7 @@ class HttpSubmission:
     request: Request
     service: BatchService
     params: dict[str, str | None]  # query options: id_column, name, format
+    caller: str | None = None  # the key id: which input folders a path may name
 
     @property
     def media_type(self) -> str:
@@ -131,7 +132,7 @@ class HttpSubmission:
         except InvalidBody as exc:
             raise InvalidInput(exc.message, exc.details) from exc
         if isinstance(body, SubmitPath):
-            found = self.service.resolve_input(body.path)
+            found = self.service.resolve_input(body.path, self.caller)
             if found is None:
                 raise InvalidInput(f"path {body.path!r} is not a file in an allowed input folder")
             return Source("path", found, body.format, body.path, body.id_column)

@@ -92,6 +92,12 @@ class BatchSettings(KeyedServiceSettings):
         description="worker registration TTL; an idle worker wakes every TTL-15 s (seconds)",
     )
     max_upload_bytes: int = Field(4 << 30, ge=1, description="largest request body (bytes)")
+    max_json_bytes: int = Field(
+        32 << 20,
+        ge=1,
+        description="largest JSON body (bytes): JSON is parsed in memory (several times its "
+        "size), so it is capped well below the API pod's memory; bigger inputs go as a file",
+    )
     max_json_rows: int = Field(100_000, ge=1, description="most rows in one JSON submission (rows)")
     access_log_probes: bool = Field(
         False, description="also log /healthz, /readyz and /metrics requests in the access log"

@@ -34,6 +34,17 @@ def _logging(settings: BatchSettings, service: str, *stdlib: str) -> None:
     intercept_stdlib_logging(*stdlib, level=level if isinstance(level, int) else logging.INFO)
 
 
+def _spool_uploads_to_storage(settings: BatchSettings) -> None:
+    """Multipart uploads are spooled by Starlette into temporary files: put those on the
+    shared storage volume, not the pod's small ``/tmp`` (a 1 GiB tmpfs in the chart, which
+    one large upload used to fill). The API process only, so its uploads alone move."""
+    import tempfile
+
+    spool = settings.storage_dir / "tmp"
+    spool.mkdir(parents=True, exist_ok=True)
+    tempfile.tempdir = str(spool)
+
+
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -41,6 +52,7 @@ def _api(args: argparse.Namespace) -> int:
 
     settings = BatchSettings()
     _logging(settings, "batch-api", "uvicorn", "uvicorn.error")
+    _spool_uploads_to_storage(settings)
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,

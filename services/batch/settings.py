@@ -10,11 +10,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.core.paths import REPO_ROOT
-from services.core.settings import KeyedServiceSettings, env_field
+from services.core.settings import KeyedServiceSettings, env_field, key_digests
 
 
 class BatchSettings(KeyedServiceSettings):
@@ -42,6 +42,12 @@ class BatchSettings(KeyedServiceSettings):
         le=16,
         description="model versions a worker keeps loaded (least recently used dropped "
         "first); each holds one booster and its contract in memory (versions)",
+    )
+    admin_key_hashes: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 hex digests of admin keys: accepted like API keys, and they see, "
+        "cancel and download every key's jobs and name any input path (other keys: only "
+        "their own jobs, and inputs under <input folder>/<key id>/)",
     )
     storage_dir: Path = Field(
         REPO_ROOT / ".batch",
@@ -86,6 +92,12 @@ class BatchSettings(KeyedServiceSettings):
         description="worker registration TTL; an idle worker wakes every TTL-15 s (seconds)",
     )
     max_upload_bytes: int = Field(4 << 30, ge=1, description="largest request body (bytes)")
+    max_json_bytes: int = Field(
+        32 << 20,
+        ge=1,
+        description="largest JSON body (bytes): JSON is parsed in memory (several times its "
+        "size), so it is capped well below the API pod's memory; bigger inputs go as a file",
+    )
     max_json_rows: int = Field(100_000, ge=1, description="most rows in one JSON submission (rows)")
     access_log_probes: bool = Field(
         False, description="also log /healthz, /readyz and /metrics requests in the access log"
@@ -110,6 +122,16 @@ class BatchSettings(KeyedServiceSettings):
     )
     host: str = Field("0.0.0.0", description="job API bind address")
     port: int = Field(8001, description="job API port")
+
+    @field_validator("admin_key_hashes")
+    @classmethod
+    def _admin_digests(cls, value: list[str]) -> list[str]:
+        return key_digests(value)
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        """Key ids (digest prefixes, as the auth reports callers) of the admin keys."""
+        return frozenset(d[:12] for d in self.admin_key_hashes)
 
     @model_validator(mode="after")
     def _check_retries(self) -> BatchSettings:

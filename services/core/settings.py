@@ -60,6 +60,19 @@ class ServiceSettings(BaseSettings):
         return self.environment is Environment.PRODUCTION
 
 
+def key_digests(value: list[str]) -> list[str]:
+    """Normalised SHA-256 hex digests. A blank or malformed entry is an error, never "no
+    key": '[""]' used to pass the production check and then be dropped, serving keyless
+    requests as anonymous."""
+    digests = [item.strip().lower() for item in value]
+    bad = [i for i, d in enumerate(digests) if not _SHA256_HEX.fullmatch(d)]
+    if bad:
+        raise ValueError(
+            f"API key digests must be 64 hex characters (SHA-256); entries {bad} are not"
+        )
+    return digests
+
+
 class KeyedServiceSettings(ServiceSettings):
     """Settings of a service that takes API keys (inference, batch)."""
 
@@ -71,15 +84,7 @@ class KeyedServiceSettings(ServiceSettings):
     @field_validator("api_key_hashes")
     @classmethod
     def _digests_only(cls, value: list[str]) -> list[str]:
-        # A blank or malformed entry is an error, never "no key": '[""]' used to pass the
-        # production check and then be dropped, serving keyless requests as anonymous.
-        digests = [item.strip().lower() for item in value]
-        bad = [i for i, d in enumerate(digests) if not _SHA256_HEX.fullmatch(d)]
-        if bad:
-            raise ValueError(
-                f"API key digests must be 64 hex characters (SHA-256); entries {bad} are not"
-            )
-        return digests
+        return key_digests(value)
 
     @model_validator(mode="after")
     def _refuse_open_production(self) -> KeyedServiceSettings:

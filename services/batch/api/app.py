@@ -54,7 +54,7 @@ def create_app(settings: BatchSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Credit-risk batch scoring", version="1", lifespan=lifespan)
     app.state.service = service
-    app.state.auth = ApiKeyAuth(settings.api_key_hashes)
+    app.state.auth = ApiKeyAuth([*settings.api_key_hashes, *settings.admin_key_hashes])
     app.state.metrics = api_registry(backend.store, backend.enqueuer.queue)
     app.state.submit_schemas = cache = SchemaCache(service)
     install_error_handlers(app)

@@ -28,7 +28,7 @@ MEANINGS = {
     403: "wrong X-API-Key",
     404: "no such job (unknown, or its results expired)",
     409: "the job is not in a state that allows this",
-    413: "body larger than max_upload_bytes",
+    413: "body larger than max_upload_bytes (a JSON body: max_json_bytes)",
     415: "unsupported Content-Type",
     422: "invalid request or input (details name fields, or columns and rows); on submit "
     "also an Idempotency-Key already used with a different request "

@@ -104,15 +104,15 @@ async def submit(
     format: Annotated[str | None, Query(pattern=FORMAT_PATTERN)] = None,
 ) -> JSONResponse:
     params = {"id_column": id_column, "name": name, "format": format}
-    submission = HttpSubmission(request, service, params)
+    submission = HttpSubmission(request, service, params, caller)
     return _accepted(await accept(service, submission, caller, idempotency_key))
 
 
 @router.get("/jobs", responses=error_responses(), summary="Recent jobs, newest first")
 def recent(
-    service: ServiceDep, limit: Annotated[int, Query(ge=1, le=1000)] = 20
+    service: ServiceDep, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 20
 ) -> list[JobStatus]:
-    return service.recent(limit)
+    return service.recent(limit, caller)
 
 
 @router.get("/jobs/{job_id}", responses=error_responses(404), summary="Job status and progress")
@@ -121,8 +121,8 @@ def recent(
     responses=error_responses(404),
     summary="Job status and progress (alias)",
 )
-def status(job_id: JobId, service: ServiceDep) -> JobStatus:
-    return service.status(job_id)
+def status(job_id: JobId, service: ServiceDep, caller: Caller) -> JobStatus:
+    return service.status(job_id, caller)
 
 
 @router.post(
@@ -130,5 +130,5 @@ def status(job_id: JobId, service: ServiceDep) -> JobStatus:
     responses=error_responses(404, 409),
     summary="Cancel a queued or running job",
 )
-def cancel(job_id: JobId, service: ServiceDep) -> JobStatus:
-    return service.cancel(job_id)
+def cancel(job_id: JobId, service: ServiceDep, caller: Caller) -> JobStatus:
+    return service.cancel(job_id, caller)

@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
 from services.batch import formats
-from services.batch.api.deps import JobId, ServiceDep, require_key
+from services.batch.api.deps import Caller, JobId, ServiceDep, require_key
 from services.batch.api.docs import ResultPage, error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["results"], dependencies=[Depends(require_key)])
@@ -37,13 +37,14 @@ PARQUET = formats.by_name("parquet").media_type
 def results(
     job_id: JobId,
     service: ServiceDep,
+    caller: Caller,
     format: Literal["csv", "parquet", "json"] = "csv",
     offset: Annotated[int, Query(ge=0, description="first row of a JSON page (0-based)")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000, description="rows in a JSON page")] = 1000,
 ) -> Response | dict[str, Any]:
     if format == "json":
-        return service.result_page(job_id, offset, limit)
-    media_type, stream = service.download(job_id, format)
+        return service.result_page(job_id, offset, limit, caller)
+    media_type, stream = service.download(job_id, format, caller)
     disposition = f'attachment; filename="{job_id}.{format}"'
     return StreamingResponse(
         stream, media_type=media_type, headers={"Content-Disposition": disposition}

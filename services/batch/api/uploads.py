@@ -30,7 +30,7 @@ from services.batch.api.schemas import InvalidBody, SubmitPath
 from services.batch.service.batch_service import BatchService
 from services.batch.service.submit import Source
 from services.batch.state.storage import JobPaths
-from services.core.web.errors import InvalidInput, UnsupportedMediaType
+from services.core.web.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 FORMAT_PATTERN = formats.name_pattern()
 
@@ -60,6 +60,7 @@ class HttpSubmission:
     request: Request
     service: BatchService
     params: dict[str, str | None]  # query options: id_column, name, format
+    caller: str | None = None  # the key id: which input folders a path may name
 
     @property
     def media_type(self) -> str:
@@ -114,7 +115,7 @@ class HttpSubmission:
         return Source("upload", target, fmt, name, self.params.get("id_column"))
 
     async def _json(self, paths: JobPaths, digest: RequestDigest) -> Source:
-        raw = await self.request.body()
+        raw = await self._json_body()
         digest.update(raw)
         schemas = submit_schemas(self.request)
         if len(raw) > 0 and (count := _row_count(raw)) > schemas.max_rows:
@@ -131,7 +132,7 @@ class HttpSubmission:
         except InvalidBody as exc:
             raise InvalidInput(exc.message, exc.details) from exc
         if isinstance(body, SubmitPath):
-            found = self.service.resolve_input(body.path)
+            found = self.service.resolve_input(body.path, self.caller)
             if found is None:
                 raise InvalidInput(f"path {body.path!r} is not a file in an allowed input folder")
             return Source("path", found, body.format, body.path, body.id_column)
@@ -139,6 +140,22 @@ class HttpSubmission:
         target = paths.input("parquet")
         await run_in_threadpool(self.service.save_rows, rows["rows"], target, rows["id_column"])
         return Source("json", target, "parquet", "rows", rows["id_column"])
+
+    async def _json_body(self) -> bytes:
+        """The JSON body, refused (413) past ``max_json_bytes`` before it is all read."""
+        cap = self.service.settings.max_json_bytes
+        declared = self.request.headers.get("content-length", "")
+        too_large = PayloadTooLarge(
+            f"JSON body exceeds {cap} bytes (BATCH_MAX_JSON_BYTES): upload a file instead"
+        )
+        if declared.isdigit() and int(declared) > cap:
+            raise too_large
+        body = bytearray()
+        async for block in self.request.stream():
+            body += block
+            if len(body) > cap:
+                raise too_large
+        return bytes(body)
 
     async def _form(self, paths: JobPaths, digest: RequestDigest) -> Source:
         form = await self.request.form(max_files=1)

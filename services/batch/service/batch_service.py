@@ -107,23 +107,31 @@ class BatchService:
             body["model"] = {"name": self.contract.model_name, "uri": self.settings.model_uri}
         return not problems, body
 
-    def record(self, job_id: str) -> dict[str, str]:
+    def record(self, job_id: str, caller: str | None = None) -> dict[str, str]:
+        """The job's record; with ``caller``, only if that key may see it (its own job, or
+        an admin key): another key's job is as unknown as a job that never was (404)."""
         record = self.backend.store.record(job_id)
         if record is None and restore(self.backend, job_id):
             record = self.backend.store.record(job_id)
-        if record is None:
+        if record is None or (caller is not None and not self.may_see(caller, record)):
             raise NotFound(f"job {job_id} not found (unknown, or its results expired)")
         return record
+
+    def is_admin(self, caller: str) -> bool:
+        return caller in self.settings.admin_ids
+
+    def may_see(self, caller: str, record: dict[str, str]) -> bool:
+        return self.is_admin(caller) or record.get("submitted_by", "anonymous") == caller
 
     @property
     def band_names(self) -> list[str]:
         return [band.name for band in self.contract.risk_bands] if self.contract else []
 
-    def status(self, job_id: str) -> JobStatus:
-        return job_status(job_id, self.record(job_id), bands=self.band_names)
+    def status(self, job_id: str, caller: str | None = None) -> JobStatus:
+        return job_status(job_id, self.record(job_id, caller), bands=self.band_names)
 
-    def cancel(self, job_id: str) -> JobStatus:
-        self.record(job_id)
+    def cancel(self, job_id: str, caller: str | None = None) -> JobStatus:
+        self.record(job_id, caller)
         ttl = self.settings.result_ttl_seconds
         outcome, state = self.backend.store.close(job_id, JobState.CANCELLED, ttl)
         if outcome == "inactive":
@@ -132,15 +140,17 @@ class BatchService:
             self.backend.storage.job(job_id).write_final(state, ttl)
         return self.status(job_id)
 
-    def recent(self, limit: int) -> list[JobStatus]:
+    def recent(self, limit: int, caller: str | None = None) -> list[JobStatus]:
+        """The newest ``limit`` jobs ``caller`` may see (all of them without a caller)."""
+        owner = None if caller is None or self.is_admin(caller) else caller
         return [
             job_status(job_id, record, bands=self.band_names)
-            for job_id, record in self.backend.store.recent(limit)
+            for job_id, record in self.backend.store.recent(limit, owner)
         ]
 
-    def result_chunks(self, job_id: str) -> ResultFiles:
+    def result_chunks(self, job_id: str, caller: str | None = None) -> ResultFiles:
         """The result files of a succeeded job, in input order."""
-        state = self.record(job_id)["state"]
+        state = self.record(job_id, caller)["state"]
         if state != JobState.SUCCEEDED:
             raise Conflict(f"job {job_id} is {state}: results exist once it has succeeded")
         paths = self.backend.storage.job(job_id)
@@ -152,19 +162,28 @@ class BatchService:
             raise NotFound(f"results of job {job_id} are gone from storage (chunks {missing[:5]})")
         return chunks
 
-    def result_page(self, job_id: str, offset: int, limit: int) -> dict[str, Any]:
-        return result_page(job_id, self.result_chunks(job_id), offset, limit)
+    def result_page(
+        self, job_id: str, offset: int, limit: int, caller: str | None = None
+    ) -> dict[str, Any]:
+        return result_page(job_id, self.result_chunks(job_id, caller), offset, limit)
 
-    def download(self, job_id: str, format_name: str) -> tuple[str, Iterator[bytes]]:
+    def download(
+        self, job_id: str, format_name: str, caller: str | None = None
+    ) -> tuple[str, Iterator[bytes]]:
         """The media type and the streamed bytes of a succeeded job's results."""
         fmt = formats.by_name(format_name)
         if fmt.write_results is None:
             raise ValueError(f"results cannot be written as {fmt.title}")
-        return fmt.media_type, fmt.write_results(self.result_chunks(job_id))
+        return fmt.media_type, fmt.write_results(self.result_chunks(job_id, caller))
 
-    def resolve_input(self, path: str) -> Path | None:
-        """The file ``path`` names inside an allowed input folder, else None."""
-        return self.backend.storage.resolve_input(path)
+    def resolve_input(self, path: str, caller: str | None = None) -> Path | None:
+        """The file ``path`` names inside an input folder ``caller`` may read, else None:
+        every allowed folder for an admin key or without auth, else the key's own
+        ``<folder>/<key id>/`` (relative paths are taken from there)."""
+        tenant = None
+        if caller is not None and caller != "anonymous" and not self.is_admin(caller):
+            tenant = caller
+        return self.backend.storage.resolve_input(path, tenant)
 
     def save_rows(self, rows: list[dict[str, Any]], target: Path, id_column: str | None) -> None:
         """JSON rows, checked in full, as the job's Parquet input."""

@@ -132,14 +132,16 @@ class Storage:
         if digest and self.job_for_key(digest) == paths.job_id:
             self.key_file(digest).unlink(missing_ok=True)
 
-    def resolve_input(self, path: str) -> Path | None:
-        """The file ``path`` names if it lies inside an allowed input folder, else None."""
+    def resolve_input(self, path: str, tenant: str | None = None) -> Path | None:
+        """The file ``path`` names if it lies inside an allowed input folder (with
+        ``tenant``: inside that key's ``<folder>/<tenant>/``), else None."""
         given = Path(path)
-        candidates = [given] if given.is_absolute() else [d / given for d in self.input_dirs]
+        dirs = self.input_dirs if tenant is None else [d / tenant for d in self.input_dirs]
+        candidates = [given] if given.is_absolute() else [d / given for d in dirs]
         for candidate in candidates:
             try:
                 resolved = candidate.resolve()
-                if any(resolved.is_relative_to(d) for d in self.input_dirs) and resolved.is_file():
+                if any(resolved.is_relative_to(d) for d in dirs) and resolved.is_file():
                     return resolved
             except (OSError, ValueError):  # NUL byte, unencodable text, name too long, ...
                 continue

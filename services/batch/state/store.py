@@ -176,20 +176,31 @@ class RedisJobStore:
         raw = self.redis.hgetall(self._keys(job_id)[2])
         return sorted((ChunkSpec.from_json(v) for v in raw.values()), key=lambda c: c.index)
 
-    def recent(self, limit: int) -> list[tuple[str, dict[str, str]]]:
-        ids = [_text(i) for i in self.redis.zrevrange(self.index_key, 0, limit - 1)]
-        with self.redis.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hgetall(self.job_key(job_id))
-            raws = pipe.execute()
-        gone = [job_id for job_id, raw in zip(ids, raws, strict=True) if not raw]
-        if gone:
-            self.redis.zrem(self.index_key, *gone)
-        return [
-            (job_id, {_text(k): _text(v) for k, v in raw.items()})
-            for job_id, raw in zip(ids, raws, strict=True)
-            if raw
-        ]
+    def recent(self, limit: int, owner: str | None = None) -> list[tuple[str, dict[str, str]]]:
+        """The newest ``limit`` jobs, newest first; with ``owner``, only that key's (the
+        index is read page by page until enough are found: it holds unexpired jobs only)."""
+        found: list[tuple[str, dict[str, str]]] = []
+        start, page = 0, max(limit, 200) if owner else limit
+        while len(found) < limit:
+            ids = [_text(i) for i in self.redis.zrevrange(self.index_key, start, start + page - 1)]
+            if not ids:
+                break
+            start += page
+            with self.redis.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hgetall(self.job_key(job_id))
+                raws = pipe.execute()
+            gone = [job_id for job_id, raw in zip(ids, raws, strict=True) if not raw]
+            if gone:
+                self.redis.zrem(self.index_key, *gone)
+                start -= len(gone)
+            for job_id, raw in zip(ids, raws, strict=True):
+                record = {_text(k): _text(v) for k, v in raw.items()}
+                if raw and (owner is None or record.get("submitted_by", "anonymous") == owner):
+                    found.append((job_id, record))
+            if owner is None:
+                break
+        return found[:limit]
 
     def stats(self) -> dict[str, int]:
         return {_text(k): int(v) for k, v in self.redis.hgetall(f"{self.prefix}:stats").items()}

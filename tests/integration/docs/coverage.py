@@ -156,7 +156,7 @@ RULES: tuple[Rule, ...] = (
     Rule("redis-server --port 6379 --save '' &", (Here(LOCAL),)),
     Rule(
         r"^export (API_KEY=\$\(openssl |INFERENCE_API_KEY_HASHES=|INFERENCE_ADMIN_KEY_HASH="
-        r"|BATCH_API_KEY_HASHES=)",
+        r"|BATCH_API_KEY_HASHES=|BATCH_ADMIN_KEY_HASHES=)",
         (Here(LOCAL),),
     ),
     Rule("python -m services.inference --port 8080 &", (Here(LOCAL),)),

@@ -57,7 +57,7 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
     limiter = RequestLimiter(settings)
     app.state.settings, app.state.runtime, app.state.metrics = settings, runtime, metrics
     app.state.limiter, app.state.watcher = limiter, watcher
-    app.state.scorer = Scorer(metrics)  # the data plane, metrics injected
+    app.state.scorer = Scorer(metrics, settings.reasons_top_k)  # the data plane, metrics injected
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     install_error_handlers(app)
     app.add_exception_handler(RateLimitExceeded, rate_limited)

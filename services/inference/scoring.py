@@ -7,6 +7,11 @@ encodes them straight into the float32 matrix the booster reads, scores them wit
 same arrays, and returns the answers as dicts. No web framework here (the layer contract
 in ``pyproject.toml`` holds it); a model fault raises ``ScoringFailed`` (500), which the
 one exception handler turns into the JSON error body.
+
+Reason codes (``reasons``: the top ``k`` features that pushed the score toward default)
+are added to an answer when the applicant is declined (prediction 1), or to every answer
+when the caller asks (``explain``). Only those rows pay for TreeSHAP: the contributions
+are computed after the prediction, from the rows' already-encoded array.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from loguru import logger
 
 from services.core.errors import ServiceError
 from services.core.model_store import Predictions
+from services.core.reasons import DEFAULT_TOP_K, top_reasons
 from services.inference.metrics import InferenceMetrics
 from services.inference.runtime import Served
 
@@ -66,22 +72,52 @@ class ScoredOne:
 class Scorer:
     """Scores applicants with a served snapshot and records what it scored."""
 
-    def __init__(self, metrics: InferenceMetrics) -> None:
+    def __init__(self, metrics: InferenceMetrics, reasons_top_k: int = DEFAULT_TOP_K) -> None:
         self.metrics = metrics
+        self.k = reasons_top_k  # 0: no reason codes at all
 
-    def score_one(self, served: Served, record: Record) -> Record:
-        """``{"prediction", "probability", "risk_band"}`` of one applicant."""
+    def score_one(self, served: Served, record: Record, explain: bool = False) -> Record:
+        """``{"prediction", "probability", "risk_band"}`` of one applicant, and
+        ``"reasons"`` if it is declined or ``explain`` asks for them."""
         scored = score_one(served, record)
         self.metrics.observe_score(served.labels, scored.prediction, scored.probability)
         served.drift.observe(scored.encoded, (scored.probability,))
-        return scored.answer()
+        answer = scored.answer()
+        if self.k and (explain or scored.prediction == 1):
+            answer["reasons"] = explain_rows(served, scored.encoded, [record], self.k)[0]
+        return answer
 
-    def score_many(self, served: Served, records: list[Record]) -> list[Record]:
-        """One answer per applicant, in order, from one vectorised prediction."""
+    def score_many(
+        self, served: Served, records: list[Record], explain: bool = False
+    ) -> list[Record]:
+        """One answer per applicant, in order, from one vectorised prediction; reasons on
+        the declined ones (every one with ``explain``), from one TreeSHAP call."""
         scored = score(served, records)
         self.metrics.observe_scores(served.labels, scored.out.label, scored.out.probability)
         served.drift.observe(scored.encoded, scored.out.probability)
-        return scored.rows()
+        rows = scored.rows()
+        if self.k:
+            pick = np.arange(len(rows)) if explain else np.flatnonzero(scored.out.label == 1)
+            if pick.size:
+                chosen = [records[i] for i in pick.tolist()]
+                reasons = explain_rows(served, scored.encoded[pick], chosen, self.k)
+                for i, found in zip(pick.tolist(), reasons, strict=True):
+                    rows[i]["reasons"] = found
+        return rows
+
+
+def explain_rows(
+    served: Served, encoded: np.ndarray, records: list[Record], k: int
+) -> list[list[Record]]:
+    """Reason codes (as dicts) of already-encoded rows, with the values as given."""
+    with scoring_errors(len(records)):
+        contributions = served.model.contributions(encoded)
+    keys = served.schemas.encoder.keys
+    statements = served.model.statements
+    return [
+        [r.to_dict() for r in top_reasons(row, [rec.get(key) for key in keys], statements, k)]
+        for row, rec in zip(contributions, records, strict=True)
+    ]
 
 
 def score(served: Served, records: list[Record]) -> Scored:

@@ -44,8 +44,8 @@ def predictions_counted(metrics: InferenceMetrics) -> float:
 
 def test_one_applicant_is_plain_values_and_is_recorded() -> None:
     metrics, served = InferenceMetrics(), served_toy()
-    answer = Scorer(metrics).score_one(served, {"a": 9.0, "b": 1.0})
-    assert set(answer) == {"prediction", "probability", "risk_band"}
+    answer = Scorer(metrics).score_one(served, {"a": 1.0, "b": 1.0})
+    assert set(answer) == {"prediction", "probability", "risk_band"}  # accepted: no reasons
     assert isinstance(answer["probability"], float)
     assert answer["prediction"] in (0, 1)
     assert answer["risk_band"] in ("low", "high")
@@ -63,6 +63,22 @@ def test_many_applicants_keep_their_order() -> None:
     assert predictions_counted(metrics) == 3
     one = Scorer(InferenceMetrics()).score_one(served_toy(), records[1])
     assert one["probability"] == pytest.approx(rows[1]["probability"])
+
+
+def test_declined_or_explained_applicants_get_reasons_from_their_contributions() -> None:
+    served = served_toy()
+    declined = Scorer(InferenceMetrics()).score_one(served, {"a": 9.0, "b": 1.0})
+    assert declined["prediction"] == 1
+    assert [r["feature"] for r in declined["reasons"]] == ["a"]  # the only feature it split on
+    assert declined["reasons"][0]["statement"] == "a is high"
+    assert declined["reasons"][0]["value"] == 9.0
+    rows = Scorer(InferenceMetrics()).score_many(
+        served, [{"a": 9.0, "b": 1.0}, {"a": 1.0, "b": 1.0}], explain=True
+    )
+    assert rows[0]["reasons"] == declined["reasons"]
+    assert rows[1]["prediction"] == 0 and rows[1]["reasons"] == []  # a lowered the score
+    off = Scorer(InferenceMetrics(), reasons_top_k=0).score_one(served, {"a": 9.0, "b": 1.0})
+    assert "reasons" not in off
 
 
 class BrokenBooster(xgb.Booster):

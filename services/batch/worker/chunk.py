@@ -29,6 +29,7 @@ def run_chunk(
     id_column: str | None,
     worker: str = "",
     fsync: bool = True,
+    reasons_k: int = 0,
 ) -> ChunkSummary:
     if result_path.exists():
         return read_summary(result_path)
@@ -37,7 +38,7 @@ def run_chunk(
     frame = table.select([f.name for f in model.contract.features]).to_pandas()
     check_frame(frame, model.contract.features, spec.offset)
     ids = table.column(id_column) if id_column else None
-    result = score_frame(model, frame, spec.offset + 1, id_column, ids)
+    result = score_frame(model, frame, spec.offset + 1, id_column, ids, reasons_k)
     summary = summarise(result, worker, model.version)
     write_result(result_path, result, summary, fsync)
     summary.seconds = time.perf_counter() - started

@@ -43,6 +43,7 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
             id_column,
             ctx.name,
             ctx.settings.fsync_results,
+            ctx.settings.reasons_top_k,
         )
     except BadInput as exc:
         observe_chunk(None, "bad_input")

@@ -46,24 +46,31 @@ class LoadedModel:
     contract: ModelContract
     booster: xgb.Booster
 
-    def probabilities(self, encoded: np.ndarray) -> np.ndarray:
-        """Calibrated default probabilities for an encoded (rows, features) matrix."""
-        margin = self.booster.inplace_predict(encoded, predict_type="margin")
+    def probabilities(self, data: np.ndarray | xgb.DMatrix) -> np.ndarray:
+        """Calibrated default probabilities of an encoded (rows, features) matrix, or of
+        the ``matrix()`` built from one (bit-identical margins either way)."""
+        if isinstance(data, xgb.DMatrix):
+            margin = self.booster.predict(data, output_margin=True, validate_features=False)
+        else:
+            margin = self.booster.inplace_predict(data, predict_type="margin")
         return self.contract.calibration.apply(np.asarray(margin))
 
-    def contributions(self, encoded: np.ndarray) -> np.ndarray:
-        """Exact TreeSHAP contributions of an encoded (rows, features) matrix: (rows,
-        features + 1) float32, the last column the bias; each row sums to its margin.
-
-        The DMatrix is built from the encoded array itself (a one-row pandas frame costs
-        ~5x more than the prediction), with the booster's feature types so categorical
-        codes read as categories, as ``inplace_predict`` reads them."""
-        matrix = xgb.DMatrix(
+    def matrix(self, encoded: np.ndarray) -> xgb.DMatrix:
+        """A DMatrix of encoded rows, built from the array itself (a one-row pandas frame
+        costs ~5x more than the prediction), with the booster's feature types so that
+        categorical codes read as categories, as ``inplace_predict`` reads them. Scoring
+        and explaining the same rows from one matrix builds it once."""
+        return xgb.DMatrix(
             encoded,
             feature_types=self.booster.feature_types,
             enable_categorical=True,
             nthread=self._nthread,
         )
+
+    def contributions(self, data: np.ndarray | xgb.DMatrix) -> np.ndarray:
+        """Exact TreeSHAP contributions: (rows, features + 1) float32, the last column the
+        bias; each row sums to its margin (float32 rounding aside)."""
+        matrix = data if isinstance(data, xgb.DMatrix) else self.matrix(data)
         return np.asarray(
             self.booster.predict(matrix, pred_contribs=True, validate_features=False)
         )
@@ -73,13 +80,13 @@ class LoadedModel:
         """The contract's reason statements, numbered (built once per loaded model)."""
         return Statements(self.contract)
 
-    def predict(self, encoded: np.ndarray) -> Predictions:
+    def predict(self, encoded: np.ndarray | xgb.DMatrix) -> Predictions:
         proba = self.probabilities(encoded)
         return Predictions(
             proba, (proba >= self.contract.threshold).astype(np.int8), self.bands(proba)
         )
 
-    def predict_one(self, encoded: np.ndarray) -> tuple[float, int, str]:
+    def predict_one(self, encoded: np.ndarray | xgb.DMatrix) -> tuple[float, int, str]:
         """``predict`` of one encoded row as plain values (probability, label, band): the
         same calibrated probability, with label and band picked without further array work
         (servers scoring one applicant per request call this)."""

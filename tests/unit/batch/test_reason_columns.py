@@ -55,7 +55,10 @@ def test_every_row_gets_k_reason_columns_equal_to_the_one_row_path(
     ]
     assert pa.types.is_dictionary(results.schema.field("reason_1").type)
     rows = results.to_pylist()
-    contributions = model.contributions(encode_frame(model.contract.features, frame))
+    encoded = encode_frame(model.contract.features, frame)
+    plain = model.predict(encoded)  # scoring through the explaining DMatrix changes nothing
+    assert results.column("probability").to_pylist() == plain.probability.tolist()
+    contributions = model.contributions(encoded)
     names = model.contract.feature_names
     for i, row in enumerate(rows):
         values = [frame.iloc[i][n] for n in names]

@@ -71,9 +71,7 @@ class LoadedModel:
         """Exact TreeSHAP contributions: (rows, features + 1) float32, the last column the
         bias; each row sums to its margin (float32 rounding aside)."""
         matrix = data if isinstance(data, xgb.DMatrix) else self.matrix(data)
-        return np.asarray(
-            self.booster.predict(matrix, pred_contribs=True, validate_features=False)
-        )
+        return np.asarray(self.booster.predict(matrix, pred_contribs=True, validate_features=False))
 
     @cached_property
     def statements(self) -> Statements:

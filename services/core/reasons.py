@@ -78,7 +78,9 @@ class Statements:
     def __init__(self, contract: ModelContract) -> None:
         self.texts: list[str] = []
         self.names = contract.feature_names
-        self.columns = [self._column(spec, contract.reference[spec.name]) for spec in contract.features]
+        self.columns = [
+            self._column(spec, contract.reference[spec.name]) for spec in contract.features
+        ]
 
     def _add(self, text: str | None) -> int:
         self.texts.append(text or "")
@@ -163,7 +165,7 @@ def top_reason_columns(
     contributions: np.ndarray, encoded: np.ndarray, statements: Statements, k: int = DEFAULT_TOP_K
 ) -> ReasonColumns:
     """``top_reasons`` of every row of an encoded matrix at once (always ``k`` columns)."""
-    rows, width = encoded.shape
+    _rows, width = encoded.shape
     phi = np.asarray(contributions, dtype=np.float64)[:, :width]
     take = min(k, width)
     order = np.argsort(-phi, axis=1, kind="stable")[:, :take].astype(np.int32)

@@ -52,7 +52,9 @@ def complete(
     else:
         template = given.level or f"{name} is {{level}}"
         out["unseen"] = given.unseen or f"{name} has an unrecognised value"
-        out["levels"] = {lvl: given.levels.get(lvl) or template.replace("{level}", lvl) for lvl in levels}
+        out["levels"] = {
+            lvl: given.levels.get(lvl) or template.replace("{level}", lvl) for lvl in levels
+        }
     return ReasonStatements.model_validate(out)
 
 

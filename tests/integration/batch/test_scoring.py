@@ -170,4 +170,5 @@ def test_worker_results_carry_the_reason_columns_of_in_process_scoring(
             cells = want.column(column).to_pylist()
             assert results[column].tolist() == [c or "" for c in cells]  # CSV: null is empty
     declined = results[results["prediction"] == 1]
-    assert len(declined) and (declined["reason_1"] != "").all()
+    assert len(declined)
+    assert (declined["reason_1"] != "").all()

@@ -69,7 +69,8 @@ async def test_accepted_applicant_gets_reasons_only_when_asked(service: Service)
     assert explained["probability"] == plain["probability"]
     assert isinstance(explained["reasons"], list)
     for reason in explained["reasons"]:
-        assert reason["contribution"] > 0 and reason["statement"] in STATEMENTS
+        assert reason["contribution"] > 0
+        assert reason["statement"] in STATEMENTS
 
 
 async def test_bulk_explains_declined_rows_or_all_rows_with_explain(service: Service) -> None:
@@ -115,7 +116,8 @@ def test_contributions_plus_bias_equal_the_margin(
     rows = applicants(dataset, 300, seed=11)  # credit_data: categoricals and missing values
     encoder = build_schemas(model.contract, 1000).encoder
     names = model.contract.feature_names
-    encoded = encoder.encode([dict(zip(encoder.keys, (r[n] for n in names))) for r in rows])
+    records = [dict(zip(encoder.keys, (r[n] for n in names), strict=True)) for r in rows]
+    encoded = encoder.encode(records)
     contributions = model.contributions(encoded)
     margin = model.booster.inplace_predict(encoded, predict_type="margin")
     assert contributions.shape == (300, len(model.contract.features) + 1)

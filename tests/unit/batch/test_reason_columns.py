@@ -70,10 +70,15 @@ def test_every_row_gets_k_reason_columns_equal_to_the_one_row_path(
         ]
         assert got == [(r.feature, pytest.approx(r.contribution), r.statement) for r in expected]
         for j in (1, 2):  # a reason is all there or all null
-            parts = [row[f"reason_{j}"], row[f"reason_{j}_feature"], row[f"reason_{j}_contribution"]]
+            parts = [
+                row[f"reason_{j}"],
+                row[f"reason_{j}_feature"],
+                row[f"reason_{j}_contribution"],
+            ]
             assert all(p is None for p in parts) or all(p is not None for p in parts)
     declined = [r for r in rows if r["prediction"] == 1]
-    assert declined and all(r["reason_1"] for r in declined)
+    assert declined
+    assert all(r["reason_1"] for r in declined)
     assert {r["reason_1"] for r in rows if r["reason_1"]} <= set(model.statements.texts)
 
 
@@ -87,7 +92,8 @@ def test_reason_columns_in_csv_parquet_and_json_pages(
     json_rows = page(files, 0, 600)  # type: ignore[arg-type]
     assert csv.num_rows == parquet.num_rows == len(json_rows) == 600
     for column in ("reason_1", "reason_4_feature", "reason_3_contribution"):
-        assert column in csv.column_names and column in parquet.column_names
+        assert column in csv.column_names
+        assert column in parquet.column_names
     assert None in [r["reason_4"] for r in json_rows]  # Default has 3 features: never 4
     # CSV has no null: no reason is an empty cell
     assert csv.column("reason_1").to_pylist() == [r["reason_1"] or "" for r in json_rows]

@@ -18,6 +18,7 @@ def test_every_committed_result_gives_rows() -> None:
         "model quality (holdout)",
         "inference",
         "batch",
+        "reason codes",
         "controller",
         "rollout loop",
         "control plane build",

@@ -144,8 +144,7 @@ def test_changed_or_removed_reason_statement_is_a_breaking_change() -> None:
     ]
     removed = with_reasons(balance={"high": "Balance too high"})  # student's falls to default
     assert compatibility_issues(stable, removed) == [
-        "feature 'student' reason statement 'level:Yes' changed: "
-        "'Is a student' -> 'student is Yes'"
+        "feature 'student' reason statement 'level:Yes' changed: 'Is a student' -> 'student is Yes'"
     ]
     # a statement only the candidate adds (a new level, a new feature) breaks nothing
     added = make_contract(

@@ -11,9 +11,11 @@ one exception handler turns into the JSON error body.
 Reason codes (``reasons``: the top ``k`` features that pushed the score toward default)
 are added to an answer when the applicant is declined (prediction 1), or to every answer
 when the caller asks (``explain``). Only those rows pay for TreeSHAP, from the rows'
-already-encoded array: declined rows after the prediction; with ``explain`` the
-prediction and the contributions read one DMatrix built once (its margins are
-bit-identical to ``inplace_predict``'s, so explaining never changes a score).
+already-encoded array, after the prediction. One applicant's reasons are computed
+together with those of concurrent requests (``explainer.ReasonBatcher``: one DMatrix for
+all); a bulk request's with one DMatrix that also scores them when ``explain`` asks for
+every row (its margins are bit-identical to ``inplace_predict``'s, so explaining never
+changes a score).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from loguru import logger
 
 from services.core.errors import ServiceError
 from services.core.model_store import Predictions
-from services.core.reasons import DEFAULT_TOP_K, top_reasons
+from services.core.reasons import DEFAULT_TOP_K
+from services.inference.explainer import ReasonBatcher, explain_rows
 from services.inference.metrics import InferenceMetrics
 from services.inference.runtime import Served
 
@@ -64,7 +67,6 @@ class ScoredOne:
     probability: float
     prediction: int
     risk_band: str
-    matrix: xgb.DMatrix | None = None  # built when the row is to be explained
 
     def answer(self) -> Record:
         return {
@@ -80,18 +82,19 @@ class Scorer:
     def __init__(self, metrics: InferenceMetrics, reasons_top_k: int = DEFAULT_TOP_K) -> None:
         self.metrics = metrics
         self.k = reasons_top_k  # 0: no reason codes at all
+        self.batcher = ReasonBatcher(reasons_top_k)
 
-    def score_one(self, served: Served, record: Record, explain: bool = False) -> Record:
+    async def score_one(self, served: Served, record: Record, explain: bool = False) -> Record:
         """``{"prediction", "probability", "risk_band"}`` of one applicant, and
-        ``"reasons"`` if it is declined or ``explain`` asks for them."""
-        explain = explain and self.k > 0
-        scored = score_one(served, record, explain)
+        ``"reasons"`` if it is declined or ``explain`` asks for them (the only await:
+        reasons join those of concurrent requests)."""
+        scored = score_one(served, record)
         self.metrics.observe_score(served.labels, scored.prediction, scored.probability)
         served.drift.observe(scored.encoded, (scored.probability,))
         answer = scored.answer()
         if self.k and (explain or scored.prediction == 1):
-            data = scored.encoded if scored.matrix is None else scored.matrix
-            answer["reasons"] = explain_rows(served, data, [record], self.k)[0]
+            with scoring_errors(1):
+                answer["reasons"] = await self.batcher.explain(served, scored.encoded, record)
         return answer
 
     def score_many(
@@ -105,31 +108,19 @@ class Scorer:
         served.drift.observe(scored.encoded, scored.out.probability)
         rows = scored.rows()
         if scored.matrix is not None:
-            reasons = explain_rows(served, scored.matrix, records, self.k)
+            with scoring_errors(len(rows)):
+                reasons = explain_rows(served, scored.matrix, records, self.k)
             for row, found in zip(rows, reasons, strict=True):
                 row["reasons"] = found
         elif self.k:
             pick = np.flatnonzero(scored.out.label == 1)
             if pick.size:
                 chosen = [records[i] for i in pick.tolist()]
-                reasons = explain_rows(served, scored.encoded[pick], chosen, self.k)
+                with scoring_errors(len(chosen)):
+                    reasons = explain_rows(served, scored.encoded[pick], chosen, self.k)
                 for i, found in zip(pick.tolist(), reasons, strict=True):
                     rows[i]["reasons"] = found
         return rows
-
-
-def explain_rows(
-    served: Served, data: np.ndarray | xgb.DMatrix, records: list[Record], k: int
-) -> list[list[Record]]:
-    """Reason codes (as dicts) of encoded rows (or their matrix), values as given."""
-    with scoring_errors(len(records)):
-        contributions = served.model.contributions(data)
-    keys = served.schemas.encoder.keys
-    statements = served.model.statements
-    return [
-        [r.to_dict() for r in top_reasons(row, [rec.get(key) for key in keys], statements, k)]
-        for row, rec in zip(contributions, records, strict=True)
-    ]
 
 
 def score(served: Served, records: list[Record], matrix: bool = False) -> Scored:
@@ -142,13 +133,10 @@ def score(served: Served, records: list[Record], matrix: bool = False) -> Scored
         return Scored(encoded, served.model.predict(data), data)
 
 
-def score_one(served: Served, record: Record, matrix: bool = False) -> ScoredOne:
+def score_one(served: Served, record: Record) -> ScoredOne:
     encoded = served.schemas.encoder.encode([record])
     with scoring_errors(1):
-        if not matrix:
-            return ScoredOne(encoded, *served.model.predict_one(encoded))
-        data = served.model.matrix(encoded)
-        return ScoredOne(encoded, *served.model.predict_one(data), data)
+        return ScoredOne(encoded, *served.model.predict_one(encoded))
 
 
 @contextmanager

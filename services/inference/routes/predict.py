@@ -55,7 +55,7 @@ def scorer(request: Request) -> Scorer:
 async def predict(request: Request, explain: Explain = False) -> Response:
     served = authorize(request)
     applicant = await read_json(request, served.schemas.applicant)
-    answer = scorer(request).score_one(served, applicant.__dict__, explain)
+    answer = await scorer(request).score_one(served, applicant.__dict__, explain)
     request.state.model_labels = served.labels  # the HTTP metrics' labels: who answered
     return FastJSONResponse({"request_id": request.state.request_id, **answer, "model": served.ref})
 

@@ -38,7 +38,7 @@ def complete(
     ``levels`` is ``None`` for a numeric feature (``high``/``low``), the level list for a
     categorical one (one entry per level, ``level`` template applied)."""
     given = configured or ReasonStatements()
-    out = {
+    out: dict[str, object] = {
         "missing": given.missing or f"{name} is missing",
         "high": None,
         "low": None,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import xgboost as xgb
 
 from services.batch.domain import ChunkSummary
 from services.core.encoding import encode_frame
@@ -39,8 +38,7 @@ def score_frame(
     reasons_k: int = 0,
 ) -> pa.Table:
     encoded = encode_frame(model.contract.features, frame)
-    data = model.matrix(encoded) if reasons_k else encoded  # one DMatrix scores and explains
-    proba = model.probabilities(data)
+    proba = model.probabilities(encoded)
     names = pa.array([band.name for band in model.contract.risk_bands])
     bands = pa.DictionaryArray.from_arrays(pa.array(model.band_codes(proba)), names)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
@@ -52,16 +50,15 @@ def score_frame(
     columns["prediction"] = pa.array((proba >= model.contract.threshold).astype(np.int8))
     columns["risk_band"] = bands
     if reasons_k:
-        columns.update(reason_columns(model, data, encoded, reasons_k))
+        columns.update(reason_columns(model, encoded, reasons_k))
     return pa.table(columns)
 
 
-def reason_columns(
-    model: LoadedModel, data: xgb.DMatrix | np.ndarray, encoded: np.ndarray, k: int
-) -> dict[str, pa.Array]:
-    """``reason_i``, ``reason_i_feature``, ``reason_i_contribution`` for i = 1..k."""
+def reason_columns(model: LoadedModel, encoded: np.ndarray, k: int) -> dict[str, pa.Array]:
+    """``reason_i``, ``reason_i_feature``, ``reason_i_contribution`` for i = 1..k (exact
+    TreeSHAP, once per group of rows every tree treats alike)."""
     statements = model.statements
-    found = top_reason_columns(model.contributions(data), encoded, statements, k)
+    found = top_reason_columns(model.contributions_of_many(encoded), encoded, statements, k)
     texts, names = pa.array(statements.texts), pa.array(statements.names)
     columns: dict[str, pa.Array] = {}
     for i in range(k):

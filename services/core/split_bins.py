@@ -29,7 +29,9 @@ class SplitBins:
     ]  # per feature: sorted float32 split values; None: categorical
 
     @classmethod
-    def from_booster_json(cls, raw: bytes | str, features: Sequence[FeatureSpec]) -> SplitBins:
+    def from_booster_json(
+        cls, raw: bytes | bytearray | str, features: Sequence[FeatureSpec]
+    ) -> SplitBins:
         """Thresholds of every numeric split of the model (``booster.save_raw("json")``)."""
         model = json.loads(raw)["learner"]["gradient_booster"]["model"]
         found: list[set[float]] = [set() for _ in features]
@@ -71,6 +73,7 @@ class SplitBins:
         the position of its representative (``rows[first][inverse]`` treats like ``rows``)."""
         bins = np.ascontiguousarray(self.bins(encoded))
         radix = [int(bins[:, j].max(initial=0)) + 1 for j in range(bins.shape[1])]
+        keys: np.ndarray
         if float(np.prod(np.array(radix, dtype=np.float64))) < 2.0**62:  # one int64 per row
             weights = np.cumprod([1, *radix[:-1]], dtype=np.int64)
             keys = bins.astype(np.int64) @ weights

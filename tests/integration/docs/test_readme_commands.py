@@ -245,7 +245,17 @@ def _check_local_outcomes(shell: Shell, work: Path, ports: Ports) -> None:
     ):
         assert http_status(url) == 401, f"{url} answers without the README's API key"
     scored = pd.read_csv(work / "scored.csv")
-    assert list(scored.columns) == ["row", "loan_id", "probability", "prediction", "risk_band"]
+    reasons = [
+        f"reason_{i}{part}" for i in range(1, 5) for part in ("", "_feature", "_contribution")
+    ]
+    assert list(scored.columns) == [
+        "row",
+        "loan_id",
+        "probability",
+        "prediction",
+        "risk_band",
+        *reasons,
+    ]
     assert scored["loan_id"].tolist() == ["L1"]
     assert len(pd.read_parquet(work / "scored.parquet")) == 1
     paths = json.loads((work / "inference-openapi.json").read_text())["paths"]

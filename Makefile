@@ -27,7 +27,7 @@ controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, k
 demo: $(STAMP) controlplane ## the whole story: train, serve, batch, roll out v2, roll back a faulty v3
 	$(PYTHON) scripts/demo.py
 
-test: $(STAMP) controlplane docker images ## the whole suite: unit, integration, system and container tests against real servers
+test: $(STAMP) controlplane docker images compose ## the whole suite: unit, integration, system and container tests (incl. compose up) against real servers
 	$(PYTHON) -m pytest -p no:cacheprovider -q
 
 test-unit: $(STAMP) ## fast unit tests only
@@ -44,7 +44,7 @@ lint: $(STAMP) ## ruff lint + format check + mypy + import layers (pyproject.tom
 	ruff format --check .
 	mypy services controller scripts bench/latest.py
 	PYTHONPATH=. lint-imports --no-cache
-	shellcheck scripts/*.sh scripts/kind/*.sh scripts/docker/*.sh tests/controlplane/*.sh
+	shellcheck scripts/*.sh scripts/kind/*.sh scripts/docker/*.sh deploy/docker/*.sh tests/controlplane/*.sh
 
 fmt: $(STAMP) ## format and auto-fix
 	ruff format .

@@ -37,16 +37,17 @@ Obj = dict[str, Any]
 def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     kube, spec = t.runtime.kube, t.spec
     stable = t.need(DEPLOYMENTS, spec.target_ref.name)
-    existing = kube.get(DEPLOYMENTS, t.ns, spec.canary_name)
+    service = t.need(SERVICES, spec.stable_service)
+    t.owned(SERVICES, spec.canary_service)  # both names checked before the first write
+    existing = t.owned(DEPLOYMENTS, spec.canary_name)
     kube.apply(canary_deployment(stable, spec, t.owner, a.model_uri))
     if existing is None or not existing["spec"].get("replicas"):
         kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
-    service = t.need(SERVICES, spec.stable_service)
-    kube.apply(canary_service(service, spec, t.owner, stable))
+    t.apply_owned(canary_service(service, spec, t.owner, stable))
 
 
 def scale_canary(t: Target, a: act.ScaleCanary) -> None:
-    t.runtime.kube.apply(canary_hpa(t.spec, t.owner, a.min_replicas, a.max_replicas))
+    t.apply_owned(canary_hpa(t.spec, t.owner, a.min_replicas, a.max_replicas))
 
 
 def _route_change(t: Target, weight: int) -> Callable[[Obj], Obj | None]:
@@ -70,25 +71,25 @@ def set_weight(t: Target, a: act.SetWeight) -> None:
         return
     assert spec.router.ingress is not None
     name = spec.router.ingress.name
-    if a.weight == 0 and kube.get(INGRESSES, t.ns, f"{name}-canary") is None:
+    if t.owned(INGRESSES, f"{name}-canary") is None and a.weight == 0:
         return
     kube.apply(canary_ingress(t.need(INGRESSES, name), spec, t.owner, a.weight))
 
 
 def scale_canary_down(t: Target, a: act.ScaleCanaryDown) -> None:
-    kube, name = t.runtime.kube, t.spec.canary_name
-    kube.delete(HPAS, t.ns, name)
-    if kube.get(DEPLOYMENTS, t.ns, name) is not None:
-        kube.patch(DEPLOYMENTS, t.ns, name, {"spec": {"replicas": 0}})
+    name = t.spec.canary_name
+    t.delete_owned(HPAS, name)
+    if t.owned(DEPLOYMENTS, name) is not None:
+        t.runtime.kube.patch(DEPLOYMENTS, t.ns, name, {"spec": {"replicas": 0}})
 
 
 def delete_canary(t: Target, a: act.DeleteCanary) -> None:
-    kube, spec = t.runtime.kube, t.spec
-    kube.delete(HPAS, t.ns, spec.canary_name)
-    kube.delete(DEPLOYMENTS, t.ns, spec.canary_name)
-    kube.delete(SERVICES, t.ns, spec.canary_service)
+    spec = t.spec
+    t.delete_owned(HPAS, spec.canary_name)
+    t.delete_owned(DEPLOYMENTS, spec.canary_name)
+    t.delete_owned(SERVICES, spec.canary_service)
     if spec.router.ingress is not None:
-        kube.delete(INGRESSES, t.ns, f"{spec.router.ingress.name}-canary")
+        t.delete_owned(INGRESSES, f"{spec.router.ingress.name}-canary")
 
 
 def hold_hpa(t: Target, a: act.HoldStableHPAMin) -> None:

@@ -25,10 +25,11 @@ from controller.prometheus import PrometheusUnavailable
 from controller.reconcile import InvalidSpec, reconcile
 from controller.runtime import Runtime, build_runtime
 from controller.settings import ControllerSettings, get_settings
-from controller.target import MissingObject
+from controller.target import MissingObject, NotOwned
 
 RESOURCE = (GROUP, VERSION, PLURAL)
-TRANSIENT = (KubeError, MissingObject, RegistryError, PrometheusUnavailable, OSError)
+# NotOwned is retried too: it clears once a human removes or hands over the squatting object.
+TRANSIENT = (KubeError, MissingObject, NotOwned, RegistryError, PrometheusUnavailable, OSError)
 
 
 def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:

@@ -148,8 +148,12 @@ class Kube:
                     raise
         return None
 
-    def delete(self, res: Resource, namespace: str, name: str) -> bool:
-        body = {"propagationPolicy": "Background"}
+    def delete(self, res: Resource, namespace: str, name: str, uid: str | None = None) -> bool:
+        """Delete; with ``uid``, only that very object (a precondition the API server checks,
+        so an object re-created under the same name meanwhile is left alone: 409)."""
+        body: Obj = {"propagationPolicy": "Background"}
+        if uid is not None:
+            body["preconditions"] = {"uid": uid}
         try:
             self.request("DELETE", res.path(namespace, name), body)
         except KubeError as exc:

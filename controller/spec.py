@@ -170,7 +170,11 @@ class AutoscalingSpec(CamelModel):
 class HTTPRouteRouter(CamelModel):
     name: str
     stable_service: str | None = None  # default: the target's name
-    canary_service: str | None = None  # default: <target>-canary
+    canary_service: str | None = None  # refused unless it equals <target>-canary
+
+    # The canary Service is one the controller creates and deletes, so its name is derived
+    # from the target, never taken from the spec: a free name let whoever may write a
+    # ModelRollout have the controller overwrite or delete any Service in the namespace.
 
 
 class IngressRouter(CamelModel):
@@ -215,8 +219,17 @@ class RolloutSpec(CamelModel):
 
     @property
     def canary_service(self) -> str:
+        return self.canary_name
+
+    @model_validator(mode="after")
+    def _derived_names(self) -> RolloutSpec:
         route = self.router.http_route
-        return (route.canary_service if route else None) or self.canary_name
+        if route and route.canary_service not in (None, self.canary_name):
+            raise ValueError(
+                f"router.httpRoute.canaryService is derived ({self.canary_name}); "
+                f"{route.canary_service!r} is not accepted"
+            )
+        return self
 
     @property
     def http_route(self) -> str | None:

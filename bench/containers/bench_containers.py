@@ -34,6 +34,8 @@ IMAGES = ("inference", "batch", "trainer", "controller")
 # docker image inspect sizes of the images before per-service extras (issue 13: every
 # image carried every dependency of the project), on the same Debian-built base
 BEFORE_MB = {"inference": 1260, "batch": 1260, "trainer": 1270, "controller": 1260}
+# the same sizes after per-service extras, before pruning scipy (issue 13, first pass)
+PREVIOUS_MB = {"inference": 462, "batch": 580, "trainer": 794, "controller": 297}
 TARGET_MB = {"inference": 450, "batch": 550, "controller": 300}
 HARDENED = [
     "--read-only", "--user", "10001:10001", "--cap-drop", "ALL",
@@ -182,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name in IMAGES
     }
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-containers-"))
     network = f"bench-{os.getpid()}"
     docker("network", "create", network)
@@ -215,17 +218,21 @@ def main(argv: list[str] | None = None) -> int:
             "max_s": "",
             "size_mb": sizes[name],
             "before_mb": BEFORE_MB[name],
+            "previous_mb": PREVIOUS_MB[name],
             "target": f"≤ {TARGET_MB[name]} MB" if name in TARGET_MB else "",
             "build_s": build_times().get(name, ""),
         }
         for name in IMAGES
     ]
+    load = f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after"
     notes = (
         "Cold start = `docker run` (or process spawn) → first `/readyz` 200, model from a "
         "local folder, after one unmeasured warm-up run. Containers run as the chart runs "
         "them (read-only root, UID 10001, no capabilities, /tmp tmpfs). Sizes from `docker "
         "image inspect` on the Debian-built base; 'before' = every image with every "
-        "dependency (issue 13). build_s = the last `make images` (.cache/docker/build-times.tsv)."
+        "dependency (issue 13); 'previous' = per-service extras before scipy was trimmed. "
+        "build_s = the last `make images` (.cache/docker/build-times.tsv). Load average "
+        f"(1 min) of the shared 2-core machine: {load}."
     )
     columns = [
         "service",
@@ -235,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "all_s",
         "size_mb",
         "before_mb",
+        "previous_mb",
         "build_s",
         "target",
     ]

@@ -1,6 +1,6 @@
 """Pure builders of Kubernetes objects and patches (no I/O): see ``workloads``, ``routing``."""
 
-from controller.builders.meta import Owner, env_value
+from controller.builders.meta import Owner, controlled_by, env_value
 from controller.builders.routing import (
     canary_ingress,
     ingress_weight,
@@ -23,6 +23,7 @@ __all__ = [
     "canary_hpa",
     "canary_ingress",
     "canary_service",
+    "controlled_by",
     "env_value",
     "hpa_floor_patch",
     "ingress_weight",

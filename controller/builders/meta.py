@@ -44,6 +44,15 @@ class Owner:
         }
 
 
+def controlled_by(obj: Obj, uid: str) -> bool:
+    """Whether ``obj``'s controller owner reference is the ModelRollout with ``uid``."""
+    refs = obj.get("metadata", {}).get("ownerReferences") or []
+    return any(
+        ref.get("controller") is True and ref.get("kind") == KIND and ref.get("uid") == uid
+        for ref in refs
+    )
+
+
 def container(pod_spec: Obj, name: str | None) -> Obj:
     """The container called ``name`` (default: the first one)."""
     containers = pod_spec.get("containers") or []

@@ -1,6 +1,6 @@
 # Shared base of every platform image: the Python runtime, the app user (UID 10001), the
-# environment a read-only root filesystem needs, the health probe, and the builder script
-# that installs one service's extra from the wheelhouse. Built by `make images` as
+# environment a read-only root filesystem needs, the health probe, and the builder step
+# every image runs (/opt/build-venv: one service's wheels into /opt/venv, then pruned). Built by `make images` as
 # creditrisk/base:$IMAGE_TAG; every service Dockerfile starts FROM it (builder and runtime).
 #
 # PYTHON_IMAGE selects the Python base:
@@ -25,7 +25,9 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /tmp --no-create-home \
       --shell /usr/sbin/nologin app
-COPY deploy/docker/healthcheck.py deploy/docker/requirements.py deploy/docker/prune.py /opt/
-RUN python3 -m compileall -q /opt/healthcheck.py
+COPY deploy/docker/healthcheck.py deploy/docker/prune.py /opt/
+COPY deploy/docker/build-venv.sh /opt/build-venv
+RUN python3 -m compileall -q /opt/healthcheck.py \
+ && chmod 0755 /opt/build-venv
 WORKDIR /app
 USER 10001:10001

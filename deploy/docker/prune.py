@@ -4,10 +4,20 @@ usage: python3 prune.py SITE_PACKAGES
 
 Removed: setuptools when no installed distribution requires it, kubernetes' unused
 asyncio client, test suites (``tests``/``test`` packages: pandas alone ships 46 MB), C/C++ and
-Cython sources and headers (only builds use them), and pyarrow's Arrow Flight RPC
-libraries (~35 MB; only ``pyarrow.flight`` loads them, and no service imports it).
-Each image's container test starts its entrypoints, so a removal that mattered would fail
-there. Stdlib only.
+Cython sources and headers and ``*.pyi`` type stubs (only builds and type checkers use
+them), pyarrow's Arrow Flight RPC libraries (~35 MB; only ``pyarrow.flight`` loads them,
+and no service imports it) and the unversioned copies of its shared libraries (a wheel
+cannot hold symlinks; the loader asks for the SONAME, ``libarrow_python.so.2500``).
+
+scipy, when xgboost is the only distribution that requires it (inference, batch): xgboost
+imports ``scipy.sparse`` at module level, and ``scipy.special`` when it is used; the other
+subpackages (stats, optimize, signal, io, ...: ~55 MB) are removed, and ``scipy.sparse``
+keeps what it builds on (``_lib``, ``linalg``, its own ``linalg`` and ``csgraph``). The
+trainer's scikit-learn and mlflow need all of scipy, so there it stays whole.
+
+Each image's container tests start its entrypoints and serve real predictions, and
+``test_images.py`` imports what is kept, so a removal that mattered fails there. Stdlib
+only.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ import shutil
 import sys
 from pathlib import Path
 
-SOURCE_SUFFIXES = {".pyx", ".pxd", ".pxi", ".c", ".cc", ".cpp", ".h", ".hpp"}
+SOURCE_SUFFIXES = {".pyx", ".pxd", ".pxi", ".c", ".cc", ".cpp", ".h", ".hpp", ".pyi"}
 TEST_DIRS = {"tests", "test"}
 # kubernetes ships an asyncio copy of its whole client (68 MB); the controller uses the
 # synchronous kubernetes.client (kopf has its own aiohttp client)
@@ -27,7 +37,15 @@ PYARROW_UNUSED = (
     "libarrow_flight.so*",
     "libarrow_python_flight.so*",
     "_pyarrow_cpp_tests.*",
+    "libarrow_python.so",
+    "libarrow_python.so.*.*.*",
+    "libarrow_python_parquet_encryption.so",
+    "libarrow_python_parquet_encryption.so.*.*.*",
 )
+# what `import scipy.sparse` / `scipy.special` (xgboost) load, and what scipy.sparse's own
+# linalg and csgraph build on; the rest of scipy goes when only xgboost requires scipy
+SCIPY_KEPT = {"_lib", "sparse", "special", "linalg", "__pycache__"}
+SCIPY_ONLY_FOR = {"xgboost", "xgboost-cpu"}
 
 
 def prune(site: Path) -> int:
@@ -49,7 +67,12 @@ def prune(site: Path) -> int:
             if (site / package / name).is_dir():
                 freed += _size(site / package / name)
                 shutil.rmtree(site / package / name)
-    if not _required(site, "setuptools"):  # venv seeds it; nothing here imports pkg_resources
+    if (site / "scipy").is_dir() and _required_by(site, "scipy") <= SCIPY_ONLY_FOR:
+        for path in (site / "scipy").iterdir():
+            if path.is_dir() and path.name not in SCIPY_KEPT:
+                freed += _size(path)
+                shutil.rmtree(path)
+    if not _required_by(site, "setuptools"):  # venv seeds it; nothing here imports pkg_resources
         for path in [
             *site.glob("setuptools*"),
             *site.glob("pkg_resources"),
@@ -61,16 +84,17 @@ def prune(site: Path) -> int:
     return freed
 
 
-def _required(site: Path, name: str) -> bool:
-    """Whether a distribution installed in ``site`` requires ``name``."""
+def _required_by(site: Path, name: str) -> set[str]:
+    """The distributions installed in ``site`` that require ``name`` (extras aside)."""
     from importlib.metadata import distributions
 
     wanted = name.lower()
-    for dist in distributions(path=[str(site)]):
-        for req in dist.requires or []:
-            if re.match(rf"^{re.escape(wanted)}\b", req.lower()) and "extra ==" not in req:
-                return True
-    return False
+    return {
+        str(dist.metadata["Name"]).lower()
+        for dist in distributions(path=[str(site)])
+        for req in dist.requires or []
+        if re.match(rf"^{re.escape(wanted)}(?![\w.-])", req.lower()) and "extra ==" not in req
+    }
 
 
 def _size(folder: Path) -> int:

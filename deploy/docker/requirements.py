@@ -4,7 +4,7 @@ usage: python3 requirements.py PYPROJECT EXTRA     (EXTRA: inference|batch|train
 
 Self-references (``creditrisk-platform[a,b]``) are expanded, duplicates dropped, and
 ``xgboost`` becomes ``xgboost-cpu`` at the same exact version (same module, no CUDA/NCCL
-wheels). Stdlib only: it runs in the image's builder stage and on the host.
+wheels). Stdlib only; scripts/docker/wheelhouse.sh runs it on the host.
 """
 
 from __future__ import annotations

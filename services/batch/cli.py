@@ -67,7 +67,9 @@ def _worker(args: argparse.Namespace) -> int:
         logger.error("cannot start: {}", exc)
         return 2
     worker_context.install(context)
-    logger.info("model {} version {} loaded", context.model.name, context.model.version)
+    for uri in context.models.held():
+        model = context.models.get(uri)
+        logger.info("model {} version {} loaded ({})", model.name, model.version, uri)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)
     name = args.name or f"batch-{socket.gethostname()}-{os.getpid()}"

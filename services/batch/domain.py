@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-RESULT_COLUMNS = ("row", "probability", "prediction", "risk_band")  # an id column sits after row
+# an id column sits after row; model_version names the version that scored the row
+RESULT_COLUMNS = ("row", "probability", "prediction", "risk_band", "model_version")
 
 
 class JobState(StrEnum):
@@ -139,10 +140,20 @@ class Manifest(BaseModel):
     id_column: str | None = None
     chunk_rows: int
     split: bool  # chunks are parts written by a split task (else row groups of the source)
-    model_uri: str
+    model_uri: str  # as configured at submit (e.g. models:/name@champion)
+    # what it named at submit, pinned for the whole job (empty in manifests written before
+    # pinning: such a job is scored with whatever model_uri names when its chunks run)
+    model_name: str = ""
+    model_version: str = ""
+    model_pinned_uri: str = ""
     idempotency: str | None = None  # digest of the Idempotency-Key (and caller)
     request_digest: str | None = None  # fingerprint of the submit request (body + query)
     submitted_by: str = "anonymous"
+
+
+def scoring_uri(model_uri: str, pinned_uri: str) -> str:
+    """The URI a job's chunks load: the version pinned at submit, if one was."""
+    return pinned_uri or model_uri
 
 
 def now() -> float:

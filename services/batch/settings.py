@@ -32,7 +32,16 @@ class BatchSettings(KeyedServiceSettings):
         "BATCH_MODEL_URI",
         "MODEL_URI",
         "model_uri",
-        description="model the workers score with (models:/name@alias, models:/name/N or a folder)",
+        description="model new jobs are scored with (models:/name@alias, models:/name/N, "
+        "runs:/... or a folder); an alias is resolved to its version when a job is submitted "
+        "and the job keeps that version",
+    )
+    model_cache_size: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="model versions a worker keeps loaded (least recently used dropped "
+        "first); each holds one booster and its contract in memory (versions)",
     )
     storage_dir: Path = Field(
         REPO_ROOT / ".batch",

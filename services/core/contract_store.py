@@ -18,6 +18,7 @@ import mlflow
 
 from services.core.contract import CONTRACT_FILE, ModelContract
 from services.core.model_ref import ModelRef
+from services.core.paths import find_below
 from services.core.registry import client, resolve_version
 
 
@@ -47,8 +48,9 @@ def version_contract(tracking_uri: str, name: str, version: str) -> ModelContrac
 
 
 def find_contract(folder: Path) -> ModelContract:
-    """The first ``contract.json`` below ``folder`` (a model folder, downloaded or local)."""
-    found = sorted(folder.rglob(CONTRACT_FILE))
+    """The first ``contract.json`` in or just below ``folder`` (a model folder, downloaded
+    or local; see ``find_below`` for the depth)."""
+    found = find_below(folder, CONTRACT_FILE)
     if not found:
         raise ContractNotFound(f"no {CONTRACT_FILE} under {folder}")
     return ModelContract.load(found[0])

@@ -8,12 +8,14 @@ contract does not know, and NaN for a missing value.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from services.core.contract import FeatureSpec
+
+if TYPE_CHECKING:  # pandas (~0.6 s to import) only for frames: inference encodes records
+    import pandas as pd
 
 UNSEEN = -1.0
 COLUMNWISE_FROM = 16  # RecordEncoder switches to column-wise encoding from this many rows
@@ -21,6 +23,8 @@ COLUMNWISE_FROM = 16  # RecordEncoder switches to column-wise encoding from this
 
 def encode_frame(features: Sequence[FeatureSpec], frame: pd.DataFrame) -> np.ndarray:
     """Encode the feature columns of ``frame`` into a (rows, features) float32 matrix."""
+    import pandas as pd
+
     out = np.empty((len(frame), len(features)), dtype=np.float32)
     for j, spec in enumerate(features):
         column = frame[spec.name]
@@ -40,6 +44,8 @@ def level_codes(column: pd.Series, levels: Sequence[str]) -> np.ndarray:
     A pandas categorical column (as Arrow dictionary columns arrive) is recoded through its
     few categories instead of converting every value to a string.
     """
+    import pandas as pd
+
     if isinstance(column.dtype, pd.CategoricalDtype):
         categories = pd.Index(column.cat.categories.astype("string"))
         lookup = np.append(pd.Categorical(categories, categories=levels).codes, -1)
@@ -102,6 +108,8 @@ def _encode_value(value: Any, codes: dict[str, float] | None) -> Any:
 
 def to_training_frame(features: Sequence[FeatureSpec], frame: pd.DataFrame) -> pd.DataFrame:
     """A DataFrame with categoricals as pandas Categoricals in contract level order."""
+    import pandas as pd
+
     data = {}
     for spec in features:
         column = frame[spec.name]

@@ -20,9 +20,9 @@ import numpy as np
 import xgboost as xgb
 
 from services.core.contract import CONTRACT_FILE, ModelContract
-from services.core.model_ref import ModelRef
+from services.core.paths import find_below
 from services.core.reasons import Statements
-from services.core.registry import client, resolve_version
+from services.core.registry import client, is_local, pin
 from services.core.split_bins import SplitBins
 
 BOOSTER_FILE = "booster.ubj"
@@ -30,6 +30,11 @@ BOOSTER_FILE = "booster.ubj"
 
 class ModelLoadError(RuntimeError):
     """The model at a URI cannot be served (missing, unreadable or inconsistent)."""
+
+
+class ModelGone(ModelLoadError):
+    """The model at a URI does not exist (a deleted registry version, run or folder): unlike
+    a registry outage, trying again will not help."""
 
 
 @dataclass(frozen=True)
@@ -146,34 +151,35 @@ def load_model(uri: str, tracking_uri: str, nthread: int = 0) -> LoadedModel:
     except ModelLoadError:
         raise
     except Exception as exc:  # any failure of a dependency is a refusal to load
-        raise ModelLoadError(f"cannot load model {uri!r}: {type(exc).__name__}: {exc}") from exc
+        error = ModelGone if _does_not_exist(exc) else ModelLoadError
+        raise error(f"cannot load model {uri!r}: {type(exc).__name__}: {exc}") from exc
+
+
+def _does_not_exist(exc: Exception) -> bool:
+    """MLflow's answer for a deleted (or never made) version or run."""
+    return getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
 
 
 def _materialise(uri: str, tracking_uri: str) -> tuple[str | None, str, Path]:
-    local = Path(uri)
-    if "://" not in uri and ":/" not in uri:
+    if is_local(uri):
+        local = Path(uri)
         if not local.exists():
-            raise ModelLoadError(f"no model folder at {uri!r}")
+            raise ModelGone(f"no model folder at {uri!r}")
         return None, "local", local
-    version = "run"
-    name: str | None = None
-    if uri.startswith("models:/"):
-        ref = ModelRef.parse(uri)
-        name, version = ref.name, resolve_version(tracking_uri, ref)
-        uri = f"models:/{name}/{version}"
+    pinned = pin(tracking_uri, uri)  # an alias resolved once: the download is that version
     client(tracking_uri)
     import mlflow.artifacts  # deferred: a local model folder needs no MLflow at all
 
     target = Path(tempfile.mkdtemp(prefix="model-"))
     return (
-        name,
-        version,
-        Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target))),
+        pinned.name,
+        pinned.version,
+        Path(mlflow.artifacts.download_artifacts(artifact_uri=pinned.uri, dst_path=str(target))),
     )
 
 
 def _find(folder: Path, filename: str) -> Path:
-    found = sorted(folder.rglob(filename))
+    found = find_below(folder, filename)
     if not found:
         raise ModelLoadError(f"{filename} not found under {folder}")
     return found[0]

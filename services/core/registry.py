@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # mlflow is imported on first use: a local model folder never needs it
@@ -55,6 +57,35 @@ def resolve_version(tracking_uri: str, ref: ModelRef) -> str:
         return ref.version
     assert ref.alias is not None
     return str(client(tracking_uri).get_model_version_by_alias(ref.name, ref.alias).version)
+
+
+@dataclass(frozen=True)
+class PinnedModel:
+    """A model URI resolved to what it names now, for good: ``uri`` is concrete
+    (``models:/name/N``, a ``runs:/`` URI or an absolute folder) and loads the same model
+    whatever happens to aliases later. ``version`` is the registry version, or ``run`` /
+    ``local``; ``name`` is the registered name (None outside the registry)."""
+
+    uri: str
+    version: str
+    name: str | None = None
+
+
+def is_local(uri: str) -> bool:
+    """A model folder on disk (no scheme), not a registry or runs URI."""
+    return "://" not in uri and ":/" not in uri
+
+
+def pin(tracking_uri: str, uri: str) -> PinnedModel:
+    """Resolve ``uri`` now: an alias to the version it points at (one registry call); a
+    fixed version, a runs URI or a folder as they are (a folder made absolute)."""
+    if uri.startswith("models:/"):
+        ref = ModelRef.parse(uri)
+        version = resolve_version(tracking_uri, ref)
+        return PinnedModel(ModelRef(ref.name, version).uri, version, ref.name)
+    if is_local(uri):
+        return PinnedModel(str(Path(uri).resolve()), "local")
+    return PinnedModel(uri, "run")
 
 
 def set_alias(tracking_uri: str, name: str, alias: str, version: str) -> None:

@@ -7,16 +7,18 @@ are also read without prefix: ``MODEL_URI``, ``MLFLOW_TRACKING_URI``, ``REDIS_UR
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.core.paths import REPO_ROOT
 
 DEFAULT_TRACKING_URI = f"sqlite:///{REPO_ROOT / '.mlflow' / 'mlflow.db'}"
 DEFAULT_ARTIFACT_ROOT = REPO_ROOT / ".mlflow" / "artifacts"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "test"}
 
 
@@ -65,6 +67,19 @@ class KeyedServiceSettings(ServiceSettings):
         default_factory=list,
         description="SHA-256 hex digests of accepted X-API-Key values; empty = auth off (dev only)",
     )
+
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _digests_only(cls, value: list[str]) -> list[str]:
+        # A blank or malformed entry is an error, never "no key": '[""]' used to pass the
+        # production check and then be dropped, serving keyless requests as anonymous.
+        digests = [item.strip().lower() for item in value]
+        bad = [i for i, d in enumerate(digests) if not _SHA256_HEX.fullmatch(d)]
+        if bad:
+            raise ValueError(
+                f"API key digests must be 64 hex characters (SHA-256); entries {bad} are not"
+            )
+        return digests
 
     @model_validator(mode="after")
     def _refuse_open_production(self) -> KeyedServiceSettings:

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from slowapi.errors import RateLimitExceeded
 
 from services.core.registry import use_service_client_defaults
 from services.core.web.access_log import AccessLogMiddleware
@@ -22,11 +21,11 @@ from services.core.web.errors import install_error_handlers
 from services.core.web.limits import BodySizeLimitMiddleware
 from services.core.web.methods import AllowAllMethods
 from services.core.web.request_id import RequestIdMiddleware
+from services.inference.deps import Limiter, NoLimit
 from services.inference.faults import FaultInjectionMiddleware
 from services.inference.metrics import InferenceMetrics
 from services.inference.middleware import HttpMetricsMiddleware
 from services.inference.openapi import install_openapi
-from services.inference.ratelimit import RequestLimiter, rate_limited
 from services.inference.routes import admin, health, model, predict
 from services.inference.runtime import ModelRuntime
 from services.inference.scoring import Scorer
@@ -54,13 +53,19 @@ def create_app(settings: InferenceSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="Credit-risk inference", version="1", description=DESCRIPTION, lifespan=lifespan
     )
-    limiter = RequestLimiter(settings)
     app.state.settings, app.state.runtime, app.state.metrics = settings, runtime, metrics
-    app.state.limiter, app.state.watcher = limiter, watcher
-    app.state.scorer = Scorer(metrics, settings.reasons_top_k)  # the data plane, metrics injected
+    app.state.scorer = Scorer(metrics, settings.reasons_top_k)  # the data plane
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     install_error_handlers(app)
-    app.add_exception_handler(RateLimitExceeded, rate_limited)
+    limiter: Limiter = NoLimit()
+    if settings.rate_limit:  # slowapi + limits (0.1-0.4 s of start-up) only when it is on
+        from slowapi.errors import RateLimitExceeded
+
+        from services.inference.ratelimit import RequestLimiter, rate_limited
+
+        limiter = RequestLimiter(settings)
+        app.add_exception_handler(RateLimitExceeded, rate_limited)
+    app.state.limiter, app.state.watcher = limiter, watcher
     routers = [predict.router, model.router, admin.router, health.router]
     for router in routers:
         app.include_router(router)

@@ -13,7 +13,7 @@ therefore declared in ``openapi_extra`` (``API_KEY_SECURITY``) rather than by an
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
@@ -21,7 +21,6 @@ from fastapi.security import APIKeyHeader
 from services.core.web.auth import HEADER, ApiKeyAuth, hash_key
 from services.core.web.errors import Forbidden, Unauthorized, Unavailable
 from services.inference.metrics import InferenceMetrics
-from services.inference.ratelimit import RequestLimiter
 from services.inference.runtime import ModelRuntime, Served
 
 ADMIN_HEADER = "X-Admin-Key"
@@ -48,12 +47,26 @@ async def get_metrics(request: Request) -> InferenceMetrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
+class Limiter(Protocol):
+    """What the scoring dependency needs of a rate limiter (ratelimit.RequestLimiter)."""
+
+    def check(self, request: Request) -> None: ...
+
+
+class NoLimit:
+    """Rate limiting off (``INFERENCE_RATE_LIMIT`` empty, the default): every request
+    passes, and slowapi and limits are never imported (start-up time)."""
+
+    def check(self, request: Request) -> None:
+        return None
+
+
 def authorize(request: Request) -> Served:
     """401/403 unless the key is valid, 429 once its budget is spent, 503 unless a model
     serves; else the snapshot the request uses to the end (a reload does not affect it)."""
     auth: ApiKeyAuth = request.app.state.auth
     request.state.api_key_id = auth.check(request.headers.get(HEADER))
-    limiter: RequestLimiter = request.app.state.limiter
+    limiter: Limiter = request.app.state.limiter
     limiter.check(request)
     served: Served | None = request.app.state.runtime.current
     if served is None:

@@ -1,9 +1,11 @@
 """``create_app(settings)``: the batch job API.
 
-The model contract (only ``contract.json``, not the booster) is loaded at start-up, to
-check inputs at submit; a contract that cannot be read leaves the API up but not ready, and
-submits get 503. A Redis error anywhere becomes 503 with a message saying nothing was
-accepted. Probes and scrapes are left out of the access log unless access_log_probes.
+The model contract (only ``contract.json``, not the booster) of the version ``model_uri``
+names is loaded at start-up; each submit pins the version the URI names then and checks
+the input against that version's contract (``BatchService.pin_model``). A contract that
+cannot be read at start-up leaves the API up but not ready, and submits get 503. A Redis
+error anywhere becomes 503 with a message saying nothing was accepted. Probes and scrapes
+are left out of the access log unless access_log_probes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from services.batch.metrics import api_registry
 from services.batch.service.batch_service import BatchService
 from services.batch.settings import BatchSettings, get_settings
 from services.batch.state.backend import Backend
-from services.core.contract_store import ContractNotFound, load_contract
+from services.core.errors import Unavailable
 from services.core.registry import use_service_client_defaults
 from services.core.web.access_log import AccessLogMiddleware
 from services.core.web.auth import ApiKeyAuth
@@ -42,14 +44,11 @@ def create_app(settings: BatchSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        try:
-            contract = await run_in_threadpool(
-                load_contract, settings.model_uri, settings.mlflow_tracking_uri
-            )
-            service.contract, service.model_error = contract, None
-        except ContractNotFound as exc:
-            service.model_error = str(exc)
-            logger.error("batch API not ready: {}", exc)
+        try:  # the version model_uri names now: its contract until a submit pins another
+            await run_in_threadpool(service.pin_model)
+        except Unavailable as exc:
+            service.model_error = exc.message
+            logger.error("batch API not ready: {}", exc.message)
         yield
         backend.redis.close()
 

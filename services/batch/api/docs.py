@@ -33,7 +33,8 @@ MEANINGS = {
     422: "invalid request or input (details name fields, or columns and rows); on submit "
     "also an Idempotency-Key already used with a different request "
     "(code idempotency_key_reused)",
-    503: "job queue (Redis) unreachable or model not loaded: nothing accepted or changed",
+    503: "job queue (Redis) unreachable, model not loaded, or the model registry cannot "
+    "resolve the model to a version at submit: nothing accepted or changed",
 }
 
 KEYED = (401, 403, 422, 503)  # what any route behind the API key can answer

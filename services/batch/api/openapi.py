@@ -7,8 +7,9 @@ contract. The API checks JSON submissions with the same models (``submit_schemas
 the document and the API accept the same bodies.
 
 The batch API resolves its ``model_uri`` (e.g. a registry alias ``models:/name@champion``)
-once, at start-up: if the alias moves, the API keeps the contract it loaded — and so does
-its document — until it restarts (a rollout), when both follow the new model together.
+at start-up and again at every submit, which pins the job to the version found: when the
+alias moves, the next submit loads the new version's contract and the document follows it
+(no restart). Until then it shows the contract of the version pinned last.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ def _description(schemas: SubmitSchemas | None, service: BatchService) -> str:
     return (
         f"{head}\n\nServing the contract of **{contract.model_name}** (dataset "
         f"`{contract.dataset}`, {len(contract.features)} features); the JSON submission "
-        "schemas below are that contract's. The API loads its model at start-up; it and "
-        "this document follow a moved registry alias on restart."
+        "schemas below are that contract's. Each job is pinned at submit to the model "
+        "version the configured URI names then (see `model` in a job's status); this "
+        "document shows the contract of the version pinned last and follows a moved "
+        "registry alias from the next submit on."
     )

@@ -1,6 +1,13 @@
 """``BatchService``: what the job API knows about jobs, without HTTP — status, the recent
-list, cancel, results, readiness — and what a submission needs from it (the model
-contract, input paths, saving JSON rows). New jobs are accepted by ``service.submit``.
+list, cancel, results, readiness — and what a submission needs from it (the model version
+pinned for it and that version's contract, input paths, saving JSON rows). New jobs are
+accepted by ``service.submit``.
+
+``pin_model`` resolves the configured ``model_uri`` (e.g. ``models:/name@champion``) to
+the version it names now, once per submission: the job records that version and every
+chunk is scored by it, and the submission is checked against its contract (contracts are
+kept per version). The service's ``contract`` (the OpenAPI schemas, JSON-row checks) is the
+one of the version pinned last, so it follows a promotion without a restart.
 
 A job Redis lost is restored from storage when its status is asked for (``record``).
 """
@@ -8,6 +15,7 @@ A job Redis lost is restored from storage when its status is asked for (``record
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +29,24 @@ from services.batch.settings import BatchSettings
 from services.batch.state.backend import Backend
 from services.batch.state.jobs import restore
 from services.core.contract import ModelContract
+from services.core.contract_store import load_contract
 from services.core.errors import Conflict, NotFound, Unavailable
+from services.core.registry import pin
+from services.core.version_cache import VersionCache
+
+CONTRACTS_KEPT = 4  # contracts of recently pinned versions (a few KB each)
+
+
+@dataclass(frozen=True)
+class JobModel:
+    """The model version a job is pinned to: ``requested`` as configured, ``uri`` the
+    concrete version (``models:/name/N``, a runs URI or a folder) its chunks load."""
+
+    requested: str
+    name: str
+    version: str
+    uri: str
+    contract: ModelContract
 
 
 class BatchService:
@@ -31,6 +56,26 @@ class BatchService:
         self.backend = backend
         self.contract = contract
         self.model_error = model_error
+        tracking = backend.settings.mlflow_tracking_uri
+        self._contracts: VersionCache[ModelContract] = VersionCache(
+            lambda uri: load_contract(uri, tracking), CONTRACTS_KEPT
+        )
+
+    def pin_model(self) -> JobModel:
+        """The version ``model_uri`` names now and its contract (503 if the registry
+        cannot tell: nothing is accepted without a version)."""
+        requested = self.settings.model_uri
+        try:
+            pinned = pin(self.settings.mlflow_tracking_uri, requested)
+            contract = self._contracts.get(pinned.uri)
+        except Exception as exc:
+            raise Unavailable(
+                f"cannot resolve the model {requested} to a version: {type(exc).__name__}: "
+                f"{exc}; nothing was accepted, retry later"
+            ) from exc
+        self.contract, self.model_error = contract, None
+        name = pinned.name or contract.model_name
+        return JobModel(requested, name, pinned.version, pinned.uri, contract)
 
     @property
     def settings(self) -> BatchSettings:

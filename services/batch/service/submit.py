@@ -2,13 +2,16 @@
 
 ``accept`` runs it for a request: Redis is pinged first (503 before a large body is read);
 with an Idempotency-Key the job already holding it answers (if the request is the same,
-else 422 ``idempotency_key_reused``); otherwise the input is stored (the job folder is
-removed if that fails), checked and registered (``register_source``), and a concurrent
-twin with the same key that won the race is checked like a replay.
+else 422 ``idempotency_key_reused``); otherwise the model version is pinned (the configured
+alias resolved now: ``BatchService.pin_model``; 503 if the registry cannot tell), the
+input is stored (the job folder is removed if that fails), checked and registered
+(``register_source``), and a concurrent twin with the same key that won the race is
+checked like a replay.
 
-``register_source`` keeps "accepted" honest: the input is checked, then the job and its
-tasks are registered in one Redis transaction, then the manifest is written and only then
-does the caller get the status. If Redis is unreachable at any step the job folder is
+``register_source`` keeps "accepted" honest: the input is checked against the pinned
+version's contract, then the job (with its version) and its tasks are registered in one
+Redis transaction, then the manifest is written and only then does the caller get the
+status. If Redis is unreachable at any step the job folder is
 removed and the caller gets 503: nothing half-accepted is left behind.
 """
 
@@ -33,7 +36,7 @@ from services.batch.domain import (
     new_job_id,
     now,
 )
-from services.batch.service.batch_service import BatchService
+from services.batch.service.batch_service import BatchService, JobModel
 from services.batch.service.views import JobStatus
 from services.batch.state.jobs import register
 from services.batch.state.storage import JobPaths, write_json
@@ -86,6 +89,7 @@ async def accept(
     if existing is not None:  # the same request again gets its job; another one a 422
         await _in_thread(check_replay, service, existing.job_id, await submission.fingerprint())
         return Submitted(existing, replayed=True)
+    model = await _in_thread(service.pin_model)  # before the input: JSON rows use its contract
     job_id = new_job_id()
     paths = service.backend.storage.job(job_id)
     try:
@@ -93,7 +97,7 @@ async def accept(
     except BaseException:
         paths.remove()
         raise
-    status = await _in_thread(register_source, service, job_id, source, digest, caller)
+    status = await _in_thread(register_source, service, job_id, source, digest, caller, model)
     if status.job_id != job_id:  # a concurrent submit with the same key won
         assert source.fingerprint is not None
         await _in_thread(check_replay, service, status.job_id, source.fingerprint)
@@ -132,12 +136,19 @@ def check_replay(service: BatchService, owner: str, fingerprint: str) -> None:
 
 
 def register_source(
-    service: BatchService, job_id: str, source: Source, digest: str | None, caller: str
+    service: BatchService,
+    job_id: str,
+    source: Source,
+    digest: str | None,
+    caller: str,
+    model: JobModel | None = None,
 ) -> JobStatus:
+    """Check and register the job, pinned to ``model`` (resolved now if not given)."""
     backend, settings = service.backend, service.settings
     paths = backend.storage.job(job_id)
     try:
-        chunks, fmt = plan_source(service, source)
+        model = model or service.pin_model()
+        chunks, fmt = plan_source(service, source, model)
         manifest = Manifest(
             job_id=job_id,
             created_at=now(),
@@ -148,7 +159,10 @@ def register_source(
             id_column=source.id_column,
             chunk_rows=settings.chunk_rows,
             split=chunks is None,
-            model_uri=settings.model_uri,
+            model_uri=model.requested,
+            model_name=model.name,
+            model_version=model.version,
+            model_pinned_uri=model.uri,
             idempotency=digest,
             request_digest=source.fingerprint,
             submitted_by=caller,
@@ -169,10 +183,12 @@ def register_source(
     return service.status(job_id)
 
 
-def plan_source(service: BatchService, source: Source) -> tuple[list[ChunkSpec] | None, str]:
-    """Check the input; its chunks if it is scored in place (else None: it is split) and
-    the name of its format."""
-    features = service.require_contract().features
+def plan_source(
+    service: BatchService, source: Source, model: JobModel
+) -> tuple[list[ChunkSpec] | None, str]:
+    """Check the input against the pinned version's contract; its chunks if it is scored
+    in place (else None: it is split) and the name of its format."""
+    features = model.contract.features
     if source.id_column in RESULT_COLUMNS:
         raise BadInput(f"id column {source.id_column!r} clashes with a result column")
     fmt = formats.detect(source.path, source.format)

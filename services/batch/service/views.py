@@ -16,6 +16,16 @@ class JobError(BaseModel):
     details: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class JobModelView(BaseModel):
+    """The model version the job is pinned to: resolved once, at submit, and used for
+    every row (a promotion during the job does not change it)."""
+
+    name: str = Field(description="registered model name (or the contract's, for a folder)")
+    version: str = Field(description="registry version, or `run` / `local` outside the registry")
+    uri: str = Field(description="the concrete model URI every chunk is scored with")
+    requested: str = Field(description="the model URI configured at submit, e.g. an alias")
+
+
 class JobSummary(BaseModel):
     """Figures over all scored rows (once the job succeeded)."""
 
@@ -23,7 +33,9 @@ class JobSummary(BaseModel):
     predicted_defaults: int
     predicted_default_rate: float
     risk_bands: dict[str, int]
-    model_versions: list[str]
+    model_versions: list[str] = Field(
+        description="versions that scored the rows: exactly the pinned one"
+    )
 
 
 class JobStatus(BaseModel):
@@ -33,6 +45,9 @@ class JobStatus(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     source: dict[str, str]
+    model: JobModelView | None = Field(
+        None, description="the pinned model version (absent for jobs submitted before pinning)"
+    )
     rows_total: int | None = Field(None, description="input rows (unknown while a CSV is split)")
     rows_done: int = 0
     chunks_total: int | None = None
@@ -76,6 +91,7 @@ def job_status(
             "format": record.get("format", ""),
             "name": record.get("name", ""),
         },
+        model=_model(record),
         rows_total=rows_total,
         rows_done=rows_done,
         chunks_total=int(record["n_chunks"]) if planned else None,
@@ -86,6 +102,17 @@ def job_status(
         error=JobError(**json.loads(record["error"])) if record.get("error") else None,
         summary=_summary(record, bands or []) if state is JobState.SUCCEEDED else None,
         links={"self": base, "results": f"{base}/results", "cancel": f"{base}/cancel"},
+    )
+
+
+def _model(record: dict[str, str]) -> JobModelView | None:
+    if not record.get("model_pinned_uri"):
+        return None
+    return JobModelView(
+        name=record.get("model_name", ""),
+        version=record.get("model_version", ""),
+        uri=record["model_pinned_uri"],
+        requested=record.get("model_uri", ""),
     )
 
 

@@ -5,16 +5,25 @@ the functions are named by import path, so the API never imports the worker code
 that raises is retried after ``retry_backoff_seconds`` (rq's scheduler, run by the
 workers); a task whose worker died is found by rq's maintenance once its lease lapses and
 retried the same way; when retries run out ``worker.tasks.on_task_failure`` fails the job.
+
+Redis is not trusted to name code: tasks are serialized as JSON (rq's default, pickle,
+runs whatever a payload says while it is read), and ``TaskJob`` runs only the task
+functions and the failure callback named here, whatever a task hash in Redis says. So
+whoever gets write access to Redis can at worst fail or re-run chunks, not run code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from loguru import logger
 from redis import Redis
 from redis.client import Pipeline
 from rq import Callback, Queue, Retry
+from rq.job import Job
 from rq.queue import EnqueueData
+from rq.serializers import JSONSerializer
 
 from services.batch.settings import BatchSettings
 
@@ -22,6 +31,54 @@ SCORE_CHUNK = "services.batch.worker.tasks.score_chunk"
 SPLIT_JOB = "services.batch.worker.tasks.split_job"
 ON_FAILURE = "services.batch.worker.tasks.on_task_failure"
 TASK_RESULT_TTL = 300  # seconds rq keeps a finished task (the chunk's file is the result)
+TASKS = frozenset({SCORE_CHUNK, SPLIT_JOB})
+SERIALIZER = JSONSerializer
+
+
+class RefusedTask(Exception):
+    """A task names a function that is not one of the batch tasks."""
+
+
+class TaskJob(Job):
+    """An rq job that runs only the batch tasks: ``func`` refuses any other name (the task
+    then fails like any failing task), and callbacks other than ``on_task_failure`` are
+    ignored with a warning (they run in the worker, outside the task's failure path)."""
+
+    @property
+    def func(self) -> Any:
+        if self.func_name not in TASKS or self.instance is not None:
+            raise RefusedTask(f"task {self.id} names {self.func_name!r}: not a batch task")
+        return super().func
+
+    @property
+    def failure_callback(self) -> Any:
+        if self._failure_callback_name not in (None, ON_FAILURE):
+            logger.warning(
+                "task {}: ignored failure callback {!r}", self.id, self._failure_callback_name
+            )
+            return None
+        return super().failure_callback
+
+    @property
+    def success_callback(self) -> Any:
+        if self._success_callback_name:
+            logger.warning(
+                "task {}: ignored success callback {!r}", self.id, self._success_callback_name
+            )
+        return None
+
+    @property
+    def stopped_callback(self) -> Any:
+        if self._stopped_callback_name:
+            logger.warning(
+                "task {}: ignored stopped callback {!r}", self.id, self._stopped_callback_name
+            )
+        return None
+
+
+def task_queue(redis: Redis, name: str) -> Queue:
+    """The batch queue as API and workers must both open it: JSON, ``TaskJob``."""
+    return Queue(name, connection=redis, serializer=SERIALIZER, job_class=TaskJob)
 
 
 def chunk_task_id(job_id: str, index: int) -> str:
@@ -35,7 +92,7 @@ def split_task_id(job_id: str) -> str:
 class Enqueuer:
     def __init__(self, redis: Redis, settings: BatchSettings) -> None:
         self.settings = settings
-        self.queue = Queue(settings.queue_name, connection=redis)
+        self.queue = task_queue(redis, settings.queue_name)
 
     def _data(self, func: str, args: tuple[object, ...], task_id: str) -> EnqueueData:
         s = self.settings

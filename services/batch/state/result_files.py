@@ -25,8 +25,9 @@ def write_result(path: Path, result: pa.Table, summary: ChunkSummary, fsync: boo
 
 
 def write_table(table: pa.Table, where: Path | str) -> None:
-    """Write results; only the band and reason text columns are dictionary-encoded (trying
-    it on unique probabilities and row numbers costs more than scoring them)."""
+    """Write results; only the text columns (band, version, reason statements and
+    features) are dictionary-encoded (trying it on unique probabilities and row numbers
+    costs more than scoring them)."""
     texts = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
     pq.write_table(table, where, use_dictionary=texts or ["risk_band"])
 

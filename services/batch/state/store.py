@@ -12,7 +12,15 @@ from typing import Any
 from redis import Redis, WatchError
 from redis.client import Pipeline
 
-from services.batch.domain import ChunkSpec, ChunkSummary, ClosedJob, JobState, Manifest, now
+from services.batch.domain import (
+    ChunkSpec,
+    ChunkSummary,
+    ClosedJob,
+    JobState,
+    Manifest,
+    now,
+    scoring_uri,
+)
 from services.batch.state import lua
 
 RECENT_JOBS = 1000  # the job index keeps this many most recent jobs
@@ -156,6 +164,14 @@ class RedisJobStore:
         raw = self.redis.hgetall(self.job_key(job_id))
         return {_text(k): _text(v) for k, v in raw.items()} if raw else None
 
+    def scoring_uri(self, job_id: str) -> str | None:
+        """The model URI the job's chunks are scored with (pinned at submit); None if the
+        job is gone."""
+        configured, pinned = self.redis.hmget(self.job_key(job_id), "model_uri", "model_pinned_uri")
+        if configured is None:
+            return None
+        return scoring_uri(_text(configured), _text(pinned) if pinned else "")
+
     def chunk_specs(self, job_id: str) -> list[ChunkSpec]:
         raw = self.redis.hgetall(self._keys(job_id)[2])
         return sorted((ChunkSpec.from_json(v) for v in raw.values()), key=lambda c: c.index)
@@ -193,6 +209,9 @@ def _fields(
         "id_column": m.id_column or "",
         "chunk_rows": m.chunk_rows,
         "model_uri": m.model_uri,
+        "model_name": m.model_name,
+        "model_version": m.model_version,
+        "model_pinned_uri": m.model_pinned_uri,
         "submitted_by": m.submitted_by,
         "request_digest": m.request_digest or "",
         "planned": int(chunks is not None),

@@ -2,11 +2,12 @@
 
 Result columns, in input order: ``row`` (1-based input row), the id column if the job
 names one, ``probability`` (calibrated), ``prediction`` (0/1 at the contract threshold)
-and ``risk_band`` (dictionary-encoded band name); see ``domain.RESULT_COLUMNS``. With
-reason codes on (``BATCH_REASONS_TOP_K`` = k > 0), every row also gets, for i = 1..k,
-``reason_i`` (the statement), ``reason_i_feature`` and ``reason_i_contribution`` (exact
-TreeSHAP, log-odds): the i-th largest positive contribution, null where fewer than i
-features raised the row's score.
+``risk_band`` (dictionary-encoded band name) and ``model_version`` (the version that
+scored the row, dictionary-encoded: one value per chunk); see ``domain.RESULT_COLUMNS``.
+With reason codes on (``BATCH_REASONS_TOP_K`` = k > 0), every row also gets, for i =
+1..k, ``reason_i`` (the statement), ``reason_i_feature`` and ``reason_i_contribution``
+(exact TreeSHAP, log-odds): the i-th largest positive contribution, null where fewer
+than i features raised the row's score.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def score_frame(
     columns["probability"] = pa.array(proba, pa.float64())
     columns["prediction"] = pa.array((proba >= model.contract.threshold).astype(np.int8))
     columns["risk_band"] = bands
+    columns["model_version"] = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(len(proba), dtype=np.int8)), pa.array([model.version])
+    )
     if reasons_k:
         columns.update(reason_columns(model, encoded, reasons_k))
     return pa.table(columns)

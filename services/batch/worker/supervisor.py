@@ -30,6 +30,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 
 from services.batch.state.backend import Backend
 from services.batch.state.jobs import restore_all
+from services.batch.state.queue import SERIALIZER, TaskJob
 from services.core.registry import use_service_client_defaults
 
 
@@ -131,6 +132,8 @@ def make_worker(backend: Backend, name: str) -> ChunkWorker:
         backend=backend,
         maintenance_interval=s.maintenance_interval_seconds,
         worker_ttl=s.worker_ttl_seconds,
+        serializer=SERIALIZER,
+        job_class=TaskJob,
     )
 
 

@@ -18,11 +18,12 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from services.batch import formats
-from services.batch.domain import ACTIVE, BadInput, ChunkSpec, JobState
+from services.batch.domain import ACTIVE, BadInput, ChunkSpec, JobState, scoring_uri
 from services.batch.metrics import observe_chunk
 from services.batch.worker.chunk import run_chunk
 from services.batch.worker.context import WorkerContext, context
 from services.batch.worker.split import split_input
+from services.core.model_store import LoadedModel, ModelGone
 
 
 def score_chunk(job_id: str, index: int) -> dict[str, Any]:
@@ -35,9 +36,17 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
         raise RuntimeError(f"job {job_id} has no spec for chunk {index}")
     if ctx.settings.fault_chunk_delay_seconds:
         time.sleep(ctx.settings.fault_chunk_delay_seconds)  # chaos drill only
+    uri = ctx.store.scoring_uri(job_id)
+    if uri is None:  # the job expired meanwhile
+        observe_chunk(None, "skipped")
+        return {"skipped": "missing"}
+    model = job_model(ctx, job_id, uri)
+    if model is None:
+        observe_chunk(None, "model_gone")
+        return {"failed": "its model version is gone"}
     try:
         summary = run_chunk(
-            ctx.model,
+            model,
             spec,
             ctx.storage.job(job_id).result(index),
             id_column,
@@ -56,15 +65,36 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
     return {"rows": summary.rows, "skipped": summary.skipped, "outcome": outcome}
 
 
+def job_model(ctx: WorkerContext, job_id: str, uri: str) -> LoadedModel | None:
+    """The model version the job pinned at submit (``uri``), from this worker's cache. A
+    version that no longer exists fails the job with a report (None): never another
+    version. A load that may work later (registry down) raises, and the task is retried."""
+    try:
+        return ctx.model_for(uri)
+    except ModelGone as exc:
+        message = (
+            f"the model version this job was pinned to at submit ({uri}) can no longer be "
+            "loaded, and a job is never scored with another version; submit it again to "
+            f"score it with the current model ({exc})"
+        )
+        fail_job(ctx, job_id, {"message": message, "details": []})
+        return None
+
+
 def split_job(job_id: str) -> dict[str, Any]:
     ctx = context()
     state, _, id_column = ctx.store.begin(job_id, None)
     record = ctx.store.record(job_id)
     if state not in ACTIVE or record is None:
         return {"skipped": state}
+    model = job_model(
+        ctx, job_id, scoring_uri(record["model_uri"], record.get("model_pinned_uri", ""))
+    )
+    if model is None:
+        return {"failed": "its model version is gone"}
     rows = chunks = 0
     try:
-        for spec in _split(ctx, job_id, record, id_column):
+        for spec in _split(ctx, job_id, record, id_column, model):
             state = ctx.store.add_chunks(
                 job_id, [spec], partial(ctx.enqueuer.enqueue_chunks, job_id, [spec.index])
             )
@@ -84,14 +114,18 @@ def split_job(job_id: str) -> dict[str, Any]:
 
 
 def _split(
-    ctx: WorkerContext, job_id: str, record: dict[str, str], id_column: str | None
+    ctx: WorkerContext,
+    job_id: str,
+    record: dict[str, str],
+    id_column: str | None,
+    model: LoadedModel,
 ) -> Iterator[ChunkSpec]:
     return split_input(
         Path(record["source"]),
         formats.by_name(record["format"]),
         ctx.storage.job(job_id),
         int(record["chunk_rows"]),
-        ctx.model.contract.features,
+        model.contract.features,
         id_column,
     )
 

@@ -27,7 +27,11 @@ class ApiKeyAuth:
     when no digests are configured (development only; production settings refuse it)."""
 
     def __init__(self, digests: Sequence[str]) -> None:
-        self.digests = [d.strip().lower() for d in digests if d.strip()]
+        # Settings refuse blank or malformed digests; refuse them here too, so a caller
+        # that builds this by hand cannot turn "one blank digest" into "auth off".
+        self.digests = [d.strip().lower() for d in digests]
+        if any(len(d) != 64 for d in self.digests):
+            raise ValueError("API key digests must be SHA-256 hex (64 characters)")
 
     def check(self, presented: str | None) -> str:
         if not self.digests:

@@ -2,8 +2,12 @@
 
 Protected by its own key (``X-Admin-Key``; disabled unless ``INFERENCE_ADMIN_KEY_HASH`` is
 set). Without a body it reloads the served URI (e.g. an alias that moved); ``uri`` serves
-another model until the next restart (which reads ``MODEL_URI`` again); ``force`` accepts
-a contract that is incompatible with the served one (clients may break).
+another version of the served registered model until the next restart (which reads
+``MODEL_URI`` again); ``force`` accepts a contract that is incompatible with the served one
+(clients may break). ``uri`` takes registry URIs only (``models:/name/3``,
+``models:/name@alias``) of the served model's name: no local paths (a path such as ``/``
+was searched recursively), no ``runs:/``, ``s3://`` or ``http://`` artifact locations the
+server would fetch for whoever holds the admin key.
 
 The optional body is read here, after the admin key is checked, with the same strict
 parser and errors as the scoring routes: 415 unless JSON, 422 for anything that does not
@@ -19,6 +23,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from services.core import telemetry
+from services.core.errors import InvalidInput
+from services.core.model_ref import MODELS_URI, ModelRef
 from services.core.web.bodies import parse_json, require_json
 from services.core.web.errors import Conflict
 from services.inference.deps import AdminKeyDep, RuntimeDep
@@ -34,7 +40,9 @@ class ReloadRequest(BaseModel):
         None,
         min_length=1,
         max_length=500,
-        description="model URI to load (default: the served URI)",
+        pattern=MODELS_URI.pattern,
+        description="registry URI of a version of the served model (models:/NAME/VERSION "
+        "or models:/NAME@ALIAS; default: the served URI)",
     )
     force: bool = Field(False, description="accept an incompatible contract")
 
@@ -50,6 +58,13 @@ OPTIONAL_BODY: dict[str, Any] = {
         },
     }
 }
+
+
+def check_same_model(uri: str, served_name: str | None) -> None:
+    """Reload moves between versions of the served registered model, never to another."""
+    name = ModelRef.parse(uri).name
+    if served_name is not None and name != served_name:
+        raise InvalidInput(f"reload serves versions of {served_name!r} only, not {name!r}")
 
 
 async def read_options(request: Request) -> ReloadRequest:
@@ -70,6 +85,8 @@ async def read_options(request: Request) -> ReloadRequest:
 )
 async def reload(_admin: AdminKeyDep, runtime: RuntimeDep, request: Request) -> ReloadStatus:
     options = await read_options(request)
+    if options.uri is not None:
+        check_same_model(options.uri, runtime.current.model.name if runtime.current else None)
     status = await runtime.reload(options.uri, force=options.force)
     if not status.ok:
         raise Conflict(f"reload refused: {status.message}", details=[status.model_dump()])

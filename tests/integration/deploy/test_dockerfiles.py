@@ -132,11 +132,29 @@ def test_dockerfile_rules(name: str) -> None:
 
 
 def test_one_builder_stage_for_every_image() -> None:
-    """The builder stage is the same text in all four Dockerfiles (its layers are shared
-    and cannot drift); only ARG EXTRA, declared before it, differs."""
+    """One builder for all four images: its steps are one script in the shared base
+    (deploy/docker/build-venv.sh as /opt/build-venv), and the stage that runs it is the same
+    text in every Dockerfile; only ARG EXTRA, declared before it, differs."""
     builders = {name: stages(path)[0] for name, path in DOCKERFILES.items()}
     first = next(iter(builders.values()))
     assert all(stage == first for stage in builders.values()), builders
+    runs = [a for i, a in first if i == "RUN"]
+    assert runs == ["/opt/build-venv /wheels"], runs
+    base = instructions(SHARED["base"])
+    assert ("COPY", "deploy/docker/build-venv.sh /opt/build-venv") in base
+
+
+def test_images_copy_their_own_requirements_not_pyproject() -> None:
+    """An image's dependency layer depends on its own wheel folder only (its wheels and
+    requirements.txt, scripts/docker/wheelhouse.sh), never on pyproject.toml: an edit there
+    that leaves a service's dependencies alone keeps that image's layer cache."""
+    for name, path in DOCKERFILES.items():
+        copies = [a for i, a in instructions(path) if i == "COPY" and "--from" not in a]
+        assert not any("pyproject" in a for a in copies), name
+        assert "COPY .cache/wheelhouse/${EXTRA}/ /wheels/" in [f"COPY {a}" for a in copies], name
+    ignored = (REPO / ".dockerignore").read_text().splitlines()
+    assert "!pyproject.toml" not in ignored
+    assert ".cache/wheelhouse/pool" in ignored, "the shared pool stays out of the context"
 
 
 def test_dockerignore_keeps_the_context_small() -> None:

@@ -105,6 +105,52 @@ RULES: tuple[Rule, ...] = (
         "make test-containers",
         (Elsewhere("mk/docker.mk", ("-m container tests/container",)),),
     ),
+    Rule(
+        "make compose",
+        (
+            Elsewhere("Makefile", ("test: $(STAMP) controlplane docker images compose",)),
+            Elsewhere("mk/docker.mk", ("bash scripts/docker/compose.sh",)),
+        ),
+    ),
+    Rule(
+        "make images compose",
+        (Elsewhere("Makefile", ("test: $(STAMP) controlplane docker images compose",)),),
+    ),
+    # compose.yaml brought up, used and taken down as the README says, in make test
+    Rule(
+        "export REDIS_IMAGE=creditrisk/redis:dev PROMETHEUS_IMAGE=creditrisk/prometheus:dev",
+        (
+            Elsewhere(
+                "tests/container/test_compose.py",
+                (
+                    '"REDIS_IMAGE": f"{IMAGE_REPO}/redis:{IMAGE_TAG}"',
+                    '"PROMETHEUS_IMAGE": f"{IMAGE_REPO}/prometheus:{IMAGE_TAG}"',
+                ),
+            ),
+        ),
+    ),
+    Rule(
+        "docker compose up -d --wait redis mlflow inference batch-api batch-worker prometheus",
+        (
+            Elsewhere(
+                "tests/container/test_compose.py",
+                (
+                    'SERVICES = ["redis", "mlflow", "inference", "batch-api", "batch-worker", '
+                    '"prometheus"]',
+                    '"up", "--detach", "--wait"',
+                ),
+            ),
+        ),
+    ),
+    Rule(
+        "curl -s -H 'Content-Type: application/json' localhost:8080/api/v1/predict "
+        """-d '{"student":"No","balance":1500,"income":40000}'""",
+        (Elsewhere("tests/container/test_compose.py", ('httpx.post(f"{url}/api/v1/predict"',)),),
+    ),
+    Rule(
+        "docker compose down -v",
+        (Elsewhere("tests/container/test_compose.py", ('"down", "--volumes"',)),),
+    ),
     # --- the services on this machine, and every API example
     Rule("python -m services.trainer", (Here(LOCAL),)),
     Rule("redis-server --port 6379 --save '' &", (Here(LOCAL),)),

@@ -254,6 +254,7 @@ def _check_local_outcomes(shell: Shell, work: Path, ports: Ports) -> None:
         "probability",
         "prediction",
         "risk_band",
+        "model_version",
         *reasons,
     ]
     assert scored["loan_id"].tolist() == ["L1"]

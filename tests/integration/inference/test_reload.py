@@ -69,9 +69,14 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
     return Versions(tracking_uri)
 
 
-def local_copy(
-    model: TrainedModel, folder: Path, edit: Callable[[dict], None] | None = None
+def registered_copy(
+    model: TrainedModel,
+    versions: Versions,
+    folder: Path,
+    edit: Callable[[dict], None] | None = None,
 ) -> str:
+    """``model``'s files (its contract edited) as a new registered version of ``NAME``:
+    reload takes registry URIs of the served model only."""
     client(model.tracking_uri)
     path = Path(mlflow.artifacts.download_artifacts(artifact_uri=model.uri, dst_path=str(folder)))
     if edit is not None:
@@ -79,7 +84,12 @@ def local_copy(
         contract = json.loads(contract_path.read_text())
         edit(contract)
         contract_path.write_text(json.dumps(contract))
-    return str(path)
+    registry = client(versions.tracking_uri)  # explicit client: no fluent run state
+    run = registry.create_run(registry.get_experiment_by_name("Default").experiment_id)
+    registry.log_artifacts(run.info.run_id, str(path), artifact_path="model")
+    registry.set_terminated(run.info.run_id)
+    made = registry.create_model_version(NAME, f"{run.info.artifact_uri}/model", run.info.run_id)
+    return versions.uri(made.version)
 
 
 async def reload(svc: Service, body: dict | None = None) -> httpx.Response:
@@ -225,8 +235,8 @@ async def test_contract_changes(
         contract["reference"]["student"]["levels"].append("Maybe")
         contract["reference"]["student"]["proportions"].insert(2, 0.0)
 
-    widened = local_copy(default_model, tmp_path / "widened", add_level)
-    lending = local_copy(lending_club_model, tmp_path / "lending")
+    widened = registered_copy(default_model, versions, tmp_path / "widened", add_level)
+    lending = registered_copy(lending_club_model, versions, tmp_path / "lending")
     settings = make_settings(model_uri=versions.uri(1), mlflow_tracking_uri=versions.tracking_uri)
     async with running(settings) as svc:
         assert (await reload(svc, {"uri": widened})).status_code == 200
@@ -246,7 +256,28 @@ async def test_contract_changes(
         spec = (await svc.client.get("/openapi.json")).json()
         assert "int_rate" in spec["components"]["schemas"]["Applicant"]["properties"]
         assert (await svc.predict(ROW)).status_code == 422  # clients of the old contract break
-        assert (await svc.info())["model"]["name"] == "lending_club-model"
+        assert (await svc.info())["model"]["version"] == lending.rsplit("/", 1)[1]
+
+
+async def test_reload_takes_registry_uris_of_the_served_model_only(
+    versions: Versions, lending_club_model: TrainedModel, tmp_path: Path
+) -> None:
+    """Attack (issue 16): with the admin key, point the server at a local path (``/`` was
+    searched recursively), at an artifact location it would fetch, or at another model."""
+    client(lending_club_model.tracking_uri)
+    folder = mlflow.artifacts.download_artifacts(
+        artifact_uri=lending_club_model.uri, dst_path=str(tmp_path / "lending")
+    )
+    settings = make_settings(model_uri=versions.uri(1), mlflow_tracking_uri=versions.tracking_uri)
+    async with running(settings) as svc:
+        for uri in ("/", folder, "runs:/0123/model", "s3://bucket/model", "http://10.0.0.1/m"):
+            refused = await reload(svc, {"uri": uri})
+            assert refused.status_code == 422, (uri, refused.text)
+        other = await reload(svc, {"uri": "models:/another-model/1"})
+        assert other.status_code == 422
+        assert "versions of" in other.json()["error"]["message"]
+        assert (await svc.predict(ROW)).json()["model"]["version"] == "1"
+        assert (await reload(svc, {"uri": versions.uri(2)})).status_code == 200
 
 
 async def test_poll_follows_the_alias_and_skips_a_broken_target(versions: Versions) -> None:

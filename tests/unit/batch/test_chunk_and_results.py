@@ -57,7 +57,9 @@ def test_chunks_equal_in_process_predictions_in_input_order(
     np.testing.assert_array_equal(results["probability"].to_numpy(), want.probability)
     np.testing.assert_array_equal(results["prediction"].to_numpy(), want.label)
     assert results["risk_band"].astype(str).tolist() == want.band.tolist()
+    assert results["model_version"].astype(str).unique().tolist() == [model.version]
     summary = read_summary(chunks[0][1])
+    assert summary.model_version == model.version
     assert (summary.rows, summary.worker, summary.skipped) == (300, "test:1", True)
     assert summary.positives == int(want.label[:300].sum())
     assert sum(summary.bands.values()) == 300

@@ -115,6 +115,24 @@ def test_summary_of_a_succeeded_job_lists_bands_in_contract_order() -> None:
     assert failed.error.details == [{"column": "income"}]
 
 
+def test_status_names_the_pinned_model_version() -> None:
+    pinned = _record(
+        model_uri="models:/credit-default@champion",
+        model_name="credit-default",
+        model_version="4",
+        model_pinned_uri="models:/credit-default/4",
+    )
+    model = job_status("f" * 32, pinned).model
+    assert model is not None
+    assert (model.name, model.version, model.uri, model.requested) == (
+        "credit-default",
+        "4",
+        "models:/credit-default/4",
+        "models:/credit-default@champion",
+    )
+    assert job_status("f" * 32, _record()).model is None  # submitted before pinning
+
+
 def test_settings_read_the_well_known_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://queue:6379/2")
     monkeypatch.setenv("MODEL_URI", "models:/credit-default/7")

@@ -106,4 +106,10 @@ def test_zero_turns_the_columns_off(
     tmp_path: Path, model: LoadedModel, applicants: Applicants
 ) -> None:
     (_, path), *_ = scored(tmp_path, model, applicants(200, 6), 0)
-    assert pq.read_table(path).column_names == ["row", "probability", "prediction", "risk_band"]
+    assert pq.read_table(path).column_names == [
+        "row",
+        "probability",
+        "prediction",
+        "risk_band",
+        "model_version",
+    ]

@@ -13,6 +13,7 @@ from controller.builders import (
     canary_hpa,
     canary_ingress,
     canary_service,
+    controlled_by,
     env_value,
     hpa_floor_patch,
     ingress_weight,
@@ -203,3 +204,14 @@ def test_canary_ingress_has_nginx_annotations_and_canary_backend() -> None:
     assert (
         stable["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "inference"
     )
+
+
+def test_controlled_by_needs_this_rollouts_controller_reference() -> None:
+    ours = {"metadata": OWNER.metadata("x")}
+    assert controlled_by(ours, "uid-1")
+    assert not controlled_by(ours, "uid-2")  # another rollout's object
+    assert not controlled_by({"metadata": {"name": "x"}}, "uid-1")  # nobody's
+    ref = {**OWNER.reference(), "controller": False}
+    assert not controlled_by({"metadata": {"ownerReferences": [ref]}}, "uid-1")
+    ref = {**OWNER.reference(), "kind": "ReplicaSet"}
+    assert not controlled_by({"metadata": {"ownerReferences": [ref]}}, "uid-1")

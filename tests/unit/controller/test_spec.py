@@ -62,6 +62,8 @@ def test_step_weight_and_max_weight() -> None:
         {"analysis": {"custom": [{"name": "errorRatio", "query": "up", "max": 1}]}},
         {"analysis": {"custom": [{"name": "x", "query": "up{ {{ nope }} }", "max": 1}]}},
         {"analysis": {"custom": [{"name": "x", "query": "up", "max": 1}] * 2}},
+        # names of objects the controller writes are derived, never taken from the spec
+        {"router": {"httpRoute": {"name": "r", "canaryService": "payments"}}},
     ],
 )
 def test_invalid_specs_are_refused(overrides: dict[str, Any]) -> None:
@@ -115,3 +117,8 @@ def test_the_example_manifest_is_a_valid_spec() -> None:
     assert rollout.model.ref.alias == "challenger"
     assert [g.name for g in rollout.analysis.custom] == ["rateLimited"]
     assert rollout.prometheus.selector == {"namespace": "credit-risk"}
+
+
+def test_the_canary_service_name_is_derived() -> None:
+    parsed = spec(router={"httpRoute": {"name": "r", "canaryService": "inference-canary"}})
+    assert parsed.canary_service == parsed.canary_name == "inference-canary"

@@ -89,3 +89,18 @@ def test_folder_without_a_booster_is_refused(tmp_path: Path) -> None:
     make_contract().save(folder / CONTRACT_FILE)
     with pytest.raises(ModelLoadError, match=f"{BOOSTER_FILE} not found"):
         load(folder)
+
+
+def test_model_files_are_searched_a_bounded_depth(tmp_path: Path) -> None:
+    """A model folder of ``/`` must not walk the disk: three levels at most."""
+    from services.core.paths import find_below
+
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    for folder in (tmp_path / "a", tmp_path / "a" / "b" / "c"):
+        (folder / "contract.json").write_text("{}")
+    assert find_below(tmp_path, "contract.json") == [tmp_path / "a" / "contract.json"]
+    assert find_below(tmp_path / "a", "contract.json") == [
+        tmp_path / "a" / "contract.json",
+        tmp_path / "a" / "b" / "c" / "contract.json",
+    ]
+    assert find_below(tmp_path / "a" / "b" / "c" / "contract.json", "contract.json") == []

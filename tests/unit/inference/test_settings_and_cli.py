@@ -21,13 +21,14 @@ def test_env_prefix_and_well_known_names(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("TRACK", "canary")
     monkeypatch.setenv("REDIS_URL", "redis://r:6379/0")
     monkeypatch.setenv("INFERENCE_BULK_MAX_ROWS", "50")
-    monkeypatch.setenv("INFERENCE_API_KEY_HASHES", '["abc"]')
+    digest = hashlib.sha256(b"k").hexdigest()
+    monkeypatch.setenv("INFERENCE_API_KEY_HASHES", f'["{digest.upper()}"]')
     settings = InferenceSettings()
     assert settings.model_uri == "models:/credit-default/3"
     assert settings.track == "canary"
     assert settings.redis_url == "redis://r:6379/0"
     assert settings.bulk_max_rows == 50
-    assert settings.api_key_hashes == ["abc"]
+    assert settings.api_key_hashes == [digest]
     monkeypatch.setenv("INFERENCE_MODEL_URI", "models:/x@champion")  # prefixed name wins
     assert InferenceSettings().model_uri == "models:/x@champion"
 
@@ -51,6 +52,11 @@ def test_defaults_are_safe() -> None:
         {"fault_error_rate": 1.5},
         {"bulk_max_rows": 0},
         {"environment": "production"},
+        # fail-open doors: a blank digest used to pass "not empty" and then be dropped
+        {"environment": "production", "api_key_hashes": [""]},
+        {"environment": "production", "api_key_hashes": [" "]},
+        {"api_key_hashes": [""]},
+        {"api_key_hashes": ["abc"]},
     ],
 )
 def test_bad_or_unsafe_settings_are_refused(bad: dict[str, object]) -> None:
@@ -75,8 +81,8 @@ def test_flags_override_only_what_is_given() -> None:
             "--bulk-max-rows",
             "10",
             "--api-key-hashes",
-            "a",
-            "b",
+            "a" * 64,
+            "b" * 64,
             "--access-log",
             "true",
             "--track",
@@ -85,7 +91,7 @@ def test_flags_override_only_what_is_given() -> None:
     )
     assert args == {
         "bulk_max_rows": "10",
-        "api_key_hashes": ["a", "b"],
+        "api_key_hashes": ["a" * 64, "b" * 64],
         "access_log": True,
         "track": "canary",
     }

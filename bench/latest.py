@@ -100,6 +100,25 @@ def batch(data: Json) -> Iterator[Row]:
         yield "batch", f"{r['rows']:,} rows, {r['mode']}", figure, target, ran
 
 
+def reasons_inference(data: Json) -> Iterator[Row]:
+    for r in data["rows"]:
+        figure = (
+            f"{r['explain_rps']:,.0f} vs {r['off_rps']:,.0f} req/s = {r['explain_vs_off']:.2f}; "
+            f"CPU/req {r['explain_cpu_us_per_req']:,.0f} vs {r['off_cpu_us_per_req']:,.0f} µs"
+        )
+        measure = f"{r['dataset']}: /predict ?explain=true vs reasons off, c={r['concurrency']}"
+        ok = r["explain_vs_off"] >= 0.7
+        yield "reason codes", measure, figure, f"≥ 0.70 {_mark(ok)}", _ran(data)
+
+
+def reasons_batch(data: Json) -> Iterator[Row]:
+    on = next(r for r in data["rows"] if "ratio" in r)
+    off = next(r for r in data["rows"] if "ratio" not in r)
+    figure = f"{on['rows_per_s']:,} vs {off['rows_per_s']:,} rows/s = {on['ratio']:.2f}"
+    measure = f"batch scoring {on['rows']:,} rows, {on['reasons']} vs off"
+    yield "reason codes", measure, figure, "", _ran(data)
+
+
 def controller(data: Json) -> Iterator[Row]:
     r = data["rows"][0]
     figure = (
@@ -165,6 +184,8 @@ SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("inference", inference),
     ("decisions", decisions),
     ("batch", batch),
+    ("reasons_inference", reasons_inference),
+    ("reasons_batch", reasons_batch),
     ("controller_reconcile", controller),
     ("rollout", rollout),
     ("controlplane_build", controlplane),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -51,6 +53,7 @@ from services.trainer.settings import TrainerSettings
 from tests.e2e.harness.cluster import Cluster
 from tests.e2e.harness.models import ScenarioModels
 from tests.e2e.harness.prometheus import PrometheusServer
+from tests.support.postgres import postgres_server
 from tests.support.processes import free_port, stop, wait_for_port
 
 METRICS = ["roc_auc", "pr_auc", "ks", "brier", "precision", "recall", "f1", "threshold"]
@@ -146,47 +149,82 @@ def process(args: list[str], env: dict[str, str], port: int) -> Iterator[subproc
         stop(proc)
 
 
-def http(url: str, body: dict[str, object] | None = None) -> tuple[int, str]:
+def http(
+    url: str, body: dict[str, object] | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=data, headers=sent)
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status, response.read().decode()
 
 
+ADMIN_KEY = "demo-admin-key"  # a local demo only: a real deployment takes it from a Secret
+
+
 def step_serve() -> None:
-    banner("2. Serve the champion over HTTP and score three applicants")
+    banner("2. Serve the champion over HTTP, score three applicants, record the decisions")
     port = free_port()
     env = {
         "MODEL_URI": CHAMPION,
         "MLFLOW_TRACKING_URI": TRACKING_URI,
         "INFERENCE_LOG_LEVEL": "WARNING",
         "INFERENCE_PORT": str(port),
+        "INFERENCE_ADMIN_KEY_HASH": hashlib.sha256(ADMIN_KEY.encode()).hexdigest(),
     }
     args = [sys.executable, "-m", "services.inference", "--port", str(port)]
-    with process(args, env, port):
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+    with postgres_server() as pg:
+        print(f"decision record: PostgreSQL on 127.0.0.1:{pg.port} (DECISIONS_DSN)")
+        env["DECISIONS_DSN"] = pg.dsn
+        env["DECISIONS_SPOOL_DIR"] = str(pg.root / "spool")
+        with process(args, env, port):
+            serve_and_score(f"http://127.0.0.1:{port}")
+
+
+def serve_and_score(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if http(f"{base}/readyz")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    declined: dict[str, object] | None = None
+    for label, applicant in APPLICANTS.items():
+        print(f"\n{label}:  POST {base}/api/v1/predict  {json.dumps(applicant)}")
+        answer = http(f"{base}/api/v1/predict", applicant)[1]
+        print("  ->", answer)
+        if json.loads(answer)["prediction"] == 1:
+            declined = json.loads(answer)
+    if declined is not None:
+        print("\nDeclined: the principal reasons (exact TreeSHAP, for the adverse-action notice):")
+        for reason in declined.get("reasons", []):  # type: ignore[attr-defined]
+            print(
+                f"  - {reason['statement']}  ({reason['feature']}={reason['value']}, "
+                f"+{reason['contribution']:.3f} log-odds)"
+            )
+        look_up = f"{base}/api/v1/decisions/{declined['request_id']}"
+        print(f"\nIts decision record:  GET {look_up}  (X-Admin-Key)")
+        for _ in range(50):  # written off the request path within a fraction of a second
             try:
-                if http(f"{base}/readyz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
-        for label, applicant in APPLICANTS.items():
-            print(f"\n{label}:  POST {base}/api/v1/predict  {json.dumps(applicant)}")
-            print("  ->", http(f"{base}/api/v1/predict", applicant)[1])
-        metrics = http(f"{base}/metrics")[1].splitlines()
-        wanted = (
-            "inference_predictions_total{",
-            "http_requests_total{",
-            "inference_score_psi{",
-            "inference_drift_detected{",
-            "inference_model_info{",
-        )
-        print("\n/metrics excerpt:")
-        for line in metrics:
-            if line.startswith(wanted):
-                print("  " + line)
+                print("  ->", http(look_up, headers={"X-Admin-Key": ADMIN_KEY})[1])
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404:
+                    raise
+                time.sleep(0.1)
+    metrics = http(f"{base}/metrics")[1].splitlines()
+    wanted = (
+        "inference_predictions_total{",
+        "http_requests_total{",
+        "inference_score_psi{",
+        "inference_drift_detected{",
+        "inference_model_info{",
+    )
+    print("\n/metrics excerpt:")
+    for line in metrics:
+        if line.startswith(wanted):
+            print("  " + line)
 
 
 @contextmanager

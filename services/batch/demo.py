@@ -87,7 +87,12 @@ def _local(settings: BatchSettings, model: Any, path: Path, reason: str) -> int:
             bar.update(done - bar.n)
 
         result = run_local(
-            model, Storage(settings.storage_dir), path, settings.chunk_rows, progress=progress
+            model,
+            Storage(settings.storage_dir),
+            path,
+            settings.chunk_rows,
+            progress=progress,
+            reasons_k=settings.reasons_top_k,
         )
     print_summary(result.rows, result.positives, result.bands, result.seconds)
     return 0

@@ -61,6 +61,13 @@ class BatchSettings(KeyedServiceSettings):
     key_prefix: str = Field("batch", description="prefix of the Redis keys holding job state")
     chunk_rows: int = Field(200_000, ge=1, description="rows per chunk task (rows)")
     nthread: int = Field(0, ge=0, description="booster threads per worker (0 = all cores)")
+    reasons_top_k: int = Field(
+        4,
+        ge=0,
+        le=50,
+        description="reason code columns per result row (reason_1..k, with _feature and "
+        "_contribution); 0 = none, and no TreeSHAP cost",
+    )
     result_ttl_seconds: int = Field(
         86_400, ge=1, description="how long a finished job and its results are kept (seconds)"
     )

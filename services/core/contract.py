@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from services.core.statements import ReasonStatements, check, complete, keyed
+
 CONTRACT_FILE = "contract.json"
 SCHEMA_VERSION = 1
 
@@ -38,6 +40,7 @@ class FeatureSpec(BaseModel):
     integer: bool = False  # numeric values are whole numbers (used by the generator)
     levels: list[str] | None = None  # allowed levels, in model code order (categorical)
     nullable: bool = False  # a missing value is allowed (XGBoost handles it natively)
+    reason: ReasonStatements | None = None  # adverse-action statements (None: generated)
 
     @model_validator(mode="after")
     def _check(self) -> FeatureSpec:
@@ -50,11 +53,21 @@ class FeatureSpec(BaseModel):
             raise ValueError(f"numeric feature {self.name!r} cannot have levels")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"feature {self.name!r}: min > max")
+        if self.reason is not None:
+            check(self.name, self.reason, self.levels if self.is_categorical else None)
         return self
 
     @property
     def is_categorical(self) -> bool:
         return self.type is FeatureType.CATEGORICAL
+
+    def statements(self) -> ReasonStatements:
+        """Every reason statement of this feature: configured ones, the rest generated."""
+        return complete(self.name, self.reason, self.levels if self.is_categorical else None)
+
+    def with_statements(self) -> FeatureSpec:
+        """This spec with its statements completed (what the trainer writes to a contract)."""
+        return self.model_copy(update={"reason": self.statements()})
 
 
 class Histogram(BaseModel):
@@ -162,6 +175,9 @@ def compatibility_issues(stable: ModelContract, candidate: ModelContract) -> lis
     A client built for the stable model must keep working: every stable feature must still
     exist with the same type, and a categorical feature must still accept every stable
     level. New optional (nullable) features are fine; a new required feature is not.
+    Adverse-action notices must keep their wording: a reason statement of the stable
+    model that the candidate drops or words differently is a breaking change too
+    (statements are compared completed, so a generated default equals itself).
     """
     issues: list[str] = []
     cand = {f.name: f for f in candidate.features}
@@ -176,7 +192,25 @@ def compatibility_issues(stable: ModelContract, candidate: ModelContract) -> lis
             lost = sorted(set(old.levels or []) - set(new.levels or []))
             if lost:
                 issues.append(f"feature {old.name!r} lost levels {lost}")
+        if new is not None and new.type == old.type:
+            issues.extend(statement_issues(old, new))
     for new in candidate.features:
         if new.name not in stable_names and not new.nullable:
             issues.append(f"new required feature {new.name!r}")
+    return issues
+
+
+def statement_issues(old: FeatureSpec, new: FeatureSpec) -> list[str]:
+    """Reason statements of ``old`` that ``new`` removes or words differently."""
+    before, after = keyed(old.statements()), keyed(new.statements())
+    issues = []
+    for key, text in before.items():
+        if key.startswith("level:") and key[6:] not in (new.levels or []):
+            continue  # a lost level is reported as such
+        if key not in after:
+            issues.append(f"feature {old.name!r} lost reason statement {key!r}")
+        elif after[key] != text:
+            issues.append(
+                f"feature {old.name!r} reason statement {key!r} changed: {text!r} -> {after[key]!r}"
+            )
     return issues

@@ -70,6 +70,7 @@ class RecordEncoder:
         if len(names) != len(features):
             raise ValueError("one key per feature is needed")
         self.width = len(features)
+        self.keys = names  # record key of each feature, in contract order
         self.columns = [
             (
                 key,

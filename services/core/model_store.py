@@ -9,6 +9,7 @@ any failure raises ``ModelLoadError`` and nothing is returned half-loaded.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ import xgboost as xgb
 
 from services.core.contract import CONTRACT_FILE, ModelContract
 from services.core.paths import find_below
+from services.core.reasons import Statements
 from services.core.registry import client, is_local, pin
+from services.core.split_bins import SplitBins
 
 BOOSTER_FILE = "booster.ubj"
 
@@ -49,18 +52,58 @@ class LoadedModel:
     contract: ModelContract
     booster: xgb.Booster
 
-    def probabilities(self, encoded: np.ndarray) -> np.ndarray:
-        """Calibrated default probabilities for an encoded (rows, features) matrix."""
-        margin = self.booster.inplace_predict(encoded, predict_type="margin")
+    def probabilities(self, data: np.ndarray | xgb.DMatrix) -> np.ndarray:
+        """Calibrated default probabilities of an encoded (rows, features) matrix, or of
+        the ``matrix()`` built from one (bit-identical margins either way)."""
+        if isinstance(data, xgb.DMatrix):
+            margin = self.booster.predict(data, output_margin=True, validate_features=False)
+        else:
+            margin = self.booster.inplace_predict(data, predict_type="margin")
         return self.contract.calibration.apply(np.asarray(margin))
 
-    def predict(self, encoded: np.ndarray) -> Predictions:
+    def matrix(self, encoded: np.ndarray) -> xgb.DMatrix:
+        """A DMatrix of encoded rows, built from the array itself (a one-row pandas frame
+        costs ~5x more than the prediction), with the booster's feature types so that
+        categorical codes read as categories, as ``inplace_predict`` reads them. Scoring
+        and explaining the same rows from one matrix builds it once."""
+        return xgb.DMatrix(
+            encoded,
+            feature_types=self.booster.feature_types,
+            enable_categorical=True,
+            nthread=self._nthread,
+        )
+
+    def contributions(self, data: np.ndarray | xgb.DMatrix) -> np.ndarray:
+        """Exact TreeSHAP contributions: (rows, features + 1) float32, the last column the
+        bias; each row sums to its margin (float32 rounding aside)."""
+        matrix = data if isinstance(data, xgb.DMatrix) else self.matrix(data)
+        return np.asarray(self.booster.predict(matrix, pred_contribs=True, validate_features=False))
+
+    def contributions_of_many(self, encoded: np.ndarray) -> np.ndarray:
+        """``contributions`` of many rows, computed once per group of rows that every
+        tree treats alike (``split_bins``) and copied to the others: the same numbers,
+        far fewer TreeSHAP evaluations when the model has few distinct split patterns."""
+        first, inverse = self.split_bins.distinct(encoded)
+        if len(first) * 10 > len(encoded) * 9:  # nearly all distinct: not worth the copy
+            return self.contributions(encoded)
+        return self.contributions(encoded[first])[inverse]
+
+    @cached_property
+    def split_bins(self) -> SplitBins:
+        return SplitBins.from_booster_json(self.booster.save_raw("json"), self.contract.features)
+
+    @cached_property
+    def statements(self) -> Statements:
+        """The contract's reason statements, numbered (built once per loaded model)."""
+        return Statements(self.contract)
+
+    def predict(self, encoded: np.ndarray | xgb.DMatrix) -> Predictions:
         proba = self.probabilities(encoded)
         return Predictions(
             proba, (proba >= self.contract.threshold).astype(np.int8), self.bands(proba)
         )
 
-    def predict_one(self, encoded: np.ndarray) -> tuple[float, int, str]:
+    def predict_one(self, encoded: np.ndarray | xgb.DMatrix) -> tuple[float, int, str]:
         """``predict`` of one encoded row as plain values (probability, label, band): the
         same calibrated probability, with label and band picked without further array work
         (servers scoring one applicant per request call this)."""
@@ -77,6 +120,11 @@ class LoadedModel:
         uppers = self._band_uppers
         idx = np.minimum(np.searchsorted(uppers, proba, side="right"), len(uppers) - 1)
         return idx.astype(np.int8)
+
+    @cached_property
+    def _nthread(self) -> int | None:  # the booster's thread setting, for its DMatrix
+        config = json.loads(self.booster.save_config())
+        return int(config["learner"]["generic_param"].get("nthread", 0)) or None
 
     @cached_property
     def _band_uppers(self) -> np.ndarray:  # built once: servers call bands() per request

@@ -67,7 +67,7 @@ def create_app(
     )
     app.state.settings, app.state.runtime, app.state.metrics = settings, runtime, metrics
     app.state.decisions = writer  # None: the decision record is off (no DECISIONS_DSN)
-    app.state.scorer = Scorer(metrics)  # the data plane, metrics injected
+    app.state.scorer = Scorer(metrics, settings.reasons_top_k)  # the data plane
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     install_error_handlers(app)
     limiter: Limiter = NoLimit()

@@ -2,8 +2,8 @@
 
 Built on the request path from values the route already has: one timestamp, one nonce
 and one small dataclass per applicant; formatting, hashing and I/O happen in the
-writer's thread. ``reasons`` (one list per applicant) is whatever reason codes the
-route has; none yet means an empty list in the record.
+writer's thread. Reasons are those of each answer (``reasons``: the declined, or all
+with ``?explain=true``), unless given; an answer without reasons records an empty list.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def online_decisions(
             caller=caller,
             request_id=request_id,
             item=item,
-            reasons=reasons[item] if reasons is not None else (),
+            reasons=reasons[item] if reasons is not None else answer.get("reasons", ()),
         )
         for item, (values, answer) in enumerate(zip(inputs, answers, strict=True))
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from services.core.web.responses import ErrorDocs
 from services.inference.settings import Track
@@ -16,12 +17,29 @@ class ModelRef(BaseModel):
     track: Track = Field(description="stable or canary: which rollout track answered")
 
 
+class ReasonCode(BaseModel):
+    """A feature that pushed the score toward default (``services.core.reasons.Reason``)."""
+
+    feature: str = Field(description="feature name, as in the contract")
+    value: float | str | None = Field(description="the value as sent (null: missing)")
+    contribution: float = Field(
+        gt=0, description="exact TreeSHAP contribution to the margin (log-odds); > 0"
+    )
+    statement: str = Field(description="the reason statement from the model contract")
+
+
 class Score(BaseModel):
     prediction: int = Field(
         ge=0, le=1, description="1 = predicted default (probability ≥ threshold)"
     )
     probability: float = Field(ge=0, le=1, description="calibrated probability of default")
     risk_band: str = Field(description="risk band of the probability (contract cut-offs)")
+    reasons: list[ReasonCode] | SkipJsonSchema[None] = Field(
+        None,
+        description="present when the applicant is declined (prediction 1) or with "
+        "?explain=true: up to INFERENCE_REASONS_TOP_K features that pushed the score "
+        "toward default, largest contribution first (fewer if fewer raised it)",
+    )
 
 
 class PredictResponse(Score):

@@ -7,6 +7,15 @@ encodes them straight into the float32 matrix the booster reads, scores them wit
 same arrays, and returns the answers as dicts. No web framework here (the layer contract
 in ``pyproject.toml`` holds it); a model fault raises ``ScoringFailed`` (500), which the
 one exception handler turns into the JSON error body.
+
+Reason codes (``reasons``: the top ``k`` features that pushed the score toward default)
+are added to an answer when the applicant is declined (prediction 1), or to every answer
+when the caller asks (``explain``). Only those rows pay for TreeSHAP, from the rows'
+already-encoded array, after the prediction. One applicant's reasons are computed
+together with those of concurrent requests (``explainer.ReasonBatcher``: one DMatrix for
+all); a bulk request's with one DMatrix that also scores them when ``explain`` asks for
+every row (its margins are bit-identical to ``inplace_predict``'s, so explaining never
+changes a score).
 """
 
 from __future__ import annotations
@@ -17,10 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import xgboost as xgb
 from loguru import logger
 
 from services.core.errors import ServiceError
 from services.core.model_store import Predictions
+from services.core.reasons import DEFAULT_TOP_K
+from services.inference.explainer import ReasonBatcher, explain_rows
 from services.inference.metrics import InferenceMetrics
 from services.inference.runtime import Served
 
@@ -37,6 +49,7 @@ class Scored:
 
     encoded: np.ndarray
     out: Predictions
+    matrix: xgb.DMatrix | None = None  # built when the rows are to be explained
 
     def rows(self) -> list[Record]:
         labels, proba, bands = self.out.label.tolist(), self.out.probability.tolist(), self.out.band
@@ -66,28 +79,58 @@ class ScoredOne:
 class Scorer:
     """Scores applicants with a served snapshot and records what it scored."""
 
-    def __init__(self, metrics: InferenceMetrics) -> None:
+    def __init__(self, metrics: InferenceMetrics, reasons_top_k: int = DEFAULT_TOP_K) -> None:
         self.metrics = metrics
+        self.k = reasons_top_k  # 0: no reason codes at all
+        self.batcher = ReasonBatcher(reasons_top_k)
 
-    def score_one(self, served: Served, record: Record) -> Record:
-        """``{"prediction", "probability", "risk_band"}`` of one applicant."""
+    async def score_one(self, served: Served, record: Record, explain: bool = False) -> Record:
+        """``{"prediction", "probability", "risk_band"}`` of one applicant, and
+        ``"reasons"`` if it is declined or ``explain`` asks for them (the only await:
+        reasons join those of concurrent requests)."""
         scored = score_one(served, record)
         self.metrics.observe_score(served.labels, scored.prediction, scored.probability)
         served.drift.observe(scored.encoded, (scored.probability,))
-        return scored.answer()
+        answer = scored.answer()
+        if self.k and (explain or scored.prediction == 1):
+            with scoring_errors(1):
+                answer["reasons"] = await self.batcher.explain(served, scored.encoded, record)
+        return answer
 
-    def score_many(self, served: Served, records: list[Record]) -> list[Record]:
-        """One answer per applicant, in order, from one vectorised prediction."""
-        scored = score(served, records)
+    def score_many(
+        self, served: Served, records: list[Record], explain: bool = False
+    ) -> list[Record]:
+        """One answer per applicant, in order, from one vectorised prediction; reasons on
+        the declined ones (every one with ``explain``), from one TreeSHAP call."""
+        explain = explain and self.k > 0
+        scored = score(served, records, explain)
         self.metrics.observe_scores(served.labels, scored.out.label, scored.out.probability)
         served.drift.observe(scored.encoded, scored.out.probability)
-        return scored.rows()
+        rows = scored.rows()
+        if scored.matrix is not None:
+            with scoring_errors(len(rows)):
+                reasons = explain_rows(served, scored.matrix, records, self.k)
+            for row, found in zip(rows, reasons, strict=True):
+                row["reasons"] = found
+        elif self.k:
+            pick = np.flatnonzero(scored.out.label == 1)
+            if pick.size:
+                chosen = [records[i] for i in pick.tolist()]
+                with scoring_errors(len(chosen)):
+                    reasons = explain_rows(served, scored.encoded[pick], chosen, self.k)
+                for i, found in zip(pick.tolist(), reasons, strict=True):
+                    rows[i]["reasons"] = found
+        return rows
 
 
-def score(served: Served, records: list[Record]) -> Scored:
+def score(served: Served, records: list[Record], matrix: bool = False) -> Scored:
+    """Encode and predict; ``matrix``: through a DMatrix kept for explaining the rows."""
     encoded = served.schemas.encoder.encode(records)
     with scoring_errors(len(records)):
-        return Scored(encoded, served.model.predict(encoded))
+        if not matrix:
+            return Scored(encoded, served.model.predict(encoded))
+        data = served.model.matrix(encoded)
+        return Scored(encoded, served.model.predict(data), data)
 
 
 def score_one(served: Served, record: Record) -> ScoredOne:

@@ -41,6 +41,13 @@ class InferenceSettings(KeyedServiceSettings):
     port: int = Field(8080, ge=1, le=65535, description="listen port (TCP)")
     nthread: int = Field(1, ge=0, description="booster threads per prediction (0 = all cores)")
     bulk_max_rows: int = Field(1000, ge=1, description="max applicants per bulk request (rows)")
+    reasons_top_k: int = Field(
+        4,
+        ge=0,
+        le=50,
+        description="reason codes per explained applicant (declined, or ?explain=true); "
+        "0 = never compute them",
+    )
     max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="max request body (bytes); larger → 413"
     )

@@ -47,7 +47,7 @@ def build_contract(
         dataset=config.name,
         target=config.target,
         positive_label=config.positive,
-        features=config.features,
+        features=[spec.with_statements() for spec in config.features],
         threshold=threshold,
         risk_bands=default_risk_bands(threshold),
         calibration=calibration,

@@ -25,9 +25,11 @@ def write_result(path: Path, result: pa.Table, summary: ChunkSummary, fsync: boo
 
 
 def write_table(table: pa.Table, where: Path | str) -> None:
-    """Write results; only the band and version columns are dictionary-encoded (trying it
-    on unique probabilities and row numbers costs more than scoring them)."""
-    pq.write_table(table, where, use_dictionary=["risk_band", "model_version"])
+    """Write results; only the text columns (band, version, reason statements and
+    features) are dictionary-encoded (trying it on unique probabilities and row numbers
+    costs more than scoring them)."""
+    texts = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    pq.write_table(table, where, use_dictionary=texts or ["risk_band"])
 
 
 def read_summary(path: Path) -> ChunkSummary:

@@ -31,7 +31,9 @@ def run_chunk(
     id_column: str | None,
     worker: str = "",
     fsync: bool = True,
+    *,
     record: ChunkRecord | None = None,
+    reasons_k: int = 0,
 ) -> ChunkSummary:
     if result_path.exists():
         return read_summary(result_path)
@@ -40,7 +42,7 @@ def run_chunk(
     frame = table.select([f.name for f in model.contract.features]).to_pandas()
     check_frame(frame, model.contract.features, spec.offset)
     ids = table.column(id_column) if id_column else None
-    result = score_frame(model, frame, spec.offset + 1, id_column, ids)
+    result = score_frame(model, frame, spec.offset + 1, id_column, ids, reasons_k)
     summary = summarise(result, worker, model.version)
     if record is not None:  # the record before the result file (see worker/recording.py)
         record_chunk(model, record, frame, result)

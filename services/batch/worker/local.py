@@ -48,6 +48,7 @@ def run_local(
     id_column: str | None = None,
     progress: Progress | None = None,
     ttl: int = 86_400,
+    reasons_k: int = 0,
 ) -> LocalResult:
     """Score ``source`` chunk by chunk; ``progress(rows_done, rows_total)`` after each."""
     started = time.perf_counter()
@@ -61,7 +62,7 @@ def run_local(
         chunks = split_input(source, fmt, paths, chunk_rows, features, id_column)
     for spec in chunks:
         path = paths.result(spec.index)
-        summary = run_chunk(model, spec, path, id_column, "in-process", fsync=False)
+        summary = run_chunk(model, spec, path, id_column, "in-process", False, reasons_k=reasons_k)
         result.rows += summary.rows
         result.positives += summary.positives
         for band, n in summary.bands.items():

@@ -54,6 +54,7 @@ def chunk_decisions(
     proba = result.column("probability").to_pylist()
     labels = result.column("prediction").to_pylist()
     bands = result.column("risk_band").to_pylist()
+    reasons = row_reasons(inputs, result)
     return [
         Decision(
             decision_id=batch_decision_id(job.job_id, row),
@@ -68,9 +69,40 @@ def chunk_decisions(
             caller=job.caller,
             job_id=job.job_id,
             row_index=row,
+            reasons=why,
         )
-        for values, row, p, label, band in zip(inputs, rows, proba, labels, bands, strict=True)
+        for values, row, p, label, band, why in zip(
+            inputs, rows, proba, labels, bands, reasons, strict=True
+        )
     ]
+
+
+def row_reasons(inputs: list[dict[str, Any]], result: pa.Table) -> list[list[dict[str, Any]]]:
+    """Each row's reason codes from the result's ``reason_i`` columns (statement, feature,
+    contribution; ``BATCH_REASONS_TOP_K`` of them, none when it is 0), in the shape of
+    ``services.core.reasons.Reason.to_dict`` with the row's input value."""
+    names = set(result.column_names)
+    k = 0
+    while f"reason_{k + 1}" in names:
+        k += 1
+    per_row: list[list[dict[str, Any]]] = [[] for _ in range(result.num_rows)]
+    for i in range(1, k + 1):
+        statements = result.column(f"reason_{i}").to_pylist()
+        features = result.column(f"reason_{i}_feature").to_pylist()
+        contributions = result.column(f"reason_{i}_contribution").to_pylist()
+        for row, (text, feature, weight) in enumerate(
+            zip(statements, features, contributions, strict=True)
+        ):
+            if feature is not None:
+                per_row[row].append(
+                    {
+                        "feature": feature,
+                        "value": inputs[row].get(feature),
+                        "contribution": weight,
+                        "statement": text,
+                    }
+                )
+    return per_row
 
 
 def record_chunk(

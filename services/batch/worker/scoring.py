@@ -4,6 +4,10 @@ Result columns, in input order: ``row`` (1-based input row), the id column if th
 names one, ``probability`` (calibrated), ``prediction`` (0/1 at the contract threshold)
 ``risk_band`` (dictionary-encoded band name) and ``model_version`` (the version that
 scored the row, dictionary-encoded: one value per chunk); see ``domain.RESULT_COLUMNS``.
+With reason codes on (``BATCH_REASONS_TOP_K`` = k > 0), every row also gets, for i =
+1..k, ``reason_i`` (the statement), ``reason_i_feature`` and ``reason_i_contribution``
+(exact TreeSHAP, log-odds): the i-th largest positive contribution, null where fewer
+than i features raised the row's score.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import pyarrow as pa
 from services.batch.domain import ChunkSummary
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
+from services.core.reasons import NO_REASON, top_reason_columns
 
 
 def score_table(
@@ -31,8 +36,10 @@ def score_frame(
     first_row: int,
     id_column: str | None = None,
     ids: pa.ChunkedArray | None = None,
+    reasons_k: int = 0,
 ) -> pa.Table:
-    proba = model.probabilities(encode_frame(model.contract.features, frame))
+    encoded = encode_frame(model.contract.features, frame)
+    proba = model.probabilities(encoded)
     names = pa.array([band.name for band in model.contract.risk_bands])
     bands = pa.DictionaryArray.from_arrays(pa.array(model.band_codes(proba)), names)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
@@ -46,7 +53,31 @@ def score_frame(
     columns["model_version"] = pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(len(proba), dtype=np.int8)), pa.array([model.version])
     )
+    if reasons_k:
+        columns.update(reason_columns(model, encoded, reasons_k))
     return pa.table(columns)
+
+
+def reason_columns(model: LoadedModel, encoded: np.ndarray, k: int) -> dict[str, pa.Array]:
+    """``reason_i``, ``reason_i_feature``, ``reason_i_contribution`` for i = 1..k (exact
+    TreeSHAP, once per group of rows every tree treats alike)."""
+    statements = model.statements
+    found = top_reason_columns(model.contributions_of_many(encoded), encoded, statements, k)
+    texts, names = pa.array(statements.texts), pa.array(statements.names)
+    columns: dict[str, pa.Array] = {}
+    for i in range(k):
+        none = found.feature[:, i] == NO_REASON
+        columns[f"reason_{i + 1}"] = dictionary(found.statement[:, i], none, texts)
+        columns[f"reason_{i + 1}_feature"] = dictionary(found.feature[:, i], none, names)
+        columns[f"reason_{i + 1}_contribution"] = pa.array(
+            found.contribution[:, i], pa.float64(), mask=none
+        )
+    return columns
+
+
+def dictionary(codes: np.ndarray, none: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+    indices = pa.array(np.where(none, 0, codes).astype(np.int32), mask=none)
+    return pa.DictionaryArray.from_arrays(indices, values)
 
 
 def summarise(result: pa.Table, worker: str = "", model_version: str = "") -> ChunkSummary:

@@ -53,7 +53,8 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
             id_column,
             ctx.name,
             ctx.settings.fsync_results,
-            chunk_record(ctx, job_id),
+            record=chunk_record(ctx, job_id),
+            reasons_k=ctx.settings.reasons_top_k,
         )
     except BadInput as exc:
         observe_chunk(None, "bad_input")

@@ -9,9 +9,9 @@ run it in parallel (GIL) but did triple its CPU cost under concurrent bulk load.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from services.core import telemetry
 from services.core.web.bodies import read_json
@@ -33,6 +33,14 @@ def body(schema: str) -> dict[str, Any]:
 
 router = APIRouter(tags=["scoring"])
 
+Explain = Annotated[
+    bool,
+    Query(
+        description="add reason codes to every answer; without it only declined "
+        "applicants (prediction 1) get them"
+    ),
+]
+
 
 def scorer(request: Request) -> Scorer:
     return request.app.state.scorer  # type: ignore[no-any-return]
@@ -45,11 +53,11 @@ def scorer(request: Request) -> Scorer:
     openapi_extra=body(APPLICANT),
     summary="Score one applicant",
 )
-async def predict(request: Request) -> Response:
+async def predict(request: Request, explain: Explain = False) -> Response:
     served = authorize(request)
     applicant = await read_json(request, served.schemas.applicant)
     inputs = applicant.__dict__
-    answer = scorer(request).score_one(served, inputs)
+    answer = await scorer(request).score_one(served, inputs, explain)
     request.state.model_labels = served.labels  # the HTTP metrics' labels: who answered
     request_id = request.state.request_id
     writer = request.app.state.decisions
@@ -66,11 +74,11 @@ async def predict(request: Request) -> Response:
     openapi_extra=body(BULK),
     summary="Score up to bulk_max_rows applicants",
 )
-async def predict_bulk(request: Request) -> Response:
+async def predict_bulk(request: Request, explain: Explain = False) -> Response:
     served = authorize(request)
     batch = await read_json(request, served.schemas.bulk)
     applicants = [a.__dict__ for a in batch.applicants]  # type: ignore[attr-defined]
-    rows = scorer(request).score_many(served, applicants)
+    rows = scorer(request).score_many(served, applicants, explain)
     request.state.model_labels = served.labels
     request_id = request.state.request_id
     writer = request.app.state.decisions

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -98,18 +99,29 @@ def test_a_chunk_scored_again_records_nothing_twice(
     writer = DecisionWriter(config, DecisionMetrics(registry)).start()
     record = ChunkRecord(writer, "job-x", 1_767_225_600.0, "caller")
     out = tmp_path / "part-000000.parquet"
-    run_chunk(model, spec, out, None, "w1", False, record)
+    run_chunk(model, spec, out, None, "w1", False, record=record, reasons_k=4)
     out.unlink()  # as if the worker died after the record, before the result
-    run_chunk(model, spec, out, None, "w2", False, record)
+    run_chunk(model, spec, out, None, "w2", False, record=record, reasons_k=4)
     writer.close()
     assert counts(postgres.dsn, "job-x") == (5_000, 5_000)
     assert registry.get_sample_value("decisions_duplicates_skipped_total") == 5_000
     with psycopg.connect(postgres.dsn) as conn:
         row = conn.execute(
-            "SELECT day, track, model_version, inputs FROM decisions WHERE row_index = 1"
+            "SELECT day, track, model_version, inputs, reasons FROM decisions WHERE row_index = 1"
+        ).fetchone()
+        declined = conn.execute(
+            "SELECT reasons FROM decisions WHERE prediction = 1 AND job_id = 'job-x' LIMIT 1"
         ).fetchone()
     assert row is not None
     assert str(row[0]) == "2026-01-01"  # the job's submission day, stable across retries
     assert row[1] == "batch"
     assert row[2] == model.version
     assert set(row[3]) == {f.name for f in model.contract.features}
+    assert declined is not None
+    assert declined[0], "a declined row's reasons are recorded"
+    first = declined[0][0]
+    assert set(first) == {"feature", "value", "contribution", "statement"}
+    assert first["contribution"] > 0
+    result = pq.read_table(out).to_pylist()
+    by_statement = {r["reason_1"] for r in result if r["reason_1"]}
+    assert first["statement"] in by_statement

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from services.batch.api.app import create_app
+from services.batch.worker.scoring import score_frame
 from services.core.model_store import LoadedModel
 from tests.integration.batch.conftest import make_settings
 from tests.integration.batch.harness import (
@@ -153,3 +154,21 @@ def test_path_job_via_aliases_pages_across_chunk_boundaries(
 def test_recent_jobs_lists_all_four_newest_first(scored: Scored) -> None:
     listed = scored.client.get("/api/v1/jobs", params={"limit": 10}).json()
     assert [job["job_id"] for job in listed] == list(reversed(scored.jobs.values()))
+
+
+def test_worker_results_carry_the_reason_columns_of_in_process_scoring(
+    scored: Scored, model: LoadedModel
+) -> None:
+    """Workers score with reasons on by default (BATCH_REASONS_TOP_K=4): every row of the
+    download has reason_1..4, equal to the shared in-process scoring's."""
+    response = scored.client.get(f"/api/v1/jobs/{scored.jobs['csv']}/results")
+    results = pd.read_csv(io.BytesIO(response.content), keep_default_na=False)
+    frame = scored.inputs["csv"]
+    want = score_frame(model, frame, 1, reasons_k=4)
+    for i in range(1, 5):
+        for column in (f"reason_{i}", f"reason_{i}_feature"):
+            cells = want.column(column).to_pylist()
+            assert results[column].tolist() == [c or "" for c in cells]  # CSV: null is empty
+    declined = results[results["prediction"] == 1]
+    assert len(declined)
+    assert (declined["reason_1"] != "").all()

@@ -245,6 +245,9 @@ def _check_local_outcomes(shell: Shell, work: Path, ports: Ports) -> None:
     ):
         assert http_status(url) == 401, f"{url} answers without the README's API key"
     scored = pd.read_csv(work / "scored.csv")
+    reasons = [
+        f"reason_{i}{part}" for i in range(1, 5) for part in ("", "_feature", "_contribution")
+    ]
     assert list(scored.columns) == [
         "row",
         "loan_id",
@@ -252,6 +255,7 @@ def _check_local_outcomes(shell: Shell, work: Path, ports: Ports) -> None:
         "prediction",
         "risk_band",
         "model_version",
+        *reasons,
     ]
     assert scored["loan_id"].tolist() == ["L1"]
     assert len(pd.read_parquet(work / "scored.parquet")) == 1

@@ -60,7 +60,7 @@ async def test_single_and_bulk_decisions_are_recorded_and_looked_up(
         assert decision["risk_band"] == answer["risk_band"]
         assert decision["inputs"] == rows[0]
         assert decision["item"] == 0
-        assert decision["reasons"] == []
+        assert decision["reasons"] == answer.get("reasons", [])  # declined: its reasons
         assert len(decision["caller"]) == 12
         assert 0 < decision["threshold"] < 1
         many = (await service.client.get("/api/v1/decisions/bulk-1", headers=ADMIN)).json()
@@ -69,8 +69,19 @@ async def test_single_and_bulk_decisions_are_recorded_and_looked_up(
             p["probability"] for p in bulk.json()["predictions"]
         ]
         assert [d["inputs"] for d in many["decisions"]] == rows
+        assert [d["reasons"] for d in many["decisions"]] == [
+            p.get("reasons", []) for p in bulk.json()["predictions"]
+        ]
+        explained = await service.client.post(
+            "/api/v1/predict?explain=true",
+            json=rows[0],
+            headers={**AUTH, "X-Request-ID": "why-1"},
+        )
+        assert explained.json()["reasons"], "explain=true answers with reasons"
+        why = (await service.client.get("/api/v1/decisions/why-1", headers=ADMIN)).json()
+        assert why["decisions"][0]["reasons"] == explained.json()["reasons"]
         samples = await service.metrics()
-        assert metric(samples, "decisions_recorded_total") == 4
+        assert metric(samples, "decisions_recorded_total") == 5
         assert metric(samples, "decisions_lost_total", reason="spool_full") == 0
 
 

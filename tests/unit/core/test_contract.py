@@ -14,6 +14,7 @@ from services.core.contract import (
     compatibility_issues,
 )
 from services.core.psi import categorical_histogram, numeric_histogram
+from services.core.statements import ReasonStatements
 
 pytestmark = pytest.mark.unit
 
@@ -104,3 +105,71 @@ def test_new_optional_feature_is_compatible_but_lost_level_is_not() -> None:
         ]
     )
     assert compatibility_issues(stable, candidate) == ["feature 'student' lost levels ['Yes']"]
+
+
+def with_reasons(**reasons: dict[str, object]) -> ModelContract:
+    """The default contract with some features' reason statements configured."""
+    specs = make_contract().features
+    return make_contract(
+        [
+            s.model_copy(update={"reason": ReasonStatements(**reasons[s.name])})
+            if s.name in reasons
+            else s
+            for s in specs
+        ]
+    )
+
+
+def test_generated_statements_equal_themselves_and_completing_them_changes_nothing() -> None:
+    stable = make_contract()
+    completed = make_contract([s.with_statements() for s in stable.features])
+    assert completed.feature("student").reason == ReasonStatements(
+        missing="student is missing",
+        unseen="student has an unrecognised value",
+        levels={"No": "student is No", "Yes": "student is Yes"},
+    )
+    assert compatibility_issues(stable, completed) == []
+    assert compatibility_issues(completed, stable) == []
+
+
+def test_changed_or_removed_reason_statement_is_a_breaking_change() -> None:
+    stable = with_reasons(
+        balance={"high": "Balance too high"}, student={"levels": {"Yes": "Is a student"}}
+    )
+    reworded = with_reasons(
+        balance={"high": "Balance high"}, student={"levels": {"Yes": "Is a student"}}
+    )
+    assert compatibility_issues(stable, reworded) == [
+        "feature 'balance' reason statement 'high' changed: 'Balance too high' -> 'Balance high'"
+    ]
+    removed = with_reasons(balance={"high": "Balance too high"})  # student's falls to default
+    assert compatibility_issues(stable, removed) == [
+        "feature 'student' reason statement 'level:Yes' changed: 'Is a student' -> 'student is Yes'"
+    ]
+    # a statement only the candidate adds (a new level, a new feature) breaks nothing
+    added = make_contract(
+        [
+            FeatureSpec(name="student", type="categorical", levels=["No", "Yes", "Maybe"]),
+            *make_contract().features[1:],
+        ]
+    )
+    assert compatibility_issues(make_contract(), added) == []
+
+
+def test_statements_of_a_lost_level_are_reported_as_the_lost_level() -> None:
+    stable = with_reasons(student={"levels": {"Yes": "Is a student"}})
+    candidate = make_contract(
+        [
+            FeatureSpec(name="student", type="categorical", levels=["No"]),
+            *make_contract().features[1:],
+        ]
+    )
+    assert compatibility_issues(stable, candidate) == ["feature 'student' lost levels ['Yes']"]
+
+
+def test_statements_survive_the_json_round_trip(tmp_path: Path) -> None:
+    contract = make_contract([s.with_statements() for s in make_contract().features])
+    loaded = ModelContract.load(contract.save(tmp_path / "contract.json"))
+    assert loaded.feature("balance").reason == ReasonStatements(
+        high="balance is high", low="balance is low", missing="balance is missing"
+    )

@@ -1,0 +1,83 @@
+"""Rows that every tree treats alike, found without walking the trees (for batch TreeSHAP).
+
+A tree model sees a numeric value only through comparisons with its split thresholds
+(``x < t`` goes left, a missing value takes the node's default branch), and a categorical
+code only through membership tests. Two rows that fall in the same interval between the
+thresholds of every feature (or have the same code, or are both missing) follow the same
+branch at every node of every tree, so they get the same prediction and the same exact
+TreeSHAP contributions (TreeSHAP reads a row only through those branch decisions). Batch
+scoring computes contributions once per distinct bin vector and copies them to the other
+rows: exact, and on a small model (the Default model has ~100 thresholds over 3
+features) thousands of times fewer TreeSHAP evaluations for a million rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.core.contract import FeatureSpec
+
+
+@dataclass(frozen=True)
+class SplitBins:
+    thresholds: list[
+        np.ndarray | None
+    ]  # per feature: sorted float32 split values; None: categorical
+
+    @classmethod
+    def from_booster_json(
+        cls, raw: bytes | bytearray | str, features: Sequence[FeatureSpec]
+    ) -> SplitBins:
+        """Thresholds of every numeric split of the model (``booster.save_raw("json")``)."""
+        model = json.loads(raw)["learner"]["gradient_booster"]["model"]
+        found: list[set[float]] = [set() for _ in features]
+        for tree in model["trees"]:
+            for left, feature, value, kind in zip(
+                tree["left_children"],
+                tree["split_indices"],
+                tree["split_conditions"],
+                tree["split_type"],
+                strict=True,
+            ):
+                if left != -1 and kind == 0:
+                    found[feature].add(value)
+        return cls(
+            [
+                None
+                if spec.is_categorical
+                else np.unique(np.array(sorted(values), dtype=np.float32))
+                for spec, values in zip(features, found, strict=True)
+            ]
+        )
+
+    def bins(self, encoded: np.ndarray) -> np.ndarray:
+        """(rows, features) int32: each value's interval index (numeric), its code + 2
+        (categorical), 0 when missing."""
+        out = np.empty(encoded.shape, dtype=np.int32)
+        for j, cuts in enumerate(self.thresholds):
+            x = encoded[:, j].astype(np.float32, copy=False)
+            missing = np.isnan(x)
+            if cuts is None:
+                inner = np.where(missing, 0, x).astype(np.int64) + 2
+            else:  # thresholds <= x: the same count means the same side of every split
+                inner = np.searchsorted(cuts, x, side="right") + 1
+            out[:, j] = np.where(missing, 0, inner)
+        return out
+
+    def distinct(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices of one representative per distinct bin vector, and for every row
+        the position of its representative (``rows[first][inverse]`` treats like ``rows``)."""
+        bins = np.ascontiguousarray(self.bins(encoded))
+        radix = [int(bins[:, j].max(initial=0)) + 1 for j in range(bins.shape[1])]
+        keys: np.ndarray
+        if float(np.prod(np.array(radix, dtype=np.float64))) < 2.0**62:  # one int64 per row
+            weights = np.cumprod([1, *radix[:-1]], dtype=np.int64)
+            keys = bins.astype(np.int64) @ weights
+        else:  # too many combinations for an integer: compare the rows' bytes
+            keys = bins.view(np.dtype((np.void, bins.dtype.itemsize * bins.shape[1]))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        return first, inverse.reshape(-1)

@@ -161,6 +161,9 @@ def main() -> None:
             "BATCH_STORAGE_DIR": str(work / "store"),
             "BATCH_LOG_LEVEL": "WARNING",
             "BATCH_CHUNK_ROWS": str(CHUNK_ROWS),
+            # the throughput baseline scores like the in-process reference: no reason
+            # columns (bench/batch/bench_reasons.py measures their cost side by side)
+            "BATCH_REASONS_TOP_K": "0",
         }
         rows: list[dict[str, Any]] = []
         try:

@@ -75,7 +75,11 @@ def test_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Path) -
     assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
     for step in range(1, 8):
         assert f"=== {step}. " in out, f"step {step} missing:\n{out[-3000:]}"
-    assert out.count('"risk_band":') == 3, "three applicants scored"
+    assert out.count("/api/v1/predict  {") == 3, "three applicants scored"
+    assert "Declined: the principal reasons" in out
+    reasons = out.split("Declined: the principal reasons", 1)[1]
+    assert "log-odds)" in reasons.split("Its decision record:", 1)[0], "a reason statement"
+    assert '"decisions":[{' in reasons, "the declined applicant's decision record looked up"
     assert "scored 100,000 applicants" in out
     for expected in ("Promoted: ", "Succeeded (Promoted)", "RolledBack: ", "errorRatio"):
         assert expected in out, f"{expected!r} missing:\n{out[-3000:]}"

@@ -5,9 +5,9 @@ set). Without a body it reloads the served URI (e.g. an alias that moved); ``uri
 another version of the served registered model until the next restart (which reads
 ``MODEL_URI`` again); ``force`` accepts a contract that is incompatible with the served one
 (clients may break). ``uri`` takes registry URIs only (``models:/name/3``,
-``models:/name@alias``) of the served model's name: no local paths (a path such as ``/``
-was searched recursively), no ``runs:/``, ``s3://`` or ``http://`` artifact locations the
-server would fetch for whoever holds the admin key.
+``models:/name@alias``; else 422) of the served model's name (another name: 409): no
+local paths (a path such as ``/`` was searched recursively), no ``runs:/``, ``s3://`` or
+``http://`` artifact locations the server would fetch for whoever holds the admin key.
 
 The optional body is read here, after the admin key is checked, with the same strict
 parser and errors as the scoring routes: 415 unless JSON, 422 for anything that does not
@@ -23,7 +23,6 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from services.core import telemetry
-from services.core.errors import InvalidInput
 from services.core.model_ref import MODELS_URI, ModelRef
 from services.core.web.bodies import parse_json, require_json
 from services.core.web.errors import Conflict
@@ -64,7 +63,8 @@ def check_same_model(uri: str, served_name: str | None) -> None:
     """Reload moves between versions of the served registered model, never to another."""
     name = ModelRef.parse(uri).name
     if served_name is not None and name != served_name:
-        raise InvalidInput(f"reload serves versions of {served_name!r} only, not {name!r}")
+        # 409, not 422: the request is valid; it conflicts with what this server serves
+        raise Conflict(f"reload serves versions of {served_name!r} only, not {name!r}")
 
 
 async def read_options(request: Request) -> ReloadRequest:

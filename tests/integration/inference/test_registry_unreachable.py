@@ -57,7 +57,9 @@ async def test_reload_fails_fast_and_the_old_model_keeps_serving(
     async with running(settings) as svc:
         began = time.monotonic()
         refused = await svc.client.post(
-            "/api/v1/admin/reload", json={"uri": "models:/credit-default@champion"}, headers=ADMIN
+            "/api/v1/admin/reload",
+            json={"uri": f"models:/{default_model.summary.model_name}@champion"},
+            headers=ADMIN,
         )
         refused_after = time.monotonic() - began
         assert refused.status_code == 409

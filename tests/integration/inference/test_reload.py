@@ -274,7 +274,7 @@ async def test_reload_takes_registry_uris_of_the_served_model_only(
             refused = await reload(svc, {"uri": uri})
             assert refused.status_code == 422, (uri, refused.text)
         other = await reload(svc, {"uri": "models:/another-model/1"})
-        assert other.status_code == 422
+        assert other.status_code == 409
         assert "versions of" in other.json()["error"]["message"]
         assert (await svc.predict(ROW)).json()["model"]["version"] == "1"
         assert (await reload(svc, {"uri": versions.uri(2)})).status_code == 200

@@ -1,5 +1,5 @@
-"""The controller is not a confused deputy: replayed as a ModelRollout author who wants it
-to overwrite or delete objects they could not touch themselves.
+"""Attack (issue 16): the controller is not a confused deputy: replayed as a ModelRollout
+author who wants it to overwrite or delete objects they could not touch themselves.
 
 Against a real kube-apiserver, the operator (kopf) running under its own ServiceAccount:
 - a Service or Deployment squatting on a canary name is neither patched nor deleted, and
@@ -16,11 +16,10 @@ import pytest
 
 from controller.kube import DEPLOYMENTS, ROLLOUTS, SERVICES
 from tests.integration.controller.cluster import NS, wait_for
-from tests.integration.controller.conftest import rollout_models
 from tests.integration.controller.test_operator_apiserver import Harness, admin, cp, harness
 
 pytestmark = pytest.mark.integration
-__all__ = ["admin", "cp", "harness", "rollout_models"]  # fixtures, used by name
+__all__ = ["admin", "cp", "harness"]  # fixtures, used by name (rollout_models: conftest)
 Obj = dict[str, Any]
 
 

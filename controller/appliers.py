@@ -43,7 +43,7 @@ def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     kube.apply(canary_deployment(stable, spec, t.owner, a.model_uri))
     if existing is None or not existing["spec"].get("replicas"):
         kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
-    t.apply_owned(canary_service(service, spec, t.owner, stable))
+    kube.apply(canary_service(service, spec, t.owner, stable))  # ownership checked above
 
 
 def scale_canary(t: Target, a: act.ScaleCanary) -> None:

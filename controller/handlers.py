@@ -43,6 +43,10 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.scanning.disabled = True  # no CRD/namespace listing: least privilege
     if getattr(memo, "runtime", None) is None:
         memo.runtime = build_runtime(get_settings())
+    # A deletion that arrives while the timer's thread is mid-reconcile waits for the timer
+    # to exit; kopf re-checks every `cancellation_polling` seconds (default 60), so the
+    # finalizer would hold the object a minute. Re-check once per tick instead.
+    settings.background.cancellation_polling = memo.runtime.settings.tick_seconds
     port = memo.runtime.settings.metrics_port
     if port and not getattr(memo, "metrics_started", False):
         start_http_server(port)

@@ -1,5 +1,6 @@
 """Chart audit with a third-party scanner: checkov (PyPI, scripts/install-checkov.sh) over
-the rendered chart, default and all-features values, with no skips. Every finding must be
+the rendered chart, default, all-features and decision-record (bundled PostgreSQL) values,
+with no skips. Every finding must be
 an accepted one (tests/security/checkov-accepted.yaml, reasons in docs/security.md); an
 accepted entry that matches nothing is stale and fails too.
 
@@ -15,11 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.deploy.chart import ALL_FEATURES, REPO, run, template_text, tool
+from tests.integration.deploy.chart import ALL_FEATURES, CI_VALUES, REPO, run, template_text, tool
 
 pytestmark = pytest.mark.integration
 
 ACCEPTED = Path(__file__).with_name("checkov-accepted.yaml")
+DECISION_RECORD = CI_VALUES / "decision-record-values.yaml"  # the bundled PostgreSQL
 SECURITY_DOC = REPO / "docs" / "security.md"
 
 
@@ -32,6 +34,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, s
     folder = tmp_path_factory.mktemp("rendered")
     (folder / "default.yaml").write_text(template_text())
     (folder / "all-features.yaml").write_text(template_text(ALL_FEATURES))
+    (folder / "decision-record.yaml").write_text(template_text(DECISION_RECORD))
     proc = run(
         tool("checkov"),
         "-d",

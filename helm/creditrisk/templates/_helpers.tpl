@@ -293,25 +293,44 @@ controller.watchNamespaces (deduplicated). Never empty: there is no cluster-wide
 {{- end }}
 
 {{/* The decision record's env (inference and batch workers): the DSN from a Secret, never a
-value. Nothing when decisions.enabled is false (the services then record nothing). */}}
+value. External database: the DSN is one key of decisions.existingSecret. Bundled database
+(postgresql.enabled): the kubelet builds the DSN from the app password in the bundled
+Secret ($(VAR) expansion), so the password is in no rendered manifest. Nothing when
+decisions.enabled is false (the services then record nothing). */}}
 {{- define "creditrisk.decisionsEnv" -}}
 {{- $d := .Values.decisions -}}
 {{- if $d.enabled }}
-{{- if not $d.existingSecret }}
-{{- fail "decisions.enabled needs decisions.existingSecret (a Secret holding the PostgreSQL DSN)" }}
+{{- $saltSecret := "" }}
+{{- if $d.existingSecret }}
+{{- if .Values.postgresql.enabled }}
+{{- fail "decisions.existingSecret (an external PostgreSQL) and postgresql.enabled (the bundled one): choose one" }}
 {{- end }}
+{{- $saltSecret = $d.existingSecret }}
 - name: DECISIONS_DSN
   valueFrom:
     secretKeyRef:
       name: {{ $d.existingSecret }}
       key: {{ $d.existingSecretKey }}
+{{- else if .Values.postgresql.enabled }}
+{{- $pg := .Values.postgresql }}
+{{- $saltSecret = include "creditrisk.postgresql.secretName" . }}
+- name: DECISIONS_DB_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $saltSecret }}
+      key: app-password
+- name: DECISIONS_DSN
+  value: {{ printf "postgresql://%s:$(DECISIONS_DB_PASSWORD)@%s:%d/%s" $pg.database (include "creditrisk.componentName" (dict "root" . "component" "postgresql")) (int $pg.service.port) $pg.database | quote }}
+{{- else }}
+{{- fail "decisions.enabled needs a database: postgresql.enabled=true (bundled) or decisions.existingSecret (a Secret holding an external PostgreSQL DSN)" }}
+{{- end }}
 - name: DECISIONS_INPUTS
   value: {{ $d.inputs | quote }}
 {{- if eq $d.inputs "hash" }}
 - name: DECISIONS_HASH_SALT
   valueFrom:
     secretKeyRef:
-      name: {{ $d.existingSecret }}
+      name: {{ $saltSecret }}
       key: {{ $d.hashSaltKey }}
 {{- end }}
 - name: DECISIONS_RETENTION_DAYS
@@ -321,4 +340,8 @@ value. Nothing when decisions.enabled is false (the services then record nothing
 - name: DECISIONS_SPOOL_MAX_BYTES
   value: {{ $d.spoolMaxBytes | int64 | quote }}
 {{- end }}
+{{- end }}
+
+{{- define "creditrisk.postgresql.secretName" -}}
+{{- default (include "creditrisk.componentName" (dict "root" . "component" "postgresql")) .Values.postgresql.auth.existingSecret }}
 {{- end }}

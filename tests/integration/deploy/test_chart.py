@@ -81,7 +81,7 @@ def test_all_features_render_every_optional_block() -> None:
     assert hpas == {"cr-creditrisk-inference", "cr-creditrisk-batch-worker"}
 
 
-@pytest.mark.parametrize("values", [None, ALL_FEATURES], ids=["default", "all-features"])
+@pytest.mark.parametrize("values", [None, *VALUE_FILES], ids=lambda v: v.name if v else "default")
 def test_every_pod_is_locked_down(values: Path | None) -> None:
     for name, spec in pod_specs(render(values)):
         pod_sc = spec.get("securityContext", {})

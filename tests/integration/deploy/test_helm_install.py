@@ -32,7 +32,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.deploy.chart import ALL_FEATURES, CHART, REPO, helm, template_text, tool
+from tests.integration.deploy.chart import (
+    ALL_FEATURES,
+    CHART,
+    CI_VALUES,
+    REPO,
+    helm,
+    template_text,
+    tool,
+)
 from tests.support.controlplane import ControlPlane, build_if_missing
 from tests.support.processes import RedisServer, free_port, stop, wait_for_port
 
@@ -133,7 +141,11 @@ def helm_in(
     return helm(*args, f"--kubeconfig={cp.kubeconfig}", check=check, timeout=timeout)
 
 
-@pytest.mark.parametrize("values", [None, ALL_FEATURES], ids=["default", "all-features"])
+@pytest.mark.parametrize(
+    "values",
+    [None, ALL_FEATURES, CI_VALUES / "decision-record-values.yaml"],
+    ids=["default", "all-features", "decision-record"],
+)
 def test_server_side_dry_run_of_every_manifest(
     cp: ControlPlane, values: Path | None, tmp_path: Path
 ) -> None:

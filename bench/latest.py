@@ -119,6 +119,16 @@ def reasons_batch(data: Json) -> Iterator[Row]:
     yield "reason codes", measure, figure, "", _ran(data)
 
 
+def records_batch(data: Json) -> Iterator[Row]:
+    for r in data["rows"]:
+        if r["setting"] == "off":
+            continue
+        measure = f"batch run_chunk {r['rows']:,} rows, {r['setting']} vs off"
+        figure = f"{r['rows_per_s']:,} rows/s = {r['ratio']:.3f} of off"
+        target = f"≥ 0.50 {_mark(r['ratio'] >= 0.5)}" if "record" in r["setting"] else ""
+        yield "decision record", measure, figure, target, _ran(data)
+
+
 def controller(data: Json) -> Iterator[Row]:
     r = data["rows"][0]
     figure = (
@@ -186,6 +196,7 @@ SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("batch", batch),
     ("reasons_inference", reasons_inference),
     ("reasons_batch", reasons_batch),
+    ("records_batch", records_batch),
     ("controller_reconcile", controller),
     ("rollout", rollout),
     ("controlplane_build", controlplane),

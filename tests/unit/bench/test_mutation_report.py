@@ -1,0 +1,38 @@
+"""The mutation report's parsing of ``mutmut results`` (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.mutation_report import rows, tally
+
+pytestmark = pytest.mark.unit
+
+OUTPUT = """\
+    controller.rollout.records.x_compact__mutmut_1: survived
+    controller.rollout.records.x_compact__mutmut_2: killed
+    controller.rollout.phases.xǁPhaseǁnext__mutmut_7: timeout
+    services.core.psi.x_psi__mutmut_3: no tests
+    not a mutant line
+"""
+
+
+def test_mutants_are_counted_per_module_functions_and_methods_alike() -> None:
+    counts = tally(OUTPUT.splitlines())
+    assert set(counts) == {
+        "controller.rollout.records",
+        "controller.rollout.phases",
+        "services.core.psi",
+    }
+    assert counts["controller.rollout.records"] == {"survived": 1, "killed": 1}
+    assert counts["controller.rollout.phases"] == {"timeout": 1}
+
+
+def test_killed_and_timeouts_are_caught_the_rest_is_not() -> None:
+    table = {r["module"]: r for r in rows(tally(OUTPUT.splitlines()))}
+    assert table["controller.rollout.records"]["caught"] == "50.0%"
+    assert table["controller.rollout.phases"]["caught"] == "100.0%"
+    assert table["services.core.psi"]["other"] == 1
+    assert table["services.core.psi"]["caught"] == "0.0%"
+    assert table["**all**"]["mutants"] == 4
+    assert table["**all**"]["caught"] == "50.0%"

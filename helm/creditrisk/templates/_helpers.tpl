@@ -172,7 +172,7 @@ priorityClassName: {{ . }}
 
 {{/*
 Redis URL env entries: the bundled Redis with the ACL user `batch` (db 0, the rq queue) or
-`ratelimit` (db 1, inference's limiter), its password from the Redis Secret interpolated by
+`ratelimit` (db 1, the rate limiters of inference and the batch API), its password from the Redis Secret interpolated by
 the kubelet ($(VAR), never rendered), or the external URL (value or Secret).
 usage: include "creditrisk.redis.urlEnv" (dict "root" $ "name" "REDIS_URL" "user" "batch")
 */}}

@@ -231,6 +231,7 @@ def test_external_redis_and_mlflow() -> None:
 BAD_VALUES = {
     "bad-batch-rate-limit": {"batch": {"api": {"rateLimit": "lots"}}},
     "bad-batch-admin-digest": {"batch": {"adminKeys": {"hashes": ["admin-key"]}}},
+    "bad-mlflow-username": {"mlflow": {"auth": {"readerUsername": "reader;drop"}}},
     "unknown-top-level-key": {"replicas": 3},
     "negative-drift-threshold": {"inference": {"drift": {"threshold": -0.1}}},
     "bad-exposure-type": {"exposure": {"type": "loadbalancer"}},
@@ -387,3 +388,68 @@ def test_batch_admin_key_digests_reach_the_job_api_only(monkeypatch: pytest.Monk
         "name": "desk-admins",
         "key": "digests",
     }
+
+
+def secret_refs(env: dict[str, Manifest]) -> dict[str, tuple[str, str]]:
+    return {
+        name: (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+        for name, e in env.items()
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+
+
+def container(docs: Iterable[Manifest], kind: str, name: str) -> Manifest:
+    (doc,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return dict(doc["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_mlflow_runs_basic_auth_and_each_workload_gets_its_identity() -> None:
+    docs = render(None)
+    secret = "cr-creditrisk-mlflow-auth"
+    (stored,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == secret]
+    keys = {"admin-password", "reader-password", "writer-password", "flask-secret-key"}
+    assert set(stored["data"]) == keys
+    assert all(len(base64.b64decode(v)) >= 32 for v in stored["data"].values())
+
+    mlflow = container(docs, "Deployment", "cr-creditrisk-mlflow")
+    assert mlflow["command"] == ["sh", "-c"]
+    assert "exec mlflow server --app-name basic-auth" in mlflow["args"][0]
+    assert "python -m services.trainer.mlflow_auth" in mlflow["args"][0]
+    env = {e["name"]: e for e in mlflow["env"]}
+    assert {k for _, k in secret_refs(env).values()} == keys
+    assert env["MLFLOW_AUTH_MODEL"]["value"] == "credit-default"
+
+    identities = {
+        ("Deployment", "cr-creditrisk-inference"): ("creditrisk-reader", "reader-password"),
+        ("Deployment", "cr-creditrisk-batch-api"): ("creditrisk-reader", "reader-password"),
+        ("Deployment", "cr-creditrisk-batch-worker"): ("creditrisk-reader", "reader-password"),
+        ("Job", "cr-creditrisk-trainer"): ("creditrisk-writer", "writer-password"),
+        ("Deployment", "cr-creditrisk-controller"): ("creditrisk-writer", "writer-password"),
+    }
+    for (kind, name), (user, key) in identities.items():
+        env = {e["name"]: e for e in container(docs, kind, name)["env"]}
+        assert env["MLFLOW_TRACKING_USERNAME"]["value"] == user, name
+        assert secret_refs(env)["MLFLOW_TRACKING_PASSWORD"] == (secret, key), name
+        assert [k for s, k in secret_refs(env).values() if s == secret] == [key], name
+
+
+def test_mlflow_auth_existing_secret_and_off() -> None:
+    text = template_text(extra=("--set", "mlflow.auth.existingSecret=mlflow-people"))
+    docs = tuple(d for d in yaml.safe_load_all(text) if d)
+    assert "cr-creditrisk-mlflow-auth" not in {
+        s["metadata"]["name"] for s in by_kind(docs, "Secret")
+    }
+    env = {e["name"]: e for e in container(docs, "Deployment", "cr-creditrisk-inference")["env"]}
+    assert secret_refs(env)["MLFLOW_TRACKING_PASSWORD"] == ("mlflow-people", "reader-password")
+
+    text = template_text(extra=("--set", "mlflow.auth.enabled=false"))
+    docs = tuple(d for d in yaml.safe_load_all(text) if d)
+    assert "cr-creditrisk-mlflow-auth" not in {
+        s["metadata"]["name"] for s in by_kind(docs, "Secret")
+    }
+    assert container(docs, "Deployment", "cr-creditrisk-mlflow")["command"] == ["mlflow", "server"]
+    for kind, name in (("Deployment", "cr-creditrisk-inference"), ("Job", "cr-creditrisk-trainer")):
+        names = {e["name"] for e in container(docs, kind, name)["env"]}
+        assert not {
+            n for n in names if n.startswith("MLFLOW_TRACKING_") and n != "MLFLOW_TRACKING_URI"
+        }

@@ -7,9 +7,8 @@ draws from the same budget, else in-process memory (``limit_storage``); fixed wi
 O(1) per hit. Each service counts under its own key prefix, so one Redis database can hold
 both. The budget is checked by each service's key dependency, right after authentication
 (so unauthenticated requests neither spend nor reveal a budget), through the limiter's
-backend: slowapi's per-route decorator re-derives
-the route's limits and inspects the key function on every request, which cost 7 % of the
-request's CPU in the benchmark. Exceeding raises slowapi's ``RateLimitExceeded``, answered
+backend: slowapi's per-route decorator re-derives the route's limits and inspects the key
+function on every request, which cost 7 % of the request's CPU in the benchmark. Exceeding raises slowapi's ``RateLimitExceeded``, answered
 with 429, the JSON error body and ``Retry-After``.
 
 If the storage fails (Redis down), counting continues in process memory for

@@ -29,6 +29,10 @@ __all__ = ["model_dir"]  # fixture, used by name
 ALICE, BOB = ({"X-API-Key": k} for k in ("alice-key", "bob-key"))
 
 
+def limiter_db(redis: RedisServer) -> str:
+    return redis.url.removesuffix("/0") + "/1"
+
+
 @pytest.fixture
 def replicas(redis: RedisServer, tmp_path: Path, model_dir: Path) -> Iterator[list[TestClient]]:
     """Two batch API replicas with one budget of 3 requests a minute per key, in Redis db 1
@@ -39,7 +43,7 @@ def replicas(redis: RedisServer, tmp_path: Path, model_dir: Path) -> Iterator[li
         model_dir,
         api_key_hashes=[hash_key("alice-key"), hash_key("bob-key")],
         rate_limit="3/minute",
-        rate_limit_storage_uri=redis.url.removesuffix("/0") + "/1",
+        rate_limit_storage_uri=limiter_db(redis),
     )
     with ExitStack() as stack:
         yield [stack.enter_context(TestClient(create_app(settings))) for _ in range(2)]
@@ -66,7 +70,7 @@ def test_a_flooding_key_is_throttled_while_another_is_served(
     assert first.get("/api/v1/jobs", headers={"X-API-Key": "guess"}).status_code == 403
     assert first.get("/healthz").status_code == 200  # probes are not limited
 
-    keys = [k.decode() for k in redis_client.Redis.from_url(redis.url[:-1] + "1").keys("*")]
+    keys = [k.decode() for k in redis_client.Redis.from_url(limiter_db(redis)).keys("*")]
     assert any(f"key:{hash_key('alice-key')[:12]}" in k for k in keys), keys
     assert not any("alice-key" in k or "bob-key" in k for k in keys)  # ids, never keys
     assert redis_client.Redis.from_url(redis.url).keys("LIMITS*") == []  # not the queue db

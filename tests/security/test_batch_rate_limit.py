@@ -70,7 +70,8 @@ def test_a_flooding_key_is_throttled_while_another_is_served(
     assert first.get("/api/v1/jobs", headers={"X-API-Key": "guess"}).status_code == 403
     assert first.get("/healthz").status_code == 200  # probes are not limited
 
-    keys = [k.decode() for k in redis_client.Redis.from_url(limiter_db(redis)).keys("*")]
+    counters = redis_client.Redis.from_url(limiter_db(redis), decode_responses=True)
+    keys: list[str] = counters.keys("*")  # type: ignore[assignment]
     assert any(f"key:{hash_key('alice-key')[:12]}" in k for k in keys), keys
     assert not any("alice-key" in k or "bob-key" in k for k in keys)  # ids, never keys
     assert redis_client.Redis.from_url(redis.url).keys("LIMITS*") == []  # not the queue db

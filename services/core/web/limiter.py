@@ -8,8 +8,9 @@ O(1) per hit. Each service counts under its own key prefix, so one Redis databas
 both. The budget is checked by each service's key dependency, right after authentication
 (so unauthenticated requests neither spend nor reveal a budget), through the limiter's
 backend: slowapi's per-route decorator re-derives the route's limits and inspects the key
-function on every request, which cost 7 % of the request's CPU in the benchmark. Exceeding raises slowapi's ``RateLimitExceeded``, answered
-with 429, the JSON error body and ``Retry-After``.
+function on every request, which cost 7 % of the request's CPU in the benchmark. Exceeding
+raises slowapi's ``RateLimitExceeded``, answered with 429, the JSON error body and
+``Retry-After``.
 
 If the storage fails (Redis down), counting continues in process memory for
 ``FALLBACK_SECONDS`` before Redis is tried again: requests are never failed for it.

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.core.paths import REPO_ROOT
-from services.core.settings import KeyedServiceSettings, env_field, key_digests
+from services.core.settings import KeyedServiceSettings, env_field, key_digests, rate_limit_spec
 
 
 class BatchSettings(KeyedServiceSettings):
@@ -106,6 +106,17 @@ class BatchSettings(KeyedServiceSettings):
         "size), so it is capped well below the API pod's memory; bigger inputs go as a file",
     )
     max_json_rows: int = Field(100_000, ge=1, description="most rows in one JSON submission (rows)")
+    rate_limit: str = Field(
+        "",
+        description="job API requests per API key id (anonymous callers: per client address), "
+        "every /api/v1 route sharing one budget; limits syntax, several limits joined by ';', "
+        "e.g. '10/second;300/minute'; over it: 429 with Retry-After; empty = off",
+    )
+    rate_limit_storage_uri: str = Field(
+        "",
+        description="Redis URL holding the rate-limit counters, shared by every API replica "
+        "(the chart gives the ACL user 'ratelimit', db 1); empty = per-process memory",
+    )
     access_log_probes: bool = Field(
         False, description="also log /healthz, /readyz and /metrics requests in the access log"
     )
@@ -129,6 +140,11 @@ class BatchSettings(KeyedServiceSettings):
     )
     host: str = Field("0.0.0.0", description="job API bind address")
     port: int = Field(8001, description="job API port")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        return rate_limit_spec(value)
 
     @field_validator("admin_key_hashes")
     @classmethod

@@ -73,6 +73,17 @@ def key_digests(value: list[str]) -> list[str]:
     return digests
 
 
+def rate_limit_spec(value: str) -> str:
+    """A rate limit in limits syntax (``"10/second;300/minute"``), checked at start-up so a
+    typo stops the service instead of turning the limit off; empty = off."""
+    value = value.strip()
+    if value:
+        from limits import parse_many  # only when a limit is set (start-up time)
+
+        parse_many(value)  # raises ValueError on bad syntax
+    return value
+
+
 class KeyedServiceSettings(ServiceSettings):
     """Settings of a service that takes API keys (inference, batch)."""
 

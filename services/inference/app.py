@@ -24,8 +24,8 @@ from services.core.web.auth import ApiKeyAuth
 from services.core.web.errors import install_error_handlers
 from services.core.web.limits import BodySizeLimitMiddleware
 from services.core.web.methods import AllowAllMethods
+from services.core.web.ratelimit import install_limiter
 from services.core.web.request_id import RequestIdMiddleware
-from services.inference.deps import Limiter, NoLimit
 from services.inference.faults import FaultInjectionMiddleware
 from services.inference.metrics import InferenceMetrics
 from services.inference.middleware import HttpMetricsMiddleware
@@ -70,14 +70,8 @@ def create_app(
     app.state.scorer = Scorer(metrics, settings.reasons_top_k)  # the data plane
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     install_error_handlers(app)
-    limiter: Limiter = NoLimit()
-    if settings.rate_limit:  # slowapi + limits (0.1-0.4 s of start-up) only when it is on
-        from slowapi.errors import RateLimitExceeded
-
-        from services.inference.ratelimit import RequestLimiter, rate_limited
-
-        limiter = RequestLimiter(settings)
-        app.add_exception_handler(RateLimitExceeded, rate_limited)
+    # slowapi + limits (0.1-0.4 s of start-up) are imported only when a limit is set
+    limiter = install_limiter(app, settings.rate_limit, settings.redis_url, "inference")
     app.state.limiter, app.state.watcher = limiter, watcher
     routers = [predict.router, model.router, admin.router, decisions.router, health.router]
     for router in routers:

@@ -13,13 +13,14 @@ therefore declared in ``openapi_extra`` (``API_KEY_SECURITY``) rather than by an
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from services.core.web.auth import HEADER, ApiKeyAuth, hash_key
 from services.core.web.errors import Forbidden, Unauthorized, Unavailable
+from services.core.web.ratelimit import Limiter
 from services.inference.metrics import InferenceMetrics
 from services.inference.runtime import ModelRuntime, Served
 
@@ -45,20 +46,6 @@ async def get_runtime(request: Request) -> ModelRuntime:
 
 async def get_metrics(request: Request) -> InferenceMetrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
-
-
-class Limiter(Protocol):
-    """What the scoring dependency needs of a rate limiter (ratelimit.RequestLimiter)."""
-
-    def check(self, request: Request) -> None: ...
-
-
-class NoLimit:
-    """Rate limiting off (``INFERENCE_RATE_LIMIT`` empty, the default): every request
-    passes, and slowapi and limits are never imported (start-up time)."""
-
-    def check(self, request: Request) -> None:
-        return None
 
 
 def authorize(request: Request) -> Served:

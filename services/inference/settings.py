@@ -9,10 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.core.settings import KeyedServiceSettings
+from services.core.settings import KeyedServiceSettings, rate_limit_spec
 
 Track = Literal["stable", "canary"]
 
@@ -107,13 +107,10 @@ class InferenceSettings(KeyedServiceSettings):
     def _lower(cls, value: str) -> str:
         return value.strip().lower()
 
-    @model_validator(mode="after")
-    def _check_rate_limit(self) -> InferenceSettings:
-        if self.rate_limit:
-            from limits import parse_many
-
-            parse_many(self.rate_limit)  # raises ValueError on bad syntax
-        return self
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        return rate_limit_spec(value)
 
     @property
     def faults_enabled(self) -> bool:

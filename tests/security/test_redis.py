@@ -1,5 +1,5 @@
 """Attack: reach Redis (the rq queue: whoever writes it runs code in every batch worker)
-without credentials, or with the inference rate limiter's credentials.
+without credentials, or with the rate limiters' credentials (inference, batch API).
 
 The bundled Redis container of the rendered chart is run for real: its own command and
 arguments (the ACL file is written at start from the passwords in the chart's Secret) on
@@ -102,9 +102,16 @@ def test_no_unauthenticated_command(chart_redis: tuple[Rendered, int]) -> None:
         redis.Redis(port=port, username="batch", password="guess").ping()
 
 
-def test_limiter_credentials_cannot_touch_the_queue(chart_redis: tuple[Rendered, int]) -> None:
+LIMITER_URLS = (("inference", "INFERENCE_REDIS_URL"), ("batch-api", "BATCH_RATE_LIMIT_STORAGE_URI"))
+
+
+@pytest.mark.parametrize(("deployment", "variable"), LIMITER_URLS)
+def test_limiter_credentials_cannot_touch_the_queue(
+    chart_redis: tuple[Rendered, int], deployment: str, variable: str
+) -> None:
     rendered, _ = chart_redis
-    url = rendered.env("inference")["INFERENCE_REDIS_URL"]
+    url = rendered.env(deployment)[variable]
+    assert url.startswith("redis://ratelimit:")
     limiter = redis.Redis.from_url(url)
     assert limiter.ping()
     for attack in (
@@ -134,7 +141,8 @@ def test_batch_credentials_cannot_administer(chart_redis: tuple[Rendered, int]) 
 
 
 def test_services_work_with_their_rendered_urls(chart_redis: tuple[Rendered, int]) -> None:
-    """The positive half: rq (batch) and limits (inference) run under their ACL users."""
+    """The positive half: rq (batch) and limits (inference, batch API) run under their ACL
+    users."""
     rendered, _ = chart_redis
     for deployment in ("batch-api", "batch-worker"):
         conn = redis.Redis.from_url(rendered.env(deployment)["REDIS_URL"])
@@ -143,14 +151,11 @@ def test_services_work_with_their_rendered_urls(chart_redis: tuple[Rendered, int
         SimpleWorker([queue], connection=conn).work(burst=True)
         job.refresh()
         assert job.return_value() == 3, deployment
-    limiter = FixedWindowRateLimiter(
-        storage_from_string(rendered.env("inference")["INFERENCE_REDIS_URL"])
-    )
-    assert [limiter.hit(parse("2/minute"), "inference", "key:k") for _ in range(3)] == [
-        True,
-        True,
-        False,
-    ]
+    for deployment, variable in LIMITER_URLS:
+        limiter = FixedWindowRateLimiter(storage_from_string(rendered.env(deployment)[variable]))
+        hits = [limiter.hit(parse("2/minute"), deployment, "key:k") for _ in range(3)]
+        assert hits == [True, True, False], deployment
+        assert limiter.get_window_stats(parse("2/minute"), deployment, "key:k").remaining == 0
 
 
 def test_readiness_probe_authenticates(chart_redis: tuple[Rendered, int]) -> None:

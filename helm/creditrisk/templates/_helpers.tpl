@@ -171,8 +171,31 @@ priorityClassName: {{ . }}
 {{- end }}
 
 {{/*
+MLflow identity of a workload (bundled server with mlflow.auth.enabled): the username and,
+from the auth Secret, the password, in MLflow's standard client variables. Nothing
+otherwise (an external MLflow's credentials go in extraEnv).
+usage: include "creditrisk.mlflow.identityEnv" (dict "root" $ "identity" "reader"|"writer")
+*/}}
+{{- define "creditrisk.mlflow.identityEnv" -}}
+{{- $a := .root.Values.mlflow.auth }}
+{{- if and .root.Values.mlflow.enabled $a.enabled }}
+- name: MLFLOW_TRACKING_USERNAME
+  value: {{ index $a (printf "%sUsername" .identity) | quote }}
+- name: MLFLOW_TRACKING_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "creditrisk.mlflow.auth.secretName" .root }}
+      key: {{ .identity }}-password
+{{- end }}
+{{- end }}
+
+{{- define "creditrisk.mlflow.auth.secretName" -}}
+{{- default (include "creditrisk.componentName" (dict "root" . "component" "mlflow-auth")) .Values.mlflow.auth.existingSecret }}
+{{- end }}
+
+{{/*
 Redis URL env entries: the bundled Redis with the ACL user `batch` (db 0, the rq queue) or
-`ratelimit` (db 1, inference's limiter), its password from the Redis Secret interpolated by
+`ratelimit` (db 1, the rate limiters of inference and the batch API), its password from the Redis Secret interpolated by
 the kubelet ($(VAR), never rendered), or the external URL (value or Secret).
 usage: include "creditrisk.redis.urlEnv" (dict "root" $ "name" "REDIS_URL" "user" "batch")
 */}}
@@ -235,6 +258,7 @@ usage: include "creditrisk.redis.urlEnv" (dict "root" $ "name" "REDIS_URL" "user
       key: {{ include "creditrisk.apiKeys.secretKey" .root }}
 {{- end }}
 {{ include "creditrisk.mlflow.trackingEnv" .root }}
+{{- include "creditrisk.mlflow.identityEnv" (dict "root" .root "identity" "reader") }}
 {{- end }}
 
 {{/* Gateway the HTTPRoutes attach to. */}}

@@ -4,8 +4,9 @@ The model contract (only ``contract.json``, not the booster) of the version ``mo
 names is loaded at start-up; each submit pins the version the URI names then and checks
 the input against that version's contract (``BatchService.pin_model``). A contract that
 cannot be read at start-up leaves the API up but not ready, and submits get 503. A Redis
-error anywhere becomes 503 with a message saying nothing was accepted. Probes and scrapes
-are left out of the access log unless access_log_probes.
+error anywhere becomes 503 with a message saying nothing was accepted. Every /api/v1 route
+checks the API key, then the key's rate limit (``BATCH_RATE_LIMIT``; 429 + Retry-After).
+Probes and scrapes are left out of the access log unless access_log_probes.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from services.core.web.auth import ApiKeyAuth
 from services.core.web.errors import error_body, install_error_handlers
 from services.core.web.limits import BodySizeLimitMiddleware
 from services.core.web.methods import AllowAllMethods
+from services.core.web.ratelimit import install_limiter
 from services.core.web.request_id import RequestIdMiddleware
 
 
@@ -55,6 +57,9 @@ def create_app(settings: BatchSettings | None = None) -> FastAPI:
     app = FastAPI(title="Credit-risk batch scoring", version="1", lifespan=lifespan)
     app.state.service = service
     app.state.auth = ApiKeyAuth([*settings.api_key_hashes, *settings.admin_key_hashes])
+    app.state.limiter = install_limiter(
+        app, settings.rate_limit, settings.rate_limit_storage_uri, "batch"
+    )
     app.state.metrics = api_registry(backend.store, backend.enqueuer.queue)
     app.state.submit_schemas = cache = SchemaCache(service)
     install_error_handlers(app)

@@ -33,10 +33,12 @@ MEANINGS = {
     422: "invalid request or input (details name fields, or columns and rows); on submit "
     "also an Idempotency-Key already used with a different request "
     "(code idempotency_key_reused)",
+    429: "the API key's request budget (BATCH_RATE_LIMIT) is spent; Retry-After says when "
+    "the window resets",
     503: "job queue (Redis) unreachable, model not loaded, or the model registry cannot "
     "resolve the model to a version at submit: nothing accepted or changed",
 }
 
-KEYED = (401, 403, 422, 503)  # what any route behind the API key can answer
+KEYED = (401, 403, 422, 429, 503)  # what any route behind the API key can answer
 
 error_responses = ErrorDocs(MEANINGS, always=KEYED)

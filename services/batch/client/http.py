@@ -1,8 +1,8 @@
 """A small HTTP client of the job API (used by the `submit`/`status`/`results` commands).
 
 While a job runs the client shows a progress bar (tqdm) of rows done; it keeps polling
-through short outages (503, connection errors) until its own ``--timeout``, so it never
-waits forever.
+through short outages (503, connection errors) and rate limits (429, waiting as long as
+``Retry-After`` says) until its own ``--timeout``, so it never waits forever.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class ApiError(RuntimeError):
         details = "".join(f"\n  - {d}" for d in error.get("details", []))
         super().__init__(f"HTTP {response.status_code}: {error.get('message')}{details}")
         self.status_code = response.status_code
+        retry = response.headers.get("Retry-After", "")
+        self.retry_after = float(retry) if retry.isdigit() else 0.0
 
 
 class BatchClient:
@@ -100,9 +102,11 @@ class BatchClient:
                 try:
                     status = self.status(job_id)
                 except (httpx.TransportError, ApiError) as exc:
-                    if isinstance(exc, ApiError) and exc.status_code != 503:
+                    if isinstance(exc, ApiError) and exc.status_code not in (429, 503):
                         raise
                     bar.set_postfix_str(f"unavailable, retrying ({exc})"[:60])
+                    if isinstance(exc, ApiError) and exc.retry_after:
+                        time.sleep(min(exc.retry_after, max(0.0, deadline - time.monotonic())))
                 else:
                     _update(bar, status)
                     if status["state"] in FINAL:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.integration.deploy.chart import (
     CHART,
     CI_VALUES,
     REPO,
+    Manifest,
     by_kind,
     helm,
     pod_specs,
@@ -227,6 +229,9 @@ def test_external_redis_and_mlflow() -> None:
 
 
 BAD_VALUES = {
+    "bad-batch-rate-limit": {"batch": {"api": {"rateLimit": "lots"}}},
+    "bad-batch-admin-digest": {"batch": {"adminKeys": {"hashes": ["admin-key"]}}},
+    "bad-mlflow-username": {"mlflow": {"auth": {"readerUsername": "reader;drop"}}},
     "unknown-top-level-key": {"replicas": 3},
     "negative-drift-threshold": {"inference": {"drift": {"threshold": -0.1}}},
     "bad-exposure-type": {"exposure": {"type": "loadbalancer"}},
@@ -310,3 +315,141 @@ def test_plain_manifests_are_rendered_from_the_chart(tmp_path: Path) -> None:
         d for d in yaml.safe_load_all(text) if d
     ], "k8s/manifests/creditrisk.yaml is stale: run `make -f mk/kind.mk manifests`"
     assert "kind: Secret" not in body, "no key material in a committed file"
+
+
+def container_env(docs: Iterable[Manifest], name: str) -> dict[str, Manifest]:
+    """The first container's env entries of Deployment ``name``, by variable name."""
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name]
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {e["name"]: e for e in env}
+
+
+def test_batch_api_rate_limit_is_on_by_default_and_counted_in_the_limiter_database() -> None:
+    env = container_env(render(None), "cr-creditrisk-batch-api")
+    assert env["BATCH_RATE_LIMIT"]["value"] == "10/second;300/minute"
+    assert env["REDIS_RATELIMIT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "cr-creditrisk-redis",
+        "key": "ratelimit-password",
+    }
+    url = env["BATCH_RATE_LIMIT_STORAGE_URI"]["value"]
+    assert url == "redis://ratelimit:$(REDIS_RATELIMIT_PASSWORD)@cr-creditrisk-redis:6379/1"
+    worker = container_env(render(None), "cr-creditrisk-batch-worker")
+    assert "BATCH_RATE_LIMIT_STORAGE_URI" not in worker  # workers serve no requests
+    assert "REDIS_RATELIMIT_PASSWORD" not in worker
+
+    off = yaml.safe_load_all(template_text(extra=("--set", "batch.api.rateLimit=")))
+    env = container_env((d for d in off if d), "cr-creditrisk-batch-api")
+    assert env["BATCH_RATE_LIMIT"]["value"] == ""
+    assert "BATCH_RATE_LIMIT_STORAGE_URI" not in env
+    assert "REDIS_RATELIMIT_PASSWORD" not in env
+
+
+def test_batch_admin_key_digests_reach_the_job_api_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = render(ALL_FEATURES)
+    secrets = {s["metadata"]["name"]: s for s in by_kind(docs, "Secret")}
+    stored = base64.b64decode(secrets["cr-creditrisk-batch-admin-keys"]["data"]["admin-key-hashes"])
+    given = yaml.safe_load(ALL_FEATURES.read_text())["batch"]["adminKeys"]["hashes"]
+    assert json.loads(stored) == given
+    env = container_env(docs, "cr-creditrisk-batch-api")
+    assert env["BATCH_ADMIN_KEY_HASHES"]["valueFrom"]["secretKeyRef"] == {
+        "name": "cr-creditrisk-batch-admin-keys",
+        "key": "admin-key-hashes",
+    }
+    assert "BATCH_ADMIN_KEY_HASHES" not in container_env(docs, "cr-creditrisk-batch-worker")
+    for name, spec in pod_specs(docs):  # the digests are only in the Secret
+        assert given[0] not in json.dumps(spec), name
+
+    # the Secret's value is what the service reads from that variable
+    from services.batch.settings import BatchSettings
+
+    monkeypatch.setenv("BATCH_ADMIN_KEY_HASHES", stored.decode())
+    assert BatchSettings().admin_ids == {given[0][:12]}
+
+    default = render(None)
+    assert "cr-creditrisk-batch-admin-keys" not in {
+        s["metadata"]["name"] for s in by_kind(default, "Secret")
+    }
+    assert "BATCH_ADMIN_KEY_HASHES" not in container_env(default, "cr-creditrisk-batch-api")
+
+    text = template_text(
+        extra=(
+            "--set",
+            "batch.adminKeys.existingSecret=desk-admins",
+            "--set",
+            "batch.adminKeys.existingSecretKey=digests",
+        )
+    )
+    docs = tuple(d for d in yaml.safe_load_all(text) if d)
+    assert "cr-creditrisk-batch-admin-keys" not in {
+        s["metadata"]["name"] for s in by_kind(docs, "Secret")
+    }
+    env = container_env(docs, "cr-creditrisk-batch-api")
+    assert env["BATCH_ADMIN_KEY_HASHES"]["valueFrom"]["secretKeyRef"] == {
+        "name": "desk-admins",
+        "key": "digests",
+    }
+
+
+def secret_refs(env: dict[str, Manifest]) -> dict[str, tuple[str, str]]:
+    return {
+        name: (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+        for name, e in env.items()
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+
+
+def container(docs: Iterable[Manifest], kind: str, name: str) -> Manifest:
+    (doc,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return dict(doc["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_mlflow_runs_basic_auth_and_each_workload_gets_its_identity() -> None:
+    docs = render(None)
+    secret = "cr-creditrisk-mlflow-auth"
+    (stored,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == secret]
+    keys = {"admin-password", "reader-password", "writer-password", "flask-secret-key"}
+    assert set(stored["data"]) == keys
+    assert all(len(base64.b64decode(v)) >= 32 for v in stored["data"].values())
+
+    mlflow = container(docs, "Deployment", "cr-creditrisk-mlflow")
+    assert mlflow["command"] == ["sh", "-c"]
+    assert "exec mlflow server --app-name basic-auth" in mlflow["args"][0]
+    assert "python -m services.trainer.mlflow_auth" in mlflow["args"][0]
+    env = {e["name"]: e for e in mlflow["env"]}
+    assert {k for _, k in secret_refs(env).values()} == keys
+    assert env["MLFLOW_AUTH_MODEL"]["value"] == "credit-default"
+
+    identities = {
+        ("Deployment", "cr-creditrisk-inference"): ("creditrisk-reader", "reader-password"),
+        ("Deployment", "cr-creditrisk-batch-api"): ("creditrisk-reader", "reader-password"),
+        ("Deployment", "cr-creditrisk-batch-worker"): ("creditrisk-reader", "reader-password"),
+        ("Job", "cr-creditrisk-trainer"): ("creditrisk-writer", "writer-password"),
+        ("Deployment", "cr-creditrisk-controller"): ("creditrisk-writer", "writer-password"),
+    }
+    for (kind, name), (user, key) in identities.items():
+        env = {e["name"]: e for e in container(docs, kind, name)["env"]}
+        assert env["MLFLOW_TRACKING_USERNAME"]["value"] == user, name
+        assert secret_refs(env)["MLFLOW_TRACKING_PASSWORD"] == (secret, key), name
+        assert [k for s, k in secret_refs(env).values() if s == secret] == [key], name
+
+
+def test_mlflow_auth_existing_secret_and_off() -> None:
+    text = template_text(extra=("--set", "mlflow.auth.existingSecret=mlflow-people"))
+    docs = tuple(d for d in yaml.safe_load_all(text) if d)
+    assert "cr-creditrisk-mlflow-auth" not in {
+        s["metadata"]["name"] for s in by_kind(docs, "Secret")
+    }
+    env = {e["name"]: e for e in container(docs, "Deployment", "cr-creditrisk-inference")["env"]}
+    assert secret_refs(env)["MLFLOW_TRACKING_PASSWORD"] == ("mlflow-people", "reader-password")
+
+    text = template_text(extra=("--set", "mlflow.auth.enabled=false"))
+    docs = tuple(d for d in yaml.safe_load_all(text) if d)
+    assert "cr-creditrisk-mlflow-auth" not in {
+        s["metadata"]["name"] for s in by_kind(docs, "Secret")
+    }
+    assert container(docs, "Deployment", "cr-creditrisk-mlflow")["command"] == ["mlflow", "server"]
+    for kind, name in (("Deployment", "cr-creditrisk-inference"), ("Job", "cr-creditrisk-trainer")):
+        names = {e["name"] for e in container(docs, kind, name)["env"]}
+        assert not {
+            n for n in names if n.startswith("MLFLOW_TRACKING_") and n != "MLFLOW_TRACKING_URI"
+        }

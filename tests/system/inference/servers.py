@@ -158,9 +158,13 @@ class MlflowServer(Process):
     """A real ``mlflow server``: sqlite backend and ``--serve-artifacts`` in ``workdir``.
     ``stop()`` then ``start()`` brings it back on the same port with the same data."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self, workdir: Path, app_name: str = "", env: dict[str, str] | None = None
+    ) -> None:
         super().__init__("mlflow", workdir)
         self.backend_uri = f"sqlite:///{workdir / 'mlflow.db'}"
+        self.app_name = app_name  # e.g. basic-auth (MLflow's authentication app)
+        self.env = env or {}
 
     @property
     def tracking_uri(self) -> str:
@@ -183,8 +187,9 @@ class MlflowServer(Process):
             str(self.port),
             "--workers",
             "1",
+            *(["--app-name", self.app_name] if self.app_name else []),
         ]
-        self.spawn(argv, clean_env(), timeout)
+        self.spawn(argv, clean_env(**self.env), timeout)
         deadline = time.monotonic() + timeout
         while not self._healthy():
             assert time.monotonic() < deadline, f"mlflow /health not ok\n{self.tail()}"

@@ -15,6 +15,22 @@
 {{- end }}
 {{- end }}
 
+{{/* BATCH_ADMIN_KEY_HASHES for the job API from the admin-key Secret; nothing without one. */}}
+{{- define "creditrisk.batch.adminKeysEnv" -}}
+{{- $a := .Values.batch.adminKeys }}
+{{- if or $a.existingSecret $a.hashes }}
+- name: BATCH_ADMIN_KEY_HASHES
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "creditrisk.batch.adminKeys.secretName" . }}
+      key: {{ if $a.existingSecret }}{{ $a.existingSecretKey }}{{ else }}admin-key-hashes{{ end }}
+{{- end }}
+{{- end }}
+
+{{- define "creditrisk.batch.adminKeys.secretName" -}}
+{{- default (include "creditrisk.componentName" (dict "root" . "component" "batch-admin-keys")) .Values.batch.adminKeys.existingSecret }}
+{{- end }}
+
 {{- define "creditrisk.batch.claimName" -}}
 {{- default (include "creditrisk.componentName" (dict "root" . "component" "batch-storage")) .Values.batch.storage.existingClaim }}
 {{- end }}

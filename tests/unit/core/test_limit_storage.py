@@ -7,8 +7,8 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from services.inference import limit_storage
-from services.inference.limit_storage import LocalStorage
+from services.core.web import limit_storage
+from services.core.web.limit_storage import LocalStorage
 
 pytestmark = pytest.mark.unit
 

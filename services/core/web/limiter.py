@@ -1,13 +1,16 @@
 """Rate limiting with slowapi: one shared budget per API key (else per client address).
 
-slowapi's ``Limiter`` holds the storage and the strategy: Redis when ``redis_url`` is set,
-so every replica (stable and canary) draws from the same budget, else in-process memory
-(``limit_storage``); fixed window, O(1) per hit. The budget is checked by the scoring
-dependency, right after authentication (so unauthenticated requests neither spend nor
-reveal a budget), through the limiter's backend: slowapi's per-route decorator re-derives
-the route's limits and inspects the key function on every request, which cost 7 % of the
-request's CPU in the benchmark. Exceeding raises slowapi's ``RateLimitExceeded``, answered
-with 429, the JSON error body and ``Retry-After``.
+Used by inference and the batch API (through ``services.core.web.ratelimit``, which
+imports this module only when a limit is set). slowapi's ``Limiter`` holds the storage and
+the strategy: Redis when a storage URI is given, so every replica (stable and canary)
+draws from the same budget, else in-process memory (``limit_storage``); fixed window,
+O(1) per hit. Each service counts under its own key prefix, so one Redis database can hold
+both. The budget is checked by each service's key dependency, right after authentication
+(so unauthenticated requests neither spend nor reveal a budget), through the limiter's
+backend: slowapi's per-route decorator re-derives the route's limits and inspects the key
+function on every request, which cost 7 % of the request's CPU in the benchmark. Exceeding
+raises slowapi's ``RateLimitExceeded``, answered with 429, the JSON error body and
+``Retry-After``.
 
 If the storage fails (Redis down), counting continues in process memory for
 ``FALLBACK_SECONDS`` before Redis is tried again: requests are never failed for it.
@@ -29,11 +32,9 @@ from slowapi.util import get_remote_address
 from slowapi.wrappers import Limit, LimitGroup
 
 from services.core.web.errors import error_body
-from services.inference.limit_storage import LocalStorage
-from services.inference.settings import InferenceSettings
+from services.core.web.limit_storage import LocalStorage
 
-SCOPE = "api"  # predict, bulk and model info share one budget
-PREFIX = "inference"
+SCOPE = "api"  # every limited route of a service shares one budget
 FALLBACK_SECONDS = 30.0
 
 
@@ -46,18 +47,21 @@ def client_key(request: Request) -> str:
 
 
 class RequestLimiter:
-    def __init__(self, settings: InferenceSettings) -> None:
-        self.enabled = bool(settings.rate_limit)
+    """``rate`` in limits syntax (``"10/second;300/minute"``, every limit applies; empty =
+    off); ``storage_uri`` a ``redis://`` URL or empty (this process only); ``prefix`` the
+    service's namespace in the storage (``inference``, ``batch``)."""
+
+    def __init__(self, rate: str, storage_uri: str = "", prefix: str = "api") -> None:
+        self.enabled = bool(rate)
+        self.prefix = prefix
         self.slowapi = Limiter(
             key_func=client_key,
-            storage_uri=settings.redis_url or f"{LocalStorage.STORAGE_SCHEME[0]}://",
+            storage_uri=storage_uri or f"{LocalStorage.STORAGE_SCHEME[0]}://",
             strategy="fixed-window",
-            key_prefix=PREFIX,
+            key_prefix=prefix,
             enabled=self.enabled,
         )
-        group = LimitGroup(
-            settings.rate_limit, client_key, SCOPE, False, None, None, None, 1, False
-        )
+        group = LimitGroup(rate, client_key, SCOPE, False, None, None, None, 1, False)
         self.limits: list[Limit] = list(group) if self.enabled else []
         self.fallback = FixedWindowRateLimiter(LocalStorage())
         self._fallback_until = 0.0
@@ -66,7 +70,7 @@ class RequestLimiter:
         """Spend one unit of the caller's budget or raise ``RateLimitExceeded``."""
         if not self.limits:
             return
-        keys = (PREFIX, client_key(request), SCOPE)
+        keys = (self.prefix, client_key(request), SCOPE)
         for limit in self.limits:
             backend = self._hit(limit, keys)
             if backend is not None:

@@ -1,4 +1,5 @@
-"""The rate-limit step: budgets per key or address, 429 data, storage failure fallback."""
+"""The shared rate limiter (inference, batch API): budgets per key or address, 429 data,
+storage failure fallback."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import pytest
 from slowapi.errors import RateLimitExceeded
 from starlette.requests import Request
 
-from services.inference import ratelimit
-from services.inference.ratelimit import RequestLimiter, client_key, retry_after
-from services.inference.settings import InferenceSettings
+from services.core.web import limiter as ratelimit
+from services.core.web.limiter import RequestLimiter, client_key, retry_after
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +29,7 @@ class Broken:
 
 
 def test_budget_per_key_then_per_address() -> None:
-    limiter = RequestLimiter(InferenceSettings(rate_limit="2/minute"))
+    limiter = RequestLimiter("2/minute")
     for _ in range(2):
         limiter.check(request("abc"))
     with pytest.raises(RateLimitExceeded):
@@ -41,7 +41,7 @@ def test_budget_per_key_then_per_address() -> None:
 
 
 def test_off_when_no_rate_is_set() -> None:
-    limiter = RequestLimiter(InferenceSettings(rate_limit=""))
+    limiter = RequestLimiter("")
     for _ in range(100):
         limiter.check(request("abc"))
     assert retry_after(request()) == 1
@@ -52,7 +52,7 @@ def test_storage_failure_counts_in_memory_then_retries_storage(
 ) -> None:
     clock = [100.0]
     monkeypatch.setattr(ratelimit.time, "monotonic", lambda: clock[0])
-    limiter = RequestLimiter(InferenceSettings(rate_limit="3/minute"))
+    limiter = RequestLimiter("3/minute")
     limiter.slowapi._limiter = Broken()  # type: ignore[assignment]
     for _ in range(3):
         limiter.check(request("abc"))  # no error reaches the request
@@ -63,3 +63,14 @@ def test_storage_failure_counts_in_memory_then_retries_storage(
     with pytest.raises(RateLimitExceeded):
         limiter.check(request("abc"))
     assert Broken.calls == 2  # tried again after the pause
+
+
+def test_every_limit_of_a_rate_applies_and_prefixes_keep_services_apart() -> None:
+    limiter = RequestLimiter("2/second;3/minute", prefix="batch")
+    other_service = RequestLimiter("2/second;3/minute", prefix="inference")
+    other_service.slowapi = limiter.slowapi  # one storage, as in a shared Redis
+    for _ in range(2):
+        limiter.check(request("abc"))
+    with pytest.raises(RateLimitExceeded):
+        limiter.check(request("abc"))  # the per-second limit
+    other_service.check(request("abc"))  # same key id, another service's budget

@@ -6,20 +6,32 @@ TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install controlplane demo test test-unit e2e-local soak lint fmt bench clean
+.PHONY: help install lock controlplane demo test test-unit e2e-local soak lint fmt bench clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml scripts/install-system-deps.sh scripts/docker/engine.sh scripts/install-checkov.sh
+$(STAMP): pyproject.toml requirements/dev.lock scripts/install-system-deps.sh scripts/docker/engine.sh scripts/install-checkov.sh
 	bash scripts/install-system-deps.sh
-	$(PYTHON) -m pip install -q -e ".[dev]"
+	$(PYTHON) -m pip install -q --require-hashes -r requirements/dev.lock
+	$(PYTHON) -m pip install -q --no-deps -e .
 	bash scripts/install-helm.sh $(TOOLS) >/dev/null
 	bash scripts/install-checkov.sh $(TOOLS) >/dev/null
 	bash scripts/docker/engine.sh
 	@mkdir -p $(@D) && touch $@
 
-install: $(STAMP) ## install Python deps (editable, all + dev extras), Debian servers, helm + kubectl, checkov, Docker
+install: $(STAMP) ## install Python deps (the hashed lock, then the project editable), Debian servers, helm + kubectl, checkov, Docker
+
+# requirements/dev.lock: every package of pyproject's dev extra (all services + tools) pinned
+# with its PyPI hashes; `make install` installs nothing else (--require-hashes). Re-lock after
+# editing pyproject's dependencies: versions installed here are kept (constraints) so a
+# re-lock adds what is new without moving the rest; LOCK_UPGRADE=1 re-resolves everything.
+lock: ## re-pin requirements/dev.lock (hashes) from pyproject.toml
+	@mkdir -p .cache
+	$(if $(LOCK_UPGRADE),: > .cache/lock-constraints.txt,$(PYTHON) -m pip list --format=freeze --exclude-editable 2>/dev/null | grep -E '^[A-Za-z0-9._-]+==' | grep -viE '^(pip|setuptools|wheel)==' > .cache/lock-constraints.txt)
+	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -c .cache/lock-constraints.txt --no-annotate \
+	  --custom-compile-command "make lock" -o requirements/dev.lock --quiet
 
 controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, kwok into .cache/k8s (once)
 	bash tests/controlplane/build.sh

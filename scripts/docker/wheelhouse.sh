@@ -11,7 +11,8 @@
 # byte for byte the same, and Docker's layer cache holds for that image. No network and no
 # CA bundle inside a build; the same versions in every image.
 # Versions are constrained to what is installed on the host (the set the tests run with),
-# so an image predicts with the very versions the in-process tests use.
+# so an image predicts with the very versions the in-process tests use (`make install`
+# installs them from the hashed lock, requirements/dev.lock).
 # Each step runs only when its inputs changed (WHEELHOUSE_REFRESH=1 forces the download).
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -63,6 +63,7 @@ bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summa
 
 include mk/kind.mk
 include mk/docker.mk
+include mk/coverage.mk
 
 clean: ## remove local stores and caches (keeps built Kubernetes binaries)
 	rm -rf .mlflow .pytest_cache .ruff_cache .mypy_cache

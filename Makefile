@@ -66,4 +66,4 @@ include mk/docker.mk
 include mk/coverage.mk
 
 clean: ## remove local stores and caches (keeps built Kubernetes binaries)
-	rm -rf .mlflow .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .mlflow .pytest_cache .ruff_cache .mypy_cache .cache/coverage

@@ -247,8 +247,12 @@ def test_a_chunk_running_for_three_leases_keeps_its_lease_and_is_scored_once(
         lambda: not queue.started_job_registry.get_job_ids(cleanup=False) and not queue.count,
         60,
     )
-    runs = {w.pid: w.successful_job_count + w.failed_job_count for w in Worker.all(queue=queue)}
-    assert sorted(runs) == sorted(w.pid for w in workers)
-    assert sum(runs.values()) == 1, (runs, [w.output()[-1500:] for w in workers])
+    logs = "".join(w.output() for w in workers)
+    # the direct evidence: our failure callback logs an abandoned chunk, rq each start
+    assert "AbandonedJobError" not in logs, logs[-3000:]
+    assert logs.count(f"score_chunk('{job_id}', 0) (") == 1, logs[-3000:]  # started once
     task = Job.fetch(chunk_task_id(job_id, 0), connection=connection)
     assert task.retries_left == settings.max_retries
+    runs = {w.pid: w.successful_job_count + w.failed_job_count for w in Worker.all(queue=queue)}
+    assert sorted(runs) == sorted(w.pid for w in workers)  # neither worker was taken for dead
+    assert sum(runs.values()) == 1, (runs, [w.output()[-1500:] for w in workers])

@@ -76,6 +76,7 @@ bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summa
 include mk/kind.mk
 include mk/docker.mk
 include mk/mutation.mk
+include mk/coverage.mk
 
 clean: ## remove local stores and caches (keeps built Kubernetes binaries)
-	rm -rf .mlflow .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .mlflow .pytest_cache .ruff_cache .mypy_cache .cache/coverage

@@ -54,7 +54,7 @@ def test_g_no_traffic_stays_inconclusive_and_never_promotes(
     s = make_scenario(replicas=1, hpa=(1, 3))
     s.apply_rollout(canary={"steps": [20, 40]})
     s.wait_status(lambda st: st.get("analysisCount", 0) >= 4, 120, "four analyses")
-    time.sleep(1)
+    time.sleep(1)  # not a wait: a moment more in which nothing may be promoted
     status = s.status()
 
     assert status["phase"] == "Progressing", s.describe()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -76,15 +75,14 @@ def test_f_abort_annotation_rolls_back_at_once(
     s.apply_rollout(canary={**STEPS, "interval": "10s"})
     s.wait_status(lambda st: st.get("phase") == "Progressing", 120, "canary taking traffic")
     wait_for(lambda: route_of(s).get(CANARY) == 20, 10, "canary weight 20 on the route")
-    asked = time.time()
     s.annotate("abort")
-    wait_for(lambda: route_of(s).get(CANARY) is None, 10, "canary off the route")
-    off = time.time() - asked
+    wait_for(  # a deadline, not a timing: well inside the 10 s analysis interval
+        lambda: route_of(s).get(CANARY) is None, 5, "the abort to take the canary off the route"
+    )
     s.wait_phase("Failed", timeout=30)
     stats = load.stop()
 
     status = assert_rolled_back(s, "Aborted")
-    assert off < 5.0, f"abort took {off:.1f}s to take the canary off the route"
     assert status.get("analysisCount", 0) <= 1, "no analysis awaited before rolling back"
     annotations = s.rollout()["metadata"].get("annotations") or {}
     assert ACTION_ANNOTATION not in annotations, "the handled action is cleared"

@@ -14,26 +14,11 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.support.controlplane import BUILD_SCRIPT, REPO_ROOT, ControlPlane, build_if_missing
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
 
 NS = "cp-test"
-
-
-def wait_for(
-    what: str, fn: Callable[[], Any], timeout: float = 90.0, interval: float = 0.25
-) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except ApiException as err:
-            last = f"{err.status} {err.reason}"
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def git_status() -> str:
@@ -175,7 +160,10 @@ def test_deployment_pods_run_on_kwok_node(cp, api, namespace):
 
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     wait_for(
-        "default ServiceAccount", lambda: core.read_namespaced_service_account("default", namespace)
+        "default ServiceAccount",
+        lambda: core.read_namespaced_service_account("default", namespace),
+        90,
+        ignore=(ApiException,),
     )
     apps.create_namespaced_deployment(namespace, _deployment("inference", 2))
 
@@ -183,7 +171,7 @@ def test_deployment_pods_run_on_kwok_node(cp, api, namespace):
         d = apps.read_namespaced_deployment("inference", namespace)
         return d if (d.status.ready_replicas or 0) == 2 else None
 
-    wait_for("Deployment inference 2/2 ready", ready)
+    wait_for("Deployment inference 2/2 ready", ready, 90, ignore=(ApiException,))
     pods = core.list_namespaced_pod(namespace, label_selector="app=inference").items
     assert len(pods) == 2
     for pod in pods:
@@ -197,6 +185,8 @@ def test_deployment_pods_run_on_kwok_node(cp, api, namespace):
     wait_for(
         "pods garbage-collected",
         lambda: not core.list_namespaced_pod(namespace, label_selector="app=inference").items,
+        90,
+        ignore=(ApiException,),
     )
 
 
@@ -236,6 +226,7 @@ def test_rbac_is_enforced_for_serviceaccounts(cp, api, namespace):
         "RBAC grant to take effect",
         lambda: _call_ok(lambda: sa_core.list_namespaced_pod_with_http_info(namespace)),
         timeout=30,
+        ignore=(ApiException,),
     )
     assert status == 200
     # still least privilege: other verbs and resources stay forbidden

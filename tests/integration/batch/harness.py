@@ -8,9 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import pyarrow.parquet as pq
 from services.batch.settings import BatchSettings
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
+from tests.support.waits import wait_for as wait_for  # the batch tests import it from here
 
 with warnings.catch_warnings():  # starlette's notice that it prefers httpx2 is not ours
     warnings.simplefilter("ignore", UserWarning)
@@ -114,19 +113,6 @@ class WorkerProcess(BatchProcess):
 
     def __init__(self, settings: BatchSettings, log: Path, burst: bool = False) -> None:
         super().__init__(settings, log, "worker", *(["--burst"] if burst else []))
-
-
-def wait_for(
-    what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1
-) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
 def wait_final(client: TestClient, job_id: str, timeout: float = 120.0) -> dict[str, Any]:

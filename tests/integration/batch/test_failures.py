@@ -81,14 +81,24 @@ def test_killed_worker_chunk_is_requeued_by_rq_and_no_row_is_lost_or_doubled(
             for i in range(10)
         ]
 
-        def mid_chunk() -> str | None:
+        def unfinished() -> str | None:
             running = started.get_job_ids(cleanup=False)
-            if _done(client, job_id) >= 2 and running:
-                index = int(running[0].rsplit("-c", 1)[1])
-                return running[0] if not paths[index].exists() else None
+            if running and not paths[int(running[0].rsplit("-c", 1)[1])].exists():
+                return running[0]
             return None
 
-        task_id = wait_for("a chunk in progress after two are done", mid_chunk, 120, 0.005)
+        def frozen_mid_chunk() -> str | None:
+            """Freeze the worker (SIGSTOP: it can write nothing more) while a chunk runs
+            after two are done; a chunk that finished in between thaws it to try again."""
+            if _done(client, job_id) < 2 or not unfinished():
+                return None
+            os.killpg(first.pid, signal.SIGSTOP)
+            task = unfinished()
+            if task is None:
+                os.killpg(first.pid, signal.SIGCONT)
+            return task
+
+        task_id = wait_for("a chunk in progress after two are done", frozen_mid_chunk, 120)
         os.killpg(first.pid, signal.SIGKILL)  # the whole pod: worker and its rq scheduler
         first.proc.wait(10)
         index = int(task_id.rsplit("-c", 1)[1])
@@ -121,7 +131,7 @@ def test_redis_restart_mid_job_loses_nothing(
         assert down.status_code == 503
         assert "nothing was accepted" in down.json()["error"]["message"]
         assert client.get(f"/api/v1/jobs/{job_id}").status_code == 503
-        time.sleep(1.0)
+        time.sleep(1.0)  # not a wait: Redis stays down a while, the worker retrying meanwhile
         redis.start()
         final = wait_final(client, job_id, 180)
         assert final["state"] == "succeeded", final
@@ -237,8 +247,12 @@ def test_a_chunk_running_for_three_leases_keeps_its_lease_and_is_scored_once(
         lambda: not queue.started_job_registry.get_job_ids(cleanup=False) and not queue.count,
         60,
     )
-    runs = {w.pid: w.successful_job_count + w.failed_job_count for w in Worker.all(queue=queue)}
-    assert sorted(runs) == sorted(w.pid for w in workers)
-    assert sum(runs.values()) == 1, (runs, [w.output()[-1500:] for w in workers])
+    logs = "".join(w.output() for w in workers)
+    # the direct evidence: our failure callback logs an abandoned chunk, rq each start
+    assert "AbandonedJobError" not in logs, logs[-3000:]
+    assert logs.count(f"score_chunk('{job_id}', 0) (") == 1, logs[-3000:]  # started once
     task = Job.fetch(chunk_task_id(job_id, 0), connection=connection)
     assert task.retries_left == settings.max_retries
+    runs = {w.pid: w.successful_job_count + w.failed_job_count for w in Worker.all(queue=queue)}
+    assert sorted(runs) == sorted(w.pid for w in workers)  # neither worker was taken for dead
+    assert sum(runs.values()) == 1, (runs, [w.output()[-1500:] for w in workers])

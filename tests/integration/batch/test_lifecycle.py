@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -54,15 +54,19 @@ def test_results_expire_after_their_ttl(
     spawn_worker: Spawn,
     applicants: Callable[[int, int], pd.DataFrame],
 ) -> None:
-    settings = make_settings(redis, tmp_path, model_dir, result_ttl_seconds=3)
+    ttl = 5  # long enough to read the results once the job ends, even on a busy machine
+    settings = make_settings(redis, tmp_path, model_dir, result_ttl_seconds=ttl)
     spawn_worker(settings)
     with TestClient(create_app(settings)) as client:
         job_id = client.post("/api/v1/jobs", json=_rows(applicants(500, 2))).json()["job_id"]
         assert wait_final(client, job_id, 120)["state"] == "succeeded"
         assert client.get(f"/api/v1/jobs/{job_id}/results").status_code == 200
-        time.sleep(3.5)
-        gone = client.get(f"/api/v1/jobs/{job_id}")
-        assert gone.status_code == 404
+
+        def expired() -> Any:
+            response = client.get(f"/api/v1/jobs/{job_id}")
+            return response if response.status_code == 404 else None
+
+        gone = wait_for("the job to expire", expired, ttl + 30, 0.25)
         assert "expired" in gone.json()["error"]["message"]
         assert client.get(f"/api/v1/jobs/{job_id}/results").status_code == 404
         assert client.get("/api/v1/jobs").json() == []

@@ -10,7 +10,6 @@ lapses, not a minute later."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -114,12 +113,10 @@ def test_task_taken_off_the_queue_but_never_started_is_retried_after_its_lease(
     queue = Queue(settings.queue_name, connection=Redis.from_url(settings.redis_url))
     taken = queue.connection.lmove(queue.key, queue.intermediate_queue_key)  # a dequeue...
     assert taken == chunk_task_id(job_id, 0).encode()  # ... by a worker that then died
-    started = time.monotonic()
     spawn_worker(settings)
     final = wait_final(api, job_id, 40)  # rq alone would wait a minute after noticing it
     assert final["state"] == "succeeded", final
     assert final["rows_done"] == len(rows)
-    assert time.monotonic() - started < 40
 
 
 @pytest.mark.parametrize("restored_by", ["api", "worker"])

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from controller.kube import DEPLOYMENTS, ROLLOUTS, SERVICES
-from tests.integration.controller.cluster import NS, wait_for
+from tests.integration.controller.cluster import NS
 from tests.integration.controller.test_operator_apiserver import Harness, admin, cp, harness
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
 __all__ = ["admin", "cp", "harness"]  # fixtures, used by name (rollout_models: conftest)
@@ -78,7 +79,7 @@ def test_a_squatted_canary_deployment_is_left_alone(harness: Harness) -> None:
     h = harness
     before = h.admin.apply(_squatter_deployment("sq-dep-canary"))
     h.start("mro-sq-dep", "sq-dep", h.models.uri(h.models.new_version()))
-    time.sleep(3)
+    time.sleep(3)  # not a wait: ~10 ticks pass, none of them may touch it
     _unchanged(h, DEPLOYMENTS, "sq-dep-canary", before)
     assert h.admin.get(SERVICES, NS, "sq-dep-canary") is None
     _delete_and_wait(h, "mro-sq-dep")
@@ -90,7 +91,7 @@ def test_a_canary_service_name_from_the_spec_is_refused(harness: Harness) -> Non
     victim = h.admin.apply(_squatter_service("victim"))
     router = {"httpRoute": {"name": "named", "canaryService": "victim"}}
     h.start("mro-named", "named", h.models.uri(h.models.new_version()), router=router)
-    time.sleep(3)
+    time.sleep(3)  # not a wait: ~10 ticks pass, none of them may touch it
     _unchanged(h, SERVICES, "victim", victim)
     assert h.admin.get(DEPLOYMENTS, NS, "named-canary") is None
     assert (h.get("mro-named").get("status") or {}).get("phase") != "Progressing"

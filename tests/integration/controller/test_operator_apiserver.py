@@ -37,10 +37,10 @@ from tests.integration.controller.cluster import (
     Operator,
     rollout,
     stable_world,
-    wait_for,
 )
 from tests.integration.controller.conftest import RolloutModels
 from tests.support.controlplane import ControlPlane, build_if_missing
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
 

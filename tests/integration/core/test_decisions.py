@@ -32,6 +32,7 @@ from services.core.decisions.settings import DecisionSettings
 from services.core.decisions.store import DecisionStore
 from services.core.decisions.writer import DecisionWriter
 from tests.support.postgres import PostgresServer
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -166,19 +167,26 @@ def test_outage_mid_load_spools_and_replays_everything(
 
     producer = threading.Thread(target=load)
     producer.start()
-    time.sleep(0.5)
-    postgres.stop()  # outage while decisions flow
-    time.sleep(1.5)
-    assert value(registry, "decisions_spooled_total") > 0
-    assert writer.spool.files(), "no spool file during the outage"
-    postgres.start()
-    time.sleep(0.5)
-    stop.set()
-    producer.join()
+    try:
+        wait_for("decisions recorded", lambda: value(registry, "decisions_recorded_total") > 0, 20)
+        postgres.stop()  # outage while decisions flow
+        wait_for(
+            "decisions spooled during the outage",
+            lambda: value(registry, "decisions_spooled_total") > 0 and writer.spool.files(),
+            30,
+        )
+        postgres.start()
+        recorded = value(registry, "decisions_recorded_total")
+        wait_for(  # the load goes on after the outage, into PostgreSQL again
+            "decisions recorded after the outage",
+            lambda: value(registry, "decisions_recorded_total") > recorded,
+            30,
+        )
+    finally:
+        stop.set()
+        producer.join()
     assert writer.flush(timeout=20)
-    deadline = time.monotonic() + 20
-    while writer.spool.files() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for("the spool to be replayed", lambda: not writer.spool.files(), 20)
     writer.close()
     assert writer.spool.files() == []
     assert writer.spool.size() == 0

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from tests.integration.deploy.chart import (
 )
 from tests.support.controlplane import ControlPlane, build_if_missing
 from tests.support.processes import RedisServer, free_port, stop, wait_for_port
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -66,18 +67,6 @@ INSTALL_VALUES = {
     # kwok leaves this Pod alone: the harness below runs it and reports its phase
     "tests": {"podAnnotations": {"kwok.x-k8s.io/status": "custom"}},
 }
-
-
-def wait_for(
-    what: str, fn: Callable[[], Any], timeout: float = 120.0, interval: float = 0.5
-) -> Any:
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def prometheus_crds(cp: ControlPlane) -> list[Path]:

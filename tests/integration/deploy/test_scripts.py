@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -64,19 +63,17 @@ def _no_engine_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("target", KIND_TARGETS)
 def test_kind_targets_fail_fast_without_docker(target: str, tmp_path: Path) -> None:
-    started = time.monotonic()
     proc = subprocess.run(
         ["make", "--no-print-directory", "-f", "mk/kind.mk", target],
         cwd=REPO,
         env=_no_engine_env(tmp_path),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=30,  # fails fast: a target that waited for an engine would time out here
         check=False,
     )
     assert proc.returncode != 0
     assert "no Docker engine reachable" in proc.stderr, proc.stderr
-    assert time.monotonic() - started < 15
 
 
 def test_kind_targets_without_docker_client(tmp_path: Path) -> None:

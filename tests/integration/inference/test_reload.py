@@ -3,12 +3,10 @@ and a service that starts before its model exists."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from tests.integration.inference.harness import (
     running,
 )
 from tests.support.models import TrainedModel, tracking_uri_for, train_quick
+from tests.support.waits import wait_for, wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -96,13 +95,6 @@ async def reload(svc: Service, body: dict | None = None) -> httpx.Response:
     return await svc.client.post("/api/v1/admin/reload", json=body, headers=ADMIN)
 
 
-async def wait_for(check: Callable[[], object], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():  # type: ignore[misc]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
-
-
 def test_swap_under_load_fails_no_request(versions: Versions) -> None:
     app = create_app(
         make_settings(model_uri=versions.uri(1), mlflow_tracking_uri=versions.tracking_uri)
@@ -121,8 +113,7 @@ def test_swap_under_load_fails_no_request(versions: Versions) -> None:
         threads = [threading.Thread(target=score, args=(out,)) for out in seen]
         for thread in threads:
             thread.start()
-        while sum(map(len, seen)) < 50:
-            time.sleep(0.01)
+        wait_for("50 answers before the swap", lambda: sum(map(len, seen)) >= 50, 60, 0.01)
         swap = httpx.post(
             f"{server.url}/api/v1/admin/reload",
             json={"uri": versions.uri(2)},
@@ -130,8 +121,9 @@ def test_swap_under_load_fails_no_request(versions: Versions) -> None:
             timeout=60,
         )
         served_after = sum(map(len, seen))
-        while sum(map(len, seen)) < served_after + 50:
-            time.sleep(0.01)
+        wait_for(
+            "50 answers after the swap", lambda: sum(map(len, seen)) >= served_after + 50, 60, 0.01
+        )
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
@@ -294,13 +286,13 @@ async def test_poll_follows_the_alias_and_skips_a_broken_target(versions: Versio
         async def on_v2() -> bool:
             return (await svc.info())["model"]["version"] == "2"
 
-        await wait_for(on_v2)
+        await wait_for_async("the watcher to follow the alias to v2", on_v2, 20)
         set_alias(versions.tracking_uri, NAME, "live", "3")
 
         async def refused() -> bool:
             return (await svc.info())["last_reload"]["ok"] is False
 
-        await wait_for(refused)
+        await wait_for_async("the watcher to refuse the broken v3", refused, 20)
         assert (await svc.predict(ROW)).json()["model"]["version"] == "2"
         assert svc.app.state.watcher._refused == (f"models:/{NAME}@live", "3")
     set_alias(versions.tracking_uri, NAME, "live", "1")
@@ -329,7 +321,7 @@ async def test_service_starts_unready_and_loads_when_the_model_appears(
         async def ready_now() -> bool:
             return (await svc.client.get("/readyz")).status_code == 200
 
-        await wait_for(ready_now)
+        await wait_for_async("readiness once the model exists", ready_now, 20)
         scored = await svc.predict(ROW)
         assert scored.status_code == 200
         assert scored.json()["model"]["version"] == "2"

@@ -122,7 +122,7 @@ def test_trip_holds_the_client_until_release_ends_its_connections(gate: ApiGate)
 
     held = _client(gate)  # every later request is held, never forwarded
     held.request("PATCH", "/apis/late", body=b"{}", headers=AUTH)
-    time.sleep(0.5)
+    time.sleep(0.5)  # not a wait: time for the held PATCH to be (wrongly) forwarded
     assert [w.path for w in gate.writes()] == ["/apis/rollout"]
 
     gate.release()  # the "killed" process's connections end, the stream included

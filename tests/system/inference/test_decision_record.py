@@ -17,6 +17,7 @@ import pytest
 from tests.integration.inference.harness import applicants, metric, parse_metrics
 from tests.support.models import TrainedModel
 from tests.support.postgres import PostgresServer
+from tests.support.waits import wait_for
 from tests.system.inference.servers import ADMIN, AUTH, InferenceProcess
 
 pytestmark = pytest.mark.system
@@ -36,6 +37,11 @@ def inference(
     yield server
     server.stop()
     print(server.tail())
+
+
+def spooled_now(server: InferenceProcess) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    return metric(parse_metrics(text), "decisions_spooled_total")
 
 
 def stored(dsn: str) -> dict[str, int]:
@@ -104,15 +110,22 @@ def test_postgres_restart_mid_load_loses_no_accepted_decision(
     clients = [threading.Thread(target=load, args=(n,)) for n in range(2)]
     for c in clients:
         c.start()
-    time.sleep(1.0)
-    postgres.stop()
-    time.sleep(3.0)  # the outage: decisions keep being accepted, into the spool
-    during = len(accepted)
-    postgres.start()
-    time.sleep(2.0)
-    stop.set()
-    for c in clients:
-        c.join()
+    try:
+        wait_for("decisions accepted before the outage", lambda: len(accepted) >= 50, 60)
+        postgres.stop()
+        wait_for(  # the outage: decisions keep being accepted, into the spool
+            "decisions spooled during the outage",
+            lambda: spooled_now(inference) >= 50,
+            60,
+            0.2,
+        )
+        during = len(accepted)
+        postgres.start()
+        wait_for("decisions accepted after the outage", lambda: len(accepted) >= during + 50, 60)
+    finally:
+        stop.set()
+        for c in clients:
+            c.join()
     assert not failures, failures[:3]
     with httpx.Client(base_url=inference.url, timeout=30) as http:
         deadline = time.monotonic() + 30

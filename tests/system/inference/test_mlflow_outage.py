@@ -23,6 +23,7 @@ import pytest
 
 from services.core.registry import set_alias
 from tests.support.models import train_quick
+from tests.support.waits import wait_for
 from tests.system.inference.servers import ADMIN, AUTH, MlflowServer, SpawnInference
 
 pytestmark = pytest.mark.system
@@ -110,9 +111,13 @@ def test_unreachable_at_start_up_then_ready_without_restart(
         assert refused.headers["retry-after"]
         assert refused.json()["error"]["code"] == "unavailable"
         assert refused.json()["error"]["message"] == "no model loaded yet"
-        time.sleep(4)  # the load is retried meanwhile (every second, ~3 s per failed try)
+        wait_for(  # the load is retried meanwhile (every second, ~3 s per failed try)
+            "two refused load retries",
+            lambda: server.log.read_text().count("reload refused") >= 2,
+            60,
+            0.2,
+        )
         assert http.get("/readyz").status_code == 503
-        assert server.log.read_text().count("reload refused") >= 2, server.tail()
 
         mlflow.start()
         ready_after = server.wait_ready(timeout=60)
@@ -145,9 +150,15 @@ def test_unreachable_during_a_reload_keeps_the_old_model(
         httpx.Client(base_url=server.url, timeout=60) as http,
         Traffic(server.url).running() as traffic,
     ):
+        failed_polls = server.log.read_text().count("model watcher:")
         mlflow.stop()
         set_alias(mlflow.backend_uri, NAME, "live", new)  # moved while the server is away
-        time.sleep(3)  # the alias watcher polls (and fails) a few times meanwhile
+        wait_for(  # the alias watcher polls (and fails) meanwhile, the old model serving
+            "two failed alias polls",
+            lambda: server.log.read_text().count("model watcher:") >= failed_polls + 2,
+            60,
+            0.2,
+        )
         began = time.monotonic()
         refused = http.post("/api/v1/admin/reload", headers=ADMIN)
         refused_after = time.monotonic() - began
@@ -169,7 +180,11 @@ def test_unreachable_during_a_reload_keeps_the_old_model(
         assert reloaded.status_code == 200, reloaded.text
         assert reloaded.json()["version"] == new  # the watcher may have swapped it first
         assert http.get("/readyz").json()["model"]["version"] == new
-        time.sleep(0.5)
+        wait_for(
+            "the traffic to be answered by the new version",
+            lambda: traffic.answers and traffic.answers[-1][1] == new,
+            30,
+        )
     assert not traffic.errors, traffic.errors[:5]
     statuses = {status for status, _ in traffic.answers}
     assert statuses == {200}, statuses

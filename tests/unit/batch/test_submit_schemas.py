@@ -11,6 +11,8 @@ from services.batch.api.schemas import InvalidBody, SubmitPath, build_submit_sch
 from services.inference.schemas import build_schemas
 from tests.unit.inference.conftest import categorical, dataset_contract, make_contract, numeric
 
+pytestmark = pytest.mark.unit
+
 
 def _refused(body: Any) -> InvalidBody:
     schemas = build_submit_schemas(dataset_contract("default"), 3)

@@ -13,6 +13,7 @@ OUTPUT = """\
     controller.rollout.records.x_compact__mutmut_2: killed
     controller.rollout.phases.xǁPhaseǁnext__mutmut_7: timeout
     services.core.psi.x_psi__mutmut_3: no tests
+    services.core.psi.x_psi__mutmut_4: not checked
     not a mutant line
 """
 
@@ -32,7 +33,8 @@ def test_killed_and_timeouts_are_caught_the_rest_is_not() -> None:
     table = {r["module"]: r for r in rows(tally(OUTPUT.splitlines()))}
     assert table["controller.rollout.records"]["caught"] == "50.0%"
     assert table["controller.rollout.phases"]["caught"] == "100.0%"
-    assert table["services.core.psi"]["other"] == 1
-    assert table["services.core.psi"]["caught"] == "0.0%"
-    assert table["**all**"]["mutants"] == 4
+    assert table["services.core.psi"]["no_tests"] == 1
+    assert table["services.core.psi"]["not_run"] == 1
+    assert table["services.core.psi"]["caught"] == "0.0%"  # of the one mutant run
+    assert table["**all**"]["mutants"] == 5
     assert table["**all**"]["caught"] == "50.0%"

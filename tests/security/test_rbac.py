@@ -1,7 +1,8 @@
 """Attack: use the controller's ServiceAccount (e.g. from a stolen token, or as whoever may
 create a ModelRollout, the confused deputy) to act outside the namespaces it serves.
 
-The chart's RBAC objects, rendered with one extra watched namespace, are applied to a real
+The chart's RBAC objects, rendered with one extra watched namespace, and the plain
+manifests of ``k8s/rbac/`` (including the ``--all-namespaces`` mode) are applied to a real
 kube-apiserver and probed with ``kubectl auth can-i --as=system:serviceaccount:...``."""
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ import time
 import pytest
 import yaml
 
-from tests.integration.deploy.chart import CHART, helm, template_text
+from tests.integration.deploy.chart import CHART, REPO, helm, template_text
 from tests.support.controlplane import ControlPlane
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
 
 NS, EXTRA, OTHER = "credit-risk", "team-a", "team-b"
 SA = f"system:serviceaccount:{NS}:cr-creditrisk-controller"
 RBAC_KINDS = ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+PLAIN = REPO / "k8s" / "rbac"  # the plain manifests, for `python -m controller`
+MRO = "modelrollouts.mlops.creditrisk.io"
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +86,44 @@ def test_controller_cannot_read_secrets_or_escalate(rbac: ControlPlane) -> None:
             assert not can(rbac, verb, resource, ns), (verb, resource, ns)
     proc = rbac.kubectl("auth", "can-i", "create", "clusterrolebindings", f"--as={SA}", check=False)
     assert proc.stdout.strip() == "no"
+
+
+def test_all_namespaces_mode_reads_everywhere_but_acts_only_where_bound(
+    rbac: ControlPlane,
+) -> None:
+    """The plain manifests' mode for `python -m controller --all-namespaces`
+    (k8s/rbac/clusterwide/): ModelRollouts readable in every namespace, every write only
+    where k8s/rbac/rolebinding.yaml binds the role (here: credit-risk)."""
+    # can-i answers "no" for a resource type the server does not know: install both CRDs
+    rbac.apply(rbac.crd_dir("gateway-api"), REPO / "k8s" / "crd" / "modelrollouts.yaml")
+    rbac.kubectl("apply", "-f", str(PLAIN / "clusterrole.yaml"))
+    rbac.kubectl("apply", "-n", NS, "-f", str(PLAIN / "serviceaccount.yaml"))
+    rbac.kubectl("apply", "-f", str(PLAIN / "clusterwide"))
+    rbac.kubectl("apply", "-f", str(PLAIN / "rolebinding.yaml"))
+    plain = f"system:serviceaccount:{NS}:modelrollout-controller"
+
+    def may(verb: str, resource: str, namespace: str) -> bool:
+        proc = rbac.kubectl(
+            "auth", "can-i", verb, resource, f"--as={plain}", "-n", namespace, check=False
+        )
+        return proc.stdout.strip() == "yes"
+
+    wait_for(
+        "the plain manifests' bindings in the authorizer",
+        lambda: may("create", "deployments.apps", NS) and may("watch", MRO, OTHER),
+        timeout=30,
+    )
+    for ns in (OTHER, "kube-system", "default"):
+        assert may("list", MRO, ns), ns
+        for verb, resource in (
+            ("patch", MRO),  # not even its own finalizer: it does nothing here
+            ("create", "deployments.apps"),
+            ("patch", "deployments.apps"),
+            ("delete", "services"),
+            ("patch", "httproutes.gateway.networking.k8s.io"),
+            ("create", "events"),
+            ("get", "secrets"),
+        ):
+            assert not may(verb, resource, ns), (verb, resource, ns)
+    assert may("patch", MRO, NS)
+    assert may("patch", "httproutes.gateway.networking.k8s.io", NS)

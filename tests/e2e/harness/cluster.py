@@ -1,12 +1,15 @@
 """The e2e cluster: the real control plane of ``tests.support.controlplane`` with kwok
 (the inference Stages installed), the Gateway API and ModelRollout CRDs, and the
-operator's ServiceAccount bound to the roles of ``k8s/rbac/`` (cluster-wide variant)."""
+operator's ServiceAccount bound to the roles of ``k8s/rbac/``: reading ModelRollouts
+cluster-wide, acting only in the namespaces each scenario binds it to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.e2e.harness import kwok
 from tests.support.controlplane import ControlPlane, binaries_missing
@@ -29,13 +32,21 @@ class Cluster:
 
 
 def rbac_documents() -> list[Path]:
-    """ClusterRole, ServiceAccount and the cluster-wide bindings (the operator watches
-    every namespace because each scenario gets its own)."""
+    """ClusterRole, ServiceAccount and the cluster-wide *read* binding: the operator watches
+    every namespace (each scenario gets its own) but acts only where a scenario binds it
+    (``operator_binding``), as ``k8s/rbac/clusterwide/`` tells users to."""
     return [
         RBAC / "clusterrole.yaml",
         RBAC / "serviceaccount.yaml",
         *sorted((RBAC / "clusterwide").glob("*.yaml")),
     ]
+
+
+def operator_binding(namespace: str) -> dict[str, Any]:
+    """``k8s/rbac/rolebinding.yaml`` for ``namespace``: the operator may act there."""
+    binding: dict[str, Any] = yaml.safe_load((RBAC / "rolebinding.yaml").read_text())
+    binding["metadata"]["namespace"] = namespace
+    return binding
 
 
 def start_cluster(workdir: Path, nodes: int = 1) -> Cluster:

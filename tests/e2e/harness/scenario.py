@@ -16,7 +16,7 @@ from controller import ACTION_ANNOTATION, GROUP, PLURAL, VERSION
 from services.core.synthetic import Drift
 from tests.e2e.harness import kube, manifests
 from tests.e2e.harness.applicants import ApplicantPool, applicants
-from tests.e2e.harness.cluster import Cluster
+from tests.e2e.harness.cluster import Cluster, operator_binding
 from tests.e2e.harness.loadgen import LoadGenerator
 from tests.e2e.harness.models import ScenarioModels
 from tests.e2e.harness.podrunner import PodRunner
@@ -62,6 +62,7 @@ class Scenario:
     ) -> Scenario:
         ns = self.namespace
         self.cluster.cp.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        self.cluster.cp.apply(operator_binding(ns), namespace=ns)  # the operator may act here
         objects = [
             manifests.stable_deployment(ns, self.models.stable_uri, replicas, env),
             manifests.stable_service(ns),

@@ -1,6 +1,6 @@
 """Per-module mutation testing report from ``mutmut results --all true`` on stdin.
 
-    python -m mutmut results --all true | python bench/mutation_report.py
+    python -m mutmut results --all true | python bench/mutation_report.py [NOTE ...]
 
 Writes ``bench/results/mutation.json`` and ``.md``: mutants, killed, survived, timeouts
 and the rest (no tests, suspicious, skipped) per module, and the killed share — killed and
@@ -62,7 +62,9 @@ def rows(per_module: dict[str, Counter[str]]) -> list[dict[str, Any]]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    extra = " ".join(args)  # a note on how this run was made, put before the table
     per_module = tally(sys.stdin)
     if not per_module:
         print("no mutants in the input: run `make mutate` first", file=sys.stderr)
@@ -80,7 +82,7 @@ def main() -> int:
         "mutant run against the unit tests that reached its function. caught = (killed + "
         "timeout) / mutants run; no_tests = no unit test reaches the function (integration-"
         "only code: batch state in Redis, the worker loop); other = suspicious or skipped. "
-        "Target (issue 21): ≥ 90 % caught."
+        "Target (issue 21): ≥ 90 % caught." + (f" {extra}" if extra else "")
     )
     columns = [
         "module",

@@ -77,6 +77,25 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule("make lint", (Elsewhere(".github/workflows/ci.yml", ("run: make lint",)),)),
+    # re-locking needs PyPI and moves nothing unless pyproject moved: its recipe, and the
+    # unit test that fails while the lock and pyproject disagree
+    Rule(
+        "make lock",
+        (
+            Elsewhere(
+                "Makefile", ("lock: ##", "uv pip compile pyproject.toml", "--generate-hashes")
+            ),
+            Elsewhere("tests/unit/deploy/test_lock.py", ('"dev.lock"', "run `make lock`")),
+        ),
+    ),
+    # an hour on two cores: its recipe, and the unit test of its report
+    Rule(
+        "make mutate",
+        (
+            Elsewhere("mk/mutation.mk", ("mutate: $(STAMP)", "-m mutmut run", "mutate-report")),
+            Elsewhere("tests/unit/bench/test_mutation_report.py", ("from bench.mutation_report",)),
+        ),
+    ),
     Rule(
         "make controlplane",
         (

@@ -3,10 +3,12 @@ known samples (SPEC §5 metric names and labels)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from controller.prometheus import HttpMetricsSource, gather
@@ -96,10 +98,22 @@ def _readings(prometheus: PrometheusServer, version: str = "8") -> MetricReading
 
 
 def test_every_gate_measures_the_canary(prometheus: PrometheusServer) -> None:
-    readings = _readings(prometheus)
+    # every query evaluated at one instant, so increase() extrapolates all series of the
+    # exporter (scraped together) by the same factor, however late a loaded machine scraped
+    at = f"{time.time():.3f}"
+    source = HttpMetricsSource(
+        prometheus.address, client=httpx.Client(timeout=5.0, params={"time": at})
+    )
+    readings = gather(source, build_queries(ROLLOUT, scope_for(ROLLOUT, NAME, "8", "credit-risk")))
+    stable = 'sum(increase(http_requests_total{model_version="7",track="stable"}[30s]))'
+    reply = httpx.get(
+        f"{prometheus.address}/api/v1/query", params={"query": stable, "time": at}, timeout=5.0
+    ).json()
+    stable_requests = float(reply["data"]["result"][0]["value"][1])  # 1,000, extrapolated
+    assert stable_requests >= 1000
     assert readings.online
     assert readings.error == ""
-    assert readings.requests == pytest.approx(400, rel=0.15)  # increase() extrapolates
+    assert readings.requests == pytest.approx(0.4 * stable_requests, rel=1e-6)  # 400 of 1,000
     gates = readings.gates
     assert gates["errorRatio"] == pytest.approx(0.02, rel=1e-3)
     assert gates["latencyP99"] == pytest.approx(0.25 + 0.25 * 0.99, rel=1e-3)  # in (0.25, 0.5]
@@ -108,7 +122,7 @@ def test_every_gate_measures_the_canary(prometheus: PrometheusServer) -> None:
     # 14 % vs 10 % over 400 and 1,000 predictions: 0.04 apart, less than 2.576 standard
     # errors (0.051) of the difference — inside the noise, so no shift is counted
     assert gates["positiveRateShift"] == 0
-    assert gates["serverErrors"] == pytest.approx(8, rel=0.15)
+    assert gates["serverErrors"] == pytest.approx(0.008 * stable_requests, rel=1e-6)  # 8
 
 
 def test_psi_gates_wait_for_enough_rows_in_a_pod_window(prometheus: PrometheusServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from controller.builders.meta import Owner
 from controller.rollout.readings import (
     ContractCheck,
     HPAReading,
@@ -20,6 +21,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NAME = "credit-default"
 STABLE_URI = f"models:/{NAME}/7"
 CANDIDATE_URI = f"models:/{NAME}/8"
+OWNER = Owner(NAME, "credit-risk", "uid-1")  # the ModelRollout owning canary objects
 GOOD = {
     "errorRatio": 0.001,
     "latencyP99": 0.05,

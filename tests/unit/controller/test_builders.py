@@ -8,7 +8,6 @@ import pytest
 
 from controller.builders import (
     HELD_FROM,
-    Owner,
     canary_deployment,
     canary_hpa,
     canary_ingress,
@@ -21,11 +20,10 @@ from controller.builders import (
     route_weight,
     weighted_rules,
 )
-from tests.unit.controller.factories import spec
+from tests.unit.controller.factories import OWNER, spec
 
 pytestmark = pytest.mark.unit
 
-OWNER = Owner("credit-default", "credit-risk", "uid-1")
 CANDIDATE = "models:/credit-default/8"
 
 

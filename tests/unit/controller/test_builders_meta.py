@@ -8,15 +8,13 @@ import pytest
 from controller.builders.meta import (
     MANAGED_BY,
     ROLLOUT_LABEL,
-    Owner,
     controlled_by,
     env_value,
     with_env,
 )
+from tests.unit.controller.factories import OWNER
 
 pytestmark = pytest.mark.unit
-
-OWNER = Owner("credit-default", "credit-risk", "uid-1")
 
 
 def test_the_owner_reference_makes_the_rollout_the_blocking_controller() -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from controller.builders.meta import Owner
 from controller.builders.routing import (
     NGINX,
     canary_ingress,
@@ -16,11 +15,10 @@ from controller.builders.routing import (
     route_weight,
     weighted_rules,
 )
-from tests.unit.controller.factories import spec
+from tests.unit.controller.factories import OWNER, spec
 
 pytestmark = pytest.mark.unit
 
-OWNER = Owner("credit-default", "credit-risk", "uid-1")
 SPEC = spec()
 STABLE, CANARY = SPEC.stable_service, SPEC.canary_service
 Obj = dict[str, Any]

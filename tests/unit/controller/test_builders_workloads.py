@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 
-from controller.builders import Owner, canary_deployment, canary_hpa, canary_service
+from controller.builders import canary_deployment, canary_hpa, canary_service
 from controller.builders.meta import MANAGED_BY, ROLLOUT_LABEL
 from controller.builders.workloads import canary_selector
-from tests.unit.controller.factories import spec
+from tests.unit.controller.factories import OWNER, spec
 
 pytestmark = pytest.mark.unit
 
-OWNER = Owner("credit-default", "credit-risk", "uid-1")
 SPEC = spec()
 URI = "models:/credit-default/8"
 Obj = dict[str, Any]

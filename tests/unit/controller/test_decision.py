@@ -674,6 +674,10 @@ CASES = [
         (SetWeight(0), DeleteCanary(), EmitEvent),
         readings=A(deleting=True),
         event="Deleted",
+        check=lambda d: (
+            d.actions[-1]
+            == EmitEvent("Deleted", "ModelRollout deleted: all traffic to stable, canary removed")
+        ),
     ),
     Case(
         "deleted-while-promoting",

@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.batch.inputs import default_applicants, one_worker_model  # noqa: E402
 from bench.common import write_results  # noqa: E402
-from tests.support.models import tracking_uri_for, train_quick  # noqa: E402
 
 CHUNK_ROWS = 200_000
 K = 4
@@ -54,17 +54,11 @@ def score_all(model: Any, frame: Any, k: int, out: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from services.core.datasets import load_config
-    from services.core.model_store import load_model
-    from services.core.synthetic import ApplicantGenerator
-
     args = parse_args(argv)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-reasons-batch-") as tmp:
-        trained = train_quick(tracking_uri_for(Path(tmp) / "mlflow"), "default", nthread=1)
-        model = load_model(trained.uri, trained.tracking_uri, nthread=1)
-        frame = ApplicantGenerator.from_config(load_config("default")).sample(args.rows, seed=3)
-        frame["student"] = frame["student"].astype("category")  # as Parquet dictionary columns
+        model = one_worker_model(Path(tmp))
+        frame = default_applicants(args.rows)
         seconds: dict[int, list[float]] = {0: [], K: []}
         for i in range(args.rounds):
             for k in (0, K) if i % 2 == 0 else (K, 0):

@@ -35,8 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.batch.inputs import default_applicants, one_worker_model  # noqa: E402
 from bench.common import write_results  # noqa: E402
-from tests.support.models import tracking_uri_for, train_quick  # noqa: E402
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: E402
 
 CHUNK_ROWS = 200_000
@@ -57,11 +57,7 @@ def write_input(rows: int, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from services.core.datasets import load_config
-    from services.core.synthetic import ApplicantGenerator
-
-    frame = ApplicantGenerator.from_config(load_config("default")).sample(rows, seed=3)
-    frame["student"] = frame["student"].astype("category")
+    frame = default_applicants(rows)
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, ROW_GROUP_ROWS)
 
 
@@ -115,8 +111,6 @@ def recorded(pg: PostgresServer) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from services.core.model_store import load_model
-
     args = parse_args(argv)
     started = time.time()
     seconds: dict[str, list[float]] = {s: [] for s in SETTINGS}
@@ -124,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="bench-records-batch-") as tmp,
         postgres_server() as pg,
     ):
-        trained = train_quick(tracking_uri_for(Path(tmp) / "mlflow"), "default", nthread=1)
-        model = load_model(trained.uri, trained.tracking_uri, nthread=1)
+        model = one_worker_model(Path(tmp))
         source = Path(tmp) / "input.parquet"
         write_input(args.rows, source)
         for i in range(args.rounds):

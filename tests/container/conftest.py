@@ -52,6 +52,15 @@ def world_readable(folder: Path) -> Path:
     return folder
 
 
+def container_writable(parent: Path, name: str = "mlflow") -> Path:
+    """A new folder under pytest's ``parent`` that the container's UID 10001 may write."""
+    folder = parent / name
+    folder.mkdir()
+    folder.chmod(0o777)
+    parent.chmod(0o755)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def model_folder(default_model: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default model's MLflow artifacts (contract.json + booster.ubj) as a plain folder."""

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.container.conftest import container_writable
 from tests.container.docker import Container, Network, http_ok, image, wait_for
 from tests.integration.deploy.chart import template_text
 
@@ -53,10 +54,7 @@ def test_the_charts_mlflow_runs_with_auth_in_its_image(
     spec, secret = _rendered()
     env = _env(spec, secret)
     args = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in spec["args"]]
-    store = tmp_path / "mlflow"
-    store.mkdir()
-    store.chmod(0o777)  # written by the container's UID 10001
-    tmp_path.chmod(0o755)
+    store = container_writable(tmp_path)
     mlflow = Container(
         image("trainer"),
         network,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
+from tests.container.conftest import container_writable
 from tests.container.docker import Container, Network, image
 
 TRAIN_ARGS = (
@@ -18,10 +19,7 @@ TRAIN_ARGS = (
 def test_trains_into_a_mounted_store_and_registers_a_version(
     network: Network, containers: list[Container], tmp_path: Path
 ) -> None:
-    store = tmp_path / "mlflow"
-    store.mkdir()
-    store.chmod(0o777)  # written by the container's UID 10001
-    tmp_path.chmod(0o755)
+    store = container_writable(tmp_path)
     trainer = Container(
         image("trainer"),
         network,

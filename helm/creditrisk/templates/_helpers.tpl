@@ -369,3 +369,29 @@ decisions.enabled is false (the services then record nothing). */}}
 {{- define "creditrisk.postgresql.secretName" -}}
 {{- default (include "creditrisk.componentName" (dict "root" . "component" "postgresql")) .Values.postgresql.auth.existingSecret }}
 {{- end }}
+
+{{/*
+A Secret of generated values, made once and kept across upgrades (looked up from the
+cluster): the bundled Redis, MLflow and PostgreSQL passwords. Values are random letters and
+digits (URL-safe), never in values or a ConfigMap.
+usage: include "creditrisk.keptSecret" (dict "root" $ "name" NAME "component" COMPONENT
+       "keys" (dict "some-password" 40 ...))   (key → length of a generated value)
+*/}}
+{{- define "creditrisk.keptSecret" -}}
+{{- $ns := include "creditrisk.namespace" .root }}
+{{- $existing := (lookup "v1" "Secret" $ns .name) | default dict }}
+{{- $data := $existing.data | default dict }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .name }}
+  namespace: {{ $ns }}
+  labels:
+    {{- include "creditrisk.componentLabels" (dict "root" .root "component" .component) | nindent 4 }}
+  {{- with (include "creditrisk.annotations" (dict "root" .root)) }}{{ . | trim | nindent 2 }}{{ end }}
+type: Opaque
+data:
+  {{- range $key, $length := .keys }}
+  {{ $key }}: {{ (get $data $key) | default (randAlphaNum (int $length) | b64enc) | quote }}
+  {{- end }}
+{{- end }}

@@ -36,6 +36,7 @@ from services.core.decisions.store import DecisionStore
 from tests.integration.deploy.chart import CI_VALUES, by_kind, helm, render, template_text
 from tests.support.postgres import pg_bin
 from tests.support.processes import free_port, stop, wait_for_port
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -169,9 +170,24 @@ class ChartPostgres:
             stderr=subprocess.STDOUT,
         )
         try:
+            # the port opens while PostgreSQL still refuses sessions ("the database system
+            # is starting up"): ready is a session the services could open
             wait_for_port(self.port, timeout=60)
+            wait_for(
+                "PostgreSQL accepting sessions",
+                lambda: self._session(password),
+                timeout=60,
+                ignore=(psycopg.OperationalError,),
+            )
+        except AssertionError as exc:
+            text = (self.root / "postgres.log").read_text(errors="replace")
+            raise AssertionError(f"{exc}\n{text}") from None
         except Exception:
             raise AssertionError((self.root / "postgres.log").read_text(errors="replace")) from None
+
+    def _session(self, password: str) -> bool:
+        with psycopg.connect(self.dsn(password), connect_timeout=3):
+            return True
 
     def stop(self) -> None:
         """A fast shutdown (SIGINT), as a pod's would be with clients still connected."""

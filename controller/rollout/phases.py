@@ -13,6 +13,7 @@ from controller.rollout.actions import (
     SetWeight,
     TagVersion,
 )
+from controller.rollout.checkpoints import to_traffic
 from controller.rollout.moves import release_floor, resume, rollback, start
 from controller.rollout.progress import progressing
 from controller.rollout.records import verdict_tags
@@ -62,22 +63,9 @@ def initializing(tick: Tick) -> Decision:
     if readings.contract is None:
         return _deadline_passed(tick) or hold(tick, "checking the candidate's contract")
     status = with_condition(tick.status, CONTRACT, "True", "Compatible", "", tick.now)
-    first = tick.spec.canary.weights()[0]
-    low, high = canary_bounds(tick.spec.autoscaling, first)
     if readings.canary.serves(uri):
-        msg = f"canary v{status.canary_version} ready; weight {first}%"
-        return go(
-            tick,
-            Phase.PROGRESSING,
-            "Progressing",
-            msg,
-            ScaleCanary(low, high),
-            SetWeight(first),
-            status=status,
-            canary_weight=first,
-            step=0,
-            last_analysis_time=tick.now,
-        )
+        return to_traffic(Tick(tick.spec, status, readings, tick.now))
+    low, high = canary_bounds(tick.spec.autoscaling, tick.spec.canary.weights()[0])
     current = readings.canary.exists and readings.canary.model_uri == uri
     scaled = readings.canary.replicas > 0
     ensure = () if current and scaled else (EnsureCanary(uri, low), ScaleCanary(low, high))

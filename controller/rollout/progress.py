@@ -15,7 +15,8 @@ from controller.rollout.actions import (
     TagVersion,
 )
 from controller.rollout.analysis import evaluate
-from controller.rollout.moves import promote, rollback
+from controller.rollout.checkpoints import to_promotion
+from controller.rollout.moves import rollback
 from controller.rollout.records import analysis_tag
 from controller.rollout.transitions import Decision, Tick, canary_bounds, go, hold
 from controller.spec import RolloutSpec
@@ -61,7 +62,7 @@ def _passed(tick: Tick, record: AnalysisRecord, tag: TagVersion) -> Decision:
     status, weights = tick.status, tick.spec.canary.weights()
     if status.step + 1 >= len(weights):
         message = f"analysis passed at {status.canary_weight}%: promoting v{status.canary_version}"
-        return _then(promote(tick, "Promoting", message), tag)
+        return to_promotion(tick, message, tag)
     weight = weights[status.step + 1]
     low, high = canary_bounds(tick.spec.autoscaling, weight)
     position = f"step {status.step + 2}/{len(weights)}"

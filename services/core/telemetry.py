@@ -43,6 +43,26 @@ DRIFT_SAMPLES = "inference_drift_samples"
 DRIFT_DETECTED = "inference_drift_detected"
 MODEL_INFO_METRIC = "inference_model_info"
 
+# paired scoring: a pod given a baseline model (the stable version) also scores every
+# applicant with it and counts how the two compare on the same applicant; the rollout's
+# shadow phase and paired gates read these from the canary's pods
+BASELINE_VERSION_LABEL = "baseline_version"
+BASELINE_OUTCOME_LABEL, BAND_LABEL, BASELINE_BAND_LABEL = (
+    "baseline_outcome",
+    "band",
+    "baseline_band",
+)
+# counter, MODEL_LABELS + baseline_version, baseline_outcome, outcome: a flip is a sample
+# whose baseline_outcome differs from its outcome
+PAIRED_DECISIONS = "inference_paired_decisions"
+# counter, MODEL_LABELS + baseline_version, baseline_band, band: the band migration matrix
+PAIRED_BANDS = "inference_paired_band_migrations"
+# histogram, MODEL_LABELS + baseline_version: |probability - baseline probability|
+PAIRED_SCORE_DIFF = "inference_paired_score_abs_diff"
+# histogram (SCORE's buckets), MODEL_LABELS + baseline_version: the baseline's probability on
+# the same applicants (score PSI candidate vs baseline without sampling noise)
+BASELINE_SCORE = "inference_baseline_score"
+
 COUNTERS = (HTTP_REQUESTS, PREDICTIONS)
 HISTOGRAMS = (HTTP_DURATION, SCORE)
 GAUGES = (FEATURE_PSI, SCORE_PSI, DRIFT_SAMPLES, DRIFT_DETECTED, MODEL_INFO_METRIC)

@@ -149,6 +149,42 @@ class AnalysisSpec(CamelModel):
         return found
 
 
+class ShadowGates(CamelModel):
+    """Paired gates of the shadow phase: the candidate against the stable version on the
+    same applicants (no sampling noise between two groups of applicants)."""
+
+    # upper confidence bound of the approve<->decline flip rate
+    flip_rate: Threshold = Threshold(max=0.02)
+    score_diff: Threshold = Threshold(max=0.05)  # mean |candidate - baseline probability|
+    score_psi: Threshold = Field(default=Threshold(max=0.1), alias="scorePSI")
+
+    def enabled(self) -> dict[str, float | None]:
+        """Enabled paired gates by CRD name -> max."""
+        gates = {"flipRate": self.flip_rate, "scoreDiff": self.score_diff}
+        gates["scorePSI"] = self.score_psi
+        return {name: g.max for name, g in gates.items() if g.enabled}
+
+
+class ShadowSpec(CamelModel):
+    """Before any traffic step the router mirrors ``percent`` % of live requests to the
+    canary (answers discarded); its pods score each applicant with the candidate and the
+    stable version and the paired gates judge the two on the same applicants."""
+
+    enabled: bool = False
+    percent: int = Field(default=100, ge=1, le=100)  # share of live requests mirrored
+    min_requests: int = Field(default=500, ge=1)  # paired decisions before a verdict
+    duration: Duration = 300.0  # minimum length of the phase
+    timeout: Duration = 1800.0  # no verdict (too few pairs, no data) this long -> rollback
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)  # of the flip-rate bound
+    gates: ShadowGates = ShadowGates()
+
+    @model_validator(mode="after")
+    def _check(self) -> ShadowSpec:
+        if self.timeout < self.duration:
+            raise ValueError("shadow.timeout must not be shorter than shadow.duration")
+        return self
+
+
 class AutoscalingSpec(CamelModel):
     """Bounds of the canary HPA at 100 % traffic; the canary gets its share by weight."""
 
@@ -203,6 +239,7 @@ class RolloutSpec(CamelModel):
     model: ModelSpec
     canary: CanarySpec = CanarySpec()
     analysis: AnalysisSpec = AnalysisSpec()
+    shadow: ShadowSpec = ShadowSpec()
     autoscaling: AutoscalingSpec = AutoscalingSpec()
     router: RouterSpec = RouterSpec()
     prometheus: PrometheusSpec = PrometheusSpec()
@@ -228,6 +265,11 @@ class RolloutSpec(CamelModel):
             raise ValueError(
                 f"router.httpRoute.canaryService is derived ({self.canary_name}); "
                 f"{route.canary_service!r} is not accepted"
+            )
+        if self.shadow.enabled and self.router.ingress is not None:
+            raise ValueError(
+                "shadow.enabled needs the Gateway API router (router.httpRoute): the nginx "
+                "canary Ingress cannot mirror a share of requests to the canary Service"
             )
         return self
 

@@ -25,6 +25,7 @@ Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str)]
 class Phase(StrEnum):
     PENDING = "Pending"  # accepted, nothing done yet
     INITIALIZING = "Initializing"  # contract gate, canary created, waiting until ready
+    SHADOWING = "Shadowing"  # weight 0; the canary scores mirrored requests (discarded)
     PROGRESSING = "Progressing"  # canary takes traffic; one analysis per interval
     PAUSED = "Paused"  # held by spec.paused or a pause annotation
     PROMOTING = "Promoting"  # stable rolls to the candidate; HPA floor held
@@ -33,8 +34,8 @@ class Phase(StrEnum):
     FAILED = "Failed"  # rolled back or refused (see the Promoted condition's reason)
 
 
-ACTIVE = frozenset({Phase.INITIALIZING, Phase.PROGRESSING, Phase.PAUSED})
-PAUSABLE = frozenset({Phase.PENDING, Phase.INITIALIZING, Phase.PROGRESSING})
+ACTIVE = frozenset({Phase.INITIALIZING, Phase.SHADOWING, Phase.PROGRESSING, Phase.PAUSED})
+PAUSABLE = frozenset({Phase.PENDING, Phase.INITIALIZING, Phase.SHADOWING, Phase.PROGRESSING})
 TERMINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED})
 
 
@@ -62,6 +63,34 @@ class AnalysisRecord(CamelModel):
     requests: float | None = None
     gates: list[GateResult] = Field(default_factory=list)
     message: str = ""
+
+
+class ShadowResult(CamelModel):
+    """The shadow phase of one candidate: its progress, then its figures and verdict.
+
+    ``bands`` is the band migration matrix: baseline (stable) band -> candidate band ->
+    applicants; ``flipRateUpper`` is the confidence bound the ``flipRate`` gate judges."""
+
+    canary_version: str | None = None
+    baseline_version: str | None = None
+    started_at: Timestamp | None = None
+    checked_at: Timestamp | None = None  # last time the paired figures were read
+    finished_at: Timestamp | None = None
+    verdict: Verdict | None = None  # None while the phase runs
+    reason: str = ""  # GatesPassed, GateFailed, TooFewPairs, NoData, PrometheusUnreachable
+    message: str = ""
+    pairs: float | None = None
+    flips: float | None = None
+    flip_rate: float | None = None
+    flip_rate_upper: float | None = None
+    mean_abs_diff: float | None = None
+    score_psi: float | None = None
+    bands: dict[str, dict[str, float]] = Field(default_factory=dict)
+    gates: list[GateResult] = Field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is Verdict.PASSED
 
 
 class Condition(CamelModel):
@@ -104,6 +133,7 @@ class RolloutStatus(CamelModel):
     paused_by: Literal["spec", "annotation"] | None = None
     last_action: str | None = None
     promotion: Promotion | None = None
+    shadow: ShadowResult | None = None  # this candidate's shadow phase (None: not run)
     last_analysis: AnalysisRecord | None = None
     history: list[AnalysisRecord] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)

@@ -13,10 +13,13 @@ from typing import Literal
 @dataclass(frozen=True)
 class EnsureCanary:
     """Create or update canary Deployment + Service: the stable pod template with
-    ``MODEL_URI=model_uri`` and ``track=canary``; scaled to ``replicas`` if at zero."""
+    ``MODEL_URI=model_uri`` and ``track=canary``; scaled to ``replicas`` if at zero.
+    With ``baseline_uri`` (shadow phase) the pods also score every applicant with that
+    pinned stable version (``BASELINE_MODEL_URI``) and export the paired figures."""
 
     model_uri: str
     replicas: int
+    baseline_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,14 @@ class SetWeight:
     """Route ``weight`` % of traffic to the canary, the rest to stable."""
 
     weight: int
+
+
+@dataclass(frozen=True)
+class SetMirror:
+    """Mirror ``percent`` % of the stable route's requests to the canary Service (the
+    gateway discards the canary's answers); ``0`` removes the mirror. Idempotent."""
+
+    percent: int
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,7 @@ Action = (
     EnsureCanary
     | ScaleCanary
     | SetWeight
+    | SetMirror
     | ScaleCanaryDown
     | DeleteCanary
     | HoldStableHPAMin

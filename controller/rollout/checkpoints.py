@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 
 from controller.rollout.actions import Action, ScaleCanary, SetWeight
 from controller.rollout.moves import promote
+from controller.rollout.shadow import shadow_stage
 from controller.rollout.transitions import Decision, Tick, canary_bounds, go
 from controller.status import Phase
 
 Stage = Callable[[Tick], Decision | None]
 
-BEFORE_TRAFFIC: Sequence[Stage] = ()
+BEFORE_TRAFFIC: Sequence[Stage] = (shadow_stage,)
 BEFORE_PROMOTION: Sequence[Stage] = ()
 
 

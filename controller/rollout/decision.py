@@ -19,7 +19,7 @@ from controller.rollout.moves import pause, release_floor, start
 from controller.rollout.operator import operator_action
 from controller.rollout.phases import HANDLERS
 from controller.rollout.readings import Readings
-from controller.rollout.transitions import Decision, Tick
+from controller.rollout.transitions import Decision, Tick, mirror_off
 from controller.spec import RolloutSpec
 from controller.status import ACTIVE, PAUSABLE, TERMINAL, RolloutStatus
 
@@ -28,7 +28,8 @@ __all__ = ["Decision", "decide"]
 
 def _deleted(tick: Tick) -> Decision:
     event = EmitEvent("Deleted", "ModelRollout deleted: all traffic to stable, canary removed")
-    return Decision(tick.status, (SetWeight(0), DeleteCanary(), *release_floor(tick), event))
+    effects = (SetWeight(0), *mirror_off(tick), DeleteCanary(), *release_floor(tick))
+    return Decision(tick.status, (*effects, event))
 
 
 def _candidate_changed(tick: Tick) -> Decision | None:

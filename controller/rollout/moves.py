@@ -18,6 +18,7 @@ from controller.rollout.transitions import (
     Tick,
     fresh_rollout,
     go,
+    mirror_off,
     with_condition,
 )
 from controller.status import Phase, Promotion
@@ -28,6 +29,7 @@ def start(tick: Tick, reason: str, *, retries: int = 0) -> Decision:
     version = tick.readings.candidate_version or tick.status.canary_version
     assert version is not None, "start() needs a resolved candidate"
     back = (SetWeight(0),) if tick.status.canary_weight > 0 else ()
+    back = (*back, *mirror_off(tick))
     status = fresh_rollout(tick, version, retries=retries)
     if version == status.stable_version:
         status = with_condition(status, PROMOTED, "True", "AlreadyStable", "", tick.now)
@@ -60,6 +62,7 @@ def rollback(tick: Tick, reason: str, message: str) -> Decision:
         reason,
         f"rolling back: {message}",
         SetWeight(0),
+        *mirror_off(tick),
         ScaleCanaryDown(),
         *release_floor(tick),
         warning=True,
@@ -102,6 +105,7 @@ def promote(tick: Tick, reason: str, message: str) -> Decision:
         Phase.PROMOTING,
         reason,
         message,
+        *mirror_off(tick),
         *actions,
         status=status,
         promotion=promotion,
@@ -129,6 +133,9 @@ def resume(tick: Tick) -> Decision:
     back = tick.status.paused_from or Phase.PENDING
     status = with_condition(tick.status, PAUSED, "False", "Resumed", "", tick.now)
     restart = tick.now if back is Phase.PROGRESSING else tick.status.last_analysis_time
+    shadow = tick.status.shadow
+    if back is Phase.SHADOWING and shadow is not None:  # the shadow window restarts too
+        shadow = shadow.model_copy(update={"started_at": tick.now, "checked_at": None})
     return go(
         tick,
         back,
@@ -139,4 +146,5 @@ def resume(tick: Tick) -> Decision:
         paused_by=None,
         last_analysis_time=restart,
         canary_not_ready_since=None,
+        shadow=shadow,
     )

@@ -17,6 +17,7 @@ from controller.rollout.checkpoints import to_traffic
 from controller.rollout.moves import release_floor, resume, rollback, start
 from controller.rollout.progress import progressing
 from controller.rollout.records import verdict_tags
+from controller.rollout.shadow_phase import shadowing
 from controller.rollout.transitions import (
     CONTRACT,
     PROMOTED,
@@ -25,6 +26,7 @@ from controller.rollout.transitions import (
     canary_bounds,
     go,
     hold,
+    mirror_off,
     with_condition,
 )
 from controller.status import Phase
@@ -67,8 +69,13 @@ def initializing(tick: Tick) -> Decision:
         return to_traffic(Tick(tick.spec, status, readings, tick.now))
     low, high = canary_bounds(tick.spec.autoscaling, tick.spec.canary.weights()[0])
     current = readings.canary.exists and readings.canary.model_uri == uri
+    current = current and readings.canary.baseline_uri == tick.baseline_uri
     scaled = readings.canary.replicas > 0
-    ensure = () if current and scaled else (EnsureCanary(uri, low), ScaleCanary(low, high))
+    ensure = (
+        ()
+        if current and scaled
+        else (EnsureCanary(uri, low, tick.baseline_uri), ScaleCanary(low, high))
+    )
     tick = Tick(tick.spec, status, readings, tick.now)
     ready = f"{readings.canary.ready}/{readings.canary.replicas}"
     return _deadline_passed(tick) or hold(tick, f"waiting for the canary ({ready} ready)", *ensure)
@@ -97,6 +104,7 @@ def promoting(tick: Tick) -> Decision:
         "Promoted",
         message,
         SetWeight(0),
+        *mirror_off(tick),
         DeleteCanary(),
         *release_floor(tick),
         MoveAlias(name, version),
@@ -122,6 +130,7 @@ def rolling_back(tick: Tick) -> Decision:
         "RolledBack",
         f"v{status.canary_version} rolled back: {message}",
         SetWeight(0),
+        *mirror_off(tick),
         ScaleCanaryDown(),
         tag,
         warning=True,
@@ -135,6 +144,7 @@ def terminal(tick: Tick) -> Decision:
 HANDLERS = {
     Phase.PENDING: pending,
     Phase.INITIALIZING: initializing,
+    Phase.SHADOWING: shadowing,
     Phase.PROGRESSING: progressing,
     Phase.PAUSED: paused,
     Phase.PROMOTING: promoting,

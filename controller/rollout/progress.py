@@ -49,7 +49,7 @@ def _unready(tick: Tick) -> Decision:
         )
     low, _ = canary_bounds(tick.spec.autoscaling, tick.status.canary_weight)
     current = canary.exists and canary.model_uri == uri and canary.replicas > 0
-    ensure = () if current else (EnsureCanary(uri, low),)
+    ensure = () if current else (EnsureCanary(uri, low, tick.baseline_uri),)
     message = f"canary not ready ({canary.ready}/{canary.replicas}): analysis held"
     return hold(tick, message, *ensure, canary_not_ready_since=since)
 

@@ -18,6 +18,7 @@ class WorkloadReading:
     total: int | None = None  # status.replicas: pods of every ReplicaSet, old ones included
     observed: bool = True  # status.observedGeneration >= metadata.generation
     model_uri: str | None = None  # MODEL_URI of the pod template
+    baseline_uri: str | None = None  # BASELINE_MODEL_URI of the pod template (shadow)
 
     @property
     def rolled_out(self) -> bool:
@@ -76,6 +77,28 @@ class MetricReadings:
         return cls(online=False, error=error)
 
 
+Labels = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class PairedReadings:
+    """The canary pods' paired figures (candidate vs baseline on the same applicants) over
+    the shadow phase so far. Vectors are (labels, value) pairs as Prometheus returned them."""
+
+    online: bool = True
+    decisions: tuple[tuple[Labels, float], ...] = ()  # by baseline_outcome, outcome
+    bands: tuple[tuple[Labels, float], ...] = ()  # by baseline_band, band
+    diff_sum: float | None = None  # sum of |candidate - baseline probability|
+    diff_count: float | None = None
+    candidate_buckets: tuple[tuple[Labels, float], ...] = ()  # score histogram, by le
+    baseline_buckets: tuple[tuple[Labels, float], ...] = ()
+    error: str = ""
+
+    @classmethod
+    def unreachable(cls, error: str = "Prometheus unreachable") -> PairedReadings:
+        return cls(online=False, error=error)
+
+
 @dataclass(frozen=True)
 class Readings:
     generation: int = 1
@@ -90,3 +113,4 @@ class Readings:
     stable_hpa: HPAReading | None = None
     contract: ContractCheck | None = None  # None: not checked (yet)
     metrics: MetricReadings | None = None  # None: not queried this tick
+    paired: PairedReadings | None = None  # shadow figures; None: not queried this tick

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 
 from controller.rollout.transitions import Tick
-from controller.status import AnalysisRecord
+from controller.status import AnalysisRecord, ShadowResult
 
 TAG_PREFIX = "rollout"
 MAX_TAG_VALUE = 4000  # MLflow caps model-version tag values at 5000 characters
@@ -25,6 +25,28 @@ def compact(record: AnalysisRecord) -> str:
         "gates": {g.name: [g.value, g.verdict] for g in record.gates},
     }
     return json.dumps(data, separators=(",", ":"))[:MAX_TAG_VALUE]
+
+
+def compact_shadow(record: ShadowResult) -> str:
+    """The shadow phase as short JSON: verdict, figures, gates and band migrations."""
+    data = {
+        "verdict": record.verdict.value if record.verdict else None,
+        "reason": record.reason,
+        "baseline": record.baseline_version,
+        "pairs": record.pairs,
+        "flips": record.flips,
+        "flip_rate": record.flip_rate,
+        "flip_rate_upper": record.flip_rate_upper,
+        "mean_abs_diff": record.mean_abs_diff,
+        "score_psi": record.score_psi,
+        "gates": {g.name: [g.value, g.verdict] for g in record.gates},
+        "bands": record.bands,
+    }
+    return json.dumps(data, separators=(",", ":"))[:MAX_TAG_VALUE]
+
+
+def shadow_tag(record: ShadowResult) -> dict[str, str]:
+    return {f"{TAG_PREFIX}.shadow": compact_shadow(record)}
 
 
 def analysis_tag(record: AnalysisRecord, number: int) -> dict[str, str]:
@@ -51,4 +73,6 @@ def verdict_tags(
     }
     if status.last_analysis is not None:
         tags[f"{TAG_PREFIX}.last_analysis"] = compact(status.last_analysis)
+    if status.shadow is not None and status.shadow.verdict is not None:
+        tags.update(shadow_tag(status.shadow))
     return tags

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from controller.rollout.actions import Action, EmitEvent
+from controller.rollout.actions import Action, EmitEvent, SetMirror
 from controller.rollout.readings import Readings
 from controller.spec import AutoscalingSpec, RolloutSpec
 from controller.status import Condition, Phase, RolloutStatus
@@ -31,6 +31,15 @@ class Tick:
     def candidate_uri(self) -> str:
         """The canary's pinned registry URI (``models:/name/VERSION``)."""
         return f"models:/{self.status.model_name}/{self.status.canary_version}"
+
+    @property
+    def baseline_uri(self) -> str | None:
+        """The pinned stable version the canary pods score beside the candidate: set while
+        ``shadow.enabled`` (and kept for the canary steps, so the template never changes)."""
+        status = self.status
+        if not self.spec.shadow.enabled or not status.stable_version:
+            return None
+        return f"models:/{status.model_name}/{status.stable_version}"
 
     def elapsed(self, since: datetime | None) -> float:
         return (self.now - since).total_seconds() if since else 0.0
@@ -98,6 +107,15 @@ def hold(tick: Tick, message: str, *actions: Action, **changes: Any) -> Decision
     return Decision(tick.status.model_copy(update={"message": message, **changes}), actions)
 
 
+def mirror_off(tick: Tick) -> tuple[Action, ...]:
+    """The mirror removed, whenever one may be on: shadow enabled in the spec, or a
+    Shadowing phase (also paused) whose spec was changed since. Idempotent, so every way
+    out of the phase (rollback, abort, promote, new candidate, deletion) repeats it."""
+    status = tick.status
+    shadowing = Phase.SHADOWING in (status.phase, status.paused_from)
+    return (SetMirror(0),) if tick.spec.shadow.enabled or shadowing else ()
+
+
 def canary_bounds(autoscaling: AutoscalingSpec, weight: int) -> tuple[int, int]:
     """Canary HPA (min, max) for a traffic weight: the stable bounds scaled by the weight."""
     low = max(1, math.ceil(autoscaling.min_replicas * weight / 100))
@@ -125,6 +143,7 @@ def fresh_rollout(tick: Tick, version: str, *, retries: int = 0) -> RolloutStatu
             "paused_from": None,
             "paused_by": None,
             "promotion": None,
+            "shadow": None,
         }
     )
     status = with_condition(

@@ -14,7 +14,9 @@ from controller.builders import (
     canary_ingress,
     canary_service,
     hpa_floor_patch,
+    mirrored_rules,
     promote_patch,
+    route_mirror,
     route_weight,
     weighted_rules,
 )
@@ -40,7 +42,7 @@ def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     service = t.need(SERVICES, spec.stable_service)
     t.owned(SERVICES, spec.canary_service)  # both names checked before the first write
     existing = t.owned(DEPLOYMENTS, spec.canary_name)
-    kube.apply(canary_deployment(stable, spec, t.owner, a.model_uri))
+    kube.apply(canary_deployment(stable, spec, t.owner, a.model_uri, a.baseline_uri))
     if existing is None or not existing["spec"].get("replicas"):
         kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
     kube.apply(canary_service(service, spec, t.owner, stable))  # ownership checked above
@@ -74,6 +76,33 @@ def set_weight(t: Target, a: act.SetWeight) -> None:
     if t.owned(INGRESSES, f"{name}-canary") is None and a.weight == 0:
         return
     kube.apply(canary_ingress(t.need(INGRESSES, name), spec, t.owner, a.weight))
+
+
+def _mirror_change(t: Target, percent: int) -> Callable[[Obj], Obj | None]:
+    def change(route: Obj) -> Obj | None:
+        rules = mirrored_rules(route, t.spec, percent)
+        if rules == route.get("spec", {}).get("rules"):
+            return None
+        return {"spec": {"rules": rules}}
+
+    return change
+
+
+def set_mirror(t: Target, a: act.SetMirror) -> None:
+    """Mirror ``percent`` % of the HTTPRoute's stable traffic to the canary (0: none).
+
+    The nginx canary Ingress has no mirror (spec validation refuses ``shadow`` with it):
+    removing one there is a no-op, asking for one an error."""
+    kube, spec = t.runtime.kube, t.spec
+    if spec.http_route is None:
+        if a.percent > 0:
+            raise MissingObject("shadow mirroring needs router.httpRoute (Gateway API)")
+        return
+    route = kube.modify(HTTPROUTES, t.ns, spec.http_route, _mirror_change(t, a.percent))
+    if route is None and a.percent > 0:
+        raise MissingObject(f"HTTPRoute {spec.http_route} not found in {t.ns}")
+    if route is not None and route_mirror(route, spec.canary_service) != a.percent:
+        raise KubeError(409, f"HTTPRoute {spec.http_route} did not take mirror {a.percent}%")
 
 
 def scale_canary_down(t: Target, a: act.ScaleCanaryDown) -> None:
@@ -132,6 +161,7 @@ APPLIERS: dict[type, Callable[[Target, Any], None]] = {
     act.EnsureCanary: ensure_canary,
     act.ScaleCanary: scale_canary,
     act.SetWeight: set_weight,
+    act.SetMirror: set_mirror,
     act.ScaleCanaryDown: scale_canary_down,
     act.DeleteCanary: delete_canary,
     act.HoldStableHPAMin: hold_hpa,

@@ -1,20 +1,23 @@
 """Gather the decision's inputs: Deployments and HPA from the API, candidate and contract
-from MLflow, canary figures from Prometheus (only when an analysis is due)."""
+from MLflow, canary figures from Prometheus (only when an analysis is due) and the canary
+pods' paired figures (only when the shadow phase reads them)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from controller import ACTION_ANNOTATION
 from controller.builders import HELD_FROM, env_value
-from controller.builders.meta import MODEL_URI
+from controller.builders.meta import BASELINE_MODEL_URI, MODEL_URI
 from controller.kube import DEPLOYMENTS, HPAS, Kube
 from controller.mlflow_adapter import RegistryError
-from controller.prometheus import gather
-from controller.queries import build_queries, scope_for
+from controller.prometheus import gather, gather_paired
+from controller.queries import build_queries, paired_queries, scope_for
 from controller.rollout import HPAReading, Readings, WorkloadReading, analysis_due
-from controller.rollout.readings import ContractCheck, MetricReadings
+from controller.rollout.readings import ContractCheck, MetricReadings, PairedReadings
+from controller.rollout.shadow import shadow_due, shadow_window
 from controller.runtime import Runtime
 from controller.spec import RolloutSpec
 from controller.status import ACTIVE, Phase, RolloutStatus
@@ -35,6 +38,7 @@ def workload(obj: Obj | None, container: str | None) -> WorkloadReading:
         total=int(status.get("replicas", 0)),
         observed=int(status.get("observedGeneration", 0)) >= generation,
         model_uri=env_value(obj, MODEL_URI, container),
+        baseline_uri=env_value(obj, BASELINE_MODEL_URI, container),
     )
 
 
@@ -79,6 +83,16 @@ def _metrics(runtime: Runtime, spec: RolloutSpec, status: RolloutStatus, ns: str
     return gather(runtime.metrics_source(spec), build_queries(spec, scope))
 
 
+def _paired(
+    runtime: Runtime, spec: RolloutSpec, status: RolloutStatus, ns: str, now: datetime
+) -> PairedReadings:
+    """The canary pods' paired counters over the shadow phase so far."""
+    scope = scope_for(spec, status.model_name or "", status.canary_version or "", ns)
+    scope = replace(scope, window=shadow_window(status, now))
+    baseline = (status.shadow.baseline_version if status.shadow else None) or ""
+    return gather_paired(runtime.metrics_source(spec), paired_queries(scope, baseline))
+
+
 def observe(
     runtime: Runtime, body: Obj, spec: RolloutSpec, status: RolloutStatus, now: datetime
 ) -> Readings:
@@ -106,4 +120,5 @@ def observe(
         stable_hpa=stable_hpa(kube, ns, spec.target_ref.name) if hpa_needed else None,
         contract=_contract(runtime, stable.model_uri, status),
         metrics=_metrics(runtime, spec, status, ns) if due else None,
+        paired=_paired(runtime, spec, status, ns, now) if shadow_due(spec, status, now) else None,
     )

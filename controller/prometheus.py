@@ -14,8 +14,10 @@ from typing import Any, Protocol
 
 import httpx
 
-from controller.queries import QuerySet
-from controller.rollout.readings import MetricReadings
+from controller.queries import PairedQueries, QuerySet
+from controller.rollout.readings import MetricReadings, PairedReadings
+
+Sample = tuple[dict[str, str], float]
 
 
 class PrometheusUnavailable(Exception):
@@ -33,10 +35,25 @@ class MetricsSource(Protocol):
         """One instant value of ``promql`` (``name`` is the gate, for logs and fakes)."""
         ...
 
+    def query_vector(self, promql: str, name: str = "") -> list[Sample]:
+        """Every series of an instant vector as (labels, value); NaN samples left out."""
+        ...
+
 
 def _number(text: Any) -> float | None:
     value = float(text)
     return value if math.isfinite(value) else None
+
+
+def parse_vector(data: dict[str, Any]) -> list[Sample]:
+    if data.get("resultType") != "vector":
+        raise QueryError(f"expected an instant vector, got {data.get('resultType')}")
+    found = []
+    for item in data.get("result") or []:
+        value = _number(item["value"][1])
+        if value is not None:
+            found.append((dict(item.get("metric") or {}), value))
+    return found
 
 
 def parse_result(data: dict[str, Any]) -> float | None:
@@ -66,7 +83,7 @@ class HttpMetricsSource:
         except httpx.HTTPError:
             return False
 
-    def query(self, promql: str, name: str = "") -> float | None:
+    def _data(self, promql: str, name: str) -> dict[str, Any]:
         try:
             response = self.client.get(f"{self.address}/api/v1/query", params={"query": promql})
         except httpx.HTTPError as exc:
@@ -76,21 +93,31 @@ class HttpMetricsSource:
         body = response.json()
         if response.status_code != 200 or body.get("status") != "success":
             raise QueryError(f"{name or 'query'}: {body.get('error', response.status_code)}")
-        return parse_result(body["data"])
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def query(self, promql: str, name: str = "") -> float | None:
+        return parse_result(self._data(promql, name))
+
+    def query_vector(self, promql: str, name: str = "") -> list[Sample]:
+        return parse_vector(self._data(promql, name))
 
     def close(self) -> None:
         self.client.close()
 
 
 class FakeMetricsSource:
-    """In-memory source for tests: answers by gate name (``requests`` for the count)."""
+    """In-memory source for tests: answers by gate name (``requests`` for the count);
+    ``vectors`` answers vector queries by name."""
 
     def __init__(
         self,
         values: Mapping[str, float | None] | Callable[[str], float | None] | None = None,
         online: bool = True,
+        vectors: Mapping[str, list[Sample]] | None = None,
     ) -> None:
         self.values = values if values is not None else {}
+        self.vectors = dict(vectors or {})
         self.is_online = online
         self.asked: list[tuple[str, str]] = []
 
@@ -104,6 +131,12 @@ class FakeMetricsSource:
         if callable(self.values):
             return self.values(name)
         return self.values.get(name)
+
+    def query_vector(self, promql: str, name: str = "") -> list[Sample]:
+        self.asked.append((name, promql))
+        if not self.is_online:
+            raise PrometheusUnavailable("fake Prometheus is down")
+        return list(self.vectors.get(name, []))
 
 
 def _ask(source: MetricsSource, promql: str, name: str, errors: list[str]) -> float | None:
@@ -125,3 +158,30 @@ def gather(source: MetricsSource, queries: QuerySet) -> MetricReadings:
     except PrometheusUnavailable as exc:
         return MetricReadings.unreachable(str(exc))
     return MetricReadings(online=True, requests=requests, gates=gates, error="; ".join(errors))
+
+
+def _vector(source: MetricsSource, promql: str, name: str, errors: list[str]) -> tuple[Sample, ...]:
+    try:
+        return tuple(source.query_vector(promql, name))
+    except QueryError as exc:
+        errors.append(f"{name}: {exc}")
+        return ()
+
+
+def gather_paired(source: MetricsSource, queries: PairedQueries) -> PairedReadings:
+    """The shadow phase's paired figures; a bad query is "no data" for its part."""
+    errors: list[str] = []
+    try:
+        if not source.online():
+            return PairedReadings.unreachable("Prometheus is not ready")
+        return PairedReadings(
+            decisions=_vector(source, queries.decisions, "pairedDecisions", errors),
+            bands=_vector(source, queries.bands, "pairedBands", errors),
+            diff_sum=_ask(source, queries.diff_sum, "pairedDiffSum", errors),
+            diff_count=_ask(source, queries.diff_count, "pairedDiffCount", errors),
+            candidate_buckets=_vector(source, queries.candidate_buckets, "candidateScore", errors),
+            baseline_buckets=_vector(source, queries.baseline_buckets, "baselineScore", errors),
+            error="; ".join(errors),
+        )
+    except PrometheusUnavailable as exc:
+        return PairedReadings.unreachable(str(exc))

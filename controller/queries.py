@@ -144,6 +144,39 @@ def build_queries(spec: RolloutSpec, scope: Scope) -> QuerySet:
     return QuerySet(_increase(REQUESTS, scope.canary, scope, ROUTES), gates)
 
 
+@dataclass(frozen=True)
+class PairedQueries:
+    """The canary pods' paired counters over the shadow phase so far (vectors by label)."""
+
+    decisions: str  # by baseline_outcome, outcome
+    bands: str  # by baseline_band, band
+    diff_sum: str
+    diff_count: str
+    candidate_buckets: str  # the candidate's score histogram, by le
+    baseline_buckets: str  # the baseline's score histogram on the same applicants, by le
+
+
+def _by(labels: str, metric: str, sel: str, scope: Scope) -> str:
+    return f"sum by ({labels}) (increase({metric}{{{sel}}}[{scope.range}]))"
+
+
+def paired_queries(scope: Scope, baseline_version: str) -> PairedQueries:
+    """PromQL of the shadow gates' inputs: canary pods comparing with ``baseline_version``
+    (``scope.window`` is the phase so far)."""
+    paired = f"{scope.canary},{matchers({t.BASELINE_VERSION_LABEL: baseline_version})}"
+    outcomes = f"{t.BASELINE_OUTCOME_LABEL}, {t.OUTCOME_LABEL}"
+    bands = f"{t.BASELINE_BAND_LABEL}, {t.BAND_LABEL}"
+    diff = t.PAIRED_SCORE_DIFF
+    return PairedQueries(
+        decisions=_by(outcomes, t.total(t.PAIRED_DECISIONS), paired, scope),
+        bands=_by(bands, t.total(t.PAIRED_BANDS), paired, scope),
+        diff_sum=_increase(f"{diff}_sum", paired, scope),
+        diff_count=_increase(f"{diff}_count", paired, scope),
+        candidate_buckets=_by("le", t.bucket(t.SCORE), scope.canary, scope),
+        baseline_buckets=_by("le", t.bucket(t.BASELINE_SCORE), paired, scope),
+    )
+
+
 def scope_for(spec: RolloutSpec, model_name: str, canary_version: str, namespace: str) -> Scope:
     return Scope(
         model_name,

@@ -4,6 +4,8 @@ from controller.builders.meta import Owner, controlled_by, env_value
 from controller.builders.routing import (
     canary_ingress,
     ingress_weight,
+    mirrored_rules,
+    route_mirror,
     route_weight,
     weighted_rules,
 )
@@ -27,7 +29,9 @@ __all__ = [
     "env_value",
     "hpa_floor_patch",
     "ingress_weight",
+    "mirrored_rules",
     "promote_patch",
+    "route_mirror",
     "route_weight",
     "weighted_rules",
 ]

@@ -12,6 +12,7 @@ TRACK = "track"
 ROLLOUT_LABEL = f"{GROUP}/rollout"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "modelrollout-controller"}
 MODEL_URI = "MODEL_URI"
+BASELINE_MODEL_URI = "BASELINE_MODEL_URI"  # the stable version a canary pod scores beside
 TRACK_ENV = ("TRACK", "INFERENCE_TRACK")
 
 Obj = dict[str, Any]

@@ -39,6 +39,43 @@ def weighted_rules(route: Obj, spec: RolloutSpec, weight: int) -> list[Obj]:
     return rules
 
 
+def _is_mirror_to(item: Obj, service: str) -> bool:
+    ref = (item.get("requestMirror") or {}).get("backendRef") or {}
+    return item.get("type") == "RequestMirror" and ref.get("name") == service
+
+
+def mirrored_rules(route: Obj, spec: RolloutSpec, percent: int) -> list[Obj]:
+    """The route's rules with a ``RequestMirror`` filter sending ``percent`` % of each
+    stable rule's requests to the canary Service (its answers are discarded by the
+    gateway); ``0`` removes that filter. Rules without the stable backendRef and other
+    filters are kept as they are."""
+    rules = copy.deepcopy(route.get("spec", {}).get("rules", []))
+    for rule in rules:
+        refs = rule.get("backendRefs") or []
+        stable = next((r for r in refs if r.get("name") == spec.stable_service), None)
+        filters = [
+            f for f in rule.get("filters") or [] if not _is_mirror_to(f, spec.canary_service)
+        ]
+        if stable is not None and percent > 0:
+            target = {k: v for k, v in stable.items() if k not in ("name", "weight", "filters")}
+            mirror = {"backendRef": {**target, "name": spec.canary_service}, "percent": percent}
+            filters.append({"type": "RequestMirror", "requestMirror": mirror})
+        if filters:
+            rule["filters"] = filters
+        else:
+            rule.pop("filters", None)
+    return rules
+
+
+def route_mirror(route: Obj, canary_service: str) -> int:
+    """The share mirrored to the canary now (0 without a mirror filter to it)."""
+    for rule in route.get("spec", {}).get("rules", []):
+        for item in rule.get("filters") or []:
+            if _is_mirror_to(item, canary_service):
+                return int(item["requestMirror"].get("percent", 100))
+    return 0
+
+
 def route_weight(route: Obj, canary_service: str) -> int:
     """The canary weight currently on the route (0 without a canary backendRef)."""
     for rule in route.get("spec", {}).get("rules", []):

@@ -7,6 +7,7 @@ import copy
 
 from controller import GROUP
 from controller.builders.meta import (
+    BASELINE_MODEL_URI,
     MODEL_URI,
     TRACK,
     TRACK_ENV,
@@ -27,8 +28,19 @@ def canary_selector(stable: Obj) -> Obj:
     return selector
 
 
-def canary_deployment(stable: Obj, spec: RolloutSpec, owner: Owner, model_uri: str) -> Obj:
-    """A copy of the stable pod template serving ``model_uri`` on the canary track.
+def _without_baseline(item: Obj, baseline_uri: str | None) -> Obj:
+    """Without shadow, no ``BASELINE_MODEL_URI`` (not even one the stable template has)."""
+    if baseline_uri is None:
+        item["env"] = [e for e in item["env"] if e.get("name") != BASELINE_MODEL_URI]
+    return item
+
+
+def canary_deployment(
+    stable: Obj, spec: RolloutSpec, owner: Owner, model_uri: str, baseline_uri: str | None = None
+) -> Obj:
+    """A copy of the stable pod template serving ``model_uri`` on the canary track; with
+    ``baseline_uri`` the pods also score each applicant with it (``BASELINE_MODEL_URI``,
+    the shadow phase's paired figures).
 
     ``replicas`` is left out on purpose: the canary HPA owns it (see ``EnsureCanary``)."""
     template = copy.deepcopy(stable["spec"]["template"])
@@ -37,7 +49,12 @@ def canary_deployment(stable: Obj, spec: RolloutSpec, owner: Owner, model_uri: s
     pod = template["spec"]
     target = container(pod, spec.target_ref.container)
     env = {MODEL_URI: model_uri, **dict.fromkeys(TRACK_ENV, "canary")}
-    pod["containers"] = [with_env(c, env) if c is target else c for c in pod["containers"]]
+    if baseline_uri is not None:
+        env[BASELINE_MODEL_URI] = baseline_uri
+    pod["containers"] = [
+        _without_baseline(with_env(c, env), baseline_uri) if c is target else c
+        for c in pod["containers"]
+    ]
     labels = {**stable["metadata"].get("labels", {}), TRACK: "canary"}
     return {
         "apiVersion": "apps/v1",

@@ -65,11 +65,11 @@ def initializing(tick: Tick) -> Decision:
     if readings.contract is None:
         return _deadline_passed(tick) or hold(tick, "checking the candidate's contract")
     status = with_condition(tick.status, CONTRACT, "True", "Compatible", "", tick.now)
-    if readings.canary.serves(uri):
+    baseline = readings.canary.baseline_uri == tick.baseline_uri
+    if readings.canary.serves(uri) and baseline:
         return to_traffic(Tick(tick.spec, status, readings, tick.now))
     low, high = canary_bounds(tick.spec.autoscaling, tick.spec.canary.weights()[0])
-    current = readings.canary.exists and readings.canary.model_uri == uri
-    current = current and readings.canary.baseline_uri == tick.baseline_uri
+    current = readings.canary.exists and readings.canary.model_uri == uri and baseline
     scaled = readings.canary.replicas > 0
     ensure = (
         ()

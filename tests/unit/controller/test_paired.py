@@ -1,0 +1,125 @@
+"""Paired figures (``controller.rollout.paired``): Wilson bound, flips, band matrix,
+histogram bins and PSI, computed from Prometheus-shaped vectors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from controller.rollout.paired import (
+    EPSILON,
+    band_matrix,
+    bins,
+    figures,
+    flips,
+    psi,
+    wilson_upper,
+)
+from controller.rollout.readings import PairedReadings
+
+pytestmark = pytest.mark.unit
+
+
+def decisions(same: float, flipped: float) -> tuple[tuple[dict[str, str], float], ...]:
+    """``same`` agreeing pairs and ``flipped`` flips, split over both outcomes."""
+    return (
+        ({"baseline_outcome": "default", "outcome": "default"}, same / 2),
+        ({"baseline_outcome": "no_default", "outcome": "no_default"}, same / 2),
+        ({"baseline_outcome": "default", "outcome": "no_default"}, flipped / 2),
+        ({"baseline_outcome": "no_default", "outcome": "default"}, flipped / 2),
+    )
+
+
+def buckets(*cumulative: float) -> tuple[tuple[dict[str, str], float], ...]:
+    edges = ["0.25", "0.5", "0.75", "+Inf"]
+    return tuple(({"le": le}, value) for le, value in zip(edges, cumulative, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "confidence", "expected"),
+    [
+        (0, 500, 0.95, 0.00762),  # z² / (n + z²): no flip seen still bounds the rate
+        (5, 500, 0.95, 0.02321),
+        (50, 100, 0.95, 0.59617),
+        (10, 1000, 0.99, 0.02193),
+        (100, 100, 0.95, 1.0),
+    ],
+)
+def test_wilson_upper_bound_known_values(
+    successes: float, n: float, confidence: float, expected: float
+) -> None:
+    assert wilson_upper(successes, n, confidence) == pytest.approx(expected, abs=5e-5)
+
+
+def test_wilson_upper_bound_edges() -> None:
+    assert wilson_upper(0, 0, 0.95) == 1.0  # nothing seen: nothing vouched for
+    assert wilson_upper(3, 200, 0.95) > 3 / 200  # always above the observed rate
+    assert wilson_upper(3, 200, 0.99) > wilson_upper(3, 200, 0.95)
+    assert wilson_upper(3, 2000, 0.95) < wilson_upper(3, 200, 0.95)
+
+
+def test_flips_count_only_changed_outcomes() -> None:
+    assert flips(decisions(90, 10)) == (100, 10)
+    assert flips(()) == (0, 0)
+    missing = (({"outcome": "default"}, 4.0),)  # no baseline label: a flip, never hidden
+    assert flips(missing) == (4.0, 4.0)
+
+
+def test_band_matrix_rounds_and_drops_empty_cells() -> None:
+    vector = (
+        ({"baseline_band": "A", "band": "A"}, 40.2),
+        ({"baseline_band": "A", "band": "B"}, 2.6),
+        ({"baseline_band": "B", "band": "B"}, 0.3),
+        ({"baseline_band": "B", "band": "C"}, 7.0),
+    )
+    assert band_matrix(vector) == {"A": {"A": 40, "B": 3}, "B": {"C": 7}}
+    assert band_matrix(()) == {}
+
+
+def test_bins_difference_cumulative_buckets_in_le_order() -> None:
+    shuffled = tuple(reversed(buckets(10, 30, 60, 100)))
+    assert bins(shuffled) == [10, 20, 30, 40]
+    assert bins(buckets(10, 10, 10, 10)) == [10, 0, 0, 0]
+    assert bins(()) == []
+
+
+def test_psi_of_identical_and_shifted_distributions() -> None:
+    assert psi([10, 20, 30, 40], [1, 2, 3, 4]) == pytest.approx(0.0)
+    shifted = psi([25, 25, 25, 25], [10, 20, 30, 40])
+    expected = sum((a - 0.25) * math.log(a / 0.25) for a in (0.1, 0.2, 0.3, 0.4))
+    assert shifted == pytest.approx(expected)
+    empty_bin = psi([50, 50], [100, 0])
+    assert empty_bin == pytest.approx(
+        (1 - 0.5) * math.log(2) + (EPSILON - 0.5) * math.log(EPSILON / 0.5)
+    )
+
+
+@pytest.mark.parametrize(("expected", "actual"), [([], []), ([0, 0], [1, 1]), ([1], [1, 2])])
+def test_psi_without_data_is_none(expected: list[float], actual: list[float]) -> None:
+    assert psi(expected, actual) is None
+
+
+def test_figures_from_one_reading() -> None:
+    readings = PairedReadings(
+        decisions=decisions(490, 10),
+        bands=(({"baseline_band": "A", "band": "B"}, 10.0),),
+        diff_sum=15.0,
+        diff_count=500.0,
+        candidate_buckets=buckets(100, 250, 400, 500),
+        baseline_buckets=buckets(100, 250, 400, 500),
+    )
+    found = figures(readings, 0.95)
+    assert (found.pairs, found.flips, found.flip_rate) == (500, 10, 0.02)
+    assert found.flip_rate_upper == pytest.approx(wilson_upper(10, 500, 0.95))
+    assert found.mean_abs_diff == pytest.approx(0.03)
+    assert found.score_psi == pytest.approx(0.0)
+    assert found.bands == {"A": {"B": 10}}
+
+
+def test_figures_without_data_are_none() -> None:
+    found = figures(PairedReadings(), 0.95)
+    assert (found.pairs, found.flips) == (0, 0)
+    assert found.flip_rate is found.flip_rate_upper is None
+    assert found.mean_abs_diff is found.score_psi is None
+    assert figures(PairedReadings(diff_sum=3.0, diff_count=0.0), 0.95).mean_abs_diff is None

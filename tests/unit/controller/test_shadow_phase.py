@@ -1,0 +1,285 @@
+"""The Shadowing phase through ``decide``: entered before the first traffic step, judged
+on the paired figures, left with the mirror off — on to traffic, or rolled back before any
+applicant saw the candidate — and every other way out removes the mirror too."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from controller.rollout import decide
+from controller.rollout.actions import (
+    DeleteCanary,
+    EnsureCanary,
+    ScaleCanary,
+    ScaleCanaryDown,
+    SetMirror,
+    SetWeight,
+    TagVersion,
+)
+from controller.rollout.readings import PairedReadings, Readings
+from controller.status import Phase, RolloutStatus, ShadowResult, Verdict
+from tests.unit.controller.factories import (
+    CANDIDATE_URI,
+    NAME,
+    NOW,
+    STABLE_URI,
+    ago,
+    readings,
+    spec,
+    status,
+    workload,
+)
+from tests.unit.controller.test_shadow import paired
+
+pytestmark = pytest.mark.unit
+
+SHADOW = spec(shadow={"enabled": True})
+RECORD = ShadowResult(canary_version="8", baseline_version="7", started_at=ago(600))
+CANARY = workload(CANDIDATE_URI, 1, baseline_uri=STABLE_URI)
+
+
+def shadowing(**overrides: Any) -> RolloutStatus:
+    values: dict[str, Any] = {"shadow": RECORD, "phase_since": ago(600)}
+    values.update(overrides)
+    return status(Phase.SHADOWING, **values)
+
+
+def seen(**overrides: Any) -> Readings:
+    values: dict[str, Any] = {"canary": CANARY, "metrics": None, "paired": paired()}
+    values.update(overrides)
+    return readings(**values)
+
+
+def kinds(actions: tuple[Any, ...]) -> list[str]:
+    return [type(a).__name__ for a in actions]
+
+
+def test_initializing_creates_a_canary_that_scores_the_baseline_too() -> None:
+    from controller.rollout.readings import WorkloadReading
+
+    decision = decide(SHADOW, status(Phase.INITIALIZING), seen(canary=WorkloadReading()), NOW)
+    assert decision.effects == (EnsureCanary(CANDIDATE_URI, 1, STABLE_URI), ScaleCanary(1, 1))
+    plain = decide(SHADOW, status(Phase.INITIALIZING), seen(canary=workload(CANDIDATE_URI)), NOW)
+    assert plain.effects[0] == EnsureCanary(CANDIDATE_URI, 1, STABLE_URI)  # baseline missing
+
+
+def test_ready_canary_enters_shadowing_not_traffic() -> None:
+    decision = decide(SHADOW, status(Phase.INITIALIZING), seen(), NOW)
+    assert decision.status.phase is Phase.SHADOWING
+    assert decision.effects == (SetMirror(100),)
+    assert decision.status.canary_weight == 0
+    assert decision.status.shadow == ShadowResult(
+        canary_version="8", baseline_version="7", started_at=NOW
+    )
+
+
+def test_without_shadow_the_ready_canary_takes_the_first_step() -> None:
+    decision = decide(spec(), status(Phase.INITIALIZING), seen(canary=workload(CANDIDATE_URI)), NOW)
+    assert decision.status.phase is Phase.PROGRESSING
+    assert SetMirror(0) not in decision.actions
+
+
+def test_holds_until_the_duration_is_over_even_with_figures() -> None:
+    young = shadowing(shadow=RECORD.model_copy(update={"started_at": ago(100)}))
+    decision = decide(SHADOW, young, seen(), NOW)
+    assert decision.status.phase is Phase.SHADOWING
+    assert decision.actions == ()
+    assert "verdict after 5m and 500 paired decisions (timeout 30m)" in decision.status.message
+
+
+def test_holds_between_readings() -> None:
+    decision = decide(SHADOW, shadowing(), seen(paired=None), NOW)
+    assert decision.status.phase is Phase.SHADOWING
+    assert decision.actions == ()
+
+
+def test_a_pass_records_the_result_turns_the_mirror_off_and_takes_the_first_step() -> None:
+    bands = (({"baseline_band": "A", "band": "B"}, 4.0),)
+    decision = decide(SHADOW, shadowing(), seen(paired=paired(996, 4, bands=bands)), NOW)
+    assert decision.status.phase is Phase.PROGRESSING
+    assert decision.status.canary_weight == 5
+    assert kinds(decision.actions) == [
+        "SetMirror",
+        "TagVersion",
+        "ScaleCanary",
+        "SetWeight",
+        "EmitEvent",
+        "EmitEvent",
+    ]
+    assert decision.effects[0] == SetMirror(0)
+    assert SetWeight(5) in decision.effects
+    assert [e.reason for e in decision.events] == ["ShadowPassed", "Progressing"]
+    result = decision.status.shadow
+    assert result is not None
+    assert result.verdict is Verdict.PASSED
+    assert (result.pairs, result.flips, result.finished_at) == (1000, 4, NOW)
+    assert result.bands == {"A": {"B": 4}}
+    tag = next(a for a in decision.actions if isinstance(a, TagVersion))
+    assert tag.best_effort
+    assert (tag.model_name, tag.version) == (NAME, "8")
+    recorded = json.loads(tag.tags["rollout.shadow"])
+    assert recorded["verdict"] == "Passed"
+    assert recorded["bands"] == {"A": {"B": 4}}
+    assert "1000 pairs, 4 flips" in decision.events[0].message
+
+
+def test_a_failure_rolls_back_before_any_traffic() -> None:
+    decision = decide(SHADOW, shadowing(), seen(paired=paired(900, 100)), NOW)
+    assert decision.status.phase is Phase.ROLLING_BACK
+    assert decision.effects == (SetWeight(0), SetMirror(0), ScaleCanaryDown())
+    assert decision.events[-1].reason == "ShadowFailed"
+    assert decision.status.canary_weight == 0
+    cond = decision.status.condition("Promoted")
+    assert cond is not None
+    assert cond.reason == "ShadowFailed"
+    result = decision.status.shadow
+    assert result is not None
+    assert result.verdict is Verdict.FAILED
+    assert result.finished_at == NOW
+    assert "flipRate" in decision.status.message
+
+
+def test_the_rollback_is_recorded_with_the_shadow_figures() -> None:
+    failed = decide(SHADOW, shadowing(), seen(paired=paired(900, 100)), NOW)
+    decision = decide(SHADOW, failed.status, seen(paired=None), NOW)
+    assert decision.status.phase is Phase.FAILED
+    assert SetMirror(0) in decision.effects  # re-asserted with the safe state
+    tags = next(a for a in decision.actions if isinstance(a, TagVersion)).tags
+    assert tags["rollout.reason"] == "ShadowFailed"
+    assert json.loads(tags["rollout.shadow"])["flips"] == 100
+
+
+def test_inconclusive_holds_and_records_its_progress() -> None:
+    decision = decide(SHADOW, shadowing(), seen(paired=paired(300, 0)), NOW)
+    assert decision.status.phase is Phase.SHADOWING
+    assert decision.actions == ()
+    result = decision.status.shadow
+    assert result is not None
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.checked_at == NOW
+    assert result.pairs == 300
+    assert "TooFewPairs: 300 of 500 paired decisions" in decision.status.message
+
+
+def test_prometheus_unreachable_holds_until_the_timeout() -> None:
+    down = seen(paired=PairedReadings.unreachable("connection refused"))
+    held = decide(SHADOW, shadowing(), down, NOW)
+    assert held.status.phase is Phase.SHADOWING
+    late = shadowing(shadow=RECORD.model_copy(update={"started_at": ago(1801)}))
+    decision = decide(SHADOW, late, down, NOW)
+    assert decision.status.phase is Phase.ROLLING_BACK
+    assert decision.events[-1].reason == "ShadowInconclusive"
+    assert "no shadow verdict within 30m: connection refused" in decision.status.message
+    assert SetMirror(0) in decision.effects
+
+
+def test_the_timeout_runs_between_readings_too() -> None:
+    late = shadowing(shadow=RECORD.model_copy(update={"started_at": ago(1801)}))
+    decision = decide(SHADOW, late, seen(paired=None), NOW)
+    assert decision.status.phase is Phase.ROLLING_BACK
+    assert "no paired figures yet" in decision.status.message
+    on_time = decide(SHADOW, shadowing(), seen(paired=None), NOW)
+    assert on_time.status.phase is Phase.SHADOWING
+
+
+def test_an_unready_canary_holds_the_shadow_and_is_recreated() -> None:
+    gone = seen(canary=workload(CANDIDATE_URI, 0, ready=0))
+    decision = decide(SHADOW, shadowing(), gone, NOW)
+    assert decision.status.phase is Phase.SHADOWING
+    assert decision.effects == (EnsureCanary(CANDIDATE_URI, 1, STABLE_URI),)
+    assert "shadow held" in decision.status.message
+    starting = seen(canary=workload(CANDIDATE_URI, 1, ready=0, baseline_uri=STABLE_URI))
+    assert decide(SHADOW, shadowing(), starting, NOW).effects == ()
+    no_baseline = decide(SHADOW, shadowing(), seen(canary=workload(CANDIDATE_URI)), NOW)
+    assert no_baseline.effects == (EnsureCanary(CANDIDATE_URI, 1, STABLE_URI),)
+
+
+def test_shadow_switched_off_mid_phase_moves_on_to_traffic() -> None:
+    decision = decide(spec(), shadowing(), seen(), NOW)
+    assert decision.status.phase is Phase.PROGRESSING
+    assert decision.effects[0] == SetMirror(0)
+    assert [e.reason for e in decision.events] == ["ShadowSkipped", "Progressing"]
+
+
+def test_a_record_of_another_candidate_restarts_the_shadow() -> None:
+    stale = shadowing(shadow=RECORD.model_copy(update={"canary_version": "6"}))
+    decision = decide(SHADOW, stale, seen(), NOW)
+    assert decision.status.phase is Phase.SHADOWING
+    assert decision.status.shadow is not None
+    assert decision.status.shadow.canary_version == "8"
+    assert decision.status.shadow.started_at == NOW
+
+
+def test_abort_removes_the_mirror() -> None:
+    decision = decide(SHADOW, shadowing(), seen(action="abort"), NOW)
+    assert decision.status.phase is Phase.ROLLING_BACK
+    assert SetMirror(0) in decision.effects
+    assert SetWeight(0) in decision.effects
+
+
+def test_promote_action_removes_the_mirror() -> None:
+    decision = decide(SHADOW, shadowing(), seen(action="promote"), NOW)
+    assert decision.status.phase is Phase.PROMOTING
+    assert decision.effects[0] == SetMirror(0)
+
+
+def test_deletion_removes_the_mirror() -> None:
+    decision = decide(SHADOW, shadowing(), seen(deleting=True), NOW)
+    assert decision.effects[:3] == (SetWeight(0), SetMirror(0), DeleteCanary())
+    # also when shadow was switched off in the spec while the mirror was on
+    assert SetMirror(0) in decide(spec(), shadowing(), seen(deleting=True), NOW).effects
+    # a rollout that never shadowed leaves routes alone
+    assert SetMirror(0) not in decide(spec(), status(), seen(deleting=True), NOW).effects
+
+
+def test_a_new_candidate_removes_the_mirror_and_forgets_the_result() -> None:
+    decision = decide(SHADOW, shadowing(), seen(candidate_version="9"), NOW)
+    assert decision.status.phase is Phase.INITIALIZING
+    assert SetMirror(0) in decision.effects
+    assert decision.status.shadow is None
+
+
+def test_retry_after_a_shadow_failure_shadows_again() -> None:
+    failed = status(Phase.FAILED, shadow=RECORD.model_copy(update={"verdict": Verdict.FAILED}))
+    retried = decide(SHADOW, failed, seen(action="retry"), NOW)
+    assert retried.status.phase is Phase.INITIALIZING
+    assert retried.status.shadow is None
+    again = decide(SHADOW, retried.status, seen(), NOW)
+    assert again.status.phase is Phase.SHADOWING
+
+
+def test_pause_keeps_the_shadow_and_resume_restarts_its_window() -> None:
+    paused = decide(SHADOW, shadowing(), seen(action="pause"), NOW)
+    assert paused.status.phase is Phase.PAUSED
+    assert paused.status.paused_from is Phase.SHADOWING
+    resumed = decide(SHADOW, paused.status, seen(action="resume"), NOW)
+    assert resumed.status.phase is Phase.SHADOWING
+    assert resumed.status.shadow is not None
+    assert resumed.status.shadow.started_at == NOW
+    assert resumed.status.shadow.checked_at is None
+
+
+def test_spec_pause_applies_in_shadowing() -> None:
+    decision = decide(spec(shadow={"enabled": True}, paused=True), shadowing(), seen(), NOW)
+    assert decision.status.phase is Phase.PAUSED
+
+
+def test_a_passed_shadow_is_not_repeated_after_a_restart_of_the_controller() -> None:
+    """Passed and recorded, but the first step's weight was not (the operator died):
+    the next tick in Initializing goes straight to traffic."""
+    passed = RECORD.model_copy(update={"verdict": Verdict.PASSED, "finished_at": ago(5)})
+    decision = decide(SHADOW, status(Phase.INITIALIZING, shadow=passed), seen(), NOW)
+    assert decision.status.phase is Phase.PROGRESSING
+
+
+def test_promotion_and_rollback_of_a_shadowed_rollout_reassert_no_mirror() -> None:
+    promoting = status(Phase.PROMOTING)
+    stable = workload(CANDIDATE_URI, 4)
+    done = decide(SHADOW, promoting, seen(stable=stable), NOW)
+    assert done.status.phase is Phase.SUCCEEDED
+    assert SetMirror(0) in done.effects
+    without = decide(spec(), promoting, seen(stable=stable), NOW)
+    assert SetMirror(0) not in without.effects

@@ -124,3 +124,12 @@ def test_python_dash_m_controller_help() -> None:
         timeout=120,
     )
     assert "ModelRollout operator" in done.stdout
+
+
+def test_workload_reading_has_the_baseline_env() -> None:
+    obj = deployment()
+    obj["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "BASELINE_MODEL_URI", "value": "models:/m/2"}
+    )
+    assert workload(obj, None).baseline_uri == "models:/m/2"
+    assert workload(deployment(), None).baseline_uri is None

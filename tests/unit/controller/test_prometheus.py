@@ -13,9 +13,11 @@ from controller.prometheus import (
     PrometheusUnavailable,
     QueryError,
     gather,
+    gather_paired,
     parse_result,
+    parse_vector,
 )
-from controller.queries import QuerySet
+from controller.queries import PairedQueries, QuerySet
 
 pytestmark = pytest.mark.unit
 
@@ -93,3 +95,76 @@ def test_fake_source_by_gate_name_and_outage() -> None:
     fake.is_online = False
     assert not gather(fake, QUERIES).online
     assert gather(FakeMetricsSource(lambda name: 1.0), QUERIES).gates["custom"] == 1.0
+
+
+PAIRED = PairedQueries("DEC", "BANDS", "DSUM", "DCOUNT", "CAND", "BASE")
+
+
+def test_parse_vector_keeps_labels_and_drops_nan() -> None:
+    data = {
+        "resultType": "vector",
+        "result": [
+            {"metric": {"le": "0.5"}, "value": [0, "3"]},
+            {"metric": {"le": "+Inf"}, "value": [0, "NaN"]},
+            {"value": [0, "1"]},
+        ],
+    }
+    assert parse_vector(data) == [({"le": "0.5"}, 3.0), ({}, 1.0)]
+    assert parse_vector({"resultType": "vector", "result": []}) == []
+    with pytest.raises(QueryError):
+        parse_vector({"resultType": "scalar", "result": [0, "1"]})
+
+
+def test_http_source_vector_queries() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/-/ready":
+            return httpx.Response(200)
+        query = request.url.params.get("query")
+        if query == "BANDS":
+            return httpx.Response(400, json={"status": "error", "error": "parse error"})
+        if query in ("DSUM", "DCOUNT"):
+            return httpx.Response(200, json={"status": "success", "data": vector("10")})
+        result = [{"metric": {"outcome": "default", "le": "1"}, "value": [0, "7"]}]
+        return httpx.Response(
+            200, json={"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
+
+    readings = gather_paired(source(handler), PAIRED)
+    assert readings.online
+    assert readings.decisions == (({"outcome": "default", "le": "1"}, 7.0),)
+    assert readings.bands == ()  # a bad query is no data for its part
+    assert (readings.diff_sum, readings.diff_count) == (10, 10)
+    assert readings.candidate_buckets == readings.baseline_buckets == readings.decisions
+    assert readings.error == "pairedBands: pairedBands: parse error"
+
+
+def test_gather_paired_unreachable_and_not_ready() -> None:
+    assert not gather_paired(source(lambda request: httpx.Response(503)), PAIRED).online
+    fake = FakeMetricsSource(online=False)
+    readings = gather_paired(fake, PAIRED)
+    assert not readings.online
+    assert readings.error == "Prometheus is not ready"
+
+
+def test_fake_source_answers_vectors_by_name() -> None:
+    decisions = [({"outcome": "default", "baseline_outcome": "default"}, 5.0)]
+    fake = FakeMetricsSource({"pairedDiffSum": 1.0}, vectors={"pairedDecisions": decisions})
+    readings = gather_paired(fake, PAIRED)
+    assert readings.decisions == tuple(decisions)
+    assert readings.diff_sum == 1.0
+    assert readings.diff_count is None
+    assert [name for name, _ in fake.asked] == [
+        "pairedDecisions",
+        "pairedBands",
+        "pairedDiffSum",
+        "pairedDiffCount",
+        "candidateScore",
+        "baselineScore",
+    ]
+    fake.is_online = True
+
+    def down(promql: str, name: str = "") -> list[tuple[dict[str, str], float]]:
+        raise PrometheusUnavailable("gone")
+
+    fake.query_vector = down  # type: ignore[method-assign]
+    assert gather_paired(fake, PAIRED).error == "gone"

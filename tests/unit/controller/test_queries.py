@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.queries import Scope, build_queries, render, scope_for
+from controller.queries import Scope, build_queries, paired_queries, render, scope_for
 from tests.unit.controller.factories import spec
 
 pytestmark = pytest.mark.unit
@@ -79,3 +79,31 @@ def test_psi_gates_default_to_200_rows_and_zero_turns_the_filter_off() -> None:
     gates = build_queries(off, scope_for(off, "m", "8", "ns")).gates
     assert "inference_drift_samples" not in gates["featurePSI"]
     assert "inference_drift_samples" not in gates["scorePSI"]
+
+
+def test_paired_queries_read_the_canary_pods_comparing_with_the_baseline() -> None:
+    scope = Scope("credit-default", "8", 600.0, {"namespace": "credit-risk"}, "credit-risk")
+    queries = paired_queries(scope, "7")
+    paired = f'{CANARY},baseline_version="7"'
+    assert queries.decisions == (
+        "sum by (baseline_outcome, outcome) "
+        f"(increase(inference_paired_decisions_total{{{paired}}}[600s]))"
+    )
+    assert queries.bands == (
+        "sum by (baseline_band, band) "
+        f"(increase(inference_paired_band_migrations_total{{{paired}}}[600s]))"
+    )
+    assert queries.diff_sum == (
+        f"sum(increase(inference_paired_score_abs_diff_sum{{{paired}}}[600s]))"
+    )
+    assert queries.diff_count == (
+        f"sum(increase(inference_paired_score_abs_diff_count{{{paired}}}[600s]))"
+    )
+    # the candidate's own score histogram (its pods see only mirrored applicants) against
+    # the baseline's on the same applicants
+    assert queries.candidate_buckets == (
+        f"sum by (le) (increase(inference_score_bucket{{{CANARY}}}[600s]))"
+    )
+    assert queries.baseline_buckets == (
+        f"sum by (le) (increase(inference_baseline_score_bucket{{{paired}}}[600s]))"
+    )

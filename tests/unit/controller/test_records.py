@@ -94,3 +94,46 @@ def test_verdict_time_defaults_to_the_tick_and_repeats_exactly() -> None:
 def test_a_long_message_is_cut_to_the_tag_bound() -> None:
     tags = verdict_tags(_tick(), "rejected", "IncompatibleContract", "x" * 10_000)
     assert tags["rollout.message"] == "x" * MAX_TAG_VALUE
+
+
+def test_the_shadow_result_is_a_tag_and_part_of_the_verdict() -> None:
+    from controller.rollout.records import shadow_tag
+    from controller.status import ShadowResult
+
+    result = ShadowResult(
+        canary_version="8",
+        baseline_version="7",
+        verdict=Verdict.FAILED,
+        reason="GateFailed",
+        pairs=1000,
+        flips=60,
+        flip_rate=0.06,
+        flip_rate_upper=0.076,
+        mean_abs_diff=0.04,
+        score_psi=0.2,
+        bands={"A": {"B": 60}},
+        gates=[GateResult(name="flipRate", value=0.076, max=0.02, verdict="Failed")],
+    )
+    data = json.loads(shadow_tag(result)["rollout.shadow"])
+    assert data == {
+        "verdict": "Failed",
+        "reason": "GateFailed",
+        "baseline": "7",
+        "pairs": 1000,
+        "flips": 60,
+        "flip_rate": 0.06,
+        "flip_rate_upper": 0.076,
+        "mean_abs_diff": 0.04,
+        "score_psi": 0.2,
+        "gates": {"flipRate": [0.076, "Failed"]},
+        "bands": {"A": {"B": 60}},
+    }
+    tick = Tick(spec(), status(Phase.ROLLING_BACK, shadow=result), readings(), NOW)
+    tags = verdict_tags(tick, "rolled_back", "ShadowFailed", "flips")
+    assert tags["rollout.shadow"] == shadow_tag(result)["rollout.shadow"]
+    running = result.model_copy(update={"verdict": None})
+    tick = Tick(spec(), status(Phase.ROLLING_BACK, shadow=running), readings(), NOW)
+    assert "rollout.shadow" not in verdict_tags(tick, "rolled_back", "Aborted", "")
+    many = {str(i): {str(j): 1.0 for j in range(40)} for i in range(40)}
+    big = result.model_copy(update={"bands": many})
+    assert len(shadow_tag(big)["rollout.shadow"]) == MAX_TAG_VALUE

@@ -104,6 +104,4 @@ def figures(readings: PairedReadings, confidence: float) -> PairedFigures:
     count = readings.diff_count
     mean = readings.diff_sum / count if count and readings.diff_sum is not None else None
     score = psi(bins(readings.baseline_buckets), bins(readings.candidate_buckets))
-    return PairedFigures(
-        pairs, flipped, rate, upper, mean, score, band_matrix(readings.bands)
-    )
+    return PairedFigures(pairs, flipped, rate, upper, mean, score, band_matrix(readings.bands))

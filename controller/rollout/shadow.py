@@ -43,7 +43,8 @@ def shadow_stage(tick: Tick) -> Decision | None:
         f"v{status.canary_version} ready at weight 0: {shadow.percent}% of live requests "
         f"mirrored to it (answers discarded), compared with v{status.stable_version}"
     )
-    return go(tick, Phase.SHADOWING, "ShadowStarted", message, SetMirror(shadow.percent), shadow=record)
+    mirror = SetMirror(shadow.percent)
+    return go(tick, Phase.SHADOWING, "ShadowStarted", message, mirror, shadow=record)
 
 
 def shadow_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
@@ -132,6 +133,7 @@ def judge(
 
 def summary(record: ShadowResult) -> str:
     """One line for messages and Events: pairs, flips and the judged figures."""
+
     def show(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.4g}"
 

@@ -26,12 +26,8 @@ def _leave(tick: Tick, record: ShadowResult | None, message: str) -> Decision:
     before-traffic stage or the first step."""
     tick = _with(tick, record) if record is not None else tick
     decision = to_traffic(tick)
-    status = tick.status
-    tags = (
-        (TagVersion(status.model_name or "", status.canary_version or "", shadow_tag(record), True),)
-        if record is not None
-        else ()
-    )
+    name, version = tick.status.model_name or "", tick.status.canary_version or ""
+    tags = () if record is None else (TagVersion(name, version, shadow_tag(record), True),)
     event = EmitEvent("ShadowPassed" if record is not None else "ShadowSkipped", message)
     return Decision(
         decision.status, (SetMirror(0), *tags, *decision.effects, event, *decision.events)

@@ -28,14 +28,25 @@ class Phase(StrEnum):
     SHADOWING = "Shadowing"  # weight 0; the canary scores mirrored requests (discarded)
     PROGRESSING = "Progressing"  # canary takes traffic; one analysis per interval
     PAUSED = "Paused"  # held by spec.paused or a pause annotation
+    AWAITING_APPROVAL = "AwaitingApproval"  # held for a sign-off (canary.approval)
     PROMOTING = "Promoting"  # stable rolls to the candidate; HPA floor held
     SUCCEEDED = "Succeeded"  # candidate is stable, alias moved, canary removed
     ROLLING_BACK = "RollingBack"  # traffic back on stable, canary scaled away, recording
     FAILED = "Failed"  # rolled back or refused (see the Promoted condition's reason)
 
 
-ACTIVE = frozenset({Phase.INITIALIZING, Phase.SHADOWING, Phase.PROGRESSING, Phase.PAUSED})
-PAUSABLE = frozenset({Phase.PENDING, Phase.INITIALIZING, Phase.SHADOWING, Phase.PROGRESSING})
+ACTIVE = frozenset(
+    {Phase.INITIALIZING, Phase.SHADOWING, Phase.PROGRESSING, Phase.PAUSED, Phase.AWAITING_APPROVAL}
+)
+PAUSABLE = frozenset(
+    {
+        Phase.PENDING,
+        Phase.INITIALIZING,
+        Phase.SHADOWING,
+        Phase.PROGRESSING,
+        Phase.AWAITING_APPROVAL,
+    }
+)
 TERMINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED})
 
 
@@ -110,6 +121,19 @@ class Promotion(CamelModel):
     held_min: int | None = None
 
 
+ApprovalPoint = Literal["beforeTraffic", "beforePromotion"]
+
+
+class Approval(CamelModel):
+    """A sign-off: where, for which version, by whom (as the API server authenticated them,
+    or "unknown" without the admission policy) and when."""
+
+    point: ApprovalPoint
+    version: str | None = None
+    by: str
+    at: Timestamp
+
+
 class RolloutStatus(CamelModel):
     phase: Phase = Phase.PENDING
     message: str = ""
@@ -132,6 +156,9 @@ class RolloutStatus(CamelModel):
     paused_from: Phase | None = None
     paused_by: Literal["spec", "annotation"] | None = None
     last_action: str | None = None
+    last_action_by: str | None = None
+    awaiting: ApprovalPoint | None = None  # the sign-off AwaitingApproval waits for
+    approvals: list[Approval] = Field(default_factory=list)  # this attempt's sign-offs
     promotion: Promotion | None = None
     shadow: ShadowResult | None = None  # this candidate's shadow phase (None: not run)
     last_analysis: AnalysisRecord | None = None

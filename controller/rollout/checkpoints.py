@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from controller.rollout import approval
 from controller.rollout.actions import Action, ScaleCanary, SetWeight
 from controller.rollout.moves import promote
 from controller.rollout.shadow import shadow_stage
@@ -20,8 +21,8 @@ from controller.status import Phase
 
 Stage = Callable[[Tick], Decision | None]
 
-BEFORE_TRAFFIC: Sequence[Stage] = (shadow_stage,)
-BEFORE_PROMOTION: Sequence[Stage] = ()
+BEFORE_TRAFFIC: Sequence[Stage] = (shadow_stage, approval.before_traffic)
+BEFORE_PROMOTION: Sequence[Stage] = (approval.before_promotion,)
 
 
 def _first_stage(tick: Tick, stages: Sequence[Stage]) -> Decision | None:

@@ -15,7 +15,7 @@ from tests.e2e.harness.loadgen import LoadGenerator, WeightedPicker
 from tests.e2e.harness.podenv import container_env
 from tests.e2e.harness.podprocess import ready_patch
 from tests.e2e.harness.prometheus import PrometheusServer
-from tests.e2e.harness.routing import Backend, StaticRoutes, route_weights
+from tests.e2e.harness.routing import Backend, StaticRoutes, route_mirrors, route_weights
 from tests.e2e.harness.waits import wait_for
 from tests.e2e.stubs import stub_server
 
@@ -46,6 +46,36 @@ def test_route_weights_default_to_one_and_skip_other_kinds() -> None:
         }
     }
     assert route_weights(route) == {"inference": 90, "inference-canary": 10, "other": 1}
+
+
+@pytest.mark.unit
+def test_route_mirrors_read_request_mirror_filters() -> None:
+    def mirror(name: str, **extra: object) -> dict[str, object]:
+        return {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": name, **extra}}}
+
+    with_percent = mirror("inference-canary")
+    with_percent["requestMirror"]["percent"] = 30  # type: ignore[index]
+    route = {
+        "spec": {
+            "rules": [
+                {"backendRefs": [{"name": "inference"}], "filters": [with_percent]},
+                {"filters": [mirror("audit"), mirror("inference-canary"), {"type": "X"}]},
+                {"filters": [mirror("bucket", kind="Bucket")]},
+            ]
+        }
+    }
+    assert route_mirrors(route) == {"inference-canary": 30, "audit": 100}
+    assert route_weights(route) == {"inference": 1}
+    assert route_mirrors({}) == {}
+
+
+@pytest.mark.unit
+def test_picker_mirrors_an_even_share() -> None:
+    picker = WeightedPicker()
+    shadow = Backend("c", "canary", 0, ("b",), mirror=30)
+    assert sum(picker.mirror(shadow) for _ in range(1000)) == 300
+    assert not any(picker.mirror(Backend("s", "stable", 100, ("a",))) for _ in range(10))
+    assert all(picker.mirror(Backend("m", "canary", 0, ("b",), mirror=100)) for _ in range(10))
 
 
 @pytest.mark.unit
@@ -84,6 +114,33 @@ def test_load_generator_splits_by_weight_and_counts_failures() -> None:
     assert reasons["canary:http_500"] == bad.posts
     assert reasons["canary:no_endpoints"] > 0
     assert stats.skipped == 0
+
+
+@pytest.mark.integration
+def test_load_generator_mirrors_copies_and_never_counts_them_as_answers() -> None:
+    """A mirror backend (weight 0) gets a copy of every request; applicants' answers all
+    come from the stable backend, and the copies are counted apart."""
+    pool = ApplicantPool([{"x": 1}])
+    with stub_server(200) as stable, stub_server(500, "canary") as shadow:
+        routes = StaticRoutes(
+            [
+                Backend("s", "stable", 100, (stable.address,)),
+                Backend("c", "canary", 0, (shadow.address,), mirror=100),
+            ]
+        )
+        load = LoadGenerator(routes, {"*": pool}, rate=100, workers=4).start(duration=30)
+        wait_for(lambda: load.stats.mirrors()["canary"] >= 100, 10, "100 mirrored copies")
+        routes.table = [Backend("s", "stable", 100, (stable.address,))]  # mirror removed
+        submitted, sent = load.copies_submitted, load.stats.sent()
+        wait_for(lambda: load.stats.sent() >= sent + 50, 10, "50 requests without mirror")
+        stats = load.stop()
+    counts = stats.counts()
+    assert set(counts) == {"stable"}, "a mirrored copy is never an applicant's answer"
+    assert counts["stable"].ok == stable.posts
+    assert stats.failures == []
+    assert stats.mirrored["canary"] == stats.mirror_failed["canary"] == shadow.posts
+    # no copy once the mirror is gone, but for requests the 4 workers had already routed
+    assert load.copies_submitted <= submitted + 4
 
 
 @pytest.mark.integration

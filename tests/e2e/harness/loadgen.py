@@ -6,15 +6,23 @@ weighted round-robin over the current route snapshot (exact proportions, no rand
 drift), then a ready address of that backend round-robin. Every request is counted per
 track; every failure (non-2xx, connection error, timeout, or no ready endpoint for a
 backend that has weight — a gateway's 503) is kept with its time, track and reason.
+
+A backend with a ``mirror`` share (an HTTPRoute ``RequestMirror`` filter) gets a copy of
+that share of requests (chosen evenly, by a running count), sent on a separate thread
+pool after the answer; the copy's answer is discarded and counted apart (``mirrored``),
+never as an applicant's answer — as a gateway mirrors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -44,6 +52,8 @@ class LoadStats:
     tracks: dict[str, TrackCount] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     skipped: int = 0  # client-side overload: a tick found every worker busy
+    mirrored: Counter[str] = field(default_factory=Counter)  # copies sent, by track
+    mirror_failed: Counter[str] = field(default_factory=Counter)  # copies without a 2xx
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, track: str, address: str | None, reason: str | None) -> None:
@@ -55,6 +65,16 @@ class LoadStats:
             else:
                 count.failed += 1
                 self.failures.append(Failure(time.time(), track, address, reason))
+
+    def record_mirror(self, track: str, ok: bool) -> None:
+        with self._lock:
+            self.mirrored[track] += 1
+            if not ok:
+                self.mirror_failed[track] += 1
+
+    def mirrors(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.mirrored)
 
     def counts(self) -> dict[str, TrackCount]:
         with self._lock:
@@ -102,6 +122,17 @@ class WeightedPicker:
             self._rr[backend.service] = n + 1
         return backend.addresses[n % len(backend.addresses)]
 
+    def mirror(self, backend: Backend) -> bool:
+        """Whether this request is copied to ``backend``: ``mirror`` of every 100, evenly
+        (a running count per backend, no random drift)."""
+        if backend.mirror <= 0:
+            return False
+        with self._lock:
+            key = f"mirror:{backend.service}"
+            n = self._rr.get(key, 0)
+            self._rr[key] = n + 1
+        return (n + 1) * backend.mirror // 100 > n * backend.mirror // 100
+
 
 class LoadGenerator:
     def __init__(
@@ -122,6 +153,10 @@ class LoadGenerator:
         self._ticks: queue.Queue[bool] = queue.Queue(maxsize=max(workers * 8, int(rate)))
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._mirrors = ThreadPoolExecutor(max_workers=4, thread_name_prefix="load-mirror")
+        self._mirror_http = httpx.Client(timeout=timeout)
+        self.copies_submitted = 0  # mirror copies handed to the pool (sent or cancelled)
+        self._copies_lock = threading.Lock()
         self.started_at: float | None = None
 
     def set_pool(self, track: str, pool: ApplicantPool) -> None:
@@ -144,6 +179,8 @@ class LoadGenerator:
                 break
         for thread in self._threads:
             thread.join(timeout=self.timeout + 2)
+        self._mirrors.shutdown(wait=True, cancel_futures=True)  # queued copies dropped
+        self._mirror_http.close()
         return self.stats
 
     def _spawn(self, target: object, name: str) -> None:
@@ -182,7 +219,8 @@ class LoadGenerator:
                 self._send(http)
 
     def _send(self, http: httpx.Client) -> None:
-        backend = self.picker.pick(self.routes.backends())
+        backends = self.routes.backends()
+        backend = self.picker.pick(backends)
         if backend is None:
             self.stats.record("none", None, "no_route")
             return
@@ -199,3 +237,25 @@ class LoadGenerator:
         except httpx.HTTPError:
             reason = "connect"
         self.stats.record(backend.track, address, reason)
+        for target in backends:
+            if target is not backend and self.picker.mirror(target):
+                self._copy(target, body)
+
+    def _copy(self, backend: Backend, body: Any) -> None:
+        """Send the same applicant to a mirror backend; its answer is discarded."""
+        address = self.picker.address(backend)
+        if address is None:
+            self.stats.record_mirror(backend.track, False)
+            return
+        with contextlib.suppress(RuntimeError):  # stopping: the pool takes no more copies
+            self._mirrors.submit(self._mirror_post, backend.track, address, body)
+            with self._copies_lock:
+                self.copies_submitted += 1
+
+    def _mirror_post(self, track: str, address: str, body: Any) -> None:
+        try:
+            response = self._mirror_http.post(f"http://{address}{self.path}", json=body)
+            ok = response.is_success
+        except httpx.HTTPError:
+            ok = False
+        self.stats.record_mirror(track, ok)

@@ -3,8 +3,11 @@
 The way a Gateway implementation resolves it: HTTPRoute ``backendRefs`` (Service name +
 weight, default 1) → the Service's EndpointSlices (``kubernetes.io/service-name``) →
 endpoints whose ``conditions.ready`` is true → their pods → the loopback port the pod
-runner recorded on each pod. A background thread refreshes the snapshot every
-``refresh`` seconds; the load generator reads the latest one on every request.
+runner recorded on each pod. A ``RequestMirror`` filter (the rollout's shadow phase)
+makes its Service a backend with ``mirror`` percent and weight 0 (unless it is weighted
+too): the load generator sends it a copy of that share of requests and discards the
+answer, as a gateway does. A background thread refreshes the snapshot every ``refresh``
+seconds; the load generator reads the latest one on every request.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Backend:
     track: str  # the Service's ``track`` label (stable/canary)
     weight: int
     addresses: tuple[str, ...]  # host:port of ready endpoints
+    mirror: int = 0  # % of requests copied to it (RequestMirror), answers discarded
 
 
 class Routes(Protocol):
@@ -55,6 +59,20 @@ def route_weights(route: dict[str, Any]) -> dict[str, int]:
             if ref.get("kind", "Service") == "Service":
                 weights.setdefault(ref["name"], int(ref.get("weight", 1)))
     return weights
+
+
+def route_mirrors(route: dict[str, Any]) -> dict[str, int]:
+    """Service name → mirrored percent, over the RequestMirror filters of every rule
+    (first wins; ``percent`` absent = 100; ``fraction`` is not read)."""
+    mirrors: dict[str, int] = {}
+    for rule in route.get("spec", {}).get("rules") or []:
+        for item in rule.get("filters") or []:
+            if item.get("type") != "RequestMirror":
+                continue
+            ref = (item.get("requestMirror") or {}).get("backendRef") or {}
+            if ref.get("kind", "Service") == "Service" and ref.get("name"):
+                mirrors.setdefault(ref["name"], int(item["requestMirror"].get("percent", 100)))
+    return mirrors
 
 
 def ready_pods(slices: list[Obj], service: str) -> list[str]:
@@ -136,11 +154,13 @@ class HTTPRouteTable:
         )
         ports = {kube.name(p): kube.annotations_of(p).get(PORT_ANNOTATION) for p in pods}
         table = []
-        for service, weight in route_weights(cast(Obj, route)).items():
+        weights, mirrors = route_weights(cast(Obj, route)), route_mirrors(cast(Obj, route))
+        for service in [*weights, *(m for m in mirrors if m not in weights)]:
             track = kube.labels_of(services.get(service, {})).get("track", service)
             ready = ready_pods(slices, service)
             addresses = tuple(f"127.0.0.1:{ports[pod]}" for pod in ready if ports.get(pod))
-            table.append(Backend(service, track, weight, addresses))
+            weight, mirror = weights.get(service, 0), mirrors.get(service, 0)
+            table.append(Backend(service, track, weight, addresses, mirror))
         with self._lock:
             self._snapshot = table
         return table

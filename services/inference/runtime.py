@@ -103,6 +103,8 @@ class ModelRuntime:
         async with self._lock:
             await anyio.to_thread.run_sync(self._load_baseline)
             self._pair_current()
+            if self.baseline is not None and self.settings.gc_freeze:
+                freeze_heap()  # the baseline joins the served model out of the GC's scans
 
     def _load_baseline(self) -> None:
         uri, s = self.settings.baseline_model_uri, self.settings

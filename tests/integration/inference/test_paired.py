@@ -7,6 +7,7 @@ paired pod keeps its own rate-limit budgets."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.integration.inference.harness import (
 )
 from tests.support.models import TrainedModel
 from tests.support.processes import RedisServer
+from tests.support.waits import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -216,6 +218,47 @@ async def test_an_unusable_baseline_leaves_the_pod_ready_and_unpaired(
     assert metric(samples, t.BASELINE_LOADED, baseline_uri=baseline) == 0.0
     assert paired_samples(samples) == {}  # no data: the controller's gates stay inconclusive
     assert watcher_task is None or watcher_task.done()  # neither case is retried
+
+
+def half_copied(versions: Registered, tmp_path: Path) -> tuple[Path, Path]:
+    """A folder with v1's contract but no booster yet, and v1's booster file."""
+    client(versions.tracking_uri)
+    source = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=versions.uri(1), dst_path=str(tmp_path / "v1")
+        )
+    )
+    folder = tmp_path / "baseline"
+    folder.mkdir()
+    shutil.copy(next(source.rglob("contract.json")), folder / "contract.json")
+    return folder, next(source.rglob("booster.ubj"))
+
+
+async def test_a_baseline_that_fails_to_load_is_retried_until_it_pairs(
+    versions: Registered, tmp_path: Path
+) -> None:
+    """A load failure that may pass (here: a baseline folder without its booster yet) is
+    retried every ``load_retry_seconds``; meanwhile the pod serves unpaired."""
+    folder, booster = half_copied(versions, tmp_path)
+    row = applicants("default", 1, seed=5)[0]
+    pod_settings = settings(versions, 2, str(folder), load_retry_seconds=0.2)
+    async with running(pod_settings) as pod:
+        assert (await pod.predict(row)).status_code == 200
+        before = await pod.info()
+        assert before["baseline"]["paired"] is False
+        assert "failed to load, retrying" in before["baseline"]["status"]
+        assert metric(await pod.metrics(), t.BASELINE_LOADED) == 0.0
+        shutil.copy(booster, folder / booster.name)
+
+        async def paired() -> bool:
+            return bool((await pod.info())["baseline"]["paired"])
+
+        await wait_for_async("the baseline retried and paired", paired, timeout=30)
+        assert (await pod.predict(row)).status_code == 200
+        samples = await pod.metrics()
+    labels = {"model_version": "2", "baseline_version": "local"}
+    assert metric(samples, t.BASELINE_LOADED) == 1.0
+    assert metric(samples, f"{t.PAIRED_SCORE_DIFF}_count", **labels) == 1  # after pairing only
 
 
 async def test_paired_pods_keep_their_own_rate_limit_budget(

@@ -8,12 +8,14 @@ decision tags of one scenario never show in another: version 1 is the stable mod
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 
+from services.core.contract import CONTRACT_FILE
 from services.core.model_store import BOOSTER_FILE
 from services.core.registry import client
 from tests.support.models import tracking_uri_for, train_quick
@@ -89,5 +91,28 @@ def register_broken(models: ScenarioModels) -> str:
     )
     for booster in local.rglob(BOOSTER_FILE):
         booster.write_bytes(b"not a booster")
+    version = registry.create_model_version(models.name, str(local), run_id=source.run_id)
+    return str(version.version)
+
+
+def register_flipping(models: ScenarioModels, threshold: float = 0.0) -> str:
+    """A new version with the stable model's booster and a mis-set decision threshold: the
+    same scores (no PSI, no score difference), a contract the controller accepts (the
+    threshold is not part of compatibility), but at ``threshold`` 0 it declines every
+    applicant the stable model approves — a candidate that flips many decisions."""
+    registry = client(models.tracking_uri)
+    source = registry.get_model_version(models.name, models.stable)
+    folder = Path(tempfile.mkdtemp(prefix="flipping-model-"))
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=models.stable_uri,
+            dst_path=str(folder),
+            tracking_uri=models.tracking_uri,
+        )
+    )
+    for path in local.rglob(CONTRACT_FILE):
+        contract = json.loads(path.read_text())
+        contract["threshold"] = threshold
+        path.write_text(json.dumps(contract))
     version = registry.create_model_version(models.name, str(local), run_id=source.run_id)
     return str(version.version)

@@ -61,7 +61,7 @@ class GateResult(CamelModel):
     value: float | None = None  # None: no data
     min: float | None = None
     max: float | None = None
-    verdict: Literal["Passed", "Failed", "NoData"]
+    verdict: Literal["Passed", "Failed", "NoData", "Undecided"]  # Undecided: bound straddles
 
 
 class AnalysisRecord(CamelModel):
@@ -80,7 +80,8 @@ class ShadowResult(CamelModel):
     """The shadow phase of one candidate: its progress, then its figures and verdict.
 
     ``bands`` is the band migration matrix: baseline (stable) band -> candidate band ->
-    applicants; ``flipRateUpper`` is the confidence bound the ``flipRate`` gate judges."""
+    applicants; ``flipRateLower``/``flipRateUpper`` is the confidence interval the
+    ``flipRate`` gate judges."""
 
     canary_version: str | None = None
     baseline_version: str | None = None
@@ -93,6 +94,7 @@ class ShadowResult(CamelModel):
     pairs: float | None = None
     flips: float | None = None
     flip_rate: float | None = None
+    flip_rate_lower: float | None = None
     flip_rate_upper: float | None = None
     mean_abs_diff: float | None = None
     score_psi: float | None = None

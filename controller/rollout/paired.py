@@ -21,18 +21,25 @@ EPSILON = 1e-4  # floor of a bin's share, as services/core/psi.py (empty bins st
 Vector = Iterable[tuple[Mapping[str, str], float]]
 
 
-def wilson_upper(successes: float, n: float, confidence: float) -> float:
-    """Upper end of the two-sided Wilson score interval of ``successes`` out of ``n``.
+def wilson(successes: float, n: float, confidence: float) -> tuple[float, float]:
+    """The two-sided Wilson score interval (lower, upper) of ``successes`` out of ``n``.
 
-    Unlike p + z·√(p(1−p)/n) it does not collapse to 0 when no flip was seen: 0 of 500 at
-    95 % gives 0.0076, the most a clean sample of that size can vouch for."""
+    Unlike p ± z·√(p(1−p)/n) it does not collapse to a point when no flip was seen: 0 of
+    500 at 95 % gives (0, 0.0076), the most a clean sample of that size can vouch for."""
     if n <= 0:
-        return 1.0
+        return 0.0, 1.0
     z = NormalDist().inv_cdf((1 + confidence) / 2)
     p = min(max(successes / n, 0.0), 1.0)
     centre = p + z * z / (2 * n)
     spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return min(1.0, (centre + spread) / (1 + z * z / n))
+    scale = 1 + z * z / n
+    lower = 0.0 if p == 0 else max(0.0, (centre - spread) / scale)  # exact at the edges
+    upper = 1.0 if p == 1 else min(1.0, (centre + spread) / scale)
+    return lower, upper
+
+
+def wilson_upper(successes: float, n: float, confidence: float) -> float:
+    return wilson(successes, n, confidence)[1]
 
 
 def flips(decisions: Vector) -> tuple[float, float]:
@@ -90,6 +97,7 @@ class PairedFigures:
     pairs: float
     flips: float
     flip_rate: float | None
+    flip_rate_lower: float | None
     flip_rate_upper: float | None
     mean_abs_diff: float | None
     score_psi: float | None
@@ -100,8 +108,9 @@ def figures(readings: PairedReadings, confidence: float) -> PairedFigures:
     """Every figure the shadow gates judge, from one tick's paired readings."""
     pairs, flipped = flips(readings.decisions)
     rate = flipped / pairs if pairs > 0 else None
-    upper = wilson_upper(flipped, pairs, confidence) if pairs > 0 else None
+    lower, upper = wilson(flipped, pairs, confidence) if pairs > 0 else (None, None)
     count = readings.diff_count
     mean = readings.diff_sum / count if count and readings.diff_sum is not None else None
     score = psi(bins(readings.baseline_buckets), bins(readings.candidate_buckets))
-    return PairedFigures(pairs, flipped, rate, upper, mean, score, band_matrix(readings.bands))
+    bands = band_matrix(readings.bands)
+    return PairedFigures(pairs, flipped, rate, lower, upper, mean, score, bands)

@@ -36,6 +36,7 @@ def compact_shadow(record: ShadowResult) -> str:
         "pairs": record.pairs,
         "flips": record.flips,
         "flip_rate": record.flip_rate,
+        "flip_rate_lower": record.flip_rate_lower,
         "flip_rate_upper": record.flip_rate_upper,
         "mean_abs_diff": record.mean_abs_diff,
         "score_psi": record.score_psi,

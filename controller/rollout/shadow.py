@@ -80,6 +80,18 @@ def _values(found: PairedFigures) -> dict[str, float | None]:
     }
 
 
+def flip_gate(found: PairedFigures, limit: float | None) -> GateResult:
+    """The flip rate judged by its confidence interval: passed once the upper bound is
+    within ``limit``, failed once the lower bound is above it, undecided in between (more
+    pairs narrow the interval: the phase holds until ``timeout``). Its value is the upper
+    bound."""
+    result = gate("flipRate", found.flip_rate_upper, limit)
+    lower = found.flip_rate_lower
+    if result.verdict == "Failed" and lower is not None and limit is not None and lower <= limit:
+        return result.model_copy(update={"verdict": "Undecided"})
+    return result
+
+
 def _verdict(gates: list[GateResult]) -> tuple[Verdict, str, str]:
     failed = [g for g in gates if g.verdict == "Failed"]
     if failed:
@@ -88,6 +100,13 @@ def _verdict(gates: list[GateResult]) -> tuple[Verdict, str, str]:
     missing = [g.name for g in gates if g.verdict == "NoData"]
     if missing:
         return Verdict.INCONCLUSIVE, "NoData", "no data for " + ", ".join(missing)
+    undecided = [
+        f"{g.name} bound {g.value:.4g} > {g.max:g}, not shown worse"
+        for g in gates
+        if g.verdict == "Undecided"
+    ]
+    if undecided:
+        return Verdict.INCONCLUSIVE, "Undecided", "; ".join(undecided)
     return Verdict.PASSED, "GatesPassed", "every paired gate passed"
 
 
@@ -110,6 +129,7 @@ def judge(
         "pairs": found.pairs,
         "flips": found.flips,
         "flip_rate": found.flip_rate,
+        "flip_rate_lower": found.flip_rate_lower,
         "flip_rate_upper": found.flip_rate_upper,
         "mean_abs_diff": found.mean_abs_diff,
         "score_psi": found.score_psi,
@@ -122,7 +142,10 @@ def judge(
             update={**update, "verdict": Verdict.INCONCLUSIVE, "reason": reason, "message": message}
         )
     values = _values(found)
-    gates = [gate(name, values[name], limit) for name, limit in shadow.gates.enabled().items()]
+    gates = [
+        flip_gate(found, limit) if name == "flipRate" else gate(name, values[name], limit)
+        for name, limit in shadow.gates.enabled().items()
+    ]
     verdict, reason, message = _verdict(gates)
     if paired.error:
         message = f"{message} ({paired.error})"
@@ -139,7 +162,8 @@ def summary(record: ShadowResult) -> str:
 
     return (
         f"{show(record.pairs)} pairs, {show(record.flips)} flips "
-        f"(rate {show(record.flip_rate)}, bound {show(record.flip_rate_upper)}), "
+        f"(rate {show(record.flip_rate)}, interval {show(record.flip_rate_lower)}"
+        f"-{show(record.flip_rate_upper)}), "
         f"mean |score diff| {show(record.mean_abs_diff)}, score PSI {show(record.score_psi)}"
     )
 

@@ -14,6 +14,7 @@ from controller.rollout.paired import (
     figures,
     flips,
     psi,
+    wilson,
     wilson_upper,
 )
 from controller.rollout.readings import PairedReadings
@@ -52,8 +53,19 @@ def test_wilson_upper_bound_known_values(
     assert wilson_upper(successes, n, confidence) == pytest.approx(expected, abs=5e-5)
 
 
+@pytest.mark.parametrize(
+    ("successes", "n", "expected"),
+    [(0, 500, 0.0), (5, 500, 0.00428), (50, 100, 0.40383), (100, 100, 0.96301)],
+)
+def test_wilson_lower_bound_known_values(successes: float, n: float, expected: float) -> None:
+    lower, upper = wilson(successes, n, 0.95)
+    assert lower == pytest.approx(expected, abs=5e-5)
+    assert upper == wilson_upper(successes, n, 0.95)
+
+
 def test_wilson_upper_bound_edges() -> None:
-    assert wilson_upper(0, 0, 0.95) == 1.0  # nothing seen: nothing vouched for
+    assert wilson(0, 0, 0.95) == (0.0, 1.0)  # nothing seen: nothing vouched for
+    assert wilson_upper(0, 0, 0.95) == 1.0
     assert wilson_upper(3, 200, 0.95) > 3 / 200  # always above the observed rate
     assert wilson_upper(3, 200, 0.99) > wilson_upper(3, 200, 0.95)
     assert wilson_upper(3, 2000, 0.95) < wilson_upper(3, 200, 0.95)
@@ -111,7 +123,7 @@ def test_figures_from_one_reading() -> None:
     )
     found = figures(readings, 0.95)
     assert (found.pairs, found.flips, found.flip_rate) == (500, 10, 0.02)
-    assert found.flip_rate_upper == pytest.approx(wilson_upper(10, 500, 0.95))
+    assert (found.flip_rate_lower, found.flip_rate_upper) == wilson(10, 500, 0.95)
     assert found.mean_abs_diff == pytest.approx(0.03)
     assert found.score_psi == pytest.approx(0.0)
     assert found.bands == {"A": {"B": 10}}
@@ -120,6 +132,6 @@ def test_figures_from_one_reading() -> None:
 def test_figures_without_data_are_none() -> None:
     found = figures(PairedReadings(), 0.95)
     assert (found.pairs, found.flips) == (0, 0)
-    assert found.flip_rate is found.flip_rate_upper is None
+    assert found.flip_rate is found.flip_rate_lower is found.flip_rate_upper is None
     assert found.mean_abs_diff is found.score_psi is None
     assert figures(PairedReadings(diff_sum=3.0, diff_count=0.0), 0.95).mean_abs_diff is None

@@ -159,14 +159,44 @@ def test_judge_passes_a_candidate_that_agrees() -> None:
     ]
 
 
-def test_judge_fails_on_the_flip_rate_bound_not_the_raw_rate() -> None:
-    """15 flips in 1,000: raw 1.5 % is under 0.02, its 95 % Wilson bound (2.5 %) is not."""
+@pytest.mark.parametrize(
+    ("same", "flipped", "verdict", "gate_verdict"),
+    [
+        (1000, 0, Verdict.PASSED, "Passed"),  # interval (0, 0.0038)
+        (2985, 15, Verdict.PASSED, "Passed"),  # 0.5 %: (0.003, 0.0082)
+        (985, 15, Verdict.INCONCLUSIVE, "Undecided"),  # 1.5 %: (0.0091, 0.0246) straddles
+        (960, 40, Verdict.FAILED, "Failed"),  # 4 %: (0.0295, 0.0541), shown worse
+        (900, 100, Verdict.FAILED, "Failed"),
+    ],
+)
+def test_judge_the_flip_rate_by_its_confidence_interval(
+    same: float, flipped: float, verdict: Verdict, gate_verdict: str
+) -> None:
+    result = _judge(paired(same, flipped))
+    assert result.verdict is verdict
+    flip = result.gates[0]
+    assert (flip.name, flip.verdict, flip.max) == ("flipRate", gate_verdict, 0.02)
+    assert flip.value == result.flip_rate_upper
+    assert result.flip_rate_lower is not None
+    assert result.flip_rate_lower <= flipped / (same + flipped) <= result.flip_rate_upper
+
+
+def test_an_undecided_flip_rate_holds_and_says_why() -> None:
+    """15 flips in 1,000: raw 1.5 % is under 0.02, its 95 % upper bound (2.5 %) is not,
+    nor is the lower bound (0.9 %) above it: more pairs decide."""
     result = _judge(paired(985, 15))
-    assert (result.verdict, result.reason) == (Verdict.FAILED, "GateFailed")
+    assert (result.verdict, result.reason) == (Verdict.INCONCLUSIVE, "Undecided")
     assert result.flip_rate == pytest.approx(0.015)
-    assert "flipRate 0.02" in result.message
-    assert "> 0.02" in result.message
+    assert result.message == "flipRate bound 0.0246 > 0.02, not shown worse"
     assert _judge(paired(985, 15), gates={"flipRate": {"max": 0.03}}).verdict is Verdict.PASSED
+    assert _judge(paired(2955, 45)).verdict is Verdict.INCONCLUSIVE  # still 1.5 %
+    assert _judge(paired(9850, 150)).verdict is Verdict.PASSED  # upper 0.0176
+
+
+def test_a_failed_gate_wins_over_an_undecided_flip_rate() -> None:
+    result = _judge(paired(985, 15, diff_sum=100.0))
+    assert (result.verdict, result.reason) == (Verdict.FAILED, "GateFailed")
+    assert result.message == "scoreDiff 0.1 > 0.05"
 
 
 def test_judge_fails_on_score_difference_and_psi() -> None:

@@ -176,12 +176,30 @@ def test_crd_applies_defaults(cp: ControlPlane, admin: Kube) -> None:
     found = admin.get(ROLLOUTS, NS, "defaults")
     assert found is not None
     spec = found["spec"]
-    assert spec["canary"] == {"interval": "1m", "failureThreshold": 3, "progressDeadline": "10m"}
+    assert spec["canary"] == {
+        "interval": "1m",
+        "failureThreshold": 3,
+        "progressDeadline": "10m",
+        "approval": {"beforeTraffic": False, "beforePromotion": False},
+    }
     assert spec["analysis"]["minRequests"] == 200
     assert spec["analysis"]["gates"]["latencyP99"] == {"enabled": True, "max": "250ms"}
     assert spec["analysis"]["gates"]["positiveRateShift"]["max"] == 0.05
     assert spec["autoscaling"]["targetCPUUtilization"] == 70
     assert spec["prometheus"]["address"] == "http://prometheus.monitoring:9090"
+    assert spec["shadow"] == {
+        "enabled": False,
+        "percent": 100,
+        "minRequests": 500,
+        "duration": "5m",
+        "timeout": "30m",
+        "confidence": 0.95,
+        "gates": {
+            "flipRate": {"enabled": True, "max": 0.02},
+            "scoreDiff": {"enabled": True, "max": 0.05},
+            "scorePSI": {"enabled": True, "max": 0.1},
+        },
+    }
     assert RolloutSpec.model_validate(spec).canary.weights() == [5, 10, 25, 50]
     admin.delete(ROLLOUTS, NS, "defaults")
 
@@ -199,6 +217,13 @@ def test_crd_applies_defaults(cp: ControlPlane, admin: Kube) -> None:
         ({"analysis": {"custom": [{"name": "x", "query": "up"}]}}, "needs min or max"),
         ({"analysis": {"gates": {"errorRatio": {"min": 0.5, "max": 0.1}}}}, "min must not exceed"),
         ({"targetRef": {"kind": "StatefulSet", "name": "x"}}, "spec.targetRef.kind"),
+        (
+            {"shadow": {"enabled": True}, "router": {"ingress": {"name": "inference"}}},
+            "shadow.enabled needs router.httpRoute",
+        ),
+        ({"shadow": {"percent": 0}}, "spec.shadow.percent"),
+        ({"shadow": {"duration": "soon"}}, "spec.shadow.duration"),
+        ({"shadow": {"confidence": 1}}, "spec.shadow.confidence"),
     ],
 )
 def test_crd_rejects_bad_specs(cp: ControlPlane, spec: Obj, message: str) -> None:

@@ -597,3 +597,101 @@ def test_a_rollout_through_a_canary_ingress(harness: Harness) -> None:
     assert seen == ["20", "50", "0"] or seen == ["20", "50"]
     assert h.admin.get(INGRESSES, NS, "nginx-canary") is None  # removed on promotion
     assert h.weights("nginx") == [100]  # the HTTPRoute was not touched
+
+
+# ------------------------------------------------------------------ shadow phase
+AGREE = [
+    ({"baseline_outcome": "default", "outcome": "default"}, 100.0),
+    ({"baseline_outcome": "no_default", "outcome": "no_default"}, 400.0),
+]
+FLIPS = [
+    ({"baseline_outcome": "no_default", "outcome": "default"}, 250.0),
+    ({"baseline_outcome": "no_default", "outcome": "no_default"}, 250.0),
+]
+SCORES = [({"le": "0.25"}, 300.0), ({"le": "0.5"}, 400.0), ({"le": "+Inf"}, 500.0)]
+SHADOW: dict[str, Any] = {"enabled": True, "duration": "1s", "minRequests": 400}
+
+
+def _paired(decisions: list[tuple[dict[str, str], float]]) -> dict[str, Any]:
+    bands = [({"baseline_band": "A", "band": "A"}, 500.0)]
+    return {
+        "pairedDecisions": decisions,
+        "pairedBands": bands,
+        "candidateScore": SCORES,
+        "baselineScore": SCORES,
+    }
+
+
+def _mirrors(h: Harness, route: str) -> list[Obj]:
+    found = h.admin.get(HTTPROUTES, NS, route)
+    assert found is not None
+    return [f for r in found["spec"]["rules"] for f in r.get("filters") or []]
+
+
+def _shadow_world(h: Harness, target: str) -> FakeMetricsSource:
+    fake = FakeMetricsSource({**GOOD, "pairedDiffSum": 5.0, "pairedDiffCount": 500.0})
+    h.fakes[target] = fake  # no paired figures yet: the phase holds (TooFewPairs)
+    return fake
+
+
+def test_a_shadow_phase_mirrors_then_goes_on_to_traffic(harness: Harness) -> None:
+    h = harness
+    fake = _shadow_world(h, "sh")
+    version = h.models.new_version()
+    h.start("mro-sh", "sh", h.models.uri(version), shadow={**SHADOW, "percent": 40})
+
+    h.wait_phase("mro-sh", "Shadowing")
+
+    def mirrored() -> bool:
+        found = _mirrors(h, "sh")
+        return [(f["type"], f["requestMirror"]["percent"]) for f in found] == [
+            ("RequestMirror", 40)
+        ]
+
+    wait_for("mirror on", mirrored)
+    ref = _mirrors(h, "sh")[0]["requestMirror"]["backendRef"]
+    assert (ref["name"], ref["port"]) == ("sh-canary", 8000)  # the stable ref's port
+    assert h.weights("sh") == [100], "no applicant traffic while shadowing"
+    canary = h.need(DEPLOYMENTS, "sh-canary")
+    assert _env(canary, "BASELINE_MODEL_URI") == h.models.uri("1")
+    wait_for("too few pairs", lambda: "TooFewPairs" in h.status("mro-sh").get("message", ""))
+
+    fake.vectors.update(_paired(AGREE))
+    h.wait_phase("mro-sh", "Progressing")
+    assert _mirrors(h, "sh") == [], "the mirror is removed before the first step"
+    shadow = h.status("mro-sh")["shadow"]
+    assert (shadow["verdict"], shadow["pairs"], shadow["flips"]) == ("Passed", 500, 0)
+    assert shadow["bands"] == {"A": {"A": 500}}
+    events = h.events("mro-sh")
+    assert (
+        events.index("ShadowStarted") < events.index("ShadowPassed") < events.index("Progressing")
+    )
+    assert "rollout.shadow" in _tags(h, version)
+
+
+def test_a_failed_shadow_rolls_back_and_removes_the_mirror(harness: Harness) -> None:
+    h = harness
+    fake = _shadow_world(h, "shf")
+    fake.vectors.update(_paired(FLIPS))
+    version = h.models.new_version()
+    h.start("mro-shf", "shf", h.models.uri(version), shadow=SHADOW)
+
+    h.wait_phase("mro-shf", "Failed")
+    assert _mirrors(h, "shf") == []
+    assert h.weights("shf") == [100]
+    assert h.condition("mro-shf", "Promoted")["reason"] == "ShadowFailed"
+    assert h.status("mro-shf")["shadow"]["verdict"] == "Failed"
+    tags = _tags(h, version)
+    assert (tags["rollout.verdict"], tags["rollout.reason"]) == ("rolled_back", "ShadowFailed")
+
+
+def test_deleting_a_rollout_mid_shadow_removes_the_mirror(harness: Harness) -> None:
+    h = harness
+    _shadow_world(h, "shd")
+    h.start("mro-shd", "shd", h.models.uri(h.models.new_version()), shadow=SHADOW)
+    h.wait_phase("mro-shd", "Shadowing")
+    wait_for("mirror on", lambda: _mirrors(h, "shd") != [])
+    h.admin.delete(ROLLOUTS, NS, "mro-shd")
+    wait_for("rollout gone", lambda: h.admin.get(ROLLOUTS, NS, "mro-shd") is None, 30)
+    assert _mirrors(h, "shd") == []
+    assert h.weights("shd") == [100]

@@ -367,3 +367,4 @@ def test_the_kubernetes_example_is_a_valid_spec() -> None:
     spec = RolloutSpec.model_validate(doc["spec"])
     assert spec.target_ref.name == "creditrisk-inference" == spec.http_route
     assert spec.model.ref.alias == "challenger"
+    assert spec.shadow.enabled, "new rollouts of the chart's example start with a shadow phase"

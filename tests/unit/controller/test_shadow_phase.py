@@ -283,3 +283,24 @@ def test_promotion_and_rollback_of_a_shadowed_rollout_reassert_no_mirror() -> No
     assert SetMirror(0) in done.effects
     without = decide(spec(), promoting, seen(stable=stable), NOW)
     assert SetMirror(0) not in without.effects
+
+
+def test_an_undecided_flip_rate_holds_then_times_out() -> None:
+    """1.5 % flips: the interval straddles 0.02; more pairs would decide, the timeout
+    bounds the wait — a candidate reaches traffic only once shown within the gate."""
+    undecided = seen(paired=paired(985, 15))
+    held = decide(SHADOW, shadowing(), undecided, NOW)
+    assert held.status.phase is Phase.SHADOWING
+    assert "Undecided" in held.status.message
+    late = shadowing(shadow=RECORD.model_copy(update={"started_at": ago(1801)}))
+    decision = decide(SHADOW, late, undecided, NOW)
+    assert decision.status.phase is Phase.ROLLING_BACK
+    assert decision.events[-1].reason == "ShadowInconclusive"
+    assert "not shown worse" in decision.status.message
+
+
+def test_a_start_with_shadow_enabled_clears_any_stale_mirror() -> None:
+    decision = decide(SHADOW, status(Phase.PENDING), seen(), NOW)
+    assert decision.status.phase is Phase.INITIALIZING
+    assert decision.effects == (SetMirror(0),)
+    assert decide(spec(), status(Phase.PENDING), seen(), NOW).effects == ()

@@ -182,7 +182,12 @@ def test_crd_applies_defaults(cp: ControlPlane, admin: Kube) -> None:
     found = admin.get(ROLLOUTS, NS, "defaults")
     assert found is not None
     spec = found["spec"]
-    assert spec["canary"] == {"interval": "1m", "failureThreshold": 3, "progressDeadline": "10m"}
+    assert spec["canary"] == {
+        "interval": "1m",
+        "failureThreshold": 3,
+        "progressDeadline": "10m",
+        "approval": {"beforeTraffic": False, "beforePromotion": False},
+    }
     assert spec["analysis"]["minRequests"] == 200
     assert spec["analysis"]["gates"]["latencyP99"] == {"enabled": True, "max": "250ms"}
     assert spec["analysis"]["gates"]["positiveRateShift"]["max"] == 0.05

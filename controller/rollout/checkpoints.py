@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from controller.rollout.actions import Action, ScaleCanary, SetWeight
 from controller.rollout.moves import promote
 from controller.rollout.transitions import Decision, Tick, canary_bounds, go
+from controller.rollout.webhooks import confirm_promotion, confirm_rollout, pre_rollout
 from controller.status import Phase
 
 Stage = Callable[[Tick], Decision | None]
 
-BEFORE_TRAFFIC: Sequence[Stage] = ()
-BEFORE_PROMOTION: Sequence[Stage] = ()
+BEFORE_TRAFFIC: Sequence[Stage] = (confirm_rollout, pre_rollout)
+BEFORE_PROMOTION: Sequence[Stage] = (confirm_promotion,)
 
 
 def _first_stage(tick: Tick, stages: Sequence[Stage]) -> Decision | None:

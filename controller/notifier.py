@@ -1,7 +1,8 @@
 """Deliver phase-transition notifications off the reconcile path.
 
 ``Notifier.notify`` only puts the transition on a bounded queue (full: dropped and
-counted); one daemon thread reads the notifications Secret, renders each configured
+counted); one daemon thread reads the notifications Secret (``resolve``: in the operator,
+``secrets.secret_data`` through the API), renders each configured
 channel and POSTs it, at most ``per_minute`` messages a minute over all channels (a token
 bucket with ``burst`` tokens: a burst of transitions is delayed, not lost). One attempt per
 message; a failure is logged (without the URL) and counted in
@@ -15,16 +16,17 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
 from loguru import logger
 
 import controller.metrics as own_metrics
-from controller.kube import Kube
 from controller.notifications import CHANNELS, RENDER, Transition
-from controller.secrets import SecretError, secret_data
+from controller.secrets import SecretError
+
+Resolve = Callable[[str, str], Mapping[str, bytes]]  # (namespace, Secret) -> its keys
 
 
 class TokenBucket:
@@ -53,7 +55,7 @@ class Item:
 class Notifier:
     def __init__(
         self,
-        kube: Kube,
+        resolve: Resolve,
         per_minute: float = 30,
         burst: int = 10,
         capacity: int = 100,
@@ -62,7 +64,7 @@ class Notifier:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.kube, self.timeout = kube, timeout
+        self.resolve, self.timeout = resolve, timeout
         self.client = client or httpx.Client(follow_redirects=False)
         self.clock, self.sleep = clock, sleep
         self.bucket = TokenBucket(per_minute, burst, clock())
@@ -116,7 +118,7 @@ class Notifier:
     def deliver(self, item: Item) -> None:
         t = item.transition
         try:
-            urls = secret_data(self.kube, t.namespace, item.secret)
+            urls = self.resolve(t.namespace, item.secret)
         except SecretError as exc:
             own_metrics.NOTIFICATIONS.labels("all", "failed").inc()
             logger.warning("notifications of {}/{} not sent: {}", t.namespace, t.name, exc)

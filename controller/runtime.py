@@ -10,6 +10,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
@@ -19,6 +20,7 @@ from controller.kube import Kube
 from controller.mlflow_adapter import ModelRegistry
 from controller.notifier import Notifier
 from controller.prometheus import HttpMetricsSource, MetricsSource
+from controller.secrets import secret_data
 from controller.settings import ControllerSettings
 from controller.spec import RolloutSpec
 
@@ -61,7 +63,7 @@ def api_client(settings: ControllerSettings) -> ApiClient:
 def build_runtime(settings: ControllerSettings, api: ApiClient | None = None) -> Runtime:
     kube = Kube(api or api_client(settings), settings.field_manager, settings.request_timeout)
     notifier = Notifier(
-        kube,
+        partial(secret_data, kube),
         per_minute=settings.notifications_per_minute,
         burst=settings.notifications_burst,
         capacity=settings.notifications_queue,

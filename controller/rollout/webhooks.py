@@ -103,7 +103,8 @@ def _gate(tick: Tick, kind: str) -> Decision | None:
         return _failed_check(
             tick, kind, ", ".join(_describe(h, status.hook(h.name)) for h in failed)
         )
-    prefix = f"{tick.status.message}; " if kind == "confirm-promotion" else ""
+    where = tick.status.canary_weight
+    prefix = f"analysis passed at {where}%; " if kind == "confirm-promotion" else ""
     return hold(tick, f"{prefix}waiting for {kind} webhook {waiting}")
 
 

@@ -232,5 +232,8 @@ def test_confirm_promotion_holds_at_the_last_step(receiver: Receiver) -> None:
     for _ in range(3):
         assert loop.tick(metrics=metrics()).status.phase is Phase.PROGRESSING
     assert len(receiver.on("/promote")) == 3  # asked with each analysis
+    assert loop.status.message == (
+        "analysis passed at 50%; waiting for confirm-promotion webhook promote (HTTP 409)"
+    )
     receiver.answer("/promote", default=204)
     assert loop.tick().status.phase is Phase.PROMOTING

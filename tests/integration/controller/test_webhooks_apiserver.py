@@ -152,3 +152,33 @@ def test_a_failing_pre_rollout_hook_rolls_back_and_notifies(
         ("Initializing", "RollingBack"),
         ("RollingBack", "Failed"),
     ]
+
+
+def test_a_secret_the_operator_did_not_list_is_refused_by_the_api_server(
+    hooked: Harness, receiver: Receiver
+) -> None:
+    """A ModelRollout author names another Secret of the namespace as an HMAC key: the
+    controller's ServiceAccount may not read it, the hook is never called, the rollout
+    holds, and no value appears anywhere."""
+    h = hooked
+    h.cp.apply(secret("database", {"password": b"do-not-leak"}))
+    hook = {
+        "name": "sneaky",
+        "type": "confirm-rollout",
+        "url": f"{receiver.url}/sneaky",
+        "secretRef": {"name": "database", "key": "password"},
+    }
+    h.start("mro-sneaky", "sneaky", h.models.uri(h.models.new_version()), webhooks=[hook])
+
+    def refused() -> dict[str, Any] | None:
+        entries = h.status("mro-sneaky").get("hooks") or []
+        return next((e for e in entries if e["state"] == "Waiting"), None)
+
+    entry = wait_for("the hook refused", refused, timeout=60)
+    assert entry["message"] == f"Secret {NS}/database: HTTP 403"
+    assert entry["attempts"] == 0
+    assert receiver.on("/sneaky") == []
+    status = h.status("mro-sneaky")
+    assert status["phase"] == "Initializing"
+    assert status["canaryWeight"] == 0
+    assert "do-not-leak" not in str(status)

@@ -111,6 +111,18 @@ def reasons_inference(data: Json) -> Iterator[Row]:
         yield "reason codes", measure, figure, f"≥ 0.70 {_mark(ok)}", _ran(data)
 
 
+def paired(data: Json) -> Iterator[Row]:
+    for r in data["rows"]:
+        figure = (
+            f"{r['paired_rps']:,.0f} vs {r['plain_rps']:,.0f} req/s = {r['paired_vs_plain']:.2f}; "
+            f"+{r['extra_cpu_us_per_req']:,.0f} µs CPU/req"
+        )
+        rows = "1,000-row bulk" if r["rows_per_request"] > 1 else "/predict"
+        measure = f"{rows} with a baseline model vs without, c={r['concurrency']}"
+        target = f"≥ 0.70 {_mark(r['paired_vs_plain'] >= 0.7)}" if r.get("target") else ""
+        yield "paired scoring", measure, figure, target, _ran(data)
+
+
 def reasons_batch(data: Json) -> Iterator[Row]:
     on = next(r for r in data["rows"] if "ratio" in r)
     off = next(r for r in data["rows"] if "ratio" not in r)
@@ -196,6 +208,7 @@ SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("batch", batch),
     ("reasons_inference", reasons_inference),
     ("reasons_batch", reasons_batch),
+    ("paired", paired),
     ("records_batch", records_batch),
     ("controller_reconcile", controller),
     ("rollout", rollout),

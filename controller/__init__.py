@@ -15,3 +15,6 @@ VERSION = "v1alpha1"
 PLURAL = "modelrollouts"
 KIND = "ModelRollout"
 ACTION_ANNOTATION = f"{GROUP}/action"
+# who set the action, as the API server authenticated them: stamped by the chart's
+# MutatingAdmissionPolicy (k8s/admission/action-by.yaml); absent without it
+ACTION_BY_ANNOTATION = f"{GROUP}/action-by"

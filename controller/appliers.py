@@ -8,7 +8,7 @@ from typing import Any
 
 from loguru import logger
 
-from controller import ACTION_ANNOTATION
+from controller import ACTION_ANNOTATION, ACTION_BY_ANNOTATION
 from controller.builders import (
     canary_deployment,
     canary_hpa,
@@ -126,7 +126,7 @@ def tag_version(t: Target, a: act.TagVersion) -> None:
 
 
 def clear_action(t: Target, a: act.ClearOperatorAction) -> None:
-    body = {"metadata": {"annotations": {ACTION_ANNOTATION: None}}}
+    body = {"metadata": {"annotations": {ACTION_ANNOTATION: None, ACTION_BY_ANNOTATION: None}}}
     t.runtime.kube.patch(ROLLOUTS, t.ns, t.body["metadata"]["name"], body)
 
 

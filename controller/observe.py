@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controller import ACTION_ANNOTATION
+from controller import ACTION_ANNOTATION, ACTION_BY_ANNOTATION
 from controller.builders import HELD_FROM, env_value
 from controller.builders.meta import MODEL_URI
 from controller.hooks import call_due
@@ -94,11 +94,13 @@ def observe(
     except RegistryError as exc:
         error = str(exc)
     due = analysis_due(spec, status, now)
+    annotations = meta.get("annotations") or {}
     hpa_needed = stable_obj is not None and status.phase in ACTIVE  # read at promotion
     return Readings(
         generation=int(meta.get("generation", 1)),
         deleting=meta.get("deletionTimestamp") is not None,
-        action=(meta.get("annotations") or {}).get(ACTION_ANNOTATION),
+        action=annotations.get(ACTION_ANNOTATION),
+        action_by=annotations.get(ACTION_BY_ANNOTATION),
         model_name=name,
         candidate_version=version,
         candidate_error=error,

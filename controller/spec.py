@@ -47,6 +47,13 @@ class ModelSpec(CamelModel):
         return ModelRef.parse(self.uri)
 
 
+class ApprovalSpec(CamelModel):
+    """Sign-offs: hold in ``AwaitingApproval`` until ``action=approve`` (see docs/approval.md)."""
+
+    before_traffic: bool = False  # after the contract gate (and shadow), before any traffic
+    before_promotion: bool = False  # after the last step's analysis passed
+
+
 class CanarySpec(CamelModel):
     steps: list[int] | None = None  # traffic % per step; default 5, 10, 25, 50
     step_weight: int | None = Field(default=None, ge=1, le=100)
@@ -54,6 +61,7 @@ class CanarySpec(CamelModel):
     interval: Duration = 60.0
     failure_threshold: int = Field(default=3, ge=1)
     progress_deadline: Duration = 600.0
+    approval: ApprovalSpec = ApprovalSpec()
 
     @model_validator(mode="after")
     def _check(self) -> CanarySpec:

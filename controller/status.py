@@ -27,14 +27,17 @@ class Phase(StrEnum):
     INITIALIZING = "Initializing"  # contract gate, canary created, waiting until ready
     PROGRESSING = "Progressing"  # canary takes traffic; one analysis per interval
     PAUSED = "Paused"  # held by spec.paused or a pause annotation
+    AWAITING_APPROVAL = "AwaitingApproval"  # held for a sign-off (canary.approval)
     PROMOTING = "Promoting"  # stable rolls to the candidate; HPA floor held
     SUCCEEDED = "Succeeded"  # candidate is stable, alias moved, canary removed
     ROLLING_BACK = "RollingBack"  # traffic back on stable, canary scaled away, recording
     FAILED = "Failed"  # rolled back or refused (see the Promoted condition's reason)
 
 
-ACTIVE = frozenset({Phase.INITIALIZING, Phase.PROGRESSING, Phase.PAUSED})
-PAUSABLE = frozenset({Phase.PENDING, Phase.INITIALIZING, Phase.PROGRESSING})
+ACTIVE = frozenset({Phase.INITIALIZING, Phase.PROGRESSING, Phase.PAUSED, Phase.AWAITING_APPROVAL})
+PAUSABLE = frozenset(
+    {Phase.PENDING, Phase.INITIALIZING, Phase.PROGRESSING, Phase.AWAITING_APPROVAL}
+)
 TERMINAL = frozenset({Phase.SUCCEEDED, Phase.FAILED})
 
 
@@ -100,6 +103,19 @@ class HookStatus(CamelModel):
     time: Timestamp | None = None  # of the last call (or of the ask)
 
 
+ApprovalPoint = Literal["beforeTraffic", "beforePromotion"]
+
+
+class Approval(CamelModel):
+    """A sign-off: where, for which version, by whom (as the API server authenticated them,
+    or "unknown" without the admission policy) and when."""
+
+    point: ApprovalPoint
+    version: str | None = None
+    by: str
+    at: Timestamp
+
+
 class RolloutStatus(CamelModel):
     phase: Phase = Phase.PENDING
     message: str = ""
@@ -122,6 +138,9 @@ class RolloutStatus(CamelModel):
     paused_from: Phase | None = None
     paused_by: Literal["spec", "annotation"] | None = None
     last_action: str | None = None
+    last_action_by: str | None = None
+    awaiting: ApprovalPoint | None = None  # the sign-off AwaitingApproval waits for
+    approvals: list[Approval] = Field(default_factory=list)  # this attempt's sign-offs
     promotion: Promotion | None = None
     last_analysis: AnalysisRecord | None = None
     history: list[AnalysisRecord] = Field(default_factory=list)

@@ -87,7 +87,7 @@ class TagVersion:
 
 @dataclass(frozen=True)
 class ClearOperatorAction:
-    """Remove the handled ``mlops.creditrisk.io/action`` annotation."""
+    """Remove the handled ``mlops.creditrisk.io/action`` annotation (and its ``action-by``)."""
 
 
 @dataclass(frozen=True)

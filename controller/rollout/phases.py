@@ -128,6 +128,14 @@ def rolling_back(tick: Tick) -> Decision:
     )
 
 
+def awaiting_approval(tick: Tick) -> Decision:
+    """Before traffic nothing moves; before promotion the analysis goes on at the last
+    weight (``approval.before_promotion`` keeps the phase while it passes)."""
+    if tick.status.awaiting == "beforePromotion":
+        return progressing(tick)
+    return Decision(tick.status)
+
+
 def terminal(tick: Tick) -> Decision:
     return Decision(tick.status)
 
@@ -137,6 +145,7 @@ HANDLERS = {
     Phase.INITIALIZING: initializing,
     Phase.PROGRESSING: progressing,
     Phase.PAUSED: paused,
+    Phase.AWAITING_APPROVAL: awaiting_approval,
     Phase.PROMOTING: promoting,
     Phase.ROLLING_BACK: rolling_back,
     Phase.SUCCEEDED: terminal,

@@ -26,7 +26,10 @@ from controller.status import AnalysisRecord, Phase, RolloutStatus, Verdict
 
 def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
     """Whether this tick runs an analysis (the adapters query Prometheus only then)."""
-    if status.phase is not Phase.PROGRESSING:
+    awaiting_promotion = status.phase is Phase.AWAITING_APPROVAL and (
+        status.awaiting == "beforePromotion"
+    )
+    if status.phase is not Phase.PROGRESSING and not awaiting_promotion:
         return False
     last = status.last_analysis_time
     return last is None or (now - last).total_seconds() >= spec.canary.interval

@@ -91,6 +91,7 @@ class Readings:
     generation: int = 1
     deleting: bool = False
     action: str | None = None  # value of the mlops.creditrisk.io/action annotation
+    action_by: str | None = None  # its mlops.creditrisk.io/action-by (the admission policy's)
     model_name: str | None = None
     candidate_version: str | None = None  # spec.model.uri resolved now
     candidate_error: str = ""  # why it could not be resolved

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 
 from controller.rollout.transitions import Tick
-from controller.status import AnalysisRecord
+from controller.status import AnalysisRecord, Approval
 
 TAG_PREFIX = "rollout"
 MAX_TAG_VALUE = 4000  # MLflow caps model-version tag values at 5000 characters
@@ -31,6 +31,16 @@ def analysis_tag(record: AnalysisRecord, number: int) -> dict[str, str]:
     return {f"{TAG_PREFIX}.analysis.{number:03d}": compact(record)}
 
 
+def _signed(approval: Approval) -> dict[str, str]:
+    return {"by": approval.by, "at": approval.at.isoformat(timespec="seconds")}
+
+
+def approval_tags(approval: Approval) -> dict[str, str]:
+    """The sign-off on the version, as soon as it is given (best effort)."""
+    value = json.dumps(_signed(approval), separators=(",", ":"))
+    return {f"{TAG_PREFIX}.approval.{approval.point}": value[:MAX_TAG_VALUE]}
+
+
 def verdict_tags(
     tick: Tick, verdict: str, reason: str, message: str, at: datetime | None = None
 ) -> dict[str, str]:
@@ -51,4 +61,7 @@ def verdict_tags(
     }
     if status.last_analysis is not None:
         tags[f"{TAG_PREFIX}.last_analysis"] = compact(status.last_analysis)
+    signed = {a.point: _signed(a) for a in status.approvals if a.version == status.canary_version}
+    if signed:
+        tags[f"{TAG_PREFIX}.approvals"] = json.dumps(signed, separators=(",", ":"))[:MAX_TAG_VALUE]
     return tags

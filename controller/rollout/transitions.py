@@ -126,6 +126,8 @@ def fresh_rollout(tick: Tick, version: str, *, retries: int = 0) -> RolloutStatu
             "paused_by": None,
             "promotion": None,
             "hooks": [],
+            "awaiting": None,
+            "approvals": [],
         }
     )
     status = with_condition(

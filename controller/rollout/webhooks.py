@@ -20,11 +20,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from controller.rollout.actions import CallWebhook, EmitEvent
+from controller.rollout.actions import Action, CallWebhook, EmitEvent
 from controller.rollout.moves import rollback
 from controller.rollout.readings import Readings
 from controller.rollout.records import compact
-from controller.rollout.transitions import Decision, Tick, hold
+from controller.rollout.transitions import Decision, Tick, go, hold
 from controller.spec import RolloutSpec, Webhook
 from controller.status import (
     TERMINAL,
@@ -39,6 +39,11 @@ from controller.status import (
 CONFIRM = frozenset({"confirm-rollout", "confirm-promotion"})
 BEFORE_TRAFFIC = ("confirm-rollout", "pre-rollout")
 GATE_PREFIX = "webhook/"
+HOME = {
+    "confirm-rollout": Phase.INITIALIZING,
+    "pre-rollout": Phase.INITIALIZING,
+    "confirm-promotion": Phase.PROGRESSING,
+}
 PAYLOAD_VERSION = "v1"
 
 
@@ -105,7 +110,17 @@ def _gate(tick: Tick, kind: str) -> Decision | None:
         )
     where = tick.status.canary_weight
     prefix = f"analysis passed at {where}%; " if kind == "confirm-promotion" else ""
-    return hold(tick, f"{prefix}waiting for {kind} webhook {waiting}")
+    return _stay(tick, kind, f"{prefix}waiting for {kind} webhook {waiting}")
+
+
+def _stay(tick: Tick, kind: str, message: str, *actions: Action) -> Decision:
+    """Hold in the phase whose handler runs this checkpoint again (Initializing before
+    traffic, Progressing before promotion); reached from another stage's phase (e.g. right
+    after a sign-off), go back there first."""
+    home = HOME[kind]
+    if tick.status.phase is home:
+        return hold(tick, message, *actions)
+    return go(tick, home, "AwaitingWebhook", message, *actions, awaiting=None)
 
 
 def _state(status: RolloutStatus, hook: Webhook) -> str | None:
@@ -119,7 +134,7 @@ def _failed_check(tick: Tick, kind: str, which: str) -> Decision:
     message = f"failed check {failed}/{threshold}: {kind} webhook {which} failed"
     if failed >= threshold:
         return rollback(tick, "WebhookFailed", message)
-    return hold(tick, message, EmitEvent("WebhookFailed", message, "Warning"))
+    return _stay(tick, kind, message, EmitEvent("WebhookFailed", message, "Warning"))
 
 
 def confirm_rollout(tick: Tick) -> Decision | None:

@@ -62,10 +62,22 @@ PAIRED_SCORE_DIFF = "inference_paired_score_abs_diff"
 # histogram (SCORE's buckets), MODEL_LABELS + baseline_version: the baseline's probability on
 # the same applicants (score PSI candidate vs baseline without sampling noise)
 BASELINE_SCORE = "inference_baseline_score"
+# gauge, MODEL_LABELS + baseline_uri, only on pods given a baseline: 1 while the served model
+# is paired with it, 0 while it is not (still loading, failed to load, incompatible feature
+# contract); with 0 the paired series above get no samples: "no data", never a pass
+BASELINE_URI_LABEL = "baseline_uri"
+BASELINE_LOADED = "inference_baseline_loaded"
 
-COUNTERS = (HTTP_REQUESTS, PREDICTIONS)
-HISTOGRAMS = (HTTP_DURATION, SCORE)
-GAUGES = (FEATURE_PSI, SCORE_PSI, DRIFT_SAMPLES, DRIFT_DETECTED, MODEL_INFO_METRIC)
+COUNTERS = (HTTP_REQUESTS, PREDICTIONS, PAIRED_DECISIONS, PAIRED_BANDS)
+HISTOGRAMS = (HTTP_DURATION, SCORE, PAIRED_SCORE_DIFF, BASELINE_SCORE)
+GAUGES = (
+    FEATURE_PSI,
+    SCORE_PSI,
+    DRIFT_SAMPLES,
+    DRIFT_DETECTED,
+    MODEL_INFO_METRIC,
+    BASELINE_LOADED,
+)
 
 
 def total(counter: str) -> str:
@@ -79,8 +91,9 @@ def bucket(histogram: str) -> str:
 
 def exposed_names() -> frozenset[str]:
     """Every series name the inference service exports (as PromQL sees them). The client
-    library adds ``_created`` to counters and to the latency histogram; the score histogram
-    is the service's own collector, without it."""
+    library adds ``_created`` to counters and to the latency histogram; the score
+    histograms (served score, baseline score, paired difference) are the service's own
+    collector, without it."""
     histograms = {f"{h}{suffix}" for h in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
     counters = {f"{c}{suffix}" for c in COUNTERS for suffix in ("_total", "_created")}
     return frozenset({*counters, *histograms, f"{HTTP_DURATION}_created", *GAUGES})

@@ -71,7 +71,9 @@ def create_app(
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     install_error_handlers(app)
     # slowapi + limits (0.1-0.4 s of start-up) are imported only when a limit is set
-    limiter = install_limiter(app, settings.rate_limit, settings.redis_url, "inference")
+    limiter = install_limiter(
+        app, settings.rate_limit, settings.redis_url, settings.rate_limit_prefix
+    )
     app.state.limiter, app.state.watcher = limiter, watcher
     routers = [predict.router, model.router, admin.router, decisions.router, health.router]
     for router in routers:

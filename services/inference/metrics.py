@@ -7,7 +7,7 @@ Grafana dashboard query them); ``docs/inference.md`` documents each one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -18,7 +18,70 @@ from services.inference.score_histogram import ScoreHistogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# |probability - baseline probability|: decisions at a threshold move with differences of
+# a few hundredths, so the buckets are fine there
+DIFF_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 ModelLabels = tuple[str, str, str]
+PairLabels = tuple[str, str, str, str]  # ModelLabels + the baseline's version
+OUTCOMES = (t.NO_DEFAULT_OUTCOME, t.DEFAULT_OUTCOME)  # indexed by the label (1 = default)
+
+
+class PairedSeries:
+    """The paired-scoring series of one (served version, baseline version): every child
+    created up front (zeros included, so ratios have data from the first scrape) and kept,
+    so the request path only increments."""
+
+    def __init__(
+        self,
+        metrics: InferenceMetrics,
+        labels: PairLabels,
+        bands: Sequence[str],
+        baseline_bands: Sequence[str],
+    ) -> None:
+        self.labels = labels
+        self.bands, self.baseline_bands = list(bands), list(baseline_bands)
+        # [baseline label][served label]
+        self.decisions = [
+            [metrics.paired_decisions.labels(*labels, base, out) for out in OUTCOMES]
+            for base in OUTCOMES
+        ]
+        # [baseline band index][served band index]
+        self.migrations = [
+            [metrics.paired_bands.labels(*labels, base, band) for band in self.bands]
+            for base in self.baseline_bands
+        ]
+        self._by_name = {
+            (base, band): self.migrations[i][j]
+            for i, base in enumerate(self.baseline_bands)
+            for j, band in enumerate(self.bands)
+        }
+        self.diff, self.baseline_score = metrics.paired_diff, metrics.baseline_score
+
+    def observe_one(
+        self,
+        label: int,
+        baseline_label: int,
+        band: str,
+        baseline_band: str,
+        probability: float,
+        baseline_probability: float,
+    ) -> None:
+        self.decisions[baseline_label][label].inc()
+        self._by_name[(baseline_band, band)].inc()
+        self.diff.observe_one(self.labels, abs(probability - baseline_probability))
+        self.baseline_score.observe_one(self.labels, baseline_probability)
+
+    def observe_many(
+        self, decisions: np.ndarray, bands: np.ndarray, proba: np.ndarray, base: np.ndarray
+    ) -> None:
+        """``decisions`` [baseline][served] 2x2 counts, ``bands`` the migration counts."""
+        for (i, j), count in np.ndenumerate(decisions):
+            if count:
+                self.decisions[i][j].inc(int(count))
+        for i, j in zip(*np.nonzero(bands), strict=True):
+            self.migrations[i][j].inc(int(bands[i, j]))
+        self.diff.observe(self.labels, np.abs(proba - base))
+        self.baseline_score.observe(self.labels, base)
 
 
 class InferenceMetrics:
@@ -79,6 +142,41 @@ class InferenceMetrics:
             [*MODEL_LABELS, "dataset", "uri"],
             registry=reg,
         )
+        pair_labels = [*MODEL_LABELS, t.BASELINE_VERSION_LABEL]
+        self.paired_decisions = Counter(
+            t.PAIRED_DECISIONS,
+            "Applicants scored by both the served and the baseline model, by both outcomes",
+            [*pair_labels, t.BASELINE_OUTCOME_LABEL, t.OUTCOME_LABEL],
+            registry=reg,
+        )
+        self.paired_bands = Counter(
+            t.PAIRED_BANDS,
+            "Applicants scored by both models, by the baseline's and the served risk band",
+            [*pair_labels, t.BASELINE_BAND_LABEL, t.BAND_LABEL],
+            registry=reg,
+        )
+        self.paired_diff = ScoreHistogram(
+            t.PAIRED_SCORE_DIFF,
+            "Absolute difference of the served and the baseline probability, per applicant",
+            pair_labels,
+            DIFF_BUCKETS,
+            registry=reg,
+        )
+        self.baseline_score = ScoreHistogram(
+            t.BASELINE_SCORE,
+            "The baseline model's default probability of the applicants the served model scored",
+            pair_labels,
+            SCORE_BUCKETS,
+            registry=reg,
+        )
+        self.baseline_loaded = Gauge(
+            t.BASELINE_LOADED,
+            "1 while the served model is paired with the configured baseline, else 0",
+            [*MODEL_LABELS, t.BASELINE_URI_LABEL],
+            registry=reg,
+        )
+        self._paired: dict[PairLabels, PairedSeries] = {}
+        self._baseline_status: tuple[str, ...] | None = None
         self._http_children: dict[tuple[str, ...], tuple[Counter, Histogram | None]] = {}
         self._outcome_children: dict[ModelLabels, tuple[Counter, ...]] = {}
         self._served: tuple[ModelLabels, list[str], tuple[str, ...]] | None = None
@@ -156,6 +254,24 @@ class InferenceMetrics:
         self.info.labels(*info).set(1)
         self._outcomes(model)
         self.set_drift(model, dict.fromkeys(features, 0.0), 0.0, False, 0)
+
+    def paired(
+        self, labels: PairLabels, bands: Sequence[str], baseline_bands: Sequence[str]
+    ) -> PairedSeries:
+        """The paired series of a served version and a baseline version (made once)."""
+        series = self._paired.get(labels)
+        if series is None:
+            series = self._paired[labels] = PairedSeries(self, labels, bands, baseline_bands)
+        return series
+
+    def baseline_status(self, model: ModelLabels, uri: str, paired: bool) -> None:
+        """Whether the served version is paired with the baseline at ``uri`` (one series:
+        the previous version's is removed)."""
+        key = (*model, uri)
+        if self._baseline_status is not None and self._baseline_status != key:
+            self.baseline_loaded.remove(*self._baseline_status)
+        self._baseline_status = key
+        self.baseline_loaded.labels(*key).set(1.0 if paired else 0.0)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

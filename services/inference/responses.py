@@ -78,6 +78,13 @@ class DriftInfo(BaseModel):
     detected: bool = Field(description="a PSI is above the threshold with enough samples")
 
 
+class BaselineInfo(BaseModel):
+    uri: str = Field(description="the baseline the pod was given (BASELINE_MODEL_URI)")
+    version: str | None = Field(None, description="its loaded version (None: not loaded)")
+    paired: bool = Field(description="the served model's applicants are also scored by it")
+    status: str = Field(description="why it is (not) paired: loading, refused, paired with")
+
+
 class ModelInfo(BaseModel):
     model: ModelRef
     uri: str = Field(description="the URI the service was asked to serve (MODEL_URI)")
@@ -90,6 +97,9 @@ class ModelInfo(BaseModel):
     loaded_at: str = Field(description="when this version started serving (UTC, ISO 8601)")
     last_reload: ReloadStatus | None = None
     drift: DriftInfo
+    baseline: BaselineInfo | None = Field(
+        None, description="paired scoring (None: no baseline configured)"
+    )
 
 
 class Health(BaseModel):

@@ -7,22 +7,30 @@ versions in one answer. A reload builds the new snapshot off the event loop, che
 and then swaps one reference; a candidate that fails to load (artifact, contract, probe
 prediction) or whose contract is incompatible with the served one is refused, and the old
 version keeps serving. Reloads are serialised by a lock.
+
+With ``baseline_model_uri`` set, the runtime also loads that model once (same loader and
+checks) and pairs every served snapshot with it (``paired.PairedScorer``) when its
+features encode alike; a baseline that cannot load or pair leaves the pod ready and
+serving unpaired (``inference_baseline_loaded`` 0, no paired samples). A registry outage
+is retried every ``load_retry_seconds`` (by the watcher), a baseline that does not exist
+is not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import anyio.to_thread
 from loguru import logger
 
 from services.core.contract import compatibility_issues
-from services.core.model_store import LoadedModel, ModelLoadError, load_model
+from services.core.model_store import LoadedModel, ModelGone, ModelLoadError, load_model
 from services.inference.drift import DriftMonitor
 from services.inference.metrics import InferenceMetrics, ModelLabels
+from services.inference.paired import PairedScorer, baseline_columns
 from services.inference.responses import ReloadStatus
 from services.inference.schemas import RequestSchemas, build_schemas
 from services.inference.settings import InferenceSettings
@@ -51,6 +59,7 @@ class Served:
     drift: DriftMonitor
     labels: ModelLabels  # (model_name, model_version, track)
     loaded_at: str = field(default_factory=now)
+    paired: PairedScorer | None = None  # the baseline scoring the same applicants
 
     @property
     def ref(self) -> dict[str, str]:
@@ -64,6 +73,9 @@ class ModelRuntime:
         self.uri = settings.model_uri  # what the served version was loaded from
         self.generation = 0  # bumped on every swap (e.g. to refresh the OpenAPI document)
         self.last_reload: ReloadStatus | None = None
+        self.baseline: LoadedModel | None = None
+        self.baseline_pending = bool(settings.baseline_model_uri)  # configured, to (re)try
+        self.baseline_message = "loading" if self.baseline_pending else "off"
         self._lock = asyncio.Lock()
 
     @property
@@ -74,15 +86,80 @@ class ModelRuntime:
         """Load ``uri`` (default: the served URI) and swap it in if it is fit to serve."""
         uri = uri or self.uri
         async with self._lock:
+            await anyio.to_thread.run_sync(self._load_baseline)
             try:
                 served = await anyio.to_thread.run_sync(self._prepare, uri)
                 status = self._adopt(served, uri, force)
             except ModelLoadError as exc:
                 status = ReloadStatus(ok=False, at=now(), uri=uri, message=str(exc))
             self.last_reload = status
+            self._pair_current()
         log = logger.info if status.ok else logger.error
         log("reload {}: {}", "ok" if status.ok else "refused", status.message)
         return status
+
+    async def load_baseline(self) -> None:
+        """Try the baseline again (the watcher, while ``baseline_pending``)."""
+        async with self._lock:
+            await anyio.to_thread.run_sync(self._load_baseline)
+            self._pair_current()
+            if self.baseline is not None and self.settings.gc_freeze:
+                freeze_heap()  # the baseline joins the served model out of the GC's scans
+
+    def _load_baseline(self) -> None:
+        uri, s = self.settings.baseline_model_uri, self.settings
+        if not self.baseline_pending:
+            return
+        try:
+            self.baseline = load_model(uri, s.mlflow_tracking_uri, s.nthread)
+        except ModelGone as exc:
+            self.baseline_pending = False
+            self.baseline_message = f"baseline {uri} not found, serving unpaired: {exc}"
+            logger.error(self.baseline_message)
+            return
+        except ModelLoadError as exc:
+            self.baseline_message = f"baseline {uri} failed to load, retrying: {exc}"
+            logger.error(self.baseline_message)
+            return
+        self.baseline_pending = False
+        self.baseline_message = f"baseline {self.baseline.name} v{self.baseline.version} loaded"
+        logger.info(self.baseline_message)
+
+    def _pair_current(self) -> None:
+        """Pair the served snapshot with a baseline loaded after it was adopted."""
+        current = self.current
+        if current is not None and current.paired is None and self.baseline is not None:
+            self.current = self._pair(current)
+
+    def _pair(self, served: Served) -> Served:
+        """``served`` with the baseline scoring alongside it, if one is configured, loaded
+        and reads the same encoded rows; sets ``inference_baseline_loaded`` accordingly."""
+        uri = self.settings.baseline_model_uri
+        if not uri:
+            return served
+        paired, baseline = None, self.baseline
+        if baseline is not None:
+            model = served.model
+            columns = baseline_columns(model.contract, baseline.contract)
+            if columns.ok:
+                series = self.metrics.paired(
+                    (*served.labels, baseline.version),
+                    [b.name for b in model.contract.risk_bands],
+                    [b.name for b in baseline.contract.risk_bands],
+                )
+                paired = PairedScorer(model, baseline, columns, series)
+                self.baseline_message = (
+                    f"baseline {baseline.name} v{baseline.version} paired with "
+                    f"{model.name} v{model.version}"
+                )
+            else:
+                self.baseline_message = (
+                    f"baseline {baseline.name} v{baseline.version} cannot score the rows of "
+                    f"{model.name} v{model.version}, serving unpaired: {'; '.join(columns.issues)}"
+                )
+                logger.error(self.baseline_message)
+        self.metrics.baseline_status(served.labels, uri, paired is not None)
+        return replace(served, paired=paired)
 
     def _prepare(self, uri: str) -> Served:
         s = self.settings
@@ -126,7 +203,7 @@ class ModelRuntime:
                 message=f"incompatible contract: {'; '.join(issues)}{kept}",
             )
         self.metrics.serve(served.labels, new.contract.feature_names, new.contract.dataset, uri)
-        self.current, self.uri = served, uri
+        self.current, self.uri = self._pair(served), uri
         self.generation += 1
         if self.settings.gc_freeze:
             freeze_heap()

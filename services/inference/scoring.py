@@ -16,6 +16,9 @@ together with those of concurrent requests (``explainer.ReasonBatcher``: one DMa
 all); a bulk request's with one DMatrix that also scores them when ``explain`` asks for
 every row (its margins are bit-identical to ``inplace_predict``'s, so explaining never
 changes a score).
+
+With a baseline paired (``paired.py``), the same encoded rows are scored once more by it,
+for the paired metrics only (one extra prediction per request, bulk rows together).
 """
 
 from __future__ import annotations
@@ -91,6 +94,10 @@ class Scorer:
         scored = score_one(served, record)
         self.metrics.observe_score(served.labels, scored.prediction, scored.probability)
         served.drift.observe(scored.encoded, (scored.probability,))
+        if served.paired is not None:
+            served.paired.observe_one(
+                scored.encoded, scored.prediction, scored.probability, scored.risk_band
+            )
         answer = scored.answer()
         if self.k and (explain or scored.prediction == 1):
             with scoring_errors(1):
@@ -106,6 +113,8 @@ class Scorer:
         scored = score(served, records, explain)
         self.metrics.observe_scores(served.labels, scored.out.label, scored.out.probability)
         served.drift.observe(scored.encoded, scored.out.probability)
+        if served.paired is not None:
+            served.paired.observe_many(scored.encoded, scored.out.label, scored.out.probability)
         rows = scored.rows()
         if scored.matrix is not None:
             with scoring_errors(len(rows)):

@@ -1,5 +1,6 @@
-"""Inference settings: env prefix ``INFERENCE_``; ``MODEL_URI``, ``TRACK`` and ``REDIS_URL``
-are also read without prefix (the names the Helm chart and the rollout controller set).
+"""Inference settings: env prefix ``INFERENCE_``; ``MODEL_URI``, ``BASELINE_MODEL_URI``,
+``TRACK`` and ``REDIS_URL`` are also read without prefix (the names the Helm chart and the
+rollout controller set).
 
 Every field is documented with its unit; ``docs/inference.md`` lists them all.
 """
@@ -31,6 +32,16 @@ class InferenceSettings(KeyedServiceSettings):
         validation_alias=_alias("INFERENCE_MODEL_URI", "MODEL_URI", "model_uri"),
         description="model to serve: models:/name@alias, models:/name/VERSION, runs:/… or a "
         "local folder holding contract.json + booster.ubj",
+    )
+    baseline_model_uri: str = Field(
+        "",
+        validation_alias=_alias(
+            "INFERENCE_BASELINE_MODEL_URI", "BASELINE_MODEL_URI", "baseline_model_uri"
+        ),
+        description="paired scoring: a second model (the stable version, pinned as "
+        "models:/name/VERSION; any model_uri form works) that also scores every applicant "
+        "to compare decisions on the same applicant (inference_paired_* metrics); the "
+        "answer is always the served model's; empty = off",
     )
     track: Track = Field(
         "stable",
@@ -111,6 +122,13 @@ class InferenceSettings(KeyedServiceSettings):
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         return rate_limit_spec(value)
+
+    @property
+    def rate_limit_prefix(self) -> str:
+        """The rate-limit namespace: a pod given a baseline (a shadow/canary pod receiving
+        mirrored copies of requests another pod already counted) keeps its own budgets, so
+        a mirrored copy never spends the client's shared budget a second time."""
+        return "inference-paired" if self.baseline_model_uri else "inference"
 
     @property
     def faults_enabled(self) -> bool:

@@ -1,9 +1,10 @@
 """Background loop: load the model until it serves, then (optionally) follow the alias.
 
 While no model serves, a load is retried every ``load_retry_seconds`` (the MLflow server
-may start after us). With ``reload_poll_seconds`` > 0 and a ``models:/name@alias`` URI, the
-alias is resolved every interval and a moved alias triggers a reload; a version that was
-refused once is not downloaded again until the alias moves on.
+may start after us); so is a configured baseline model that failed to load. With
+``reload_poll_seconds`` > 0 and a ``models:/name@alias`` URI, the alias is resolved every
+interval and a moved alias triggers a reload; a version that was refused once is not
+downloaded again until the alias moves on.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class AliasWatcher:
 
     async def _run(self) -> None:
         while True:
-            loaded = self.runtime.ready
+            loaded = self.runtime.ready and not self.runtime.baseline_pending
             if loaded and not self.settings.reload_poll_seconds:
                 return
             delay = (
@@ -54,6 +55,8 @@ class AliasWatcher:
         if not self.runtime.ready:
             await self.runtime.reload()
             return
+        if self.runtime.baseline_pending:
+            await self.runtime.load_baseline()
         target = await self.alias_version()
         current = self.runtime.current
         if target is None or current is None or target == current.labels[1]:

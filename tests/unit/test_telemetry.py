@@ -85,6 +85,9 @@ def test_the_inference_app_exports_the_metrics_named_here() -> None:
     metrics.serve(labels, ["f"], "default", "models:/m/1")
     metrics.observe_request(labels, t.PREDICT, "POST", 200, 0.01)
     metrics.observe_score(labels, 1, 0.7)
+    paired = metrics.paired((*labels, "1"), ["low", "high"], ["low", "high"])
+    paired.observe_one(1, 0, "high", "low", 0.7, 0.4)  # the paired-scoring series
+    metrics.baseline_status(labels, "models:/m/1", paired=True)
     exposed = {
         line.split("{", 1)[0].split(" ", 1)[0]
         for line in metrics.exposition().decode().splitlines()

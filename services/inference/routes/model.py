@@ -6,7 +6,12 @@ from fastapi import APIRouter, Request
 
 from services.core import telemetry
 from services.inference.deps import API_KEY_SECURITY, RuntimeDep, ScoringDep
-from services.inference.responses import FeatureInfo, ModelInfo, error_responses
+from services.inference.responses import (
+    BaselineInfo,
+    FeatureInfo,
+    ModelInfo,
+    error_responses,
+)
 from services.inference.runtime import ModelRuntime, Served
 
 
@@ -34,7 +39,17 @@ def model_info(runtime: ModelRuntime, served: Served) -> ModelInfo:
         loaded_at=served.loaded_at,
         last_reload=runtime.last_reload,
         drift=served.drift.flush().as_dict(),  # type: ignore[arg-type]
+        baseline=baseline_info(runtime, served),
     )
+
+
+def baseline_info(runtime: ModelRuntime, served: Served) -> BaselineInfo | None:
+    uri = runtime.settings.baseline_model_uri
+    if not uri:
+        return None
+    version = runtime.baseline.version if runtime.baseline is not None else None
+    paired = served.paired is not None
+    return BaselineInfo(uri=uri, version=version, paired=paired, status=runtime.baseline_message)
 
 
 router = APIRouter(tags=["model"])

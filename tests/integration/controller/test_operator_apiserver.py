@@ -70,6 +70,7 @@ def cp() -> Iterator[ControlPlane]:
         plane.apply(plane.crd_dir("gateway-api"), ROOT / "k8s" / "crd" / "modelrollouts.yaml")
         plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
         plane.apply(ROOT / "k8s" / "rbac")
+        plane.apply(ROOT / "k8s" / "admission" / "action-by.yaml")
         yield plane
     finally:
         plane.stop()
@@ -132,6 +133,11 @@ class Harness:
         self.cp.kubectl(
             "annotate", "mro", name, "-n", NS, f"mlops.creditrisk.io/action={action}", "--overwrite"
         )
+
+    def annotate_as(self, user: str, name: str, *annotations: str) -> None:
+        """Annotate as ``user`` (impersonated, with the rights of system:masters)."""
+        who = (f"--as={user}", "--as-group=system:masters")
+        self.cp.kubectl("annotate", "mro", name, "-n", NS, *annotations, "--overwrite", *who)
 
     def condition(self, name: str, kind: str) -> Obj:
         return next(c for c in self.status(name)["conditions"] if c["type"] == kind)
@@ -462,6 +468,48 @@ def test_operator_actions_by_annotation(harness: Harness) -> None:
     events = h.events("mro-act")
     for reason in ("Paused", "Resumed", "Aborted", "RolledBack", "Retried", "PromotedByOperator"):
         assert reason in events
+
+
+def test_sign_offs_hold_the_rollout_and_record_who_approved(harness: Harness) -> None:
+    h = harness
+    version = h.models.new_version()
+    canary = {**FAST["canary"], "approval": {"beforeTraffic": True, "beforePromotion": True}}
+    h.start("mro-sign", "sign", h.models.uri(version), canary=canary)
+    status = h.wait_phase("mro-sign", "AwaitingApproval")
+    assert status["awaiting"] == "beforeTraffic"
+    assert h.weights("sign") == [100]
+    assert h.need(DEPLOYMENTS, "sign-canary")["status"].get("readyReplicas") == 1
+
+    h.annotate_as("alice", "mro-sign", "mlops.creditrisk.io/action=approve")
+    status = wait_for(
+        "past the traffic sign-off",
+        lambda: h.status("mro-sign").get("awaiting") == "beforePromotion" and h.status("mro-sign"),
+    )
+    assert status["phase"] == "AwaitingApproval"
+    assert [(a["point"], a["by"], a["version"]) for a in status["approvals"]] == [
+        ("beforeTraffic", "alice", version)
+    ]
+    assert h.weights("sign") == [50, 50]  # held at the last step while the sign-off waits
+    assert status["lastAnalysis"]["verdict"] == "Passed"
+
+    # bob signs, and writes alice's name into action-by: the admission policy overwrites it
+    forged = ("mlops.creditrisk.io/action=approve", "mlops.creditrisk.io/action-by=alice")
+    h.annotate_as("bob", "mro-sign", *forged)
+    status = h.wait_phase("mro-sign", "Succeeded")
+    assert [(a["point"], a["by"]) for a in status["approvals"]] == [
+        ("beforeTraffic", "alice"),
+        ("beforePromotion", "bob"),
+    ]
+    assert status["lastActionBy"] == "bob"
+    annotations = h.get("mro-sign")["metadata"].get("annotations") or {}
+    assert not {k for k in annotations if k.startswith("mlops.creditrisk.io/action")}
+    approvals = json.loads(_tags(h, version)["rollout.approvals"])
+    assert {point: signed["by"] for point, signed in approvals.items()} == {
+        "beforeTraffic": "alice",
+        "beforePromotion": "bob",
+    }
+    events = [e for e in h.events("mro-sign") if e in ("AwaitingApproval", "Approved")]
+    assert events == ["AwaitingApproval", "Approved", "AwaitingApproval", "Approved"]
 
 
 def test_a_new_candidate_mid_rollout_restarts_the_analysis(harness: Harness) -> None:

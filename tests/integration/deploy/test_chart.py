@@ -453,3 +453,22 @@ def test_mlflow_auth_existing_secret_and_off() -> None:
         assert not {
             n for n in names if n.startswith("MLFLOW_TRACKING_") and n != "MLFLOW_TRACKING_URI"
         }
+
+
+MAP_API = "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"
+
+
+def test_action_by_policy_renders_only_where_the_cluster_serves_its_api() -> None:
+    assert "MutatingAdmissionPolicy" not in template_text()
+    watched = "controller.watchNamespaces={credit-risk,scoring}"
+    text = template_text(extra=("--api-versions", MAP_API, "--set", watched))
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    (policy,) = by_kind(tuple(docs), "MutatingAdmissionPolicy")
+    (binding,) = by_kind(tuple(docs), "MutatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    (selector,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+    assert selector["values"] == ["credit-risk", "scoring"]
+    plain = list(yaml.safe_load_all((REPO / "k8s" / "admission" / "action-by.yaml").read_text()))
+    assert policy["spec"] == plain[0]["spec"], "k8s/admission/action-by.yaml drifted from the chart"
+    off = ("--api-versions", MAP_API, "--set", "controller.actionByPolicy.enabled=false")
+    assert "MutatingAdmissionPolicy" not in template_text(extra=off)

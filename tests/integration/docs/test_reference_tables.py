@@ -111,6 +111,11 @@ def test_settings_reference_defaults_match_the_code() -> None:
 DERIVED = [
     (InferenceSettings, "model_uri", ["INFERENCE_MODEL_URI", "MODEL_URI"]),
     (InferenceSettings, "track", ["INFERENCE_TRACK", "TRACK"]),
+    (
+        InferenceSettings,
+        "baseline_model_uri",
+        ["INFERENCE_BASELINE_MODEL_URI", "BASELINE_MODEL_URI"],
+    ),
     (InferenceSettings, "redis_url", ["INFERENCE_REDIS_URL", "REDIS_URL"]),
     (BatchSettings, "model_uri", ["BATCH_MODEL_URI", "MODEL_URI"]),
     (BatchSettings, "redis_url", ["BATCH_REDIS_URL", "REDIS_URL"]),
@@ -236,6 +241,9 @@ def exported_metrics(batch_api_text: str) -> dict[str, set[str]]:
     inference.serve(model, ["income"], "default", "models:/credit-default/1")
     inference.observe_request(model, "/api/v1/predict", "POST", 200, 0.01)
     inference.observe_scores(model, np.array([0, 1]), np.array([0.1, 0.9]))
+    paired = inference.paired((*model, "1"), ["low", "high"], ["low", "high"])
+    paired.observe_one(1, 0, "high", "low", 0.9, 0.2)
+    inference.baseline_status(model, "models:/credit-default/1", paired=True)
     return {
         **families(inference.exposition().decode()),
         **families(batch_api_text),

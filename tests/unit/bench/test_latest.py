@@ -20,6 +20,7 @@ def test_every_committed_result_gives_rows() -> None:
         "decision record",
         "batch",
         "reason codes",
+        "paired scoring",
         "controller",
         "rollout loop",
         "control plane build",

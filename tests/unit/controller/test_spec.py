@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from controller.durations import format_duration, parse_duration, promql_duration
 from controller.spec import RolloutSpec
+from controller.status import Phase
 from tests.unit.controller.factories import spec
 
 pytestmark = pytest.mark.unit
@@ -122,3 +123,8 @@ def test_the_example_manifest_is_a_valid_spec() -> None:
 def test_the_canary_service_name_is_derived() -> None:
     parsed = spec(router={"httpRoute": {"name": "r", "canaryService": "inference-canary"}})
     assert parsed.canary_service == parsed.canary_name == "inference-canary"
+
+
+def test_the_crd_accepts_every_phase_the_controller_writes() -> None:
+    status = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    assert set(status["properties"]["phase"]["enum"]) == {p.value for p in Phase}

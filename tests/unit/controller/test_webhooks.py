@@ -213,3 +213,48 @@ def test_webhook_allowlist() -> None:
 def test_answers_of_hooks_not_in_the_spec_are_ignored() -> None:
     unknown = Readings(**{**readings().__dict__, "hooks": {"gone": OK}})
     assert decide(spec(), status(), unknown, NOW).status.hooks == []
+
+
+# ---------------------------------------------------------------- with the sign-off stages
+SIGN = {"approval": {"beforeTraffic": True, "beforePromotion": True}}
+
+
+def test_hooks_run_before_the_traffic_sign_off_and_are_not_asked_again_after_it() -> None:
+    rollout = hooked("confirm-rollout", "pre-rollout", **SIGN)
+    st = initializing(hooks=[entry("confirm-rollout", "Passed"), entry("pre-rollout", "Asked")])
+    signed = decide(rollout, st, readings(hooks={"pre-rollout": OK}), NOW)
+    assert signed.status.phase is Phase.AWAITING_APPROVAL  # hooks passed: now the sign-off
+    assert due(rollout, signed.status) == []
+    approve = readings(action="approve", action_by="alice")
+    going = decide(rollout, signed.status, approve, NOW)
+    assert going.status.phase is Phase.PROGRESSING
+    assert SetWeight(5) in going.actions
+
+
+def test_a_hook_stage_reached_after_a_sign_off_holds_back_in_its_own_phase() -> None:
+    """A confirm-rollout hook added while the sign-off waited: approving runs the
+    checkpoint again, the hook stage sends the rollout back to Initializing (whose handler
+    runs the checkpoint every tick) instead of holding in a phase that would never."""
+    rollout = hooked("confirm-rollout", **SIGN)
+    waiting = status(Phase.AWAITING_APPROVAL, canary_weight=0, awaiting="beforeTraffic")
+    approved = decide(rollout, waiting, readings(action="approve", action_by="bob"), NOW)
+    assert approved.status.phase is Phase.INITIALIZING
+    assert approved.status.awaiting is None
+    assert [a.by for a in approved.status.approvals] == ["bob"]
+    assert any(isinstance(a, EmitEvent) and a.reason == "AwaitingWebhook" for a in approved.actions)
+    assert due(rollout, approved.status) == ["confirm-rollout"]
+    later = NOW + timedelta(seconds=5)
+    released = decide(rollout, approved.status, readings(hooks={"confirm-rollout": OK}), later)
+    assert released.status.phase is Phase.PROGRESSING  # the sign-off is kept: no second ask
+
+
+def test_confirm_promotion_comes_before_the_promotion_sign_off() -> None:
+    rollout = hooked("confirm-promotion", steps=[5, 50], **SIGN)
+    last = status(step=1, canary_weight=50)
+    held = decide(rollout, last, readings(hooks={"confirm-promotion": WAIT}), NOW)
+    assert held.status.phase is Phase.PROGRESSING
+    later = NOW + timedelta(seconds=30)
+    signing = decide(rollout, held.status, readings(hooks={"confirm-promotion": OK}), later)
+    assert signing.status.phase is Phase.AWAITING_APPROVAL
+    assert signing.status.awaiting == "beforePromotion"
+    assert due(rollout, signing.status) == []  # passed: not asked while the sign-off waits

@@ -1,5 +1,6 @@
 """Gather the decision's inputs: Deployments and HPA from the API, candidate and contract
-from MLflow, canary figures from Prometheus (only when an analysis is due)."""
+from MLflow, canary figures from Prometheus (only when an analysis is due), the answers of
+the webhooks due (``rollout.due.hooks_due``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from controller import ACTION_ANNOTATION, ACTION_BY_ANNOTATION
 from controller.builders import HELD_FROM, env_value
 from controller.builders.meta import MODEL_URI
+from controller.hooks import call_due
 from controller.kube import DEPLOYMENTS, HPAS, Kube
 from controller.mlflow_adapter import RegistryError
 from controller.prometheus import gather
@@ -108,4 +110,5 @@ def observe(
         stable_hpa=stable_hpa(kube, ns, spec.target_ref.name) if hpa_needed else None,
         contract=_contract(runtime, stable.model_uri, status),
         metrics=_metrics(runtime, spec, status, ns) if due else None,
+        hooks=call_due(runtime.hooks, kube, body, spec, status, now),
     )

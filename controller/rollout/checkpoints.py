@@ -16,12 +16,16 @@ from controller.rollout import approval
 from controller.rollout.actions import Action, ScaleCanary, SetWeight
 from controller.rollout.moves import promote
 from controller.rollout.transitions import Decision, Tick, canary_bounds, go
+from controller.rollout.webhooks import confirm_promotion, confirm_rollout, pre_rollout
 from controller.status import Phase
 
 Stage = Callable[[Tick], Decision | None]
 
-BEFORE_TRAFFIC: Sequence[Stage] = (approval.before_traffic,)
-BEFORE_PROMOTION: Sequence[Stage] = (approval.before_promotion,)
+# Webhook stages first: they hold in the checkpoint's own phase (Initializing, Progressing),
+# which runs the checkpoint again on every tick (before traffic) or analysis (before
+# promotion); a sign-off then holds in AwaitingApproval and comes back here once approved.
+BEFORE_TRAFFIC: Sequence[Stage] = (confirm_rollout, pre_rollout, approval.before_traffic)
+BEFORE_PROMOTION: Sequence[Stage] = (confirm_promotion, approval.before_promotion)
 
 
 def _first_stage(tick: Tick, stages: Sequence[Stage]) -> Decision | None:

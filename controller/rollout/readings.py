@@ -77,6 +77,16 @@ class MetricReadings:
 
 
 @dataclass(frozen=True)
+class HookResult:
+    """One webhook call: up to ``1 + retries`` HTTP attempts, each within the timeout."""
+
+    ok: bool  # some attempt answered 2xx
+    attempts: int = 1
+    code: int | None = None  # last HTTP status (None: timeout or no connection)
+    message: str = ""  # short reason, never the URL or a key
+
+
+@dataclass(frozen=True)
 class Readings:
     generation: int = 1
     deleting: bool = False
@@ -91,3 +101,4 @@ class Readings:
     stable_hpa: HPAReading | None = None
     contract: ContractCheck | None = None  # None: not checked (yet)
     metrics: MetricReadings | None = None  # None: not queried this tick
+    hooks: Mapping[str, HookResult] = field(default_factory=dict)  # by name; called this tick

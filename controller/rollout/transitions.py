@@ -125,6 +125,7 @@ def fresh_rollout(tick: Tick, version: str, *, retries: int = 0) -> RolloutStatu
             "paused_from": None,
             "paused_by": None,
             "promotion": None,
+            "hooks": [],
             "awaiting": None,
             "approvals": [],
         }

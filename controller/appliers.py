@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from loguru import logger
@@ -20,6 +21,7 @@ from controller.builders import (
     route_weight,
     weighted_rules,
 )
+from controller.hooks import run
 from controller.kube import (
     DEPLOYMENTS,
     HPAS,
@@ -157,6 +159,17 @@ def clear_action(t: Target, a: act.ClearOperatorAction) -> None:
     t.runtime.kube.patch(ROLLOUTS, t.ns, t.body["metadata"]["name"], body)
 
 
+def call_webhook(t: Target, a: act.CallWebhook) -> None:
+    """Best effort: ``hooks.run`` counts and logs a failure; nothing here may raise."""
+    hook = next((h for h in t.spec.webhooks if h.name == a.name), None)
+    if hook is None:
+        return
+    try:
+        run(t.runtime.hooks, t.runtime.kube, t.name, t.ns, hook, a.status, datetime.now(UTC))
+    except Exception as exc:  # a notification never blocks the rollout
+        logger.warning("{}/{}: {} webhook {} not sent: {}", t.ns, t.name, a.type, a.name, exc)
+
+
 APPLIERS: dict[type, Callable[[Target, Any], None]] = {
     act.EnsureCanary: ensure_canary,
     act.ScaleCanary: scale_canary,
@@ -170,4 +183,5 @@ APPLIERS: dict[type, Callable[[Target, Any], None]] = {
     act.MoveAlias: move_alias,
     act.TagVersion: tag_version,
     act.ClearOperatorAction: clear_action,
+    act.CallWebhook: call_webhook,
 }

@@ -47,6 +47,7 @@ HTTPROUTES = Resource("gateway.networking.k8s.io/v1", "httproutes")
 INGRESSES = Resource("networking.k8s.io/v1", "ingresses")
 EVENTS = Resource("v1", "events")
 ROLLOUTS = Resource("mlops.creditrisk.io/v1alpha1", "modelrollouts")
+SECRETS = Resource("v1", "secrets")  # get only, by name (webhook keys, notification URLs)
 BY_KIND = {
     "Deployment": DEPLOYMENTS,
     "Service": SERVICES,

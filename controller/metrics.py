@@ -16,6 +16,22 @@ TRANSITIONS = Counter(
     "modelrollout_controller_transitions_total", "Phase transitions by new phase", ["phase"]
 )
 ACTIONS = Counter("modelrollout_controller_actions_total", "Actions applied by type", ["action"])
+WEBHOOK_CALLS = Counter(
+    "modelrollout_controller_webhook_calls_total",
+    "Webhook calls (each up to 1 + retries attempts) by hook type and outcome (ok, failed)",
+    ["type", "outcome"],
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "modelrollout_controller_webhook_attempts_total",
+    "HTTP attempts of webhook calls, retries included, by hook type",
+    ["type"],
+)
+NOTIFICATIONS = Counter(
+    "modelrollout_controller_notifications_total",
+    "Phase-transition notifications by channel (slack, teams, webhook) and outcome "
+    "(sent, failed, dropped)",
+    ["channel", "outcome"],
+)
 RECONCILE = Histogram(
     "modelrollout_controller_reconcile_seconds",
     "Duration of one reconcile",

@@ -1,6 +1,7 @@
 """Gather the decision's inputs: Deployments and HPA from the API, candidate and contract
-from MLflow, canary figures from Prometheus (only when an analysis is due) and the canary
-pods' paired figures (only when the shadow phase reads them)."""
+from MLflow, canary figures from Prometheus (only when an analysis is due), the canary
+pods' paired figures (only when the shadow phase reads them), the answers of the webhooks
+due (``rollout.due.hooks_due``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from controller import ACTION_ANNOTATION, ACTION_BY_ANNOTATION
 from controller.builders import HELD_FROM, env_value
 from controller.builders.meta import BASELINE_MODEL_URI, MODEL_URI
+from controller.hooks import call_due
 from controller.kube import DEPLOYMENTS, HPAS, Kube
 from controller.mlflow_adapter import RegistryError
 from controller.prometheus import gather, gather_paired
@@ -123,4 +125,5 @@ def observe(
         contract=_contract(runtime, stable.model_uri, status),
         metrics=_metrics(runtime, spec, status, ns) if due else None,
         paired=_paired(runtime, spec, status, ns, now) if shadow_due(spec, status, now) else None,
+        hooks=call_due(runtime.hooks, kube, body, spec, status, now),
     )

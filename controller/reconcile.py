@@ -12,10 +12,11 @@ from pydantic import ValidationError
 import controller.metrics as own_metrics
 from controller.executor import execute
 from controller.kube import ROLLOUTS
+from controller.notifications import transition
 from controller.observe import observe
 from controller.rollout import Decision, decide
 from controller.runtime import Runtime
-from controller.spec import RolloutSpec, check_prometheus_allowed
+from controller.spec import RolloutSpec, check_prometheus_allowed, check_webhooks_allowed
 from controller.status import RolloutStatus
 from controller.target import Target
 
@@ -24,10 +25,15 @@ class InvalidSpec(Exception):
     """The spec passed the CRD schema but not the controller's validation."""
 
 
-def parse_spec(spec: dict[str, Any], prometheus_allowlist: Sequence[str] = ()) -> RolloutSpec:
+def parse_spec(
+    spec: dict[str, Any],
+    prometheus_allowlist: Sequence[str] = (),
+    webhook_allowlist: Sequence[str] = (),
+) -> RolloutSpec:
     try:
         parsed = RolloutSpec.model_validate(dict(spec))
         check_prometheus_allowed(parsed, prometheus_allowlist)
+        check_webhooks_allowed(parsed, webhook_allowlist)
         return parsed
     except (ValidationError, ValueError) as exc:
         raise InvalidSpec(str(exc)) from exc
@@ -41,6 +47,24 @@ def _count(old: RolloutStatus, decision: Decision, uid: str, deleting: bool) -> 
     if new.phase is not old.phase:
         own_metrics.TRANSITIONS.labels(new.phase.value).inc()
     own_metrics.PHASES.set(uid, None if deleting else new.phase)
+
+
+def _notify(
+    runtime: Runtime,
+    namespace: str,
+    name: str,
+    spec: RolloutSpec,
+    old: RolloutStatus,
+    decision: Decision,
+    now: datetime,
+) -> None:
+    """Queue a message about the phase change, if any (delivered by a background thread)."""
+    if spec.notifications is None or runtime.notifier is None:
+        return
+    stamp = now.astimezone(UTC).isoformat(timespec="seconds")
+    change = transition(namespace, name, old, decision, stamp)
+    if change is not None:
+        runtime.notifier.notify(spec.notifications.secret_ref.name, change)
 
 
 def reconcile(
@@ -59,12 +83,16 @@ def reconcile(
                 return None
             now = now or datetime.now(UTC)
             uid = str(body["metadata"].get("uid", ""))
-            spec = parse_spec(body.get("spec") or {}, runtime.settings.prometheus_allowlist)
+            settings = runtime.settings
+            spec = parse_spec(
+                body.get("spec") or {}, settings.prometheus_allowlist, settings.webhook_allowlist
+            )
             old = RolloutStatus.from_k8s(body.get("status"))
             readings = observe(runtime, body, spec, old, now)
             decision = decide(spec, old, readings, now)
             execute(Target(runtime, body, spec), old, decision, now, record=not readings.deleting)
             _count(old, decision, uid, readings.deleting)
+            _notify(runtime, namespace, name, spec, old, decision, now)
             outcome = "ok"
             return decision
     finally:

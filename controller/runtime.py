@@ -10,13 +10,17 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 
+from controller.hooks import HookClient
 from controller.kube import Kube
 from controller.mlflow_adapter import ModelRegistry
+from controller.notifier import Notifier
 from controller.prometheus import HttpMetricsSource, MetricsSource
+from controller.secrets import secret_data
 from controller.settings import ControllerSettings
 from controller.spec import RolloutSpec
 
@@ -33,6 +37,8 @@ class Runtime:
     registry: ModelRegistry
     settings: ControllerSettings
     metrics_source: MetricsFactory = http_metrics
+    hooks: HookClient = field(default_factory=HookClient)
+    notifier: Notifier | None = None  # None: transitions are not notified
     locks: defaultdict[str, threading.Lock] = field(
         default_factory=lambda: defaultdict(threading.Lock)
     )
@@ -56,4 +62,11 @@ def api_client(settings: ControllerSettings) -> ApiClient:
 
 def build_runtime(settings: ControllerSettings, api: ApiClient | None = None) -> Runtime:
     kube = Kube(api or api_client(settings), settings.field_manager, settings.request_timeout)
-    return Runtime(kube, ModelRegistry(settings.mlflow_tracking_uri), settings)
+    notifier = Notifier(
+        partial(secret_data, kube),
+        per_minute=settings.notifications_per_minute,
+        burst=settings.notifications_burst,
+        capacity=settings.notifications_queue,
+    )
+    registry = ModelRegistry(settings.mlflow_tracking_uri)
+    return Runtime(kube, registry, settings, notifier=notifier)

@@ -30,6 +30,20 @@ class ControllerSettings(ServiceSettings):
         description="Prometheus addresses a ModelRollout may name (comma-separated or JSON "
         "list); empty = any",
     )
+    webhook_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="URL prefixes a ModelRollout's webhooks may call (comma-separated or JSON "
+        "list); empty = any",
+    )
+    notifications_per_minute: float = Field(
+        30.0, gt=0, description="notification messages per minute, all channels together"
+    )
+    notifications_burst: int = Field(
+        10, ge=1, description="messages sent at once before the per-minute rate applies"
+    )
+    notifications_queue: int = Field(
+        100, ge=1, description="transitions waiting for delivery; more are dropped (counted)"
+    )
     tick_seconds: float = Field(
         5.0, gt=0, description="seconds between two reconciles of one ModelRollout"
     )
@@ -47,7 +61,7 @@ class ControllerSettings(ServiceSettings):
         8081, ge=0, description="port of kopf's /healthz liveness endpoint (0 = not served)"
     )
 
-    @field_validator("namespaces", "prometheus_allowlist", mode="before")
+    @field_validator("namespaces", "prometheus_allowlist", "webhook_allowlist", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -242,6 +243,50 @@ class PrometheusSpec(CamelModel):
     timeout: Duration = 5.0
 
 
+HOOK_TYPES = (
+    "confirm-rollout",
+    "pre-rollout",
+    "rollout",
+    "confirm-promotion",
+    "post-rollout",
+    "rollback",
+)
+HookType = Literal[
+    "confirm-rollout", "pre-rollout", "rollout", "confirm-promotion", "post-rollout", "rollback"
+]
+
+
+class SecretKeyRef(CamelModel):
+    """One key of a Secret in the ModelRollout's namespace (the controller may read only the
+    Secrets the operator granted by name: docs/webhooks.md, RBAC)."""
+
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+
+class Webhook(CamelModel):
+    """A Flagger-style hook: POST of the rollout's state as JSON (docs/webhooks.md)."""
+
+    name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9_.-]{0,62}$")
+    type: HookType
+    url: str = Field(pattern=r"^https?://")
+    timeout: Duration = 10.0  # per attempt
+    retries: int = Field(default=2, ge=0, le=10)  # extra attempts within one call
+    secret_ref: SecretKeyRef | None = None  # HMAC-SHA256 key: X-CreditRisk-Signature
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class SecretRef(CamelModel):
+    name: str = Field(min_length=1)
+
+
+class NotificationsSpec(CamelModel):
+    """Chat and JSON messages on every phase transition; the Secret's keys ``slack``,
+    ``teams`` and ``webhook`` hold incoming-webhook URLs (URLs are credentials)."""
+
+    secret_ref: SecretRef
+
+
 class RolloutSpec(CamelModel):
     target_ref: TargetRef
     model: ModelSpec
@@ -252,6 +297,20 @@ class RolloutSpec(CamelModel):
     router: RouterSpec = RouterSpec()
     prometheus: PrometheusSpec = PrometheusSpec()
     paused: bool = False
+    webhooks: list[Webhook] = Field(default_factory=list)
+    notifications: NotificationsSpec | None = None
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_hooks(cls, hooks: list[Webhook]) -> list[Webhook]:
+        names = [h.name for h in hooks]
+        if len(names) != len(set(names)):
+            raise ValueError(f"webhook names must be unique: {names}")
+        return hooks
+
+    def hooks(self, *types: str) -> list[Webhook]:
+        """The webhooks of these types, in spec order."""
+        return [h for h in self.webhooks if h.type in types]
 
     @property
     def canary_name(self) -> str:
@@ -308,3 +367,14 @@ def check_prometheus_allowed(spec: RolloutSpec, allowlist: Sequence[str]) -> Non
             f"prometheus.address {spec.prometheus.address!r} is not allowed "
             f"(allowed: {sorted(allowed)})"
         )
+
+
+def check_webhooks_allowed(spec: RolloutSpec, allowlist: Sequence[str]) -> None:
+    """Refuse a webhook URL outside the operator's prefixes (``CONTROLLER_WEBHOOK_ALLOWLIST``):
+    as for Prometheus, a free URL lets a ModelRollout author aim the controller's requests
+    at anything it can reach. An empty list allows any URL (local runs)."""
+    prefixes = [_address(a) for a in allowlist if a.strip()]
+    for hook in spec.webhooks:
+        url = _address(hook.url)
+        if prefixes and not any(url == p or url.startswith(p + "/") for p in prefixes):
+            raise ValueError(f"webhook {hook.name!r}: URL not allowed (allowed: {prefixes})")

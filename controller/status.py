@@ -123,6 +123,25 @@ class Promotion(CamelModel):
     held_min: int | None = None
 
 
+class HookStatus(CamelModel):
+    """What one webhook answered during this rollout attempt (reset when a new one starts).
+
+    ``Asked``: its stage is waiting for the adapters to call it; ``Passed``: it answered
+    2xx (a gate is satisfied for the rest of the attempt); ``Waiting``: a confirm hook said
+    not yet; ``Failed``: the last call failed (non-2xx after retries, timeout, no
+    connection); ``Sent``: a fire-once notification was handed to the executor."""
+
+    name: str
+    type: str
+    state: Literal["Asked", "Passed", "Waiting", "Failed", "Sent"]
+    calls: int = 0  # calls made (each up to 1 + retries HTTP attempts)
+    attempts: int = 0  # HTTP attempts made, retries included
+    failures: int = 0  # calls that failed
+    code: int | None = None  # last HTTP status (None: no answer)
+    message: str = ""
+    time: Timestamp | None = None  # of the last call (or of the ask)
+
+
 ApprovalPoint = Literal["beforeTraffic", "beforePromotion"]
 
 
@@ -165,6 +184,7 @@ class RolloutStatus(CamelModel):
     shadow: ShadowResult | None = None  # this candidate's shadow phase (None: not run)
     last_analysis: AnalysisRecord | None = None
     history: list[AnalysisRecord] = Field(default_factory=list)
+    hooks: list[HookStatus] = Field(default_factory=list)  # webhooks of this attempt
     conditions: list[Condition] = Field(default_factory=list)
 
     @classmethod
@@ -177,3 +197,6 @@ class RolloutStatus(CamelModel):
 
     def condition(self, kind: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == kind), None)
+
+    def hook(self, name: str) -> HookStatus | None:
+        return next((h for h in self.hooks if h.name == name), None)

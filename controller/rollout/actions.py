@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from controller.status import RolloutStatus
+
 
 @dataclass(frozen=True)
 class EnsureCanary:
@@ -100,6 +102,17 @@ class ClearOperatorAction:
 
 
 @dataclass(frozen=True)
+class CallWebhook:
+    """Fire a notification hook (``post-rollout``, ``rollback``) once; best effort: a
+    failure is logged and counted, never raised (``status.hooks`` records it as sent).
+    ``status`` is the decision's new status, the payload's source (kept out of logs)."""
+
+    name: str
+    type: str
+    status: RolloutStatus = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class EmitEvent:
     reason: str
     message: str
@@ -119,5 +132,6 @@ Action = (
     | MoveAlias
     | TagVersion
     | ClearOperatorAction
+    | CallWebhook
     | EmitEvent
 )

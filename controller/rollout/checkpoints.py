@@ -17,12 +17,22 @@ from controller.rollout.actions import Action, ScaleCanary, SetWeight
 from controller.rollout.moves import promote
 from controller.rollout.shadow import shadow_stage
 from controller.rollout.transitions import Decision, Tick, canary_bounds, go
+from controller.rollout.webhooks import confirm_promotion, confirm_rollout, pre_rollout
 from controller.status import Phase
 
 Stage = Callable[[Tick], Decision | None]
 
-BEFORE_TRAFFIC: Sequence[Stage] = (shadow_stage, approval.before_traffic)
-BEFORE_PROMOTION: Sequence[Stage] = (approval.before_promotion,)
+# The shadow phase first (a candidate that fails it never reaches a hook or a signer), then
+# webhook stages: they hold in the checkpoint's own phase (Initializing, Progressing),
+# which runs the checkpoint again on every tick (before traffic) or analysis (before
+# promotion); a sign-off then holds in AwaitingApproval and comes back here once approved.
+BEFORE_TRAFFIC: Sequence[Stage] = (
+    shadow_stage,
+    confirm_rollout,
+    pre_rollout,
+    approval.before_traffic,
+)
+BEFORE_PROMOTION: Sequence[Stage] = (confirm_promotion, approval.before_promotion)
 
 
 def _first_stage(tick: Tick, stages: Sequence[Stage]) -> Decision | None:

@@ -8,12 +8,16 @@ neither kopf nor kubernetes, performs no I/O and reads no clock. Rules run in th
 3. a changed candidate (new spec URI or alias moved): restart the rollout on it;
 4. ``spec.paused``: pause;
 5. the current phase's handler (``phases.HANDLERS``).
+
+Webhook answers (``readings.hooks``) are folded into the status before rule 1, and the
+fire-once hooks of the phase reached are appended after (``webhooks``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from controller.rollout import webhooks
 from controller.rollout.actions import DeleteCanary, EmitEvent, SetWeight
 from controller.rollout.moves import pause, release_floor, start
 from controller.rollout.operator import operator_action
@@ -44,8 +48,18 @@ def _candidate_changed(tick: Tick) -> Decision | None:
 
 
 def decide(spec: RolloutSpec, status: RolloutStatus, readings: Readings, now: datetime) -> Decision:
-    """The next status and the actions that lead there (applied before it is recorded)."""
+    """The next status and the actions that lead there (applied before it is recorded).
+
+    This tick's webhook answers are recorded in the status first; the fire-once hooks
+    (post-rollout, rollback) of the phase reached are added last."""
     status = status.model_copy(update={"observed_generation": readings.generation})
+    decision = _decide(spec, webhooks.record(spec, status, readings, now), readings, now)
+    return decision if readings.deleting else webhooks.fire_once(spec, decision, now)
+
+
+def _decide(
+    spec: RolloutSpec, status: RolloutStatus, readings: Readings, now: datetime
+) -> Decision:
     tick = Tick(spec, status, readings, now)
     if readings.deleting:
         return _deleted(tick)

@@ -19,6 +19,7 @@ from controller.rollout.checkpoints import to_promotion
 from controller.rollout.moves import rollback
 from controller.rollout.records import analysis_tag
 from controller.rollout.transitions import Decision, Tick, canary_bounds, go, hold
+from controller.rollout.webhooks import with_hook_gates
 from controller.spec import RolloutSpec
 from controller.status import AnalysisRecord, Phase, RolloutStatus, Verdict
 
@@ -123,6 +124,7 @@ def progressing(tick: Tick) -> Decision:
     if not analysis_due(tick.spec, status, tick.now):
         return Decision(status)
     record = evaluate(tick.spec, status, tick.readings.metrics, tick.now)
+    record = with_hook_gates(tick.spec, record, tick.readings)
     limit = tick.spec.analysis.history_limit
     status = status.model_copy(
         update={

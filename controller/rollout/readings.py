@@ -100,6 +100,16 @@ class PairedReadings:
 
 
 @dataclass(frozen=True)
+class HookResult:
+    """One webhook call: up to ``1 + retries`` HTTP attempts, each within the timeout."""
+
+    ok: bool  # some attempt answered 2xx
+    attempts: int = 1
+    code: int | None = None  # last HTTP status (None: timeout or no connection)
+    message: str = ""  # short reason, never the URL or a key
+
+
+@dataclass(frozen=True)
 class Readings:
     generation: int = 1
     deleting: bool = False
@@ -115,3 +125,4 @@ class Readings:
     contract: ContractCheck | None = None  # None: not checked (yet)
     metrics: MetricReadings | None = None  # None: not queried this tick
     paired: PairedReadings | None = None  # shadow figures; None: not queried this tick
+    hooks: Mapping[str, HookResult] = field(default_factory=dict)  # by name; called this tick

@@ -144,6 +144,7 @@ def fresh_rollout(tick: Tick, version: str, *, retries: int = 0) -> RolloutStatu
             "paused_by": None,
             "promotion": None,
             "shadow": None,
+            "hooks": [],
             "awaiting": None,
             "approvals": [],
         }

@@ -127,3 +127,61 @@ def test_all_namespaces_mode_reads_everywhere_but_acts_only_where_bound(
             assert not may(verb, resource, ns), (verb, resource, ns)
     assert may("patch", MRO, NS)
     assert may("patch", "httproutes.gateway.networking.k8s.io", NS)
+
+
+def test_secrets_are_readable_only_by_the_names_the_operator_listed(rbac: ControlPlane) -> None:
+    """Webhook keys and notification URLs (docs/webhooks.md): with
+    ``controller.secretNames`` the Role gains ``get`` on exactly those Secrets in each
+    watched namespace; no other Secret, no list/watch, nothing in another namespace. The
+    plain manifests' k8s/rbac/secrets.yaml grants the same for its two names."""
+    names = "modelrollout-webhooks,modelrollout-notifications"
+    values = (
+        "--set",
+        f"controller.watchNamespaces={{{EXTRA}}}",
+        "--set",
+        f"controller.secretNames={{{names}}}",
+    )
+    docs = [d for d in yaml.safe_load_all(template_text(extra=values)) if d]
+    roles = [d for d in docs if d["kind"] == "Role"]
+    rbac.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": roles})
+    )
+    wait_for(
+        "the Role with secretNames in the authorizer",
+        lambda: can(rbac, "get", "secrets/modelrollout-notifications", EXTRA),
+        timeout=30,
+    )
+    for ns in (NS, EXTRA):
+        assert can(rbac, "get", "secrets/modelrollout-webhooks", ns), ns
+        assert can(rbac, "get", "secrets/modelrollout-notifications", ns), ns
+        for verb, resource in (
+            ("get", "secrets"),
+            ("get", "secrets/postgres"),
+            ("list", "secrets"),
+            ("watch", "secrets"),
+            ("update", "secrets/modelrollout-webhooks"),
+            ("delete", "secrets/modelrollout-webhooks"),
+        ):
+            assert not can(rbac, verb, resource, ns), (verb, resource, ns)
+    for ns in (OTHER, "kube-system"):
+        assert not can(rbac, "get", "secrets/modelrollout-webhooks", ns), ns
+
+    rbac.kubectl("apply", "-n", NS, "-f", str(PLAIN / "serviceaccount.yaml"))
+    rbac.kubectl("apply", "-f", str(PLAIN / "secrets.yaml"))
+    plain = f"system:serviceaccount:{NS}:modelrollout-controller"
+
+    def may(verb: str, resource: str, namespace: str) -> bool:
+        proc = rbac.kubectl(
+            "auth", "can-i", verb, resource, f"--as={plain}", "-n", namespace, check=False
+        )
+        return proc.stdout.strip() == "yes"
+
+    wait_for(
+        "k8s/rbac/secrets.yaml in the authorizer",
+        lambda: may("get", "secrets/modelrollout-webhooks", NS),
+        timeout=30,
+    )
+    assert may("get", "secrets/modelrollout-notifications", NS)
+    assert not may("get", "secrets/postgres", NS)
+    assert not may("list", "secrets", NS)
+    assert not may("get", "secrets/modelrollout-webhooks", OTHER)

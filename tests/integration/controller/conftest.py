@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from services.core.contract import CONTRACT_FILE, ModelContract
 from services.core.registry import client
+from tests.integration.controller.hook_receiver import Receiver
 from tests.support.models import TrainedModel
 
 
@@ -67,3 +69,13 @@ def rollout_models(
     mlflow_client.create_model_version(models.name, source, run_id)
     models.alias("champion", "1")
     return models
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP server on a free local port recording webhook and notification POSTs."""
+    server = Receiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()

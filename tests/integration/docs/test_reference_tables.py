@@ -250,6 +250,7 @@ def exported_metrics(batch_api_text: str) -> dict[str, set[str]]:
         **families(generate_latest(record).decode()),
         **from_objects(batch.CHUNK_SECONDS, batch.WORKER_ROWS, batch.WORKER_CHUNKS),
         **from_objects(own.ROLLOUTS, own.ANALYSES, own.TRANSITIONS, own.ACTIONS, own.RECONCILE),
+        **from_objects(own.WEBHOOK_CALLS, own.WEBHOOK_ATTEMPTS, own.NOTIFICATIONS),
     }
 
 

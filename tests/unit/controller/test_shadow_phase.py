@@ -304,3 +304,21 @@ def test_a_start_with_shadow_enabled_clears_any_stale_mirror() -> None:
     assert decision.status.phase is Phase.INITIALIZING
     assert decision.effects == (SetMirror(0),)
     assert decide(spec(), status(Phase.PENDING), seen(), NOW).effects == ()
+
+
+def test_a_passed_shadow_hands_over_to_a_pre_rollout_hook_once() -> None:
+    """Shadow is the first before-traffic stage: once it passes, a pre-rollout hook waits
+    in Initializing (mirror already off); the shadow is not run again after the hook."""
+    from controller.rollout.readings import HookResult
+
+    hook = {"name": "load", "type": "pre-rollout", "url": "http://hooks.example/load"}
+    rollout = spec(shadow={"enabled": True}, webhooks=[hook])
+    passed = decide(rollout, shadowing(), seen(paired=paired(1000, 0)), NOW)
+    assert passed.status.phase is Phase.INITIALIZING
+    assert passed.effects[0] == SetMirror(0)
+    assert [e.reason for e in passed.events] == ["ShadowPassed", "AwaitingWebhook"]
+    answered = seen(paired=None, hooks={"load": HookResult(ok=True, code=200)})
+    decision = decide(rollout, passed.status, answered, NOW)
+    assert decision.status.phase is Phase.PROGRESSING
+    assert SetMirror(100) not in decision.effects
+    assert decision.status.shadow == passed.status.shadow

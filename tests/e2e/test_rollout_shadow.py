@@ -108,5 +108,7 @@ def test_s2_a_candidate_that_agrees_passes_the_shadow_and_is_promoted(
     assert mirrors_of(s) == {}, "no mirror left after the shadow phase"
     reasons = s.event_reasons()
     assert reasons.index("ShadowStarted") < reasons.index("ShadowPassed")
-    assert reasons.index("ShadowPassed") < reasons.index("Progressing")
+    # ShadowPassed and Progressing are posted in one tick (same-second timestamps: their
+    # order in the list is not theirs); the recorder's phases above give the order
+    assert "Progressing" in reasons
     assert '"verdict":"Passed"' in s.models.tags(s.models.candidate)["rollout.shadow"]

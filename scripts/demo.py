@@ -8,7 +8,9 @@
    when one is installed (else the in-process fallback, which says so);
 4. train v2 (another seed) → `challenger`;
 5. roll v2 out through the controller on a local control plane (`scripts/demo_rollout.py`
-   says which parts are real and which are simulated) → promoted, `champion` moves;
+   says which parts are real and which are simulated): a shadow phase first (v2 scores
+   mirrored copies of live requests beside v1, nobody sees its answers; decisions compared
+   on the same applicants), then traffic steps → promoted, `champion` moves;
 6. roll out a faulty v3 → rolled back automatically, with the reason;
 7. print the rollout timeline and where to look.
 Everything started here is stopped at the end, Ctrl-C (or SIGTERM) included.
@@ -278,7 +280,7 @@ def step_rollouts(v1: TrainSummary, v2: TrainSummary, hold: bool) -> list[rollou
         s = stack.enter_context(rollout.serving(cluster, prometheus, models, workdir))
         load = s.start_load(rate=50)
         print("  traffic: 50 req/s through the HTTPRoute")
-        reports.append(rollout.roll_out(s, load, "v2", v2.uri))
+        reports.append(rollout.roll_out(s, load, "v2", v2.uri, shadow=rollout.SHADOW))
         rollout.show_rollouts(cluster)
 
         banner("6. Roll out a faulty v3: the controller rolls it back on its own")

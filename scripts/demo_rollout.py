@@ -1,4 +1,5 @@
-"""The rollout part of `make demo`: v2 promoted, a faulty v3 rolled back, on one machine.
+"""The rollout part of `make demo`: v2 shadowed then promoted, a faulty v3 rolled back, on
+one machine.
 
 The cluster is the one the e2e suite uses (``tests/e2e/harness``):
 
@@ -8,9 +9,11 @@ The cluster is the one the e2e suite uses (``tests/e2e/harness``):
   `python -m services.inference` process per Running pod, the MLflow store;
 - simulated: the nodes and the kubelet (kwok marks pods Running; the pod runner starts the
   real process and reports its `/readyz` as the pod's readiness), the gateway (a load
-  generator sends 50 req/s and splits them by the HTTPRoute's weights, as a Gateway API
-  implementation would), and v3's defect (its pods get `INFERENCE_FAULT_ERROR_RATE`, the
-  service's own fault injection, standing in for a release that fails requests).
+  generator sends 50 req/s and splits them by the HTTPRoute's weights, and copies the
+  share a RequestMirror filter names to the canary during v2's shadow phase, discarding
+  the answers, as a Gateway API implementation would), and v3's defect (its pods get
+  `INFERENCE_FAULT_ERROR_RATE`, the service's own fault injection, standing in for a
+  release that fails requests).
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ CANARY = f"{NAME}-canary"
 STEPS = [25, 50]
 DONE = ("Succeeded", "Failed")
 FAULT = {"INFERENCE_FAULT_ERROR_RATE": "0.3"}
+# v2's shadow phase (docs/shadow.md): at 50 req/s mirrored in full, 300 pairs take ~6 s; the
+# phase lasts at least 15 s. v2 is a retrain on another seed and flips ~1.5 % of decisions:
+# the demo judges the flip rate against 3 % so the Wilson interval clears near 300 pairs
+# (the default 2 % needs ~2,000 pairs)
+SHADOW = {
+    "enabled": True,
+    "duration": "15s",
+    "minRequests": 300,
+    "timeout": "3m",
+    "gates": {"flipRate": {"max": 0.03}},
+}
 
 
 @dataclass
@@ -48,6 +62,7 @@ class RolloutReport:
     phase: str = ""
     reason: str = ""
     message: str = ""
+    shadow: str = ""  # the shadow phase's figures, when it ran
     seconds: float = 0.0
     timeline: list[tuple[float, str]] = field(default_factory=list)
     sent: dict[str, int] = field(default_factory=dict)
@@ -106,6 +121,7 @@ def roll_out(
     label: str,
     model_uri: str,
     fault: dict[str, str] | None = None,
+    shadow: dict[str, Any] | None = None,
     timeout: float = 240,
 ) -> RolloutReport:
     """`kubectl apply` a ModelRollout for ``model_uri`` and follow it to the end, printing
@@ -113,8 +129,12 @@ def roll_out(
     seen = {e["metadata"]["uid"] for e in s.events()}
     report = RolloutReport(label, model_uri, time.time())
     before = {k: (c.sent, c.failed) for k, c in load.stats.counts().items()}
-    s.apply_rollout(candidate_uri=model_uri, canary={"steps": STEPS})
-    print(f"  kubectl apply ModelRollout {ROLLOUT}: model.uri={model_uri}, steps {STEPS} %")
+    spec: dict[str, Any] = {"canary": {"steps": STEPS}}
+    if shadow:
+        spec["shadow"] = shadow
+    s.apply_rollout(candidate_uri=model_uri, **spec)
+    first = "a shadow phase, then " if shadow else ""
+    print(f"  kubectl apply ModelRollout {ROLLOUT}: model.uri={model_uri}, {first}steps {STEPS} %")
     if fault:
         wait_for(lambda: s.deployment(CANARY), 90, "canary Deployment", describe=s.describe)
         s.set_env(CANARY, fault)
@@ -132,6 +152,7 @@ def roll_out(
             report.phase = str(status["phase"])
             report.reason = str(condition.get("reason", ""))
             report.message = str(condition.get("message") or status.get("message") or "")
+            report.shadow = shadow_summary(status.get("shadow") or {}) if shadow else ""
             break
         time.sleep(0.5)
     else:
@@ -144,6 +165,20 @@ def roll_out(
         report.sent[track] = count.sent - sent0
         report.failed[track] = count.failed - failed0
     return report
+
+
+def shadow_summary(shadow: dict[str, Any]) -> str:
+    """One line of the shadow phase's verdict: pairs, flips and their interval, score diff."""
+    if not shadow:
+        return "no shadow result recorded"
+    low, high = shadow.get("flipRateLower"), shadow.get("flipRateUpper")
+    interval = f" (95 % interval {low:.2%}..{high:.2%})" if low is not None and high else ""
+    diff = shadow.get("meanAbsDiff")
+    return (
+        f"shadow {shadow.get('verdict')}: {shadow.get('pairs'):.0f} applicants scored by both, "
+        f"{shadow.get('flips'):.0f} decisions flipped{interval}"
+        + (f", mean |score diff| {diff:.4f}" if diff is not None else "")
+    )
 
 
 def _env(values: dict[str, str]) -> str:
@@ -162,6 +197,8 @@ def print_summary(reports: list[RolloutReport]) -> None:
     for r in reports:
         verdict = f"{r.phase} ({r.reason})" if r.reason else r.phase
         print(f"  {r.label:<14} {r.model_uri:<28} {verdict:<34} {r.seconds:5.0f} s")
+        if r.shadow:
+            print(f"  {'':<14} {r.shadow}")
         for track in sorted(r.sent):
             print(f"  {'':<14} {track:<8} requests {r.sent[track]:>6}  failed {r.failed[track]:>5}")
     sys.stdout.flush()

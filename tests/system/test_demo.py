@@ -84,6 +84,9 @@ def test_demo_tells_the_whole_story_and_leaves_nothing_running(tmp_path: Path) -
     for expected in ("Promoted: ", "Succeeded (Promoted)", "RolledBack: ", "errorRatio"):
         assert expected in out, f"{expected!r} missing:\n{out[-3000:]}"
     assert "Failed (FailedChecks)" in out
+    assert "ShadowStarted: " in out, "v2's rollout starts with a shadow phase"
+    assert "ShadowPassed: " in out
+    assert "shadow Passed: " in out, "the shadow figures in the timeline"
     assert "v2 tagged rollout.verdict=promoted" in out
     assert "v3 tagged rollout.verdict=rolled_back" in out
     assert "stable   requests" in out

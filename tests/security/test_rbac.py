@@ -39,8 +39,8 @@ def rbac(apiserver: ControlPlane) -> ControlPlane:
     return apiserver
 
 
-def can(cp: ControlPlane, verb: str, resource: str, namespace: str) -> bool:
-    proc = cp.kubectl("auth", "can-i", verb, resource, f"--as={SA}", "-n", namespace, check=False)
+def can(cp: ControlPlane, verb: str, resource: str, namespace: str, who: str = SA) -> bool:
+    proc = cp.kubectl("auth", "can-i", verb, resource, f"--as={who}", "-n", namespace, check=False)
     return proc.stdout.strip() == "yes"
 
 
@@ -103,10 +103,7 @@ def test_all_namespaces_mode_reads_everywhere_but_acts_only_where_bound(
     plain = f"system:serviceaccount:{NS}:modelrollout-controller"
 
     def may(verb: str, resource: str, namespace: str) -> bool:
-        proc = rbac.kubectl(
-            "auth", "can-i", verb, resource, f"--as={plain}", "-n", namespace, check=False
-        )
-        return proc.stdout.strip() == "yes"
+        return can(rbac, verb, resource, namespace, who=plain)
 
     wait_for(
         "the plain manifests' bindings in the authorizer",
@@ -171,10 +168,7 @@ def test_secrets_are_readable_only_by_the_names_the_operator_listed(rbac: Contro
     plain = f"system:serviceaccount:{NS}:modelrollout-controller"
 
     def may(verb: str, resource: str, namespace: str) -> bool:
-        proc = rbac.kubectl(
-            "auth", "can-i", verb, resource, f"--as={plain}", "-n", namespace, check=False
-        )
-        return proc.stdout.strip() == "yes"
+        return can(rbac, verb, resource, namespace, who=plain)
 
     wait_for(
         "k8s/rbac/secrets.yaml in the authorizer",

@@ -81,18 +81,22 @@ def register_broken(models: ScenarioModels) -> str:
     from the run) passes the controller's gate, but no pod can load it — never ready."""
     registry = client(models.tracking_uri)
     source = registry.get_model_version(models.name, models.candidate)
-    folder = Path(tempfile.mkdtemp(prefix="broken-model-"))
-    local = Path(
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=models.candidate_uri,
-            dst_path=str(folder),
-            tracking_uri=models.tracking_uri,
-        )
-    )
+    local = _local_copy(models, models.candidate_uri, "broken-model-")
     for booster in local.rglob(BOOSTER_FILE):
         booster.write_bytes(b"not a booster")
     version = registry.create_model_version(models.name, str(local), run_id=source.run_id)
     return str(version.version)
+
+
+def _local_copy(models: ScenarioModels, uri: str, prefix: str) -> Path:
+    """The artifacts of ``uri`` downloaded into a new temporary folder (to alter, then
+    register as a new version)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=str(folder), tracking_uri=models.tracking_uri
+        )
+    )
 
 
 def register_flipping(models: ScenarioModels, threshold: float = 0.0) -> str:
@@ -102,14 +106,7 @@ def register_flipping(models: ScenarioModels, threshold: float = 0.0) -> str:
     applicant the stable model approves — a candidate that flips many decisions."""
     registry = client(models.tracking_uri)
     source = registry.get_model_version(models.name, models.stable)
-    folder = Path(tempfile.mkdtemp(prefix="flipping-model-"))
-    local = Path(
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=models.stable_uri,
-            dst_path=str(folder),
-            tracking_uri=models.tracking_uri,
-        )
-    )
+    local = _local_copy(models, models.stable_uri, "flipping-model-")
     for path in local.rglob(CONTRACT_FILE):
         contract = json.loads(path.read_text())
         contract["threshold"] = threshold

@@ -44,7 +44,7 @@ def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     service = t.need(SERVICES, spec.stable_service)
     t.owned(SERVICES, spec.canary_service)  # both names checked before the first write
     existing = t.owned(DEPLOYMENTS, spec.canary_name)
-    kube.apply(canary_deployment(stable, spec, t.owner, a.model_uri, a.baseline_uri))
+    kube.apply(canary_deployment(stable, spec, t.owner, a.model_uri, a.baseline_uri, a.shadow))
     if existing is None or not existing["spec"].get("replicas"):
         kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
     kube.apply(canary_service(service, spec, t.owner, stable))  # ownership checked above

@@ -11,7 +11,7 @@ from typing import Any
 
 from controller import ACTION_ANNOTATION, ACTION_BY_ANNOTATION
 from controller.builders import HELD_FROM, env_value
-from controller.builders.meta import BASELINE_MODEL_URI, MODEL_URI
+from controller.builders.meta import BASELINE_MODEL_URI, MODEL_URI, SHADOW_NAMES
 from controller.hooks import call_due
 from controller.kube import DEPLOYMENTS, HPAS, Kube
 from controller.mlflow_adapter import RegistryError
@@ -41,7 +41,13 @@ def workload(obj: Obj | None, container: str | None) -> WorkloadReading:
         observed=int(status.get("observedGeneration", 0)) >= generation,
         model_uri=env_value(obj, MODEL_URI, container),
         baseline_uri=env_value(obj, BASELINE_MODEL_URI, container),
+        shadow=any(_true(env_value(obj, n, container)) for n in SHADOW_NAMES),
     )
+
+
+def _true(value: str | None) -> bool:
+    """As pydantic reads a bool setting (the inference service's ``shadow``)."""
+    return (value or "").strip().lower() in {"1", "true", "t", "yes", "y", "on"}
 
 
 def stable_hpa(kube: Kube, namespace: str, deployment: str) -> HPAReading | None:

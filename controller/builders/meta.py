@@ -14,6 +14,8 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "modelrollout-controller"}
 MODEL_URI = "MODEL_URI"
 BASELINE_MODEL_URI = "BASELINE_MODEL_URI"  # the stable version a canary pod scores beside
 TRACK_ENV = ("TRACK", "INFERENCE_TRACK")
+SHADOW_ENV = "INFERENCE_SHADOW"  # a shadow pod (mirrored copies only): records no decision
+SHADOW_NAMES = (SHADOW_ENV, "SHADOW")  # the names the inference service reads
 
 Obj = dict[str, Any]
 

@@ -9,6 +9,8 @@ from controller import GROUP
 from controller.builders.meta import (
     BASELINE_MODEL_URI,
     MODEL_URI,
+    SHADOW_ENV,
+    SHADOW_NAMES,
     TRACK,
     TRACK_ENV,
     Obj,
@@ -28,19 +30,27 @@ def canary_selector(stable: Obj) -> Obj:
     return selector
 
 
-def _without_baseline(item: Obj, baseline_uri: str | None) -> Obj:
-    """Without shadow, no ``BASELINE_MODEL_URI`` (not even one the stable template has)."""
-    if baseline_uri is None:
-        item["env"] = [e for e in item["env"] if e.get("name") != BASELINE_MODEL_URI]
+def _without(item: Obj, baseline_uri: str | None, shadow: bool) -> Obj:
+    """Without shadow, no ``BASELINE_MODEL_URI``; outside the shadow phase, no shadow flag
+    (not even one the stable template has)."""
+    dropped = set() if baseline_uri is not None else {BASELINE_MODEL_URI}
+    dropped |= set() if shadow else set(SHADOW_NAMES)
+    item["env"] = [e for e in item["env"] if e.get("name") not in dropped]
     return item
 
 
 def canary_deployment(
-    stable: Obj, spec: RolloutSpec, owner: Owner, model_uri: str, baseline_uri: str | None = None
+    stable: Obj,
+    spec: RolloutSpec,
+    owner: Owner,
+    model_uri: str,
+    baseline_uri: str | None = None,
+    shadow: bool = False,
 ) -> Obj:
     """A copy of the stable pod template serving ``model_uri`` on the canary track; with
     ``baseline_uri`` the pods also score each applicant with it (``BASELINE_MODEL_URI``,
-    the shadow phase's paired figures).
+    the shadow phase's paired figures); with ``shadow`` they are shadow pods
+    (``INFERENCE_SHADOW=true``: mirrored copies only, no decision recorded).
 
     ``replicas`` is left out on purpose: the canary HPA owns it (see ``EnsureCanary``)."""
     template = copy.deepcopy(stable["spec"]["template"])
@@ -51,8 +61,10 @@ def canary_deployment(
     env = {MODEL_URI: model_uri, **dict.fromkeys(TRACK_ENV, "canary")}
     if baseline_uri is not None:
         env[BASELINE_MODEL_URI] = baseline_uri
+    if shadow:
+        env[SHADOW_ENV] = "true"
     pod["containers"] = [
-        _without_baseline(with_env(c, env), baseline_uri) if c is target else c
+        _without(with_env(c, env), baseline_uri, shadow) if c is target else c
         for c in pod["containers"]
     ]
     labels = {**stable["metadata"].get("labels", {}), TRACK: "canary"}

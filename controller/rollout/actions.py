@@ -17,11 +17,14 @@ class EnsureCanary:
     """Create or update canary Deployment + Service: the stable pod template with
     ``MODEL_URI=model_uri`` and ``track=canary``; scaled to ``replicas`` if at zero.
     With ``baseline_uri`` (shadow phase) the pods also score every applicant with that
-    pinned stable version (``BASELINE_MODEL_URI``) and export the paired figures."""
+    pinned stable version (``BASELINE_MODEL_URI``) and export the paired figures. With
+    ``shadow`` they are shadow pods (``INFERENCE_SHADOW=true``): they only receive mirrored
+    copies, so they record no decision; off again before any traffic step."""
 
     model_uri: str
     replicas: int
     baseline_uri: str | None = None
+    shadow: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,21 @@ from collections.abc import Callable, Sequence
 from controller.rollout import approval
 from controller.rollout.actions import Action, ScaleCanary, SetWeight
 from controller.rollout.moves import promote
-from controller.rollout.shadow import shadow_stage
+from controller.rollout.shadow import shadow_cleared, shadow_stage
 from controller.rollout.transitions import Decision, Tick, canary_bounds, go
 from controller.rollout.webhooks import confirm_promotion, confirm_rollout, pre_rollout
 from controller.status import Phase
 
 Stage = Callable[[Tick], Decision | None]
 
-# The shadow phase first (a candidate that fails it never reaches a hook or a signer), then
-# webhook stages: they hold in the checkpoint's own phase (Initializing, Progressing),
+# The shadow phase first (a candidate that fails it never reaches a hook or a signer), and
+# after it the canary re-templated without the shadow flag and ready again; then webhook
+# stages: they hold in the checkpoint's own phase (Initializing, Progressing),
 # which runs the checkpoint again on every tick (before traffic) or analysis (before
 # promotion); a sign-off then holds in AwaitingApproval and comes back here once approved.
 BEFORE_TRAFFIC: Sequence[Stage] = (
     shadow_stage,
+    shadow_cleared,
     confirm_rollout,
     pre_rollout,
     approval.before_traffic,

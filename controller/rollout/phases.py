@@ -66,6 +66,7 @@ def initializing(tick: Tick) -> Decision:
         return _deadline_passed(tick) or hold(tick, "checking the candidate's contract")
     status = with_condition(tick.status, CONTRACT, "True", "Compatible", "", tick.now)
     baseline = readings.canary.baseline_uri == tick.baseline_uri
+    baseline = baseline and readings.canary.shadow == tick.shadow_flag
     if readings.canary.serves(uri) and baseline:
         return to_traffic(Tick(tick.spec, status, readings, tick.now))
     low, high = canary_bounds(tick.spec.autoscaling, tick.spec.canary.weights()[0])
@@ -74,7 +75,10 @@ def initializing(tick: Tick) -> Decision:
     ensure = (
         ()
         if current and scaled
-        else (EnsureCanary(uri, low, tick.baseline_uri), ScaleCanary(low, high))
+        else (
+            EnsureCanary(uri, low, tick.baseline_uri, tick.shadow_flag),
+            ScaleCanary(low, high),
+        )
     )
     tick = Tick(tick.spec, status, readings, tick.now)
     ready = f"{readings.canary.ready}/{readings.canary.replicas}"

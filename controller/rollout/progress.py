@@ -53,7 +53,8 @@ def _unready(tick: Tick) -> Decision:
         )
     low, _ = canary_bounds(tick.spec.autoscaling, tick.status.canary_weight)
     current = canary.exists and canary.model_uri == uri and canary.replicas > 0
-    ensure = () if current else (EnsureCanary(uri, low, tick.baseline_uri),)
+    current = current and canary.shadow == tick.shadow_flag
+    ensure = () if current else (EnsureCanary(uri, low, tick.baseline_uri, tick.shadow_flag),)
     message = f"canary not ready ({canary.ready}/{canary.replicas}): analysis held"
     return hold(tick, message, *ensure, canary_not_ready_since=since)
 

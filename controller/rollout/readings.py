@@ -19,6 +19,7 @@ class WorkloadReading:
     observed: bool = True  # status.observedGeneration >= metadata.generation
     model_uri: str | None = None  # MODEL_URI of the pod template
     baseline_uri: str | None = None  # BASELINE_MODEL_URI of the pod template (shadow)
+    shadow: bool = False  # INFERENCE_SHADOW=true in the pod template (records no decision)
 
     @property
     def rolled_out(self) -> bool:

@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from controller.durations import format_duration
-from controller.rollout.actions import SetMirror
+from controller.rollout.actions import EnsureCanary, ScaleCanary, SetMirror
 from controller.rollout.moves import rollback
 from controller.rollout.paired import PairedFigures, figures
 from controller.rollout.readings import PairedReadings
-from controller.rollout.transitions import Decision, Tick, go
+from controller.rollout.transitions import Decision, Tick, canary_bounds, go, hold
 from controller.spec import RolloutSpec, ShadowSpec
 from controller.status import GateResult, Phase, RolloutStatus, ShadowResult, Verdict
 
@@ -45,6 +45,31 @@ def shadow_stage(tick: Tick) -> Decision | None:
     )
     mirror = SetMirror(shadow.percent)
     return go(tick, Phase.SHADOWING, "ShadowStarted", message, mirror, shadow=record)
+
+
+def shadow_cleared(tick: Tick) -> Decision | None:
+    """Before traffic, after this candidate's shadow phase (passed, or skipped mid-phase):
+    its pods ran as shadow pods (``INFERENCE_SHADOW``, no decision recorded), so no
+    traffic until the canary is re-templated without the flag and fully rolled out again
+    (at weight 0: no applicant waits). Waits in ``Initializing``, whose own check (the
+    template as the tick needs it) brings it back here once the canary is ready."""
+    canary, status, uri = tick.readings.canary, tick.status, tick.candidate_uri
+    record = status.shadow
+    shadowed = record is not None and record.canary_version == status.canary_version
+    if not (canary.shadow or shadowed) or (not canary.shadow and canary.serves(uri)):
+        return None
+    low, high = canary_bounds(tick.spec.autoscaling, tick.spec.canary.weights()[0])
+    current = canary.exists and canary.model_uri == uri and canary.replicas > 0
+    current = current and not canary.shadow and canary.baseline_uri == tick.baseline_uri
+    ensure = () if current else (EnsureCanary(uri, low, tick.baseline_uri), ScaleCanary(low, high))
+    message = (
+        f"v{status.canary_version} re-templated without the shadow flag (its decisions are "
+        f"recorded from now on): waiting for it at weight 0 ({canary.ready}/{canary.replicas} "
+        "ready)"
+    )
+    if status.phase is Phase.INITIALIZING:
+        return hold(tick, message, *ensure)
+    return go(tick, Phase.INITIALIZING, "CanaryRetemplated", message, *ensure)
 
 
 def shadow_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:

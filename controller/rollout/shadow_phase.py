@@ -48,8 +48,9 @@ def _unready(tick: Tick, record: ShadowResult) -> Decision:
     canary, uri = tick.readings.canary, tick.candidate_uri
     current = canary.exists and canary.model_uri == uri and canary.replicas > 0
     current = current and canary.baseline_uri == tick.baseline_uri
+    current = current and canary.shadow == tick.shadow_flag
     low, _ = canary_bounds(tick.spec.autoscaling, tick.spec.canary.weights()[0])
-    ensure = () if current else (EnsureCanary(uri, low, tick.baseline_uri),)
+    ensure = () if current else (EnsureCanary(uri, low, tick.baseline_uri, tick.shadow_flag),)
     message = f"canary not ready ({canary.ready}/{canary.replicas}): shadow held"
     return _timeout(tick, record) or hold(tick, message, *ensure)
 
@@ -61,8 +62,11 @@ def shadowing(tick: Tick) -> Decision:
         return _leave(tick, None, "shadow disabled in the spec: shadow phase skipped")
     if record is None or record.canary_version != status.canary_version:
         return shadow_stage(tick) or _leave(tick, None, "shadow phase not needed")
+    if record.passed:  # judged already (e.g. a restart): on with the next stages
+        return to_traffic(tick)
     canary = tick.readings.canary
-    if not canary.serving(tick.candidate_uri) or canary.baseline_uri != tick.baseline_uri:
+    current = canary.baseline_uri == tick.baseline_uri and canary.shadow == tick.shadow_flag
+    if not canary.serving(tick.candidate_uri) or not current:
         return _unready(tick, record)
     waiting = f"shadowing v{status.canary_version}: {describe(shadow)}"
     paired = tick.readings.paired

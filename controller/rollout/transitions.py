@@ -35,11 +35,21 @@ class Tick:
     @property
     def baseline_uri(self) -> str | None:
         """The pinned stable version the canary pods score beside the candidate: set while
-        ``shadow.enabled`` (and kept for the canary steps, so the template never changes)."""
+        ``shadow.enabled`` (and kept for the canary steps; only the shadow flag goes)."""
         status = self.status
         if not self.spec.shadow.enabled or not status.stable_version:
             return None
         return f"models:/{status.model_name}/{status.stable_version}"
+
+    @property
+    def shadow_flag(self) -> bool:
+        """Whether the canary pods must be shadow pods (``INFERENCE_SHADOW``: they record
+        no decision): while this candidate's shadow phase is ahead or under way. Off once
+        it passed (or shadow is off), so its real canary decisions are recorded."""
+        if self.baseline_uri is None:
+            return False
+        record, version = self.status.shadow, self.status.canary_version
+        return not (record is not None and record.canary_version == version and record.passed)
 
     def elapsed(self, since: datetime | None) -> float:
         return (self.now - since).total_seconds() if since else 0.0

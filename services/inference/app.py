@@ -49,7 +49,9 @@ def create_app(
     metrics = InferenceMetrics()
     runtime = ModelRuntime(settings, metrics)
     watcher = AliasWatcher(runtime)
-    writer = DecisionWriter(record, DecisionMetrics(metrics.registry)) if record.enabled else None
+    # a shadow pod answers mirrored copies no applicant receives: they are no decisions
+    recording = record.enabled and not settings.shadow
+    writer = DecisionWriter(record, DecisionMetrics(metrics.registry)) if recording else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +68,7 @@ def create_app(
         title="Credit-risk inference", version="1", description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings, app.state.runtime, app.state.metrics = settings, runtime, metrics
-    app.state.decisions = writer  # None: the decision record is off (no DECISIONS_DSN)
+    app.state.decisions = writer  # None: the record is off (no DECISIONS_DSN, or shadow)
     app.state.scorer = Scorer(metrics, settings.reasons_top_k)  # the data plane
     app.state.auth = ApiKeyAuth(settings.api_key_hashes)
     install_error_handlers(app)

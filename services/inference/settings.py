@@ -1,6 +1,6 @@
 """Inference settings: env prefix ``INFERENCE_``; ``MODEL_URI``, ``BASELINE_MODEL_URI``,
-``TRACK`` and ``REDIS_URL`` are also read without prefix (the names the Helm chart and the
-rollout controller set).
+``TRACK``, ``SHADOW`` and ``REDIS_URL`` are also read without prefix (the names the Helm
+chart and the rollout controller set).
 
 Every field is documented with its unit; ``docs/inference.md`` lists them all.
 """
@@ -47,6 +47,13 @@ class InferenceSettings(KeyedServiceSettings):
         "stable",
         validation_alias=_alias("INFERENCE_TRACK", "TRACK", "track"),
         description="stable or canary: the `track` label of every metric series",
+    )
+    shadow: bool = Field(
+        False,
+        validation_alias=_alias("INFERENCE_SHADOW", "SHADOW", "shadow"),
+        description="shadow pod: it only receives mirrored copies of requests whose "
+        "answers the gateway discards, so it records no decision (the decision record "
+        "stays off even with DECISIONS_DSN); answers and metrics are unchanged",
     )
     host: str = Field("0.0.0.0", description="listen address (python -m services.inference)")
     port: int = Field(8080, ge=1, le=65535, description="listen port (TCP)")

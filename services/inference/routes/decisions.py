@@ -93,6 +93,8 @@ async def decisions(
 ) -> DecisionsResponse:
     writer: DecisionWriter | None = request.app.state.decisions
     if writer is None:
+        if request.app.state.settings.shadow:
+            raise Unavailable("decision record off: shadow pod (mirrored copies only)")
         raise Unavailable("decision record off (set DECISIONS_DSN)")
 
     def look_up() -> list[dict[str, Any]]:

@@ -702,11 +702,15 @@ def test_a_shadow_phase_mirrors_then_goes_on_to_traffic(harness: Harness) -> Non
     assert h.weights("sh") == [100], "no applicant traffic while shadowing"
     canary = h.need(DEPLOYMENTS, "sh-canary")
     assert _env(canary, "BASELINE_MODEL_URI") == h.models.uri("1")
+    assert _env(canary, "INFERENCE_SHADOW") == "true", "a shadow pod records no decision"
     wait_for("too few pairs", lambda: "TooFewPairs" in h.status("mro-sh").get("message", ""))
 
     fake.vectors.update(_paired(AGREE))
     h.wait_phase("mro-sh", "Progressing")
     assert _mirrors(h, "sh") == [], "the mirror is removed before the first step"
+    after = h.need(DEPLOYMENTS, "sh-canary")
+    assert _env(after, "INFERENCE_SHADOW") is None, "traffic only to a pod that records"
+    assert _env(after, "BASELINE_MODEL_URI") == h.models.uri("1")
     shadow = h.status("mro-sh")["shadow"]
     assert (shadow["verdict"], shadow["pairs"], shadow["flips"]) == ("Passed", 500, 0)
     assert shadow["bands"] == {"A": {"A": 500}}
@@ -714,6 +718,7 @@ def test_a_shadow_phase_mirrors_then_goes_on_to_traffic(harness: Harness) -> Non
     assert (
         events.index("ShadowStarted") < events.index("ShadowPassed") < events.index("Progressing")
     )
+    assert "CanaryRetemplated" in events  # same tick as ShadowPassed: same-second Events
     assert "rollout.shadow" in _tags(h, version)
 
 

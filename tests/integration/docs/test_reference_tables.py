@@ -39,7 +39,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     DecisionSettings,
 )
 CLIENT_ENV = {"BATCH_API_URL", "BATCH_API_KEY"}  # the batch CLI's own two variables
-ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$|^TRACK$")
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$|^(TRACK|SHADOW)$")
 
 
 def shown(value: Any) -> str | None:
@@ -111,6 +111,7 @@ def test_settings_reference_defaults_match_the_code() -> None:
 DERIVED = [
     (InferenceSettings, "model_uri", ["INFERENCE_MODEL_URI", "MODEL_URI"]),
     (InferenceSettings, "track", ["INFERENCE_TRACK", "TRACK"]),
+    (InferenceSettings, "shadow", ["INFERENCE_SHADOW", "SHADOW"]),
     (
         InferenceSettings,
         "baseline_model_uri",
@@ -136,9 +137,11 @@ def test_the_documented_names_are_read_and_the_first_wins(
     wins (listed first here) does."""
     for name in {n for _, _, ns in DERIVED for n in ns}:
         monkeypatch.delenv(name, raising=False)
-    values = ["stable", "canary"] if field == "track" else [f"value-{i}" for i in range(2)]
+    values: list[Any] = {"track": ["stable", "canary"], "shadow": [False, True]}.get(
+        field, [f"value-{i}" for i in range(2)]
+    )
     for name, value in zip(reversed(names), values, strict=False):
-        monkeypatch.setenv(name, value)
+        monkeypatch.setenv(name, str(value).lower() if isinstance(value, bool) else value)
         assert getattr(cls(), field) in (value, [value]), name
     assert getattr(cls(), field) in (value, [value]), f"{names[0]} does not win"
 

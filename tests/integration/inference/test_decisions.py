@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.core.decisions.settings import DecisionSettings
+from services.core.decisions.store import DecisionStore
 from tests.integration.inference.harness import (
     ADMIN,
     AUTH,
@@ -106,3 +107,44 @@ async def test_record_off_answers_503(default_model: TrainedModel) -> None:
         off = await service.client.get("/api/v1/decisions/x1", headers=ADMIN)
         assert off.status_code == 503
         assert "DECISIONS_DSN" in off.json()["error"]["message"]
+
+
+async def test_shadow_pod_records_nothing_but_answers_the_same(
+    default_model: TrainedModel, pg: PostgresServer, tmp_path: Path
+) -> None:
+    """A shadow pod (INFERENCE_SHADOW, mirrored copies only) given DECISIONS_DSN writes no
+    row to the real PostgreSQL; the same requests on a normal pod are recorded."""
+    rows = applicants("default", 3, seed=9)
+    store = DecisionStore(pg.dsn)
+    store.ensure_schema()
+    before = store.count()
+    shadow = make_settings(default_model, shadow=True)
+    async with running(shadow, record(pg, tmp_path / "shadow")) as service:
+        one = await service.client.post(
+            "/api/v1/predict", json=rows[0], headers={**AUTH, "X-Request-ID": "mirror-1"}
+        )
+        bulk = await service.client.post(
+            "/api/v1/predict/bulk",
+            json={"applicants": rows},
+            headers={**AUTH, "X-Request-ID": "mirror-2"},
+        )
+        assert one.status_code == bulk.status_code == 200
+        off = await service.client.get("/api/v1/decisions/mirror-1", headers=ADMIN)
+        assert off.status_code == 503
+        assert "shadow" in off.json()["error"]["message"]
+        samples = await service.metrics()
+        scored = sum(v for n, _, v in samples if n == "inference_predictions_total")
+        assert scored == 4  # metrics unchanged: every applicant is still counted
+    assert store.find("mirror-1") == []
+    assert store.find("mirror-2") == []
+    assert store.count() == before
+    async with running(make_settings(default_model), record(pg, tmp_path / "live")) as live:
+        again = await live.client.post(
+            "/api/v1/predict/bulk",
+            json={"applicants": rows},
+            headers={**AUTH, "X-Request-ID": "live-2"},
+        )
+        assert again.json()["predictions"] == bulk.json()["predictions"]  # same answers
+    assert len(store.find("live-2")) == 3
+    assert store.count() == before + 3
+    store.close()

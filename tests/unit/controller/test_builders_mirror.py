@@ -10,6 +10,7 @@ import pytest
 
 from controller.builders import canary_deployment, mirrored_rules, route_mirror
 from controller.builders.meta import BASELINE_MODEL_URI, env_value
+from controller.observe import workload
 from tests.unit.controller.factories import OWNER, spec
 from tests.unit.controller.test_builders_workloads import stable
 
@@ -98,3 +99,19 @@ def test_a_baseline_in_the_stable_template_never_reaches_a_plain_canary() -> Non
     assert env_value(plain, BASELINE_MODEL_URI) is None
     names = [e["name"] for e in plain["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert names == ["A", "MODEL_URI", "TRACK", "INFERENCE_TRACK"]
+
+
+def test_the_shadow_flag_is_on_only_when_asked_and_never_inherited() -> None:
+    base = stable()
+    base["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "SHADOW", "value": "true"}
+    )
+    uri, baseline = "models:/credit-default/8", "models:/credit-default/7"
+    shadow = canary_deployment(base, SPEC, OWNER, uri, baseline, shadow=True)
+    assert env_value(shadow, "INFERENCE_SHADOW") == "true"
+    assert workload(shadow, None).shadow
+    after = canary_deployment(base, SPEC, OWNER, uri, baseline)  # re-templated after a pass
+    assert env_value(after, "INFERENCE_SHADOW") is None
+    assert env_value(after, "SHADOW") is None, "a stable template's flag is dropped"
+    assert env_value(after, BASELINE_MODEL_URI) == baseline
+    assert not workload(after, None).shadow

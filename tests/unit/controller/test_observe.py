@@ -133,3 +133,18 @@ def test_workload_reading_has_the_baseline_env() -> None:
     )
     assert workload(obj, None).baseline_uri == "models:/m/2"
     assert workload(deployment(), None).baseline_uri is None
+
+
+@pytest.mark.parametrize(
+    ("env", "shadow"),
+    [
+        ([], False),
+        ([{"name": "INFERENCE_SHADOW", "value": "true"}], True),
+        ([{"name": "SHADOW", "value": "1"}], True),
+        ([{"name": "INFERENCE_SHADOW", "value": "false"}], False),
+    ],
+)
+def test_workload_reading_has_the_shadow_flag(env: list[dict[str, str]], shadow: bool) -> None:
+    obj = deployment()
+    obj["spec"]["template"]["spec"]["containers"][0]["env"].extend(env)
+    assert workload(obj, None).shadow is shadow

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.unit
 
 SHADOW = spec(shadow={"enabled": True})
 RECORD = ShadowResult(canary_version="8", baseline_version="7", started_at=ago(600))
-CANARY = workload(CANDIDATE_URI, 1, baseline_uri=STABLE_URI)
+CANARY = workload(CANDIDATE_URI, 1, baseline_uri=STABLE_URI, shadow=True)
 
 
 def shadowing(**overrides: Any) -> RolloutStatus:
@@ -61,9 +61,14 @@ def test_initializing_creates_a_canary_that_scores_the_baseline_too() -> None:
     from controller.rollout.readings import WorkloadReading
 
     decision = decide(SHADOW, status(Phase.INITIALIZING), seen(canary=WorkloadReading()), NOW)
-    assert decision.effects == (EnsureCanary(CANDIDATE_URI, 1, STABLE_URI), ScaleCanary(1, 1))
+    ensure = EnsureCanary(CANDIDATE_URI, 1, STABLE_URI, shadow=True)  # a shadow pod
+    assert decision.effects == (ensure, ScaleCanary(1, 1))
     plain = decide(SHADOW, status(Phase.INITIALIZING), seen(canary=workload(CANDIDATE_URI)), NOW)
-    assert plain.effects[0] == EnsureCanary(CANDIDATE_URI, 1, STABLE_URI)  # baseline missing
+    assert plain.effects[0] == ensure  # baseline missing
+    unflagged = workload(CANDIDATE_URI, 1, baseline_uri=STABLE_URI)
+    waits = decide(SHADOW, status(Phase.INITIALIZING), seen(canary=unflagged), NOW)
+    assert waits.status.phase is Phase.INITIALIZING, "no mirror to a pod that would record"
+    assert waits.effects[0] == ensure
 
 
 def test_ready_canary_enters_shadowing_not_traffic() -> None:
@@ -96,22 +101,26 @@ def test_holds_between_readings() -> None:
     assert decision.actions == ()
 
 
-def test_a_pass_records_the_result_turns_the_mirror_off_and_takes_the_first_step() -> None:
+UNFLAGGED = workload(CANDIDATE_URI, 1, baseline_uri=STABLE_URI)  # re-templated, ready
+
+
+def test_a_pass_records_the_result_turns_the_mirror_off_and_re_templates_the_canary() -> None:
     bands = (({"baseline_band": "A", "band": "B"}, 4.0),)
     decision = decide(SHADOW, shadowing(), seen(paired=paired(996, 4, bands=bands)), NOW)
-    assert decision.status.phase is Phase.PROGRESSING
-    assert decision.status.canary_weight == 5
+    assert decision.status.phase is Phase.INITIALIZING, "no traffic to a shadow pod"
+    assert decision.status.canary_weight == 0
     assert kinds(decision.actions) == [
         "SetMirror",
         "TagVersion",
+        "EnsureCanary",
         "ScaleCanary",
-        "SetWeight",
         "EmitEvent",
         "EmitEvent",
     ]
     assert decision.effects[0] == SetMirror(0)
-    assert SetWeight(5) in decision.effects
-    assert [e.reason for e in decision.events] == ["ShadowPassed", "Progressing"]
+    assert decision.effects[2] == EnsureCanary(CANDIDATE_URI, 1, STABLE_URI, shadow=False)
+    assert not any(isinstance(a, SetWeight) for a in decision.actions)
+    assert [e.reason for e in decision.events] == ["ShadowPassed", "CanaryRetemplated"]
     result = decision.status.shadow
     assert result is not None
     assert result.verdict is Verdict.PASSED
@@ -124,6 +133,38 @@ def test_a_pass_records_the_result_turns_the_mirror_off_and_takes_the_first_step
     assert recorded["verdict"] == "Passed"
     assert recorded["bands"] == {"A": {"B": 4}}
     assert "1000 pairs, 4 flips" in decision.events[0].message
+
+
+def test_after_a_pass_the_first_step_waits_for_the_re_templated_canary() -> None:
+    passed = decide(SHADOW, shadowing(), seen(paired=paired(1000, 0)), NOW).status
+    rolling = workload(CANDIDATE_URI, 1, ready=0, baseline_uri=STABLE_URI)
+    held = decide(SHADOW, passed, seen(canary=rolling, paired=None), NOW)
+    assert held.status.phase is Phase.INITIALIZING
+    assert held.effects == (), "the template is already right: no re-apply"
+    assert held.status.canary_weight == 0
+    old_pods = workload(CANDIDATE_URI, 1, baseline_uri=STABLE_URI, total=2, updated=1)
+    assert decide(SHADOW, passed, seen(canary=old_pods, paired=None), NOW).actions == ()
+    ready = decide(SHADOW, passed, seen(canary=UNFLAGGED, paired=None), NOW)
+    assert ready.status.phase is Phase.PROGRESSING
+    assert SetWeight(5) in ready.effects
+    assert SetMirror(100) not in ready.effects, "the shadow is not run again"
+    assert [e.reason for e in ready.events] == ["Progressing"]
+
+
+def test_never_traffic_to_a_canary_still_flagged_shadow() -> None:
+    """Whatever the way to the first step (after the pass, after a restart, after a
+    sign-off), a canary whose template still carries the flag gets no weight."""
+    passed = RECORD.model_copy(update={"verdict": Verdict.PASSED, "finished_at": ago(5)})
+    for phase in (Phase.INITIALIZING, Phase.SHADOWING):
+        decision = decide(SHADOW, status(phase, shadow=passed), seen(paired=None), NOW)
+        assert decision.status.phase is Phase.INITIALIZING, phase
+        assert not any(isinstance(a, SetWeight) for a in decision.actions), phase
+        assert EnsureCanary(CANDIDATE_URI, 1, STABLE_URI) in decision.effects, phase
+    approving = status(Phase.AWAITING_APPROVAL, shadow=passed, awaiting="beforeTraffic")
+    signed = spec(shadow={"enabled": True}, canary={"approval": {"beforeTraffic": True}})
+    approved = decide(signed, approving, seen(paired=None, action="approve"), NOW)
+    assert approved.status.phase is Phase.INITIALIZING
+    assert not any(isinstance(a, SetWeight) for a in approved.actions)
 
 
 def test_a_failure_rolls_back_before_any_traffic() -> None:
@@ -189,19 +230,26 @@ def test_an_unready_canary_holds_the_shadow_and_is_recreated() -> None:
     gone = seen(canary=workload(CANDIDATE_URI, 0, ready=0))
     decision = decide(SHADOW, shadowing(), gone, NOW)
     assert decision.status.phase is Phase.SHADOWING
-    assert decision.effects == (EnsureCanary(CANDIDATE_URI, 1, STABLE_URI),)
+    ensure = EnsureCanary(CANDIDATE_URI, 1, STABLE_URI, shadow=True)
+    assert decision.effects == (ensure,)
     assert "shadow held" in decision.status.message
-    starting = seen(canary=workload(CANDIDATE_URI, 1, ready=0, baseline_uri=STABLE_URI))
-    assert decide(SHADOW, shadowing(), starting, NOW).effects == ()
+    flagged = workload(CANDIDATE_URI, 1, ready=0, baseline_uri=STABLE_URI, shadow=True)
+    assert decide(SHADOW, shadowing(), seen(canary=flagged), NOW).effects == ()
     no_baseline = decide(SHADOW, shadowing(), seen(canary=workload(CANDIDATE_URI)), NOW)
-    assert no_baseline.effects == (EnsureCanary(CANDIDATE_URI, 1, STABLE_URI),)
+    assert no_baseline.effects == (ensure,)
+    unflagged = decide(SHADOW, shadowing(), seen(canary=UNFLAGGED), NOW)
+    assert unflagged.status.phase is Phase.SHADOWING
+    assert unflagged.effects == (ensure,), "a pod that would record gets no verdict"
 
 
 def test_shadow_switched_off_mid_phase_moves_on_to_traffic() -> None:
     decision = decide(spec(), shadowing(), seen(), NOW)
-    assert decision.status.phase is Phase.PROGRESSING
+    assert decision.status.phase is Phase.INITIALIZING
     assert decision.effects[0] == SetMirror(0)
-    assert [e.reason for e in decision.events] == ["ShadowSkipped", "Progressing"]
+    assert decision.effects[1] == EnsureCanary(CANDIDATE_URI, 1, None, shadow=False)
+    assert [e.reason for e in decision.events] == ["ShadowSkipped", "CanaryRetemplated"]
+    plain = seen(canary=workload(CANDIDATE_URI), paired=None)
+    assert decide(spec(), decision.status, plain, NOW).status.phase is Phase.PROGRESSING
 
 
 def test_a_record_of_another_candidate_restarts_the_shadow() -> None:
@@ -272,6 +320,10 @@ def test_a_passed_shadow_is_not_repeated_after_a_restart_of_the_controller() -> 
     the next tick in Initializing goes straight to traffic."""
     passed = RECORD.model_copy(update={"verdict": Verdict.PASSED, "finished_at": ago(5)})
     decision = decide(SHADOW, status(Phase.INITIALIZING, shadow=passed), seen(), NOW)
+    assert decision.status.phase is Phase.INITIALIZING  # the canary still flagged
+    assert decision.effects[0] == EnsureCanary(CANDIDATE_URI, 1, STABLE_URI, shadow=False)
+    ready = seen(canary=UNFLAGGED)
+    decision = decide(SHADOW, status(Phase.INITIALIZING, shadow=passed), ready, NOW)
     assert decision.status.phase is Phase.PROGRESSING
 
 
@@ -316,8 +368,13 @@ def test_a_passed_shadow_hands_over_to_a_pre_rollout_hook_once() -> None:
     passed = decide(rollout, shadowing(), seen(paired=paired(1000, 0)), NOW)
     assert passed.status.phase is Phase.INITIALIZING
     assert passed.effects[0] == SetMirror(0)
-    assert [e.reason for e in passed.events] == ["ShadowPassed", "AwaitingWebhook"]
-    answered = seen(paired=None, hooks={"load": HookResult(ok=True, code=200)})
+    assert [e.reason for e in passed.events] == ["ShadowPassed", "CanaryRetemplated"]
+    retemplated = decide(rollout, passed.status, seen(canary=UNFLAGGED, paired=None), NOW)
+    assert retemplated.status.phase is Phase.INITIALIZING
+    assert retemplated.status.message == "waiting for pre-rollout webhook load"
+    passed = retemplated
+    hooks = {"load": HookResult(ok=True, code=200)}
+    answered = seen(canary=UNFLAGGED, paired=None, hooks=hooks)
     decision = decide(rollout, passed.status, answered, NOW)
     assert decision.status.phase is Phase.PROGRESSING
     assert SetMirror(100) not in decision.effects

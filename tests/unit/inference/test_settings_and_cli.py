@@ -19,6 +19,7 @@ pytestmark = pytest.mark.unit
 def test_env_prefix_and_well_known_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODEL_URI", "models:/credit-default/3")
     monkeypatch.setenv("TRACK", "canary")
+    monkeypatch.setenv("SHADOW", "true")
     monkeypatch.setenv("REDIS_URL", "redis://r:6379/0")
     monkeypatch.setenv("INFERENCE_BULK_MAX_ROWS", "50")
     digest = hashlib.sha256(b"k").hexdigest()
@@ -26,6 +27,7 @@ def test_env_prefix_and_well_known_names(monkeypatch: pytest.MonkeyPatch) -> Non
     settings = InferenceSettings()
     assert settings.model_uri == "models:/credit-default/3"
     assert settings.track == "canary"
+    assert settings.shadow
     assert settings.redis_url == "redis://r:6379/0"
     assert settings.bulk_max_rows == 50
     assert settings.api_key_hashes == [digest]
@@ -36,6 +38,7 @@ def test_env_prefix_and_well_known_names(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_defaults_are_safe() -> None:
     settings = InferenceSettings()
     assert settings.track == "stable"
+    assert not settings.shadow  # a pod records its decisions unless told it is a shadow
     assert settings.bulk_max_rows == 1000
     assert not settings.faults_enabled
     assert settings.admin_key_hash == ""

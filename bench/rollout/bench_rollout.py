@@ -354,6 +354,12 @@ def healthy_run(world: World, shadow: bool) -> list[dict[str, Any]]:
         rows += [
             _metric(run, "apply → first traffic step (s)", traffic - applied if traffic else None),
             _metric(run, "apply → Succeeded (s)", done - applied if done else None),
+            _metric(
+                run,
+                "  first traffic step → Succeeded (s)",
+                done - traffic if done and traffic else None,
+            ),
+            _metric(run, "analyses", _verdicts(s), f"{len(STEPS)} passed"),
         ]
         rows += _stable_rows(run, counter, "apply → first traffic step", applied, traffic)
         rows += [

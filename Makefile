@@ -69,7 +69,7 @@ bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summa
 	$(PYTHON) bench/decisions/bench_decisions.py
 	$(PYTHON) bench/batch/bench_batch.py
 	$(PYTHON) bench/controller/bench_controller.py
-	$(PYTHON) bench/rollout/bench_rollout.py
+	$(PYTHON) bench/rollout/bench_rollout.py --shadow
 	$(PYTHON) bench/containers/bench_containers.py
 	$(PYTHON) bench/latest.py
 

@@ -156,9 +156,16 @@ def rollout(data: Json) -> Iterator[Row]:
         "apply → promoted (s)": "apply → promoted",
         "failed requests during the rollback": "failed requests, rollback",
         "failed requests during the promotion": "failed requests, promotion",
+        # --shadow runs (issue 18)
+        "shadow phase (s)": "shadow phase length",
+        "apply → rollback completed (s)": "flipping candidate: apply → rolled back in shadow",
+        "applicant requests answered by the canary": "flipping candidate: applicants it answered",
+        "stable failed requests, while shadowing": "failed requests, stable while shadowing",
     }
     for r in data["rows"]:
         label = wanted.get(r["metric"])
+        if r["metric"] == "apply → Succeeded (s)":  # healthy candidate, with/without shadow
+            label = f"apply → promoted, {r['run'].rpartition(', ')[2]}"
         if label:
             unit = " s" if r["metric"].endswith("(s)") else ""
             yield "rollout loop", label, f"{r['value']}{unit}", str(r["target"]), _ran(data)

@@ -13,9 +13,16 @@ Runs on one control plane + Prometheus + operator (``tests/e2e/harness``):
 - failed requests of the steady load during the promotion (``Promoting`` →
   ``Succeeded`` + 2 s) and during the rollback (``RollingBack`` → ``Failed`` + 2 s);
   the canary's own injected 5xx before the rollback are counted apart.
+- with ``--shadow`` (issue 18, ``docs/shadow.md``): the same healthy candidate rolled out
+  with a shadow phase and without one, side by side (apply → ``Shadowing``, the phase's
+  length against ``duration``/``minRequests`` at the load's rate, → first traffic step, →
+  ``Succeeded``, pairs and flip rate), a decision-flipping candidate (apply → rollback in
+  ``Shadowing``, applicant requests the canary answered vs mirrored copies it scored), and
+  the stable track's failed requests and answered req/s while shadowing vs the same
+  pre-traffic stretch without a shadow phase.
 - with ``--suite``: wall time of ``pytest tests/e2e`` (and of each test).
 
-Run: python bench/rollout/bench_rollout.py [--repeat N] [--suite]
+Run: python bench/rollout/bench_rollout.py [--repeat N] [--shadow] [--suite]
 Results: bench/results/rollout.json and rollout.md. Ratios, measured on a shared machine.
 """
 
@@ -26,6 +33,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,9 +44,10 @@ sys.path.insert(0, str(ROOT))
 from bench.common import write_results  # noqa: E402
 from tests.e2e.harness.cluster import Cluster, start_cluster  # noqa: E402
 from tests.e2e.harness.kube import items  # noqa: E402
-from tests.e2e.harness.loadgen import LoadStats  # noqa: E402
+from tests.e2e.harness.loadgen import LoadGenerator, LoadStats  # noqa: E402
 from tests.e2e.harness.models import (  # noqa: E402
     BaseModels,
+    register_flipping,
     register_scenario_models,
     train_base_models,
 )
@@ -56,6 +65,17 @@ MIN_DRIFT_SAMPLES = 200  # ``analysis.minDriftSamples`` default: rows before PSI
 CANARY_SPEC = {"steps": STEPS, "interval": f"{INTERVAL:g}s", "failureThreshold": THRESHOLD}
 CANARY = "inference-canary"
 FAULT = "INFERENCE_FAULT_ERROR_RATE"
+SHADOW_DURATION, SHADOW_MIN = 15.0, 300
+# the scenarios' candidate (a retrain on another seed) flips ~1.4 % of decisions: against
+# the default max 0.02 its Wilson interval needs ~2,000+ pairs, with 0.03 it clears near
+# minRequests (as in tests/e2e/test_rollout_shadow.py); the other gates keep their defaults
+SHADOW = {
+    "enabled": True,
+    "duration": f"{SHADOW_DURATION:g}s",
+    "minRequests": SHADOW_MIN,
+    "timeout": "2m",
+    "gates": {"flipRate": {"max": 0.03}},
+}
 
 
 class World:
@@ -222,6 +242,181 @@ def promotion_run(world: World) -> list[dict[str, Any]]:
         s.teardown()
 
 
+class CountSampler:
+    """Samples the load's running counts every 250 ms, so rates over any stretch of the
+    timeline can be read afterwards (the load generator keeps totals only)."""
+
+    def __init__(self, load: LoadGenerator) -> None:
+        self.load = load
+        self.samples: list[tuple[float, int, int, int]] = []  # at, stable ok, failed, copies
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-counter", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            stable = self.load.stats.counts().get("stable")
+            copies = self.load.stats.mirrors()["canary"]
+            ok, failed = (stable.ok, stable.failed) if stable else (0, 0)
+            self.samples.append((time.time(), ok, failed, copies))
+            if self._stopping.wait(0.25):
+                return
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=2)
+
+    def _at(self, when: float) -> tuple[float, int, int, int]:
+        before = [s for s in self.samples if s[0] <= when]
+        return before[-1] if before else self.samples[0]
+
+    def between(self, start: float | None, end: float | None) -> tuple[float, int] | None:
+        """Stable answers per second (2xx) and stable failures in ``[start, end]``."""
+        if start is None or end is None or end <= start or not self.samples:
+            return None
+        a, b = self._at(start), self._at(end)
+        if b[0] <= a[0]:
+            return None
+        return (b[1] - a[1]) / (b[0] - a[0]), b[2] - a[2]
+
+
+def _canary_routed(rec: Recorder) -> float | None:
+    routed = rec.first(lambda x: x.route.get("canary", 0) > 0)
+    return routed.at if routed else None
+
+
+def _stable_rows(
+    run: str, counter: CountSampler, label: str, start: float | None, end: float | None
+) -> list[dict[str, Any]]:
+    found = counter.between(start, end)
+    rate, failed = found if found else (None, None)
+    return [
+        _metric(run, f"stable answered req/s, {label}", rate, f"≈ {RATE:g} (the load's rate)"),
+        _metric(run, f"stable failed requests, {label}", failed, "0"),
+    ]
+
+
+def healthy_run(world: World, shadow: bool) -> list[dict[str, Any]]:
+    """The scenarios' candidate with or without a shadow phase, the same spec otherwise."""
+    s = world.scenario("shadowed" if shadow else "direct")
+    try:
+        load = s.start_load()
+        counter = CountSampler(load)
+        time.sleep(2.0)
+        applied = time.time()
+        extra: dict[str, Any] = {"shadow": SHADOW} if shadow else {}
+        s.apply_rollout(None, canary=CANARY_SPEC, **extra)
+        s.wait_phase("Succeeded", "Failed", timeout=300)
+        time.sleep(1.0)
+        stats = load.stop()
+        counter.stop()
+        rec = s.recorder
+        run = f"healthy candidate, {'with' if shadow else 'without'} shadow phase"
+        shadowing, progressing, done = (
+            _at(rec, p) for p in ("Shadowing", "Progressing", "Succeeded")
+        )
+        traffic = _canary_routed(rec)
+        rows = [
+            _metric(run, "outcome", s.status().get("phase"), "Succeeded"),
+            _metric(run, "phases", " → ".join(rec.phases())),
+        ]
+        if shadow:
+            result = s.status().get("shadow") or {}
+            floor = max(SHADOW_DURATION, SHADOW_MIN / RATE)
+            rows += [
+                _metric(
+                    run, "apply → ShadowStarted (s)", shadowing - applied if shadowing else None
+                ),
+                _metric(
+                    run,
+                    "shadow phase (s)",
+                    progressing - shadowing if progressing and shadowing else None,
+                    f"≥ max(duration {SHADOW_DURATION:g}, minRequests {SHADOW_MIN} / "
+                    f"{RATE:g} req/s = {SHADOW_MIN / RATE:g}) = {floor:g}, "
+                    f"+ ≤ 1 interval ({INTERVAL:g})",
+                ),
+                _metric(
+                    run,
+                    "shadow verdict",
+                    f"{result.get('verdict')} ({result.get('reason')})",
+                    "Passed",
+                ),
+                _metric(run, "pairs compared", result.get("pairs"), f"≥ {SHADOW_MIN}"),
+                _metric(
+                    run,
+                    "flip rate (Wilson upper)",
+                    f"{result.get('flipRate', 0):.4f} ({result.get('flipRateUpper', 0):.4f})",
+                    "upper ≤ 0.03",
+                ),
+                _metric(run, "mirrored copies scored by the canary", stats.mirrored["canary"]),
+            ]
+            rows += _stable_rows(run, counter, "while shadowing", shadowing, progressing)
+        rows += [
+            _metric(run, "apply → first traffic step (s)", traffic - applied if traffic else None),
+            _metric(run, "apply → Succeeded (s)", done - applied if done else None),
+            _metric(
+                run,
+                "  first traffic step → Succeeded (s)",
+                done - traffic if done and traffic else None,
+            ),
+            _metric(run, "analyses", _verdicts(s), f"{len(STEPS)} passed"),
+        ]
+        rows += _stable_rows(run, counter, "apply → first traffic step", applied, traffic)
+        rows += [
+            _metric(run, "failed requests in the whole run", len(stats.failures), "0"),
+            _metric(run, "requests sent", stats.sent()),
+        ]
+        return rows
+    finally:
+        s.teardown()
+
+
+def flipping_run(world: World) -> list[dict[str, Any]]:
+    """A candidate that declines every applicant the stable model approves."""
+    s = world.scenario("flipping")
+    try:
+        flipping = register_flipping(s.models)
+        load = s.start_load()
+        applied = time.time()
+        s.apply_rollout(s.models.uri(flipping), canary=CANARY_SPEC, shadow=SHADOW)
+        s.wait_phase("Failed", "Succeeded", timeout=240)
+        time.sleep(1.0)
+        stats = load.stop()
+        rec, run = s.recorder, "flipping candidate (threshold 0), shadow phase"
+        shadowing, back, done = (_at(rec, p) for p in ("Shadowing", "RollingBack", "Failed"))
+        result = s.status().get("shadow") or {}
+        begun = back or done
+        return [
+            _metric(
+                run,
+                "outcome",
+                f"{s.status().get('phase')} ({(s.condition('Promoted') or {}).get('reason')})",
+                "Failed (ShadowFailed)",
+            ),
+            _metric(run, "phases", " → ".join(rec.phases())),
+            _metric(run, "apply → ShadowStarted (s)", shadowing - applied if shadowing else None),
+            _metric(
+                run,
+                "apply → rollback completed (s)",
+                done - applied if done else None,
+                f"≈ start-up + duration {SHADOW_DURATION:g} + ≤ 1 interval",
+            ),
+            _metric(
+                run,
+                "ShadowStarted → rollback begun (s)",
+                begun - shadowing if shadowing and begun else None,
+            ),
+            _metric(run, "pairs compared", result.get("pairs"), f"≥ {SHADOW_MIN}"),
+            _metric(run, "flip rate", result.get("flipRate"), "> 0.03 (fails the gate)"),
+            _metric(run, "applicant requests answered by the canary", stats.sent("canary"), "0"),
+            _metric(run, "mirrored copies scored by the canary", stats.mirrored["canary"]),
+            _metric(run, "max canary weight (%)", rec.max_canary_route_weight(), "0"),
+            _metric(run, "failed requests in the whole run", len(stats.failures), "0"),
+        ]
+    finally:
+        s.teardown()
+
+
 def suite_run() -> list[dict[str, Any]]:
     started = time.perf_counter()
     proc = subprocess.run(
@@ -256,6 +451,9 @@ def suite_run() -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement")
+    parser.add_argument(
+        "--shadow", action="store_true", help="also measure the shadow phase (issue 18)"
+    )
     parser.add_argument("--suite", action="store_true", help="also time the e2e suite")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
@@ -265,6 +463,10 @@ def main() -> None:
             for _ in range(args.repeat):
                 rows += rollback_run(world)
                 rows += promotion_run(world)
+                if args.shadow:
+                    rows += healthy_run(world, shadow=False)
+                    rows += healthy_run(world, shadow=True)
+                    rows += flipping_run(world)
         finally:
             world.close()
     if args.suite:
@@ -273,7 +475,13 @@ def main() -> None:
         f"interval {INTERVAL:g}s, failureThreshold {THRESHOLD}, steps {STEPS}, analysis "
         "window 10s, minRequests 80 (rollback run: 40); 50 req/s steady load; stable 2 "
         "replicas (HPA 2-4). "
-        "Wall-clock seconds on a shared 2-core machine: read them as ratios."
+        + (
+            f"Shadow runs: shadow {{duration {SHADOW_DURATION:g}s, minRequests {SHADOW_MIN}, "
+            "percent 100, flipRate max 0.03}, the same canary spec. "
+            if args.shadow
+            else ""
+        )
+        + "Wall-clock seconds on a shared 2-core machine: read them as ratios."
     )
     print(write_results("rollout", rows, ["run", "metric", "value", "target"], notes))
 

@@ -15,6 +15,9 @@ from controller.builders import (
     canary_ingress,
     canary_service,
     hpa_floor_patch,
+    ingress_mirror,
+    ingress_mirror_patch,
+    mirror_url,
     mirrored_rules,
     promote_patch,
     route_mirror,
@@ -90,15 +93,34 @@ def _mirror_change(t: Target, percent: int) -> Callable[[Obj], Obj | None]:
     return change
 
 
-def set_mirror(t: Target, a: act.SetMirror) -> None:
-    """Mirror ``percent`` % of the HTTPRoute's stable traffic to the canary (0: none).
+def _set_ingress_mirror(t: Target, percent: int) -> None:
+    """ingress-nginx: the ``mirror-target`` annotation on the stable Ingress (every
+    request; spec validation allows only ``percent: 100`` with this router)."""
+    kube, spec = t.runtime.kube, t.spec
+    assert spec.router.ingress is not None
+    name = spec.router.ingress.name
 
-    The nginx canary Ingress has no mirror (spec validation refuses ``shadow`` with it):
-    removing one there is a no-op, asking for one an error."""
+    def change(ingress: Obj) -> Obj | None:
+        canary = t.owned(SERVICES, spec.canary_service) if percent else None
+        url = mirror_url(ingress, spec, t.ns, canary) if percent else None
+        return ingress_mirror_patch(ingress, url)
+
+    try:
+        ingress = kube.modify(INGRESSES, t.ns, name, change)
+    except ValueError as exc:
+        raise MissingObject(str(exc)) from exc
+    if ingress is None and percent > 0:
+        raise MissingObject(f"Ingress {name} not found in {t.ns}")
+    if ingress is not None and ingress_mirror(ingress, spec) != (100 if percent else 0):
+        raise KubeError(409, f"Ingress {name} did not take the mirror annotation")
+
+
+def set_mirror(t: Target, a: act.SetMirror) -> None:
+    """Mirror ``percent`` % of the stable traffic to the canary (0: none): a
+    ``RequestMirror`` filter on the HTTPRoute, or ingress-nginx's mirror annotation."""
     kube, spec = t.runtime.kube, t.spec
     if spec.http_route is None:
-        if a.percent > 0:
-            raise MissingObject("shadow mirroring needs router.httpRoute (Gateway API)")
+        _set_ingress_mirror(t, a.percent)
         return
     route = kube.modify(HTTPROUTES, t.ns, spec.http_route, _mirror_change(t, a.percent))
     if route is None and a.percent > 0:

@@ -18,6 +18,7 @@ from controller.mlflow_adapter import RegistryError
 from controller.prometheus import gather, gather_paired
 from controller.queries import build_queries, paired_queries, scope_for
 from controller.rollout import HPAReading, Readings, WorkloadReading, analysis_due
+from controller.rollout.progress import canary_paired_due
 from controller.rollout.readings import ContractCheck, MetricReadings, PairedReadings
 from controller.rollout.shadow import shadow_due, shadow_window
 from controller.runtime import Runtime
@@ -93,11 +94,17 @@ def _metrics(runtime: Runtime, spec: RolloutSpec, status: RolloutStatus, ns: str
 
 def _paired(
     runtime: Runtime, spec: RolloutSpec, status: RolloutStatus, ns: str, now: datetime
-) -> PairedReadings:
-    """The canary pods' paired counters over the shadow phase so far."""
+) -> PairedReadings | None:
+    """The canary pods' paired counters: over the shadow phase so far while it is due, over
+    the analysis window at a canary analysis (``shadow.canaryGates``), else not read."""
     scope = scope_for(spec, status.model_name or "", status.canary_version or "", ns)
-    scope = replace(scope, window=shadow_window(status, now))
-    baseline = (status.shadow.baseline_version if status.shadow else None) or ""
+    if shadow_due(spec, status, now):
+        scope = replace(scope, window=shadow_window(status, now))
+        baseline = (status.shadow.baseline_version if status.shadow else None) or ""
+    elif canary_paired_due(spec, status, now):
+        baseline = status.stable_version or ""
+    else:
+        return None
     return gather_paired(runtime.metrics_source(spec), paired_queries(scope, baseline))
 
 
@@ -130,6 +137,6 @@ def observe(
         stable_hpa=stable_hpa(kube, ns, spec.target_ref.name) if hpa_needed else None,
         contract=_contract(runtime, stable.model_uri, status),
         metrics=_metrics(runtime, spec, status, ns) if due else None,
-        paired=_paired(runtime, spec, status, ns, now) if shadow_due(spec, status, now) else None,
+        paired=_paired(runtime, spec, status, ns, now),
         hooks=call_due(runtime.hooks, kube, body, spec, status, now),
     )

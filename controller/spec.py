@@ -186,6 +186,10 @@ class ShadowSpec(CamelModel):
     timeout: Duration = 1800.0  # no verdict (too few pairs, no data) this long -> rollback
     confidence: float = Field(default=0.95, gt=0.5, lt=1)  # of the flip-rate bound
     gates: ShadowGates = ShadowGates()
+    # the same gates judge every canary analysis too (the canary's own applicants, scored by
+    # both versions over the analysis window): a gate shown worse fails the analysis; too
+    # few pairs or an undecided bound never holds it (the unpaired gates judge the step)
+    canary_gates: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> ShadowSpec:
@@ -333,10 +337,10 @@ class RolloutSpec(CamelModel):
                 f"router.httpRoute.canaryService is derived ({self.canary_name}); "
                 f"{route.canary_service!r} is not accepted"
             )
-        if self.shadow.enabled and self.router.ingress is not None:
+        if self.shadow.enabled and self.router.ingress is not None and self.shadow.percent < 100:
             raise ValueError(
-                "shadow.enabled needs the Gateway API router (router.httpRoute): the nginx "
-                "canary Ingress cannot mirror a share of requests to the canary Service"
+                "shadow.percent must be 100 with router.ingress: ingress-nginx mirrors every "
+                "request (use router.httpRoute for a share)"
             )
         return self
 

@@ -64,6 +64,23 @@ class GateResult(CamelModel):
     verdict: Literal["Passed", "Failed", "NoData", "Undecided"]  # Undecided: bound straddles
 
 
+class PairedRecord(CamelModel):
+    """Paired figures: the candidate and the stable version on the same applicants.
+
+    ``bands`` is the band migration matrix: baseline (stable) band -> candidate band ->
+    applicants; ``flipRateLower``/``flipRateUpper`` is the confidence interval the
+    ``flipRate`` gate judges."""
+
+    pairs: float | None = None
+    flips: float | None = None
+    flip_rate: float | None = None
+    flip_rate_lower: float | None = None
+    flip_rate_upper: float | None = None
+    mean_abs_diff: float | None = None
+    score_psi: float | None = None
+    bands: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
 class AnalysisRecord(CamelModel):
     time: Timestamp
     step: int
@@ -74,14 +91,12 @@ class AnalysisRecord(CamelModel):
     requests: float | None = None
     gates: list[GateResult] = Field(default_factory=list)
     message: str = ""
+    paired: PairedRecord | None = None  # the canary's paired figures (shadow.canaryGates)
 
 
-class ShadowResult(CamelModel):
-    """The shadow phase of one candidate: its progress, then its figures and verdict.
-
-    ``bands`` is the band migration matrix: baseline (stable) band -> candidate band ->
-    applicants; ``flipRateLower``/``flipRateUpper`` is the confidence interval the
-    ``flipRate`` gate judges."""
+class ShadowResult(PairedRecord):
+    """The shadow phase of one candidate: its progress, then its paired figures and
+    verdict."""
 
     canary_version: str | None = None
     baseline_version: str | None = None
@@ -91,14 +106,6 @@ class ShadowResult(CamelModel):
     verdict: Verdict | None = None  # None while the phase runs
     reason: str = ""  # GatesPassed, GateFailed, TooFewPairs, NoData, PrometheusUnreachable
     message: str = ""
-    pairs: float | None = None
-    flips: float | None = None
-    flip_rate: float | None = None
-    flip_rate_lower: float | None = None
-    flip_rate_upper: float | None = None
-    mean_abs_diff: float | None = None
-    score_psi: float | None = None
-    bands: dict[str, dict[str, float]] = Field(default_factory=dict)
     gates: list[GateResult] = Field(default_factory=list)
 
     @property

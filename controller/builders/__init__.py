@@ -3,7 +3,10 @@
 from controller.builders.meta import Owner, controlled_by, env_value
 from controller.builders.routing import (
     canary_ingress,
+    ingress_mirror,
+    ingress_mirror_patch,
     ingress_weight,
+    mirror_url,
     mirrored_rules,
     route_mirror,
     route_weight,
@@ -28,7 +31,10 @@ __all__ = [
     "controlled_by",
     "env_value",
     "hpa_floor_patch",
+    "ingress_mirror",
+    "ingress_mirror_patch",
     "ingress_weight",
+    "mirror_url",
     "mirrored_rules",
     "promote_patch",
     "route_mirror",

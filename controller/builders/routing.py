@@ -112,3 +112,60 @@ def canary_ingress(stable: Obj, spec: RolloutSpec, owner: Owner, weight: int) ->
 def ingress_weight(ingress: Obj | None) -> int:
     annotations = (ingress or {}).get("metadata", {}).get("annotations") or {}
     return int(annotations.get(f"{NGINX}/canary-weight", 0))
+
+
+MIRROR_TARGET = f"{NGINX}/mirror-target"
+
+
+def _stable_port(ingress: Obj, stable: str) -> int | str | None:
+    """The port (number or name) the Ingress sends to the stable Service on."""
+    for rule in ingress.get("spec", {}).get("rules", []):
+        for path in rule.get("http", {}).get("paths", []):
+            service = path.get("backend", {}).get("service", {})
+            if service.get("name") == stable:
+                port = service.get("port") or {}
+                found: int | str | None = port.get("number") or port.get("name")
+                return found
+    return None
+
+
+def _port_number(port: int | str | None, canary_service: Obj | None) -> int | None:
+    """A named port resolved on the canary Service (which copies the stable one's ports)."""
+    if isinstance(port, int) or port is None:
+        return port
+    for item in (canary_service or {}).get("spec", {}).get("ports", []):
+        if item.get("name") == port:
+            return int(item["port"])
+    return None
+
+
+def mirror_url(ingress: Obj, spec: RolloutSpec, namespace: str, canary_service: Obj | None) -> str:
+    """ingress-nginx's ``mirror-target``: the canary Service, same port and request URI.
+
+    Raises ``ValueError`` when the Ingress sends nothing to the stable Service or its port
+    cannot be resolved (the shadow phase must not silently compare nothing)."""
+    port = _port_number(_stable_port(ingress, spec.stable_service), canary_service)
+    if port is None:
+        name = ingress.get("metadata", {}).get("name")
+        raise ValueError(
+            f"Ingress {name} has no backend port for Service {spec.stable_service} to mirror"
+        )
+    host = f"{spec.canary_service}.{namespace}.svc.cluster.local"
+    return f"http://{host}:{port}$request_uri"
+
+
+def ingress_mirror_patch(ingress: Obj, url: str | None) -> Obj | None:
+    """The merge patch setting (``url``) or removing (``None``) the stable Ingress' mirror
+    annotation; ``None`` when it already is so."""
+    annotations = ingress.get("metadata", {}).get("annotations") or {}
+    if annotations.get(MIRROR_TARGET) == url:
+        return None
+    return {"metadata": {"annotations": {MIRROR_TARGET: url}}}
+
+
+def ingress_mirror(ingress: Obj | None, spec: RolloutSpec) -> int:
+    """100 when the Ingress mirrors to the canary Service (ingress-nginx copies every
+    request: no share), else 0."""
+    annotations = (ingress or {}).get("metadata", {}).get("annotations") or {}
+    target = annotations.get(MIRROR_TARGET) or ""
+    return 100 if target.startswith(f"http://{spec.canary_service}.") else 0

@@ -3,6 +3,13 @@
 Order of judgement: Prometheus unreachable → inconclusive; fewer canary requests than
 ``minRequests`` → inconclusive (too little evidence to pass *or* fail); any gate out of
 range → failed; any gate without data → inconclusive; otherwise passed.
+
+With ``shadow.canaryGates`` the shadow phase's paired gates judge the canary's own
+applicants too (each scored by the candidate and the stable version over the window), as
+``pairedFlipRate``, ``pairedScoreDiff`` and ``pairedScorePSI``. They can fail an analysis
+(the flip rate only once its confidence interval lies above the limit), never hold it:
+with fewer than ``minRequests`` pairs they are not judged, and an undecided bound or a
+figure without data leaves the verdict to the unpaired gates.
 """
 
 from __future__ import annotations
@@ -10,9 +17,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from controller.rollout.readings import MetricReadings
+from controller.rollout.paired import figures, paired_gates, paired_record
+from controller.rollout.readings import MetricReadings, PairedReadings
 from controller.spec import RolloutSpec
-from controller.status import AnalysisRecord, GateResult, RolloutStatus, Verdict
+from controller.status import AnalysisRecord, GateResult, PairedRecord, RolloutStatus, Verdict
 
 
 def judge(name: str, value: float | None, low: float | None, high: float | None) -> GateResult:
@@ -33,8 +41,21 @@ def _describe(gate: GateResult) -> str:
     return f"{gate.name} {value:.4g} < min {gate.min or 0.0:.4g}"
 
 
+def _paired(
+    spec: RolloutSpec, paired: PairedReadings | None
+) -> tuple[list[GateResult], PairedRecord | None]:
+    """The canary's paired gates (judged once there are ``minRequests`` pairs) and figures."""
+    shadow = spec.shadow
+    if paired is None or not paired.online or not (shadow.enabled and shadow.canary_gates):
+        return [], None
+    found = figures(paired, shadow.confidence)
+    if found.pairs < spec.analysis.min_requests:
+        return [], paired_record(found)
+    return paired_gates(shadow.gates, found, "paired"), paired_record(found)
+
+
 def _verdict(
-    spec: RolloutSpec, metrics: MetricReadings, gates: list[GateResult]
+    spec: RolloutSpec, metrics: MetricReadings, gates: list[GateResult], paired: list[GateResult]
 ) -> tuple[Verdict, str, str]:
     if not metrics.online:
         return (
@@ -50,7 +71,7 @@ def _verdict(
             "TooFewRequests",
             f"{seen} canary requests < minRequests {floor}",
         )
-    failed = [_describe(g) for g in gates if g.verdict == "Failed"]
+    failed = [_describe(g) for g in [*gates, *paired] if g.verdict == "Failed"]
     if failed:
         return Verdict.FAILED, "GateFailed", "; ".join(failed)
     missing = [g.name for g in gates if g.verdict == "NoData"]
@@ -60,15 +81,21 @@ def _verdict(
 
 
 def evaluate(
-    spec: RolloutSpec, status: RolloutStatus, metrics: MetricReadings | None, now: datetime
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    metrics: MetricReadings | None,
+    now: datetime,
+    paired: PairedReadings | None = None,
 ) -> AnalysisRecord:
-    """The record of one analysis at the current step (``metrics=None``: not measured)."""
+    """The record of one analysis at the current step (``metrics=None``: not measured;
+    ``paired``: the canary's paired counters over the window, if read)."""
     metrics = metrics or MetricReadings.unreachable("no metrics were gathered")
     gates = [
         judge(name, metrics.gates.get(name), low, high)
         for name, (low, high) in spec.analysis.thresholds().items()
     ]
-    verdict, reason, message = _verdict(spec, metrics, gates)
+    paired_judged, figures_seen = _paired(spec, paired) if metrics.online else ([], None)
+    verdict, reason, message = _verdict(spec, metrics, gates, paired_judged)
     return AnalysisRecord(
         time=now,
         step=status.step,
@@ -77,6 +104,7 @@ def evaluate(
         verdict=verdict,
         reason=reason,
         requests=metrics.requests,
-        gates=gates if metrics.online else [],
+        gates=[*gates, *paired_judged] if metrics.online else [],
         message=message,
+        paired=figures_seen,
     )

@@ -3,8 +3,9 @@
 The canary pods count, per applicant, the baseline's and the candidate's decision and
 band, the absolute score difference, and both scores' histograms (see
 ``services/core/telemetry.py``). These functions turn the Prometheus vectors of those
-counters into the shadow gates' figures: flip rate with a Wilson upper bound, mean
-absolute score difference, score PSI candidate vs baseline, and the band migration matrix.
+counters into the paired gates' figures (flip rate with a Wilson interval, mean absolute
+score difference, score PSI candidate vs baseline, the band migration matrix) and judge
+them: in the shadow phase and, with ``shadow.canaryGates``, at every canary analysis.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 
 from controller.rollout.readings import PairedReadings
+from controller.spec import ShadowGates
+from controller.status import GateResult, PairedRecord
 from services.core import telemetry as t
 
 EPSILON = 1e-4  # floor of a bin's share, as services/core/psi.py (empty bins stay finite)
@@ -114,3 +117,56 @@ def figures(readings: PairedReadings, confidence: float) -> PairedFigures:
     score = psi(bins(readings.baseline_buckets), bins(readings.candidate_buckets))
     bands = band_matrix(readings.bands)
     return PairedFigures(pairs, flipped, rate, lower, upper, mean, score, bands)
+
+
+def gate(name: str, value: float | None, limit: float | None) -> GateResult:
+    if value is None:
+        return GateResult(name=name, max=limit, verdict="NoData")
+    ok = limit is None or value <= limit
+    return GateResult(name=name, value=value, max=limit, verdict="Passed" if ok else "Failed")
+
+
+def _values(found: PairedFigures) -> dict[str, float | None]:
+    return {
+        "flipRate": found.flip_rate_upper,
+        "scoreDiff": found.mean_abs_diff,
+        "scorePSI": found.score_psi,
+    }
+
+
+def flip_gate(found: PairedFigures, limit: float | None) -> GateResult:
+    """The flip rate judged by its confidence interval: passed once the upper bound is
+    within ``limit``, failed once the lower bound is above it, undecided in between (more
+    pairs narrow the interval: the phase holds until ``timeout``). Its value is the upper
+    bound."""
+    result = gate("flipRate", found.flip_rate_upper, limit)
+    lower = found.flip_rate_lower
+    if result.verdict == "Failed" and lower is not None and limit is not None and lower <= limit:
+        return result.model_copy(update={"verdict": "Undecided"})
+    return result
+
+
+def paired_gates(gates: ShadowGates, found: PairedFigures, prefix: str = "") -> list[GateResult]:
+    """Every enabled paired gate judged on ``found`` (names prefixed, e.g. ``pairedFlipRate``
+    at a canary analysis)."""
+    values = _values(found)
+    judged = [
+        flip_gate(found, limit) if name == "flipRate" else gate(name, values[name], limit)
+        for name, limit in gates.enabled().items()
+    ]
+    if not prefix:
+        return judged
+    return [g.model_copy(update={"name": prefix + g.name[0].upper() + g.name[1:]}) for g in judged]
+
+
+def paired_record(found: PairedFigures) -> PairedRecord:
+    return PairedRecord(
+        pairs=found.pairs,
+        flips=found.flips,
+        flip_rate=found.flip_rate,
+        flip_rate_lower=found.flip_rate_lower,
+        flip_rate_upper=found.flip_rate_upper,
+        mean_abs_diff=found.mean_abs_diff,
+        score_psi=found.score_psi,
+        bands=found.bands,
+    )

@@ -35,6 +35,16 @@ def analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> boo
     return last is None or (now - last).total_seconds() >= spec.canary.interval
 
 
+def canary_paired_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
+    """Whether this tick's analysis also reads the canary's paired counters: the canary
+    pods score the stable version beside the candidate (``shadow.enabled``) and the paired
+    gates judge the canary steps (``shadow.canaryGates``)."""
+    shadow = spec.shadow
+    if not (shadow.enabled and shadow.canary_gates and status.stable_version):
+        return False
+    return analysis_due(spec, status, now)
+
+
 def _then(decision: Decision, *actions: Action) -> Decision:
     """``decision`` with ``actions`` applied after its own effects (before its events)."""
     return Decision(decision.status, (*decision.effects, *actions, *decision.events))
@@ -124,7 +134,7 @@ def progressing(tick: Tick) -> Decision:
     status = tick.status.model_copy(update={"canary_not_ready_since": None})
     if not analysis_due(tick.spec, status, tick.now):
         return Decision(status)
-    record = evaluate(tick.spec, status, tick.readings.metrics, tick.now)
+    record = evaluate(tick.spec, status, tick.readings.metrics, tick.now, tick.readings.paired)
     record = with_hook_gates(tick.spec, record, tick.readings)
     limit = tick.spec.analysis.history_limit
     status = status.model_copy(

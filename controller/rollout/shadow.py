@@ -15,7 +15,7 @@ from datetime import datetime
 from controller.durations import format_duration
 from controller.rollout.actions import EnsureCanary, ScaleCanary, SetMirror
 from controller.rollout.moves import rollback
-from controller.rollout.paired import PairedFigures, figures
+from controller.rollout.paired import figures, paired_gates, paired_record
 from controller.rollout.readings import PairedReadings
 from controller.rollout.transitions import Decision, Tick, canary_bounds, go, hold
 from controller.spec import RolloutSpec, ShadowSpec
@@ -90,33 +90,6 @@ def shadow_window(status: RolloutStatus, now: datetime) -> float:
     return max(1.0, round((now - started).total_seconds())) if started else 1.0
 
 
-def gate(name: str, value: float | None, limit: float | None) -> GateResult:
-    if value is None:
-        return GateResult(name=name, max=limit, verdict="NoData")
-    ok = limit is None or value <= limit
-    return GateResult(name=name, value=value, max=limit, verdict="Passed" if ok else "Failed")
-
-
-def _values(found: PairedFigures) -> dict[str, float | None]:
-    return {
-        "flipRate": found.flip_rate_upper,
-        "scoreDiff": found.mean_abs_diff,
-        "scorePSI": found.score_psi,
-    }
-
-
-def flip_gate(found: PairedFigures, limit: float | None) -> GateResult:
-    """The flip rate judged by its confidence interval: passed once the upper bound is
-    within ``limit``, failed once the lower bound is above it, undecided in between (more
-    pairs narrow the interval: the phase holds until ``timeout``). Its value is the upper
-    bound."""
-    result = gate("flipRate", found.flip_rate_upper, limit)
-    lower = found.flip_rate_lower
-    if result.verdict == "Failed" and lower is not None and limit is not None and lower <= limit:
-        return result.model_copy(update={"verdict": "Undecided"})
-    return result
-
-
 def _verdict(gates: list[GateResult]) -> tuple[Verdict, str, str]:
     failed = [g for g in gates if g.verdict == "Failed"]
     if failed:
@@ -150,27 +123,14 @@ def judge(
             }
         )
     found = figures(paired, shadow.confidence)
-    update = {
-        "pairs": found.pairs,
-        "flips": found.flips,
-        "flip_rate": found.flip_rate,
-        "flip_rate_lower": found.flip_rate_lower,
-        "flip_rate_upper": found.flip_rate_upper,
-        "mean_abs_diff": found.mean_abs_diff,
-        "score_psi": found.score_psi,
-        "bands": found.bands,
-    }
+    update = dict(paired_record(found))
     if found.pairs < shadow.min_requests:
         message = f"{found.pairs:g} of {shadow.min_requests} paired decisions"
         reason = "TooFewPairs"
         return checked.model_copy(
             update={**update, "verdict": Verdict.INCONCLUSIVE, "reason": reason, "message": message}
         )
-    values = _values(found)
-    gates = [
-        flip_gate(found, limit) if name == "flipRate" else gate(name, values[name], limit)
-        for name, limit in shadow.gates.enabled().items()
-    ]
+    gates = paired_gates(shadow.gates, found)
     verdict, reason, message = _verdict(gates)
     if paired.error:
         message = f"{message} ({paired.error})"

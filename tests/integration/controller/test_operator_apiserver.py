@@ -224,8 +224,8 @@ def test_crd_applies_defaults(cp: ControlPlane, admin: Kube) -> None:
         ({"analysis": {"gates": {"errorRatio": {"min": 0.5, "max": 0.1}}}}, "min must not exceed"),
         ({"targetRef": {"kind": "StatefulSet", "name": "x"}}, "spec.targetRef.kind"),
         (
-            {"shadow": {"enabled": True}, "router": {"ingress": {"name": "inference"}}},
-            "shadow.enabled needs router.httpRoute",
+            {"shadow": {"enabled": True, "percent": 50}, "router": {"ingress": {"name": "x"}}},
+            "shadow.percent must be 100 with router.ingress",
         ),
         ({"shadow": {"percent": 0}}, "spec.shadow.percent"),
         ({"shadow": {"duration": "soon"}}, "spec.shadow.duration"),
@@ -596,32 +596,25 @@ def test_a_restarted_operator_resumes_at_the_same_step(
     assert status["analysisCount"] == len(steps)
 
 
-def test_a_rollout_through_a_canary_ingress(harness: Harness) -> None:
-    h = harness
-    ingress = {
+def _ingress(name: str) -> Obj:
+    """The stable Ingress of ``name`` (ingress-nginx class) sending / to its Service."""
+    backend = {"service": {"name": name, "port": {"number": 8000}}}
+    path = {"path": "/", "pathType": "Prefix", "backend": backend}
+    return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {"name": "nginx", "namespace": NS},
+        "metadata": {"name": name, "namespace": NS},
         "spec": {
             "ingressClassName": "nginx",
-            "rules": [
-                {
-                    "host": "score.example",
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": "nginx", "port": {"number": 8000}}},
-                            }
-                        ]
-                    },
-                }
-            ],
+            "rules": [{"host": "score.example", "http": {"paths": [path]}}],
         },
     }
+
+
+def test_a_rollout_through_a_canary_ingress(harness: Harness) -> None:
+    h = harness
     h.world("nginx")
-    h.admin.apply(ingress)
+    h.admin.apply(_ingress("nginx"))
     seen: list[str] = []
 
     def weight() -> bool:
@@ -748,3 +741,65 @@ def test_deleting_a_rollout_mid_shadow_removes_the_mirror(harness: Harness) -> N
     wait_for("rollout gone", lambda: h.admin.get(ROLLOUTS, NS, "mro-shd") is None, 30)
     assert _mirrors(h, "shd") == []
     assert h.weights("shd") == [100]
+
+
+MIRROR_TARGET = "nginx.ingress.kubernetes.io/mirror-target"
+
+
+def _mirror_target(h: Harness, ingress: str) -> str | None:
+    found = h.need(INGRESSES, ingress)
+    value: str | None = (found["metadata"].get("annotations") or {}).get(MIRROR_TARGET)
+    return value
+
+
+def test_a_shadow_phase_through_ingress_nginx_mirrors_every_request(harness: Harness) -> None:
+    h = harness
+    fake = _shadow_world(h, "shi")
+    h.world("shi")
+    h.admin.apply(_ingress("shi"))
+    h.start(
+        "mro-shi",
+        "shi",
+        h.models.uri(h.models.new_version()),
+        shadow=SHADOW,
+        router={"ingress": {"name": "shi"}},
+    )
+
+    h.wait_phase("mro-shi", "Shadowing")
+    url = f"http://shi-canary.{NS}.svc.cluster.local:8000$request_uri"
+    wait_for("mirror annotation on", lambda: _mirror_target(h, "shi") == url)
+    assert h.admin.get(INGRESSES, NS, "shi-canary") is None, "no applicant traffic"
+
+    fake.vectors.update(_paired(AGREE))
+    h.wait_phase("mro-shi", "Progressing")
+    assert _mirror_target(h, "shi") is None, "the mirror is removed before the first step"
+    assert h.status("mro-shi")["shadow"]["verdict"] == "Passed"
+    h.wait_phase("mro-shi", "Succeeded")
+    assert _mirror_target(h, "shi") is None
+
+
+def test_paired_gates_roll_back_a_canary_that_flips_decisions(harness: Harness) -> None:
+    """The shadow phase passed on agreeing pairs; at the canary steps the canary's own
+    applicants flip half the decisions: each analysis fails, the rollout rolls back."""
+    h = harness
+    fake = _shadow_world(h, "shc")
+    fake.vectors.update(_paired(AGREE))
+    version = h.models.new_version()
+    h.start(
+        "mro-shc",
+        "shc",
+        h.models.uri(version),
+        shadow=SHADOW,
+        canary={**FAST["canary"], "failureThreshold": 2},
+    )
+    h.wait_phase("mro-shc", "Progressing")
+    fake.vectors.update(_paired(FLIPS))
+
+    h.wait_phase("mro-shc", "Failed")
+    status = h.status("mro-shc")
+    assert h.condition("mro-shc", "Promoted")["reason"] == "FailedChecks"
+    last = status["lastAnalysis"]
+    assert last["verdict"] == "Failed"
+    assert last["message"].startswith("pairedFlipRate")
+    assert (last["paired"]["pairs"], last["paired"]["flips"]) == (500, 250)
+    assert h.weights("shc") == [100]

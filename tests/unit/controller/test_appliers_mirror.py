@@ -1,5 +1,6 @@
 """``appliers.set_mirror``: the HTTPRoute read-modify-write, verified after writing, and
-the Ingress router (no mirror) — with a dict-backed stand-in for ``Kube.modify``."""
+ingress-nginx's mirror annotation on the stable Ingress — with dict-backed stand-ins for
+``Kube.modify``."""
 
 from __future__ import annotations
 
@@ -73,10 +74,86 @@ def test_a_missing_route_fails_on_and_is_fine_off() -> None:
     set_mirror(target(RouteStore(None)), SetMirror(0))
 
 
-def test_the_ingress_router_has_no_mirror() -> None:
-    kube = RouteStore(ROUTE)
-    ingress = target(kube, router={"ingress": {"name": "inference"}})
-    set_mirror(ingress, SetMirror(0))  # removing one: nothing to do
-    assert kube.writes == 0
-    with pytest.raises(MissingObject, match=r"router\.httpRoute"):
+INGRESS = {
+    "metadata": {"name": "inference", "resourceVersion": "1"},
+    "spec": {
+        "rules": [
+            {
+                "http": {
+                    "paths": [
+                        {"path": "/", "backend": {"service": {"name": "inference", "port": {}}}}
+                    ]
+                }
+            }
+        ]
+    },
+}
+CANARY_SERVICE = {
+    "metadata": {
+        "name": "inference-canary",
+        "ownerReferences": [{"kind": "ModelRollout", "uid": "uid-1", "controller": True}],
+    },
+    "spec": {"ports": [{"name": "http", "port": 8080}]},
+}
+
+
+class IngressStore:
+    """``modify`` on one stored Ingress (annotations merged, ``None`` removes one) and
+    ``get`` of the canary Service (for a named port)."""
+
+    def __init__(self, ingress: Obj) -> None:
+        self.ingress, self.writes = copy.deepcopy(ingress), 0
+
+    def get(self, res: Resource, ns: str, name: str) -> Obj | None:
+        return copy.deepcopy(CANARY_SERVICE) if name == "inference-canary" else None
+
+    def modify(
+        self, res: Resource, ns: str, name: str, change: Callable[[Obj], Obj | None]
+    ) -> Obj | None:
+        patch = change(self.ingress)
+        if patch is not None:
+            self.writes += 1
+            notes = {**(self.ingress["metadata"].get("annotations") or {})}
+            notes.update(patch["metadata"]["annotations"])
+            self.ingress["metadata"]["annotations"] = {
+                k: v for k, v in notes.items() if v is not None
+            }
+        return self.ingress
+
+
+def _ingress(port: Obj) -> Obj:
+    found = copy.deepcopy(INGRESS)
+    found["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] = port
+    return found
+
+
+@pytest.mark.parametrize(("port", "number"), [({"number": 8000}, 8000), ({"name": "http"}, 8080)])
+def test_ingress_nginx_mirrors_to_the_canary_service_then_stops(port: Obj, number: int) -> None:
+    kube = IngressStore(_ingress(port))
+    ingress = target(cast(Any, kube), router={"ingress": {"name": "inference"}})
+    set_mirror(ingress, SetMirror(100))
+    notes = kube.ingress["metadata"]["annotations"]
+    assert notes == {
+        "nginx.ingress.kubernetes.io/mirror-target": (
+            f"http://inference-canary.credit-risk.svc.cluster.local:{number}$request_uri"
+        )
+    }
+    set_mirror(ingress, SetMirror(100))  # nothing to change: no write
+    set_mirror(ingress, SetMirror(0))
+    assert kube.ingress["metadata"]["annotations"] == {}
+    assert kube.writes == 2
+
+
+def test_an_ingress_without_the_stable_backend_cannot_mirror() -> None:
+    kube = IngressStore(_ingress({"name": "grpc"}))  # no such port on the Service
+    ingress = target(cast(Any, kube), router={"ingress": {"name": "inference"}})
+    with pytest.raises(MissingObject, match="no backend port for Service inference"):
         set_mirror(ingress, SetMirror(100))
+    set_mirror(ingress, SetMirror(0))  # removing: nothing to resolve
+    assert kube.writes == 0
+
+
+def test_shadow_with_the_ingress_router_takes_every_request_only() -> None:
+    spec(shadow={"enabled": True}, router={"ingress": {"name": "inference"}})
+    with pytest.raises(ValueError, match=r"shadow\.percent must be 100 with router\.ingress"):
+        spec(shadow={"enabled": True, "percent": 50}, router={"ingress": {"name": "inference"}})

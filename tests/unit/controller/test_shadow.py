@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from controller.rollout.actions import EmitEvent, SetMirror
 from controller.rollout.checkpoints import BEFORE_TRAFFIC
+from controller.rollout.paired import gate
 from controller.rollout.readings import PairedReadings
-from controller.rollout.shadow import gate, judge, shadow_due, shadow_stage, shadow_window
+from controller.rollout.shadow import judge, shadow_due, shadow_stage, shadow_window
 from controller.rollout.transitions import Tick
 from controller.spec import ShadowSpec
 from controller.status import Phase, ShadowResult, Verdict
@@ -244,8 +245,8 @@ def test_judge_keeps_query_errors_in_the_message() -> None:
 def test_shadow_spec_validation() -> None:
     with pytest.raises(ValueError, match="timeout"):
         spec(shadow={"duration": "10m", "timeout": "5m"})
-    with pytest.raises(ValueError, match=r"router\.httpRoute"):
-        spec(shadow={"enabled": True}, router={"ingress": {"name": "inference"}})
+    with pytest.raises(ValueError, match=r"percent must be 100 with router\.ingress"):
+        spec(shadow={"enabled": True, "percent": 99}, router={"ingress": {"name": "inference"}})
     assert (
         spec(shadow={"enabled": False}, router={"ingress": {"name": "i"}}).shadow.enabled is False
     )

@@ -16,6 +16,13 @@ from pathlib import Path
 
 from tests.integration.docs.readme import Command
 
+# ServiceUnavailable from the API server for a request on a CRD created seconds ago: the
+# MutatingAdmissionPolicy of the chart (action-by) learns a new CRD's schema from the
+# OpenAPI document, which it re-reads every 5 s, so a first annotate right after `helm
+# install` can meet it. Nothing was written; the same command succeeds moments later.
+CRD_NOT_YET = "There can be a delay between when CustomResourceDefinitions are created"
+CRD_SETTLE = 60.0
+
 
 class Shell:
     def __init__(
@@ -34,12 +41,8 @@ class Shell:
             text = text.replace(old, new)
         return text
 
-    def run(self, command: Command, timeout: float = 600) -> str:
-        """Run ``command`` in the foreground; assert exit 0; keep the variables it set."""
-        env_file, started = self.state / "env", time.monotonic()
-        # allexport: a plain assignment (JOB=$(...)) reaches the next command, as in one session
-        script = f"set -aeuo pipefail\n{self.prepare(command.text)}\nenv -0 > {env_file}\n"
-        proc = subprocess.run(
+    def _once(self, script: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             ["bash", "-c", script],
             cwd=self.cwd,
             env=self.env,
@@ -48,6 +51,23 @@ class Shell:
             timeout=timeout,
             check=False,
         )
+
+    def run(self, command: Command, timeout: float = 600) -> str:
+        """Run ``command`` in the foreground; assert exit 0; keep the variables it set.
+
+        The one failure retried is the API server's own "not yet" for a just-created CRD
+        (see ``CRD_NOT_YET``), for up to ``CRD_SETTLE`` seconds, as the README tells users."""
+        env_file, started = self.state / "env", time.monotonic()
+        # allexport: a plain assignment (JOB=$(...)) reaches the next command, as in one session
+        script = f"set -aeuo pipefail\n{self.prepare(command.text)}\nenv -0 > {env_file}\n"
+        proc = self._once(script, timeout)
+        while (
+            proc.returncode != 0
+            and CRD_NOT_YET in proc.stderr
+            and time.monotonic() - started < CRD_SETTLE
+        ):
+            time.sleep(1)
+            proc = self._once(script, timeout)
         assert proc.returncode == 0, (
             f"README.md line {command.line} failed (exit {proc.returncode}):\n"
             f"  {self.prepare(command.text)}\n--- stdout\n{proc.stdout[-3000:]}\n"

@@ -11,7 +11,7 @@ them: in the shadow phase and, with ``shadow.canaryGates``, at every canary anal
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -146,13 +146,19 @@ def flip_gate(found: PairedFigures, limit: float | None) -> GateResult:
     return result
 
 
-def paired_gates(gates: ShadowGates, found: PairedFigures, prefix: str = "") -> list[GateResult]:
-    """Every enabled paired gate judged on ``found`` (names prefixed, e.g. ``pairedFlipRate``
-    at a canary analysis)."""
+def paired_gates(
+    gates: ShadowGates,
+    found: PairedFigures,
+    prefix: str = "",
+    only: Collection[str] | None = None,
+) -> list[GateResult]:
+    """The enabled paired gates (``only`` these, if given) judged on ``found``; names
+    prefixed, e.g. ``pairedFlipRate`` at a canary analysis."""
     values = _values(found)
     judged = [
         flip_gate(found, limit) if name == "flipRate" else gate(name, values[name], limit)
         for name, limit in gates.enabled().items()
+        if only is None or name in only
     ]
     if not prefix:
         return judged

@@ -13,6 +13,7 @@ from controller.rollout.progress import canary_paired_due
 from controller.rollout.readings import PairedReadings
 from controller.status import AnalysisRecord, Phase, Verdict
 from tests.unit.controller.factories import NOW, ago, metrics, readings, spec, status
+from tests.unit.controller.test_paired import buckets
 from tests.unit.controller.test_shadow import paired
 
 pytestmark = pytest.mark.unit
@@ -33,11 +34,7 @@ def _paired_gates(record: AnalysisRecord) -> dict[str, str]:
 def test_a_clean_canary_passes_every_paired_gate_and_keeps_its_figures() -> None:
     record = _analysis(paired(same=1000, flipped=0))
     assert (record.verdict, record.reason) == (Verdict.PASSED, "GatesPassed")
-    assert _paired_gates(record) == {
-        "pairedFlipRate": "Passed",
-        "pairedScoreDiff": "Passed",
-        "pairedScorePSI": "Passed",
-    }
+    assert _paired_gates(record) == {"pairedFlipRate": "Passed", "pairedScoreDiff": "Passed"}
     assert record.paired is not None
     assert (record.paired.pairs, record.paired.flips) == (1000, 0)
     assert record.paired.flip_rate_upper == pytest.approx(0.00383, abs=1e-5)
@@ -66,8 +63,18 @@ def test_too_few_pairs_are_shown_but_not_judged() -> None:
 
 
 def test_a_missing_paired_figure_never_holds_the_analysis() -> None:
-    record = _analysis(paired(candidate_buckets=(), baseline_buckets=()))
-    assert _paired_gates(record)["pairedScorePSI"] == "NoData"
+    record = _analysis(paired(diff_sum=None, diff_count=None))
+    assert _paired_gates(record)["pairedScoreDiff"] == "NoData"
+    assert record.verdict is Verdict.PASSED
+
+
+def test_the_paired_score_psi_is_shown_not_judged_at_a_canary_step() -> None:
+    shifted = paired(candidate_buckets=buckets(10, 20, 30, 1000))  # PSI far above 0.1
+    record = _analysis(shifted)
+    assert record.paired is not None
+    assert record.paired.score_psi is not None
+    assert record.paired.score_psi > 1
+    assert "pairedScorePSI" not in _paired_gates(record)
     assert record.verdict is Verdict.PASSED
 
 

@@ -71,4 +71,4 @@ def to_promotion(tick: Tick, message: str, *after: Action) -> Decision:
     """The before-promotion stages, then ``Promoting``; ``after`` (e.g. the last analysis'
     tag) is applied after the decision's own effects, before its events."""
     decision = _first_stage(tick, BEFORE_PROMOTION) or promote(tick, "Promoting", message)
-    return Decision(decision.status, (*decision.effects, *after, *decision.events))
+    return decision.then(*after)

@@ -93,4 +93,4 @@ def operator_action(tick: Tick, action: str) -> Decision:
         return Decision(status, (ClearOperatorAction(), EmitEvent("ActionIgnored", why, "Warning")))
     done = {"last_action": action, "last_action_by": tick.readings.action_by}
     status = decision.status.model_copy(update=done)
-    return Decision(status, (*decision.effects, ClearOperatorAction(), *decision.events))
+    return decision.then(ClearOperatorAction(), status=status)

@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import datetime
 
 from controller.rollout.actions import (
-    Action,
     EmitEvent,
     EnsureCanary,
     ScaleCanary,
@@ -43,11 +42,6 @@ def canary_paired_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -
     if not (shadow.enabled and shadow.canary_gates and status.stable_version):
         return False
     return analysis_due(spec, status, now)
-
-
-def _then(decision: Decision, *actions: Action) -> Decision:
-    """``decision`` with ``actions`` applied after its own effects (before its events)."""
-    return Decision(decision.status, (*decision.effects, *actions, *decision.events))
 
 
 def _unready(tick: Tick) -> Decision:
@@ -100,7 +94,7 @@ def _failed(tick: Tick, record: AnalysisRecord, tag: TagVersion) -> Decision:
     tick = replace(tick, status=tick.status.model_copy(update={"failed_checks": failed, **RESET}))
     message = f"failed check {failed}/{threshold}: {record.message}"
     if failed >= threshold:
-        return _then(rollback(tick, "FailedChecks", message), tag)
+        return rollback(tick, "FailedChecks", message).then(tag)
     event = EmitEvent("AnalysisFailed", message, "Warning")
     return hold(tick, message, tag, event)
 
@@ -114,10 +108,10 @@ def _inconclusive(tick: Tick, record: AnalysisRecord, tag: TagVersion) -> Decisi
     tick = replace(tick, status=status.model_copy(update=counts))
     if unreachable >= analysis.max_unreachable:
         message = f"Prometheus unreachable for {unreachable} analyses in a row: {record.message}"
-        return _then(rollback(tick, "PrometheusUnreachable", message), tag)
+        return rollback(tick, "PrometheusUnreachable", message).then(tag)
     if analysis.max_inconclusive and inconclusive >= analysis.max_inconclusive:
         message = f"{inconclusive} inconclusive analyses in a row: {record.message}"
-        return _then(rollback(tick, "Inconclusive", message), tag)
+        return rollback(tick, "Inconclusive", message).then(tag)
     message = (
         f"analysis inconclusive ({record.reason}) at {status.canary_weight}%: {record.message}"
     )

@@ -69,6 +69,14 @@ class Decision:
     def events(self) -> tuple[EmitEvent, ...]:
         return tuple(a for a in self.actions if isinstance(a, EmitEvent))
 
+    def then(self, *actions: Action, status: RolloutStatus | None = None) -> Decision:
+        """This decision with ``actions`` applied after its own effects and before its
+        events (and ``status`` instead of its own, if given)."""
+        return Decision(
+            self.status if status is None else status,
+            (*self.effects, *actions, *self.events),
+        )
+
 
 def with_condition(
     status: RolloutStatus,

@@ -206,7 +206,7 @@ def fire_once(spec: RolloutSpec, decision: Decision, now: datetime) -> Decision:
         entry = HookStatus(name=hook.name, type=hook.type, state="Sent", time=now)
         status = _with_entry(status, entry)
     calls = tuple(CallWebhook(h.name, h.type, status) for h in hooks)
-    return Decision(status, (*decision.effects, *calls, *decision.events))
+    return decision.then(*calls, status=status)
 
 
 def payload(

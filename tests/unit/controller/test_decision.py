@@ -837,3 +837,13 @@ def test_a_verdict_repeated_after_a_crash_sets_the_same_tags(phase: Phase, done:
     again = decide(SPEC, started, done, NOW)
     assert first.effects == again.effects
     assert tag(first)["rollout.time"] == ago(40).isoformat(timespec="seconds")
+
+
+def test_then_puts_actions_after_the_effects_and_before_the_events() -> None:
+    event = EmitEvent("Advanced", "weight 20%")
+    base = Decision(status(Phase.PROGRESSING), (SetWeight(20), event, ScaleCanaryDown()))
+    later = base.then(Clear())
+    assert later.actions == (SetWeight(20), ScaleCanaryDown(), Clear(), event)
+    assert later.status == base.status
+    other = status(Phase.PAUSED)
+    assert base.then(status=other) == Decision(other, (SetWeight(20), ScaleCanaryDown(), event))

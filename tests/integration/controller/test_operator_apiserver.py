@@ -200,6 +200,7 @@ def test_crd_applies_defaults(cp: ControlPlane, admin: Kube) -> None:
         "duration": "5m",
         "timeout": "30m",
         "confidence": 0.95,
+        "canaryGates": True,
         "gates": {
             "flipRate": {"enabled": True, "max": 0.02},
             "scoreDiff": {"enabled": True, "max": 0.05},

@@ -5,7 +5,8 @@ pods receive mirrored copies of live requests) scores every applicant a second t
 the baseline (the stable version) and counts how the two compare: decision pairs (a flip
 is a pair whose outcomes differ), risk-band migrations, the absolute score difference and
 the baseline's score distribution. The answer is always the served model's; the baseline
-only feeds metrics, and a failure of it is logged, never answered.
+only feeds metrics and the decision record (its answer to the same applicant, from the
+numbers already computed), and a failure of it is logged, never answered.
 
 The baseline reads the rows the served model's encoder built, so its features must encode
 identically: each baseline feature must exist in the served contract with the same type,
@@ -18,12 +19,14 @@ pod serves unpaired. The pure parts (``baseline_columns``, ``decision_pairs``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from loguru import logger
 
 from services.core.contract import ModelContract
+from services.core.decisions.record import BaselineAnswer
 from services.core.model_store import LoadedModel
 from services.inference.metrics import PairedSeries
 
@@ -84,6 +87,30 @@ def band_pairs(
     )
 
 
+@dataclass(frozen=True)
+class BaselineScores:
+    """The baseline's answers to a batch, as the arrays the pair tallies used; per-row
+    values are built only when the decisions are recorded (``answers``)."""
+
+    version: str
+    probability: np.ndarray
+    label: np.ndarray
+    band_codes: np.ndarray
+    band_names: Sequence[str]
+
+    def answers(self) -> list[BaselineAnswer]:
+        names = self.band_names
+        return [
+            BaselineAnswer(self.version, p, label, names[code])
+            for p, label, code in zip(
+                self.probability.tolist(),
+                self.label.astype(np.int8).tolist(),
+                self.band_codes.tolist(),
+                strict=True,
+            )
+        ]
+
+
 class PairedScorer:
     """The baseline paired with one served snapshot, and the metric series it feeds."""
 
@@ -93,35 +120,47 @@ class PairedScorer:
         self.served, self.baseline = served, baseline
         self.index = columns.index
         self.series = series
+        self.baseline_bands = [b.name for b in baseline.contract.risk_bands]
 
     def _inputs(self, encoded: np.ndarray) -> np.ndarray:
         return encoded if self.index is None else encoded[:, self.index]
 
-    def observe_one(self, encoded: np.ndarray, label: int, probability: float, band: str) -> None:
-        """Score one encoded applicant with the baseline and count the pair."""
+    def observe_one(
+        self, encoded: np.ndarray, label: int, probability: float, band: str
+    ) -> BaselineAnswer | None:
+        """Score one encoded applicant with the baseline and count the pair; the
+        baseline's answer (None if it failed)."""
         try:
             base_probability, base_label, base_band = self.baseline.predict_one(
                 self._inputs(encoded)
             )
         except Exception as exc:  # the baseline never fails an answer
             logger.opt(exception=exc).warning("baseline prediction failed for 1 row")
-            return
+            return None
         self.series.observe_one(label, base_label, band, base_band, probability, base_probability)
+        return BaselineAnswer(self.baseline.version, base_probability, base_label, base_band)
 
-    def observe_many(self, encoded: np.ndarray, labels: np.ndarray, proba: np.ndarray) -> None:
-        """Score a batch with one baseline prediction and count every pair."""
+    def observe_many(
+        self, encoded: np.ndarray, labels: np.ndarray, proba: np.ndarray
+    ) -> BaselineScores | None:
+        """Score a batch with one baseline prediction and count every pair; the
+        baseline's answers (None if it failed)."""
         try:
             base_proba = self.baseline.probabilities(self._inputs(encoded))
         except Exception as exc:
             logger.opt(exception=exc).warning("baseline prediction failed for {} rows", len(labels))
-            return
+            return None
         base_labels = base_proba >= self.baseline.contract.threshold
+        base_codes = self.baseline.band_codes(base_proba)
         series = self.series
         decisions = decision_pairs(labels, base_labels)
         bands = band_pairs(
             self.served.band_codes(proba),
-            self.baseline.band_codes(base_proba),
+            base_codes,
             len(series.bands),
             len(series.baseline_bands),
         )
         series.observe_many(decisions, bands, proba, base_proba)
+        return BaselineScores(
+            self.baseline.version, base_proba, base_labels, base_codes, self.baseline_bands
+        )

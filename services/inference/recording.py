@@ -4,6 +4,8 @@ Built on the request path from values the route already has: one timestamp, one 
 and one small dataclass per applicant; formatting, hashing and I/O happen in the
 writer's thread. Reasons are those of each answer (``reasons``: the declined, or all
 with ``?explain=true``), unless given; an answer without reasons records an empty list.
+A pod paired with a baseline passes the baseline's answers to the same applicants
+(``baselines``, in order); otherwise, or where the baseline failed, the record has none.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.core.decisions.record import Decision, ModelIdentity, now, online_decision_id
+from services.core.decisions.record import (
+    BaselineAnswer,
+    Decision,
+    ModelIdentity,
+    now,
+    online_decision_id,
+)
 from services.inference.runtime import Served
 
 Reasons = Sequence[Mapping[str, Any]]
@@ -25,6 +33,7 @@ def online_decisions(
     inputs: Sequence[Mapping[str, Any]],
     answers: Sequence[Mapping[str, Any]],
     reasons: Sequence[Reasons] | None = None,
+    baselines: Sequence[BaselineAnswer | None] | None = None,
 ) -> list[Decision]:
     at = now()
     day = at.date()
@@ -46,6 +55,7 @@ def online_decisions(
             request_id=request_id,
             item=item,
             reasons=reasons[item] if reasons is not None else answer.get("reasons", ()),
+            baseline=baselines[item] if baselines is not None else None,
         )
         for item, (values, answer) in enumerate(zip(inputs, answers, strict=True))
     ]

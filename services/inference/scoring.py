@@ -18,7 +18,9 @@ every row (its margins are bit-identical to ``inplace_predict``'s, so explaining
 changes a score).
 
 With a baseline paired (``paired.py``), the same encoded rows are scored once more by it,
-for the paired metrics only (one extra prediction per request, bulk rows together).
+for the paired metrics and the decision record (one extra prediction per request, bulk
+rows together): ``Scorer`` returns the baseline's answers next to the client's, which
+never include them.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ import numpy as np
 import xgboost as xgb
 from loguru import logger
 
+from services.core.decisions.record import BaselineAnswer
 from services.core.errors import ServiceError
 from services.core.model_store import Predictions
 from services.core.reasons import DEFAULT_TOP_K
 from services.inference.explainer import ReasonBatcher, explain_rows
 from services.inference.metrics import InferenceMetrics
+from services.inference.paired import BaselineScores
 from services.inference.runtime import Served
 
 Record = dict[str, Any]  # one applicant: feature name -> value, validated
@@ -87,34 +91,42 @@ class Scorer:
         self.k = reasons_top_k  # 0: no reason codes at all
         self.batcher = ReasonBatcher(reasons_top_k)
 
-    async def score_one(self, served: Served, record: Record, explain: bool = False) -> Record:
+    async def score_one(
+        self, served: Served, record: Record, explain: bool = False
+    ) -> tuple[Record, BaselineAnswer | None]:
         """``{"prediction", "probability", "risk_band"}`` of one applicant, and
         ``"reasons"`` if it is declined or ``explain`` asks for them (the only await:
-        reasons join those of concurrent requests)."""
+        reasons join those of concurrent requests); and the baseline's answer when one is
+        paired (None otherwise, or if it failed)."""
         scored = score_one(served, record)
         self.metrics.observe_score(served.labels, scored.prediction, scored.probability)
         served.drift.observe(scored.encoded, (scored.probability,))
+        baseline = None
         if served.paired is not None:
-            served.paired.observe_one(
+            baseline = served.paired.observe_one(
                 scored.encoded, scored.prediction, scored.probability, scored.risk_band
             )
         answer = scored.answer()
         if self.k and (explain or scored.prediction == 1):
             with scoring_errors(1):
                 answer["reasons"] = await self.batcher.explain(served, scored.encoded, record)
-        return answer
+        return answer, baseline
 
     def score_many(
         self, served: Served, records: list[Record], explain: bool = False
-    ) -> list[Record]:
+    ) -> tuple[list[Record], BaselineScores | None]:
         """One answer per applicant, in order, from one vectorised prediction; reasons on
-        the declined ones (every one with ``explain``), from one TreeSHAP call."""
+        the declined ones (every one with ``explain``), from one TreeSHAP call; and the
+        baseline's answers when one is paired (None otherwise, or if it failed)."""
         explain = explain and self.k > 0
         scored = score(served, records, explain)
         self.metrics.observe_scores(served.labels, scored.out.label, scored.out.probability)
         served.drift.observe(scored.encoded, scored.out.probability)
+        baseline = None
         if served.paired is not None:
-            served.paired.observe_many(scored.encoded, scored.out.label, scored.out.probability)
+            baseline = served.paired.observe_many(
+                scored.encoded, scored.out.label, scored.out.probability
+            )
         rows = scored.rows()
         if scored.matrix is not None:
             with scoring_errors(len(rows)):
@@ -129,7 +141,7 @@ class Scorer:
                     reasons = explain_rows(served, scored.encoded[pick], chosen, self.k)
                 for i, found in zip(pick.tolist(), reasons, strict=True):
                     rows[i]["reasons"] = found
-        return rows
+        return rows, baseline
 
 
 def score(served: Served, records: list[Record], matrix: bool = False) -> Scored:

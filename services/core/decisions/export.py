@@ -1,9 +1,9 @@
 """Export recorded decisions to Parquet or CSV (``python -m services.core.decisions``).
 
 Rows are streamed from a server-side cursor and written in slices, so a month of
-decisions does not have to fit in memory. One column per stored field; ``inputs`` and
-``reasons`` stay JSON text (a CSV cell, a Parquet string), ready for a notice or an
-examiner's tools.
+decisions does not have to fit in memory. One column per stored field; ``inputs``,
+``reasons`` and ``baseline`` stay JSON text (a CSV cell, a Parquet string; ``baseline`` is
+empty unless a paired pod decided), ready for a notice or an examiner's tools.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ SCHEMA = pa.schema(
         ("risk_band", pa.string()),
         ("threshold", pa.float64()),
         ("reasons", pa.string()),
+        ("baseline", pa.string()),
     ]
 )
 
@@ -56,7 +57,7 @@ def _slices(rows: Iterable[dict[str, Any]]) -> Iterator[pa.RecordBatch]:
     it = iter(rows)
     while chunk := list(islice(it, SLICE_ROWS)):
         columns = {name: [r[name] for r in chunk] for name in FIELDS}
-        for name in ("inputs", "reasons"):
+        for name in ("inputs", "reasons", "baseline"):
             columns[name] = [_json_text(v) for v in columns[name]]
         yield pa.RecordBatch.from_pydict(columns, schema=SCHEMA)
 

@@ -39,6 +39,7 @@ COLUMNS = (
     "risk_band",
     "threshold",
     "reasons",
+    "baseline",
 )
 Row = tuple[Any, ...]
 
@@ -53,6 +54,28 @@ class ModelIdentity:
     name: str
     version: str
     track: str = "stable"
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineAnswer:
+    """What the baseline model (a paired pod's stable version) answered for the same
+    applicant: recorded next to the served answer, never returned to the client."""
+
+    version: str
+    probability: float
+    prediction: int
+    band: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": self.version,
+                "probability": float(self.probability),
+                "prediction": int(self.prediction),
+                "band": self.band,
+            },
+            separators=(",", ":"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +100,7 @@ class Decision:
     job_id: str | None = None
     row_index: int | None = None  # 1-based input row of a batch job
     reasons: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    baseline: BaselineAnswer | None = None  # a paired pod's baseline answer, else None
 
 
 def now() -> datetime:
@@ -148,6 +172,7 @@ def to_row(decision: Decision, mode: InputsMode, salt: str = "") -> Row:
         decision.risk_band,
         float(decision.threshold),
         reasons,
+        None if decision.baseline is None else decision.baseline.to_json(),
     )
 
 
@@ -157,8 +182,10 @@ def row_to_json(row: Row) -> list[Any]:
 
 
 def row_from_json(values: Sequence[Any]) -> Row:
-    """The inverse of ``row_to_json``."""
+    """The inverse of ``row_to_json``. A row spooled before a column was added (a shorter
+    row: columns are only ever appended) gets null for it."""
     out = list(values)
+    out += [None] * (len(COLUMNS) - len(out))
     out[0] = date.fromisoformat(out[0])
     out[2] = datetime.fromisoformat(out[2])
     return tuple(out)
@@ -168,7 +195,7 @@ def as_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     """A stored row (column → value) as the JSON document the API and the export show."""
     doc = {k: row[k] for k in COLUMNS if k != "day"}
     doc["decided_at"] = row["decided_at"].isoformat()
-    for key in ("inputs", "reasons"):
+    for key in ("inputs", "reasons", "baseline"):
         if isinstance(doc[key], str):
             doc[key] = json.loads(doc[key])
     return doc

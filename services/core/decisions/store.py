@@ -41,12 +41,22 @@ CREATE TABLE IF NOT EXISTS {table} (
     risk_band text NOT NULL,
     threshold double precision NOT NULL,
     reasons jsonb NOT NULL DEFAULT '[]',
+    baseline jsonb,
     PRIMARY KEY (day, decision_id)
 ) PARTITION BY RANGE (day);
 CREATE INDEX IF NOT EXISTS {table}_request_id ON {table} (request_id);
 CREATE INDEX IF NOT EXISTS {table}_decided_at ON {table} (decided_at);
 CREATE INDEX IF NOT EXISTS {table}_job ON {table} (job_id, row_index);
 """
+# Columns added after the table's first release, with their types: ``ensure_schema`` adds
+# the missing ones to an existing table (its day partitions inherit them). Only when
+# missing: ALTER TABLE takes an ACCESS EXCLUSIVE lock even when the column exists, which
+# would queue every write behind a long export.
+ADDED_COLUMNS = {"baseline": "jsonb"}
+TABLE_COLUMNS = (
+    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+    "AND attnum > 0 AND NOT attisdropped"
+)
 LOCK = "SELECT pg_advisory_xact_lock(hashtext('creditrisk-decisions:' || %s))"
 
 
@@ -85,6 +95,14 @@ class DecisionStore:
         def create(conn: psycopg.Connection[Any]) -> None:
             conn.execute(LOCK, (self.table,))
             conn.execute(SCHEMA.format(table=self.table))  # type: ignore[call-overload]
+            have = {r[0] for r in conn.execute(TABLE_COLUMNS, (self.table,)).fetchall()}
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in have:
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                            sql.Identifier(self.table), sql.Identifier(name), sql.SQL(kind)
+                        )
+                    )
 
         self._run(create)
         self._schema_ready = True
@@ -163,8 +181,14 @@ class DecisionStore:
             self._days.clear()
         return old
 
-    def _select(self, where: sql.Composable, params: Sequence[Any]) -> sql.Composed:
-        columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+    def _select(self, where: sql.Composable, absent: Iterable[str] = ()) -> sql.Composed:
+        """The stored columns of the rows ``where`` says; an ``absent`` column (a table not
+        yet migrated) reads as null."""
+        missing = set(absent)
+        columns = sql.SQL(", ").join(
+            sql.SQL("NULL AS {}").format(sql.Identifier(c)) if c in missing else sql.Identifier(c)
+            for c in COLUMNS
+        )
         return sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY decided_at, item, row_index").format(
             columns, sql.Identifier(self.table), where
         )
@@ -172,14 +196,18 @@ class DecisionStore:
     def find(self, request_id: str) -> list[dict[str, Any]]:
         """Every decision of a request (a bulk request has one per applicant). Its own
         connection (callers run it off the writer thread); no table yet means none."""
-        query = self._select(sql.SQL("request_id = %s"), (request_id,))
+        where = sql.SQL("request_id = %s")
         with psycopg.connect(
             self.dsn, connect_timeout=self.connect_timeout, row_factory=dict_row
         ) as conn:
             try:
-                return list(conn.execute(query, (request_id,)).fetchall())
+                return list(conn.execute(self._select(where), (request_id,)).fetchall())
             except psycopg.errors.UndefinedTable:
                 return []
+            except psycopg.errors.UndefinedColumn:  # no writer of this version has run yet
+                conn.rollback()
+            query = self._select(where, absent=ADDED_COLUMNS)
+            return list(conn.execute(query, (request_id,)).fetchall())
 
     def export(
         self, since: datetime, until: datetime, model_version: str | None = None
@@ -192,7 +220,7 @@ class DecisionStore:
             params.append(model_version)
         if not self._schema_ready:
             self.ensure_schema()
-        query = self._select(where, params)
+        query = self._select(where)
         with (
             psycopg.connect(
                 self.dsn, connect_timeout=self.connect_timeout, row_factory=dict_row

@@ -49,6 +49,13 @@ class RecordedModel(BaseModel):
     track: str
 
 
+class RecordedBaseline(BaseModel):
+    version: str = Field(description="the baseline (stable) model version")
+    probability: float
+    prediction: int
+    band: str = Field(description="the baseline's risk band")
+
+
 class RecordedDecision(BaseModel):
     decision_id: str = Field(description="the record's key (idempotent writes)")
     decided_at: str = Field(description="when it was decided (UTC, ISO 8601)")
@@ -63,6 +70,11 @@ class RecordedDecision(BaseModel):
     risk_band: str
     threshold: float
     reasons: list[Reason]
+    baseline: RecordedBaseline | None = Field(
+        default=None,
+        description="what the baseline model answered for the same applicant, when the "
+        "deciding pod scored one (a canary during a rollout); null otherwise",
+    )
 
 
 class DecisionsResponse(BaseModel):

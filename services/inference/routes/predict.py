@@ -57,13 +57,16 @@ async def predict(request: Request, explain: Explain = False) -> Response:
     served = authorize(request)
     applicant = await read_json(request, served.schemas.applicant)
     inputs = applicant.__dict__
-    answer = await scorer(request).score_one(served, inputs, explain)
+    answer, baseline = await scorer(request).score_one(served, inputs, explain)
     request.state.model_labels = served.labels  # the HTTP metrics' labels: who answered
     request_id = request.state.request_id
     writer = request.app.state.decisions
     if writer is not None:  # queued for the writer thread: no I/O here
         caller = request.state.api_key_id
-        writer.submit(online_decisions(served, request_id, caller, (inputs,), (answer,)))
+        decisions = online_decisions(
+            served, request_id, caller, (inputs,), (answer,), baselines=(baseline,)
+        )
+        writer.submit(decisions)
     return FastJSONResponse({"request_id": request_id, **answer, "model": served.ref})
 
 
@@ -78,13 +81,16 @@ async def predict_bulk(request: Request, explain: Explain = False) -> Response:
     served = authorize(request)
     batch = await read_json(request, served.schemas.bulk)
     applicants = [a.__dict__ for a in batch.applicants]  # type: ignore[attr-defined]
-    rows = scorer(request).score_many(served, applicants, explain)
+    rows, baseline = scorer(request).score_many(served, applicants, explain)
     request.state.model_labels = served.labels
     request_id = request.state.request_id
     writer = request.app.state.decisions
     if writer is not None:
         caller = request.state.api_key_id
-        writer.submit(online_decisions(served, request_id, caller, applicants, rows))
+        baselines = baseline.answers() if baseline is not None else None
+        writer.submit(
+            online_decisions(served, request_id, caller, applicants, rows, baselines=baselines)
+        )
     return FastJSONResponse(
         {
             "request_id": request_id,

@@ -1,9 +1,10 @@
 """The decision record against a real PostgreSQL (``initdb`` + ``pg_ctl``): round trip,
 idempotent keys, an outage mid-load (spool, replay), a full spool (counted, logged),
-retention, and the export CLI."""
+retention, the export CLI, and a table (and spool) from before the baseline column."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -14,22 +15,28 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psycopg
 import pytest
 from loguru import logger
 from prometheus_client import CollectorRegistry
+from psycopg import sql
 
 from services.core.decisions.metrics import DecisionMetrics
+from services.core.decisions.partitions import create_partition_sql, partition_name
 from services.core.decisions.record import (
+    COLUMNS,
+    BaselineAnswer,
     Decision,
     InputsMode,
     ModelIdentity,
     batch_decision_id,
     inputs_digest,
     online_decision_id,
+    row_to_json,
     to_row,
 )
 from services.core.decisions.settings import DecisionSettings
-from services.core.decisions.store import DecisionStore
+from services.core.decisions.store import SCHEMA, DecisionStore
 from services.core.decisions.writer import DecisionWriter
 from tests.support.postgres import PostgresServer
 from tests.support.waits import wait_for
@@ -37,6 +44,8 @@ from tests.support.waits import wait_for
 pytestmark = pytest.mark.integration
 
 MODEL = ModelIdentity("credit-default", "3", "stable")
+BASELINE = BaselineAnswer("2", 0.125, 0, "low")
+BASELINE_DOC = {"version": "2", "probability": 0.125, "prediction": 0, "band": "low"}
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -94,7 +103,7 @@ def test_round_trip_keeps_every_field(
 ) -> None:
     reasons = [{"feature": "balance", "value": 101.0, "contribution": 0.7, "statement": "High"}]
     writer = DecisionWriter(settings(postgres, tmp_path), DecisionMetrics(registry)).start()
-    writer.submit([make(0, "req-a", reasons=reasons), make(1, "req-a")])
+    writer.submit([make(0, "req-a", reasons=reasons), make(1, "req-a", baseline=BASELINE)])
     writer.submit([make(0, "req-b")])
     assert writer.flush()
     writer.close()
@@ -110,6 +119,8 @@ def test_round_trip_keeps_every_field(
     )
     assert first["reasons"] == reasons
     assert found[1]["reasons"] == []
+    assert first["baseline"] is None
+    assert found[1]["baseline"] == BASELINE_DOC
     assert (first["probability"], first["prediction"], first["risk_band"]) == (0.25, 0, "low")
     assert first["caller"] == "abcdef012345"
     assert value(registry, "decisions_recorded_total") == 3
@@ -247,6 +258,7 @@ def test_export_cli_writes_the_range(
                 at=base + timedelta(days=i),
                 decision_id=f"e{i}",
                 model=ModelIdentity("m", "7" if i % 2 else "8"),
+                baseline=BASELINE if i == 1 else None,
             ),
             InputsMode.VALUES,
         )
@@ -273,6 +285,8 @@ def test_export_cli_writes_the_range(
     frame = pd.read_parquet(out)
     assert list(frame["item"]) == [1, 2, 3]  # the 11th to the 13th, whole days
     assert frame["inputs"].iloc[0] == '{"balance":101.0,"student":"No"}'
+    assert json.loads(frame["baseline"].iloc[0]) == BASELINE_DOC
+    assert frame["baseline"].iloc[1:].isna().all()
     csv = tmp_path / "d.csv"
     done = export(
         "--since",
@@ -287,7 +301,9 @@ def test_export_cli_writes_the_range(
         str(csv),
     )
     assert done.returncode == 0, done.stderr
-    assert list(pd.read_csv(csv)["item"]) == [1, 3]
+    exported = pd.read_csv(csv)
+    assert list(exported["item"]) == [1, 3]
+    assert json.loads(exported["baseline"].iloc[0]) == BASELINE_DOC
     bad = export("--since", "yesterday", "--until", "2026-03-01", "--out", str(csv))
     assert bad.returncode == 2
     assert "bad date" in bad.stderr
@@ -297,3 +313,58 @@ def test_look_up_before_any_write_finds_nothing(postgres: PostgresServer) -> Non
     store = DecisionStore(postgres.dsn)
     assert store.find("never") == []  # no table yet: nothing recorded, not an error
     assert store.partitions() == []
+
+
+def columns_of(conn: psycopg.Connection[Any], table: str) -> set[str]:
+    query = "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+    return {r[0] for r in conn.execute(query, (table,)).fetchall()}
+
+
+def test_a_table_and_spool_from_before_the_baseline_column(
+    postgres: PostgresServer, tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    """A table created by the previous release (no ``baseline``) with a day partition and a
+    row: a look-up still works (baseline null), the first write adds the column (the
+    partition inherits it), and a spool file written by the previous release (rows one
+    column shorter) replays with baseline null."""
+    old_schema = SCHEMA.replace("    baseline jsonb,\n", "")
+    assert "baseline" not in old_schema
+    today = datetime.now(UTC).date()
+    old_columns = COLUMNS[:-1]
+    assert COLUMNS[-1] == "baseline"
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        conn.execute(old_schema.format(table="decisions"))  # type: ignore[call-overload]
+        conn.execute(create_partition_sql("decisions", today))  # type: ignore[call-overload]
+        insert = sql.SQL("INSERT INTO decisions ({}) VALUES ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, old_columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(old_columns)),
+        )
+        conn.execute(insert, to_row(make(0, "before"), InputsMode.VALUES)[:-1])
+        assert "baseline" not in columns_of(conn, partition_name(today))
+    (before,) = DecisionStore(postgres.dsn).find("before")  # not migrated yet: null
+    assert before["baseline"] is None
+    assert before["inputs"] == {"balance": 100.0, "student": "No"}
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    old_row = row_to_json(to_row(make(0, "spooled"), InputsMode.VALUES))[:-1]
+    (spool / "00000000000000000001-1-000001.jsonl").write_text(json.dumps(old_row) + "\n")
+    writer = DecisionWriter(settings(postgres, tmp_path), DecisionMetrics(registry)).start()
+    writer.submit([make(0, "after", baseline=BASELINE), make(1, "after")])
+    assert writer.flush()
+    wait_for("the old spool file to be replayed", lambda: not writer.spool.files(), 20)
+    writer.close()
+    assert value(registry, "decisions_replayed_total") == 1
+
+    store = DecisionStore(postgres.dsn)
+    assert [r["baseline"] for r in store.find("after")] == [BASELINE_DOC, None]
+    assert [r["baseline"] for r in store.find("before")] == [None]
+    (spooled,) = store.find("spooled")
+    assert spooled["baseline"] is None
+    assert spooled["decision_id"] == online_decision_id("spooled", 0)
+    with psycopg.connect(postgres.dsn) as conn:
+        assert "baseline" in columns_of(conn, "decisions")
+        assert "baseline" in columns_of(conn, partition_name(today))  # inherited
+    store.ensure_schema()  # again, on a migrated table: nothing to add
+    assert store.count() == 4
+    store.close()

@@ -1,7 +1,8 @@
 """Paired scoring against a real MLflow store: the served model (v2) and a baseline (v1)
 score the same applicants; the answers are v2's alone, byte for byte those of a pod
 without a baseline, and the paired metrics count exactly what the two models answered.
-A baseline that is missing or reads other features leaves the pod ready and unpaired; a
+A paired pod's decision record carries the baseline's answer to each applicant. A
+baseline that is missing or reads other features leaves the pod ready and unpaired; a
 paired pod keeps its own rate-limit budgets."""
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import mlflow
 import pytest
 
 from services.core import telemetry as t
+from services.core.decisions.settings import DecisionSettings
 from services.core.registry import client
 from tests.integration.inference.harness import (
+    ADMIN,
+    AUTH,
     OTHER_KEY,
     Service,
     applicants,
@@ -27,6 +31,7 @@ from tests.integration.inference.harness import (
     running,
 )
 from tests.support.models import TrainedModel
+from tests.support.postgres import PostgresServer
 from tests.support.processes import RedisServer
 from tests.support.waits import wait_for_async
 
@@ -189,6 +194,66 @@ async def test_paired_pod_answers_like_a_plain_pod_and_counts_every_pair(
     assert metric(one, f"{t.BASELINE_SCORE}_sum", **labels) == pytest.approx(base_sum, rel=1e-6)
     assert metric(one, t.BASELINE_LOADED, baseline_uri=versions.uri(1)) == 1.0
     assert paired_samples(one) == paired_samples(many)  # one at a time = one bulk call
+
+
+def baseline_of(answer: dict[str, Any], version: str) -> dict[str, Any]:
+    """A baseline pod's answer as the record's ``baseline`` holds it."""
+    return {
+        "version": version,
+        "probability": answer["probability"],
+        "prediction": answer["prediction"],
+        "band": answer["risk_band"],
+    }
+
+
+async def recorded(svc: Service, request_id: str) -> list[dict[str, Any]]:
+    found = await svc.client.get(f"/api/v1/decisions/{request_id}", headers=ADMIN)
+    assert found.status_code == 200, found.text
+    return list(found.json()["decisions"])
+
+
+async def test_a_paired_pods_decisions_record_the_baselines_answer(
+    versions: Registered, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """The canary (v2 paired with v1) records, next to its own answer, exactly what v1
+    answers for the same applicant (a v1 pod asked directly); an unpaired pod records
+    none."""
+    rows = applicants("default", 40, seed=11)
+    record = DecisionSettings(dsn=postgres.dsn, spool_dir=tmp_path / "spool", flush_seconds=0.05)
+    other = DecisionSettings(dsn=postgres.dsn, spool_dir=tmp_path / "other", flush_seconds=0.05)
+
+    def ids(name: str) -> dict[str, str]:
+        return {**AUTH, "X-Request-ID": name}
+
+    async with (
+        running(settings(versions, 1)) as baseline,
+        running(settings(versions, 2, versions.uri(1)), record) as canary,
+        running(settings(versions, 2), other) as plain,
+    ):
+        base_one = (await baseline.predict(rows[0])).json()
+        base_many = (await bulk(baseline, rows))["predictions"]
+        one = await canary.predict(rows[0], headers=ids("paired-one"))
+        many = await canary.bulk(rows, headers=ids("paired-bulk"))
+        assert one.status_code == many.status_code == 200
+        assert "baseline" not in one.json()  # the client never sees it
+        assert all("baseline" not in p for p in many.json()["predictions"])
+        (single,) = await recorded(canary, "paired-one")
+        batch = await recorded(canary, "paired-bulk")
+        assert (await plain.predict(rows[0], headers=ids("plain-one"))).status_code == 200
+        assert (await plain.bulk(rows[:3], headers=ids("plain-bulk"))).status_code == 200
+        unpaired = await recorded(plain, "plain-one") + await recorded(plain, "plain-bulk")
+
+    assert single["model"]["version"] == "2"
+    assert single["probability"] == one.json()["probability"]  # the served model's answer
+    assert single["baseline"] == baseline_of(base_one, "1")
+    assert [d["baseline"] for d in batch] == [baseline_of(b, "1") for b in base_many]
+    assert [d["probability"] for d in batch] == [
+        p["probability"] for p in many.json()["predictions"]
+    ]
+    moved = [d for d in batch if d["baseline"]["band"] != d["risk_band"]]
+    assert moved, "v2's shifted scores move some applicants to another band"
+    assert len(unpaired) == 4
+    assert [d["baseline"] for d in unpaired] == [None] * 4
 
 
 @pytest.mark.parametrize(

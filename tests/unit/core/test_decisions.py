@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from services.core.decisions.export import write_export
 from services.core.decisions.partitions import (
     create_partition_sql,
     expired,
@@ -14,6 +18,7 @@ from services.core.decisions.partitions import (
 )
 from services.core.decisions.record import (
     COLUMNS,
+    BaselineAnswer,
     Decision,
     InputsMode,
     ModelIdentity,
@@ -73,6 +78,24 @@ def test_row_follows_the_columns_and_keeps_values() -> None:
     )
 
 
+def test_a_decision_without_a_baseline_has_a_null_baseline_column() -> None:
+    doc = dict(zip(COLUMNS, to_row(decision(), InputsMode.VALUES), strict=True))
+    assert doc["baseline"] is None
+    assert as_dict(doc)["baseline"] is None
+
+
+def test_a_paired_decision_records_the_baselines_answer() -> None:
+    baseline = BaselineAnswer("6", 0.12, 0, "low")
+    for mode in InputsMode:
+        row = to_row(decision(baseline=baseline), mode, "salt")
+        doc = dict(zip(COLUMNS, row, strict=True))
+        assert doc["baseline"] == '{"version":"6","probability":0.12,"prediction":0,"band":"low"}'
+        assert (doc["probability"], doc["prediction"], doc["risk_band"]) == (0.61, 1, "high")
+    numpy_like = BaselineAnswer("6", 0.5, True, "high")  # type: ignore[arg-type]
+    text = to_row(decision(baseline=numpy_like), InputsMode.VALUES)[COLUMNS.index("baseline")]
+    assert json.loads(text) == {"version": "6", "probability": 0.5, "prediction": 1, "band": "high"}
+
+
 def test_hash_mode_keeps_no_input_and_the_digest_depends_on_salt_and_values() -> None:
     row = dict(zip(COLUMNS, to_row(decision(), InputsMode.HASH, "salt-1"), strict=True))
     assert row["inputs"] is None
@@ -95,6 +118,16 @@ def test_hash_mode_requires_a_salt() -> None:
 def test_spool_encoding_round_trips() -> None:
     row = to_row(decision(), InputsMode.VALUES)
     assert row_from_json(row_to_json(row)) == row
+    paired = to_row(decision(baseline=BaselineAnswer("6", 0.12, 0, "low")), InputsMode.VALUES)
+    assert row_from_json(json.loads(json.dumps(row_to_json(paired)))) == paired
+
+
+def test_a_row_spooled_before_the_baseline_column_replays_with_it_null() -> None:
+    old = row_to_json(to_row(decision(), InputsMode.VALUES))[: COLUMNS.index("baseline")]
+    row = row_from_json(json.loads(json.dumps(old)))
+    assert len(row) == len(COLUMNS)
+    assert row[-1] is None
+    assert row[:-1] == to_row(decision(), InputsMode.VALUES)[:-1]
 
 
 def test_stored_row_becomes_a_document() -> None:
@@ -104,6 +137,21 @@ def test_stored_row_becomes_a_document() -> None:
     assert doc["decided_at"] == "2026-03-01T23:59:59.123456+00:00"
     assert doc["inputs"]["student"] == "No"
     assert doc["reasons"] == REASONS
+    paired = to_row(decision(baseline=BaselineAnswer("6", 0.12, 0, "low")), InputsMode.VALUES)
+    shown = as_dict(dict(zip(COLUMNS, paired, strict=True)))["baseline"]
+    assert shown == {"version": "6", "probability": 0.12, "prediction": 0, "band": "low"}
+
+
+def test_export_has_the_baseline_as_json_text(tmp_path: Path) -> None:
+    stored = [
+        {**dict(zip(COLUMNS, to_row(decision(), InputsMode.VALUES), strict=True)), "baseline": b}
+        for b in (None, {"version": "6", "probability": 0.12, "prediction": 0, "band": "low"})
+    ]
+    out = tmp_path / "d.parquet"
+    assert write_export(stored, out, "parquet") == 2
+    column = pq.read_table(out).column("baseline").to_pylist()
+    assert column[0] is None
+    assert json.loads(column[1]) == stored[1]["baseline"]
 
 
 def test_keys() -> None:

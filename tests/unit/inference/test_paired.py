@@ -145,13 +145,38 @@ def test_one_row_at_a_time_and_one_batch_count_the_same() -> None:
     assert diff_sum[0] == pytest.approx(expected, rel=1e-5)
 
 
+def test_the_baselines_answers_are_its_own_predictions_one_row_or_a_batch() -> None:
+    rows = np.random.default_rng(4).normal(size=(50, 2)).astype(np.float32)
+    scorer = paired_scorer(InferenceMetrics())
+    out = scorer.served.predict(rows)
+    many = scorer.observe_many(rows, out.label, out.probability)
+    assert many is not None
+    answers = many.answers()
+    base = scorer.baseline.predict(rows)
+    assert [a.version for a in answers] == ["1"] * len(rows)
+    assert [a.probability for a in answers] == base.probability.tolist()
+    assert [a.prediction for a in answers] == base.label.tolist()
+    assert [a.band for a in answers] == base.band.tolist()
+    assert all(type(a.prediction) is int for a in answers)
+    for i, expected in enumerate(answers):
+        probability, label, band = scorer.served.predict_one(rows[i : i + 1])
+        one = scorer.observe_one(rows[i : i + 1], label, probability, band)
+        assert one is not None
+        assert (one.version, one.prediction, one.band) == (
+            expected.version,
+            expected.prediction,
+            expected.band,
+        )
+        assert one.probability == pytest.approx(expected.probability, abs=1e-7)
+
+
 def test_a_failing_baseline_counts_nothing_and_raises_nothing() -> None:
     metrics = InferenceMetrics()
     scorer = paired_scorer(metrics, Columns(np.asarray([0, 5])))  # column 5 does not exist
     rows = np.zeros((3, 2), dtype=np.float32)
     out = scorer.served.predict(rows)
-    scorer.observe_many(rows, out.label, out.probability)
-    scorer.observe_one(rows[:1], 0, 0.1, "low")
+    assert scorer.observe_many(rows, out.label, out.probability) is None  # no answer kept
+    assert scorer.observe_one(rows[:1], 0, 0.1, "low") is None
     counts = exported(metrics)
     assert sum(v for (n, _), v in counts.items() if n == t.total(t.PAIRED_DECISIONS)) == 0
     assert not [n for n, _ in counts if n.startswith(t.PAIRED_SCORE_DIFF)]

@@ -6,6 +6,7 @@ A tiny booster trained here on two numeric features; no HTTP, no registry.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ import xgboost as xgb
 from services.core.model_store import LoadedModel
 from services.inference.drift import DriftMonitor
 from services.inference.metrics import InferenceMetrics
+from services.inference.paired import Columns, PairedScorer
+from services.inference.recording import online_decisions
 from services.inference.runtime import Served
 from services.inference.schemas import build_schemas
 from services.inference.scoring import Scorer, ScoringFailed
@@ -46,7 +49,8 @@ def predictions_counted(metrics: InferenceMetrics) -> float:
 
 async def test_one_applicant_is_plain_values_and_is_recorded() -> None:
     metrics, served = InferenceMetrics(), served_toy()
-    answer = await Scorer(metrics).score_one(served, {"a": 1.0, "b": 1.0})
+    answer, baseline = await Scorer(metrics).score_one(served, {"a": 1.0, "b": 1.0})
+    assert baseline is None  # no baseline paired
     assert set(answer) == {"prediction", "probability", "risk_band"}  # accepted: no reasons
     assert isinstance(answer["probability"], float)
     assert answer["prediction"] in (0, 1)
@@ -59,46 +63,90 @@ async def test_one_applicant_is_plain_values_and_is_recorded() -> None:
 async def test_many_applicants_keep_their_order() -> None:
     metrics, served = InferenceMetrics(), served_toy()
     records = [{"a": 9.5, "b": 0.0}, {"a": 0.5, "b": 0.0}, {"a": 9.5, "b": None}]
-    rows = Scorer(metrics).score_many(served, records)
+    rows, baseline = Scorer(metrics).score_many(served, records)
+    assert baseline is None
     assert len(rows) == 3
     assert rows[0]["probability"] > rows[1]["probability"]
     assert predictions_counted(metrics) == 3
-    one = await Scorer(InferenceMetrics()).score_one(served_toy(), records[1])
+    one, _ = await Scorer(InferenceMetrics()).score_one(served_toy(), records[1])
     assert one["probability"] == pytest.approx(rows[1]["probability"])
 
 
 async def test_declined_or_explained_applicants_get_reasons_from_their_contributions() -> None:
     served = served_toy()
-    declined = await Scorer(InferenceMetrics()).score_one(served, {"a": 9.0, "b": 1.0})
+    declined, _ = await Scorer(InferenceMetrics()).score_one(served, {"a": 9.0, "b": 1.0})
     assert declined["prediction"] == 1
     assert [r["feature"] for r in declined["reasons"]] == ["a"]  # the only feature it split on
     assert declined["reasons"][0]["statement"] == "a is high"
     assert declined["reasons"][0]["value"] == 9.0
-    rows = Scorer(InferenceMetrics()).score_many(
+    rows, _ = Scorer(InferenceMetrics()).score_many(
         served, [{"a": 9.0, "b": 1.0}, {"a": 1.0, "b": 1.0}], explain=True
     )
     assert rows[0]["reasons"] == declined["reasons"]
     assert rows[0]["probability"] == declined["probability"]  # explaining changes no score
     assert rows[1]["prediction"] == 0
     assert rows[1]["reasons"] == []
-    off = await Scorer(InferenceMetrics(), reasons_top_k=0).score_one(served, {"a": 9.0, "b": 1.0})
+    scorer = Scorer(InferenceMetrics(), reasons_top_k=0)
+    off, _ = await scorer.score_one(served, {"a": 9.0, "b": 1.0})
     assert "reasons" not in off
 
 
 async def test_concurrent_requests_are_explained_together_each_with_its_own_reasons() -> None:
     served, scorer = served_toy(), Scorer(InferenceMetrics())
     records = [{"a": a, "b": 1.0} for a in (9.0, 1.0, 8.5, 2.0, 9.5)]
-    alone = [await scorer.score_one(served, r, explain=True) for r in records]
+    alone = [(await scorer.score_one(served, r, explain=True))[0] for r in records]
     assert scorer.batcher.flushes == 5
     together = await asyncio.gather(*(scorer.score_one(served, r, explain=True) for r in records))
     assert scorer.batcher.flushes == 6  # one TreeSHAP call for the five
-    assert list(together) == alone
+    assert [answer for answer, _ in together] == alone
     other = served_toy()  # a reload between requests: each snapshot explains its own rows
     mixed = await asyncio.gather(
         scorer.score_one(served, records[0], True), scorer.score_one(other, records[0], True)
     )
     assert scorer.batcher.flushes == 8
-    assert mixed[0]["reasons"] == alone[0]["reasons"]
+    assert mixed[0][0]["reasons"] == alone[0]["reasons"]
+
+
+def paired_toy(metrics: InferenceMetrics) -> Served:
+    """``served_toy`` paired with a baseline v0 (a shallower booster on the same rows)."""
+    served = served_toy()
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0, 10, size=(200, 2)).astype(np.float32)
+    data = xgb.DMatrix(x, label=(x[:, 0] > 4).astype(int), feature_names=["a", "b"])
+    booster = xgb.train({"objective": "binary:logistic", "nthread": 1, "max_depth": 1}, data, 2)
+    contract = served.model.contract
+    baseline = LoadedModel("toy0", "toy-model", "0", contract, booster)
+    bands = [b.name for b in contract.risk_bands]
+    series = metrics.paired((*LABELS, "0"), bands, bands)
+    return replace(served, paired=PairedScorer(served.model, baseline, Columns(None), series))
+
+
+async def test_a_paired_snapshot_hands_the_baselines_answers_to_the_record() -> None:
+    metrics = InferenceMetrics()
+    served, scorer = paired_toy(metrics), Scorer(metrics)
+    assert served.paired is not None
+    records = [{"a": a, "b": 1.0} for a in (0.5, 4.5, 9.0)]
+    expected = served.paired.baseline.predict(served.schemas.encoder.encode(records))
+    rows, many = scorer.score_many(served, records)
+    assert many is not None
+    decisions = online_decisions(served, "r1", "k", records, rows, baselines=many.answers())
+    singles = []
+    for record in records:
+        answer, one = await scorer.score_one(served, record)
+        assert one is not None
+        singles.append(one)
+        assert "baseline" not in answer  # the client sees the served model's answer only
+    assert all("baseline" not in row for row in rows)
+    for i, decision in enumerate(decisions):
+        recorded = decision.baseline
+        assert recorded is not None
+        assert recorded.version == singles[i].version == "0"
+        assert recorded.probability == pytest.approx(float(expected.probability[i]))
+        assert recorded.prediction == singles[i].prediction == int(expected.label[i])
+        assert recorded.band == singles[i].band == str(expected.band[i])
+        assert decision.probability == rows[i]["probability"]  # the served model's
+    unpaired = online_decisions(served_toy(), "r2", "k", records, rows)
+    assert [d.baseline for d in unpaired] == [None] * 3
 
 
 class ContribsBroken(xgb.Booster):
@@ -116,7 +164,7 @@ async def test_a_treeshap_fault_is_a_500_for_every_waiting_request() -> None:
         scorer.score_one(good, {"a": 9.0, "b": 1.0}, True),
         return_exceptions=True,
     )
-    assert [type(r).__name__ for r in results] == ["ScoringFailed", "ScoringFailed", "dict"]
+    assert [type(r).__name__ for r in results] == ["ScoringFailed", "ScoringFailed", "tuple"]
 
 
 class BrokenBooster(xgb.Booster):

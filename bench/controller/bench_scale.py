@@ -8,6 +8,17 @@ process (``scale_operator.py``: ``CONTROLLER_*`` settings, Prometheus allow-list
 adapters counting). Reports reconcile wall p50/p99, wall time to all verdicts, controller
 RSS and CPU, API requests and Prometheus queries per analysis and wrong verdicts.
 
+Columns: ``reconcile_p50/p99_ms`` wall time of the handler's ``reconcile`` call;
+``wall_to_verdicts_s`` from the first ModelRollout created to the last one Succeeded or
+Failed; ``rss_peak_mb`` the controller process's peak RSS (sampled every 2 s), ``cpu_s``
+its user+system CPU from the first ModelRollout to the last verdict; ``analyses`` the sum
+of ``status.analysisCount``; ``api_per_analysis`` the controller adapter's API requests
+(kopf's own watch/patch requests not counted) over analyses, ``api_per_reconcile`` over
+reconciles; ``promql_per_analysis`` PromQL queries, ``prom_http_per_analysis`` with the
+``/-/ready`` probe; ``lateness_p99_s`` how much later than one interval after the
+previous analysis an analysis ran; ``rollback_reaction_p99_s`` from the failed analysis
+to phase Failed; ``wrong_verdicts`` healthy candidates Failed plus failing ones Succeeded.
+
 Run: python bench/controller/bench_scale.py [--rollouts 50,250,1000] [--failing 0.2]
 (results in bench/results/controller_scale.*)
 """
@@ -238,9 +249,9 @@ def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path)
             prom.start()
             targets = len(shards(rollouts, opts.per_shard))
             for i in range(targets):
-                prom.targets.set(
-                    f"shard{i}", f"127.0.0.1:{port}", {"__metrics_path__": f"/metrics/{i}"}
-                )
+                # a label per shard: the targets share an address, so their ``up`` would too
+                labels = {"__metrics_path__": f"/metrics/{i}", "shard": str(i)}
+                prom.targets.set(f"shard{i}", f"127.0.0.1:{port}", labels)
             wait_scraped(prom, targets)
             started = time.perf_counter()
             for r in rollouts:
@@ -339,6 +350,21 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def by_phase(walls: list[float], phases: list[str]) -> dict[str, Any]:
+    """Reconcile wall p50/p99 (ms) and count by the phase each reconcile decided."""
+    groups: dict[str, list[float]] = {}
+    for wall, phase in zip(walls, phases, strict=True):
+        groups.setdefault(phase, []).append(wall)
+    return {
+        phase: {
+            "n": len(found),
+            "p50": _ms(percentile(found, 0.5)),
+            "p99": _ms(percentile(found, 0.99)),
+        }
+        for phase, found in sorted(groups.items())
+    }
+
+
 def figures(
     count: int,
     failing: dict[str, bool],
@@ -372,6 +398,7 @@ def figures(
         "reconcile_p99_ms": _ms(percentile(walls, 0.99)),
         "reconcile_max_ms": _ms(max(walls) if walls else None),
         "reconcile_cpu_ms_mean": _ms(sum(stats["reconcile_cpu_s"]) / max(reconciles, 1)),
+        "reconcile_p99_ms_by_phase": by_phase(walls, stats["reconcile_phase"]),
         "analyses": analyses,
         "api_requests": stats["api_requests"],
         "api_per_analysis": round(stats["api_requests"] / per, 1),
@@ -395,6 +422,41 @@ def figures(
     }
 
 
+def _table(head: list[str], body: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join([*lines, *("| " + " | ".join(map(str, r)) + " |" for r in body)])
+
+
+def breakdown(rows: list[dict[str, Any]]) -> str:
+    """Markdown below the main table: API calls per reconcile by request shape and
+    reconcile wall time by the phase decided, one column per N."""
+    counts = [f"N={r['rollouts']}" for r in rows]
+    shapes = sorted(
+        {k for r in rows for k in r["api_calls_per_reconcile"]},
+        key=lambda k: -max(r["api_calls_per_reconcile"].get(k, 0) for r in rows),
+    )
+    calls = [[k, *(r["api_calls_per_reconcile"].get(k, 0) for r in rows)] for k in shapes]
+    phases = sorted({k for r in rows for k in r["reconcile_p99_ms_by_phase"]})
+    walls = [
+        [
+            phase,
+            *(
+                "{n} / {p50} / {p99}".format(**r["reconcile_p99_ms_by_phase"][phase])
+                if phase in r["reconcile_p99_ms_by_phase"]
+                else ""
+                for r in rows
+            ),
+        ]
+        for phase in phases
+    ]
+    return (
+        "## API requests per reconcile, by request\n\n"
+        + _table(["request", *counts], calls)
+        + "\n\n## Reconciles by the phase decided: count / wall p50 ms / wall p99 ms\n\n"
+        + _table(["phase", *counts], walls)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rollouts", default="50,250,1000", help="comma-separated N")
@@ -406,21 +468,26 @@ def main() -> None:
     configure_logging("WARNING")
     opts = Options(failing=args.failing, tick=args.tick, interval=args.interval)
     rows: list[dict[str, Any]] = []
+    path = None
+    notes = (
+        f"Real operator in its own process, tick {opts.tick:g} s, canary steps "
+        f"{'/'.join(map(str, opts.steps))} %, interval {opts.interval:g} s, minRequests "
+        f"{opts.min_requests}, {opts.failing:.0%} failing candidates (canary 5xx 20 %); real "
+        f"Prometheus scraping every {opts.scrape}; per rollout 2 stable + 2 canary pods x 25 "
+        f"series. Versions: {versions()}. Machine: 2 cores shared with other work; the "
+        "control plane, Prometheus, the exporter and the fake kubelet run beside the "
+        "controller. Columns: see the module docstring of bench/controller/bench_scale.py."
+    )
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         base = args.workdir or Path(tmp)
         tracking, candidate = models(base / "mlflow")
         for count in (int(n) for n in args.rollouts.split(",")):
             row = run(count, tracking, candidate, opts, base / f"n{count}")
             print(json.dumps(row), flush=True)
-            rows.append(row)
-    notes = (
-        f"Real operator in its own process, tick {opts.tick:g} s, canary steps "
-        f"{'/'.join(map(str, opts.steps))} %, interval {opts.interval:g} s, minRequests "
-        f"{opts.min_requests}, {opts.failing:.0%} failing candidates (canary 5xx 20 %); real "
-        f"Prometheus scraping every {opts.scrape}; per rollout 2 stable + 2 canary pods x 25 "
-        f"series. Versions: {versions()}."
-    )
-    print(write_results("controller_scale", rows, COLUMNS, notes).read_text())
+            rows.append(row)  # written after every N: a later N cut short keeps the rest
+            path = write_results("controller_scale", rows, COLUMNS, notes, breakdown(rows))
+    if path is not None:
+        print(path.read_text())
 
 
 if __name__ == "__main__":

@@ -23,22 +23,28 @@ MODEL = "bench-model"
 
 class Meter:
     """Replaces ``controller.handlers.reconcile`` (what every kopf handler calls) to time
-    each call: wall time and thread CPU time. ``install``/``uninstall`` swap it in and out."""
+    each call: wall time, thread CPU time and the phase it decided (``error`` when it
+    raised). ``install``/``uninstall`` swap it in and out."""
 
     def __init__(self) -> None:
         self.cpu: list[float] = []
         self.wall: list[float] = []
+        self.phases: list[str] = []
         self.inner = handlers.reconcile
         self._lock = threading.Lock()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         cpu, wall = time.thread_time(), time.perf_counter()
+        phase = "error"
         try:
-            return self.inner(*args, **kwargs)
+            decision = self.inner(*args, **kwargs)
+            phase = str(decision.status.phase.value) if decision is not None else "gone"
+            return decision
         finally:
             with self._lock:
                 self.cpu.append(time.thread_time() - cpu)
                 self.wall.append(time.perf_counter() - wall)
+                self.phases.append(phase)
 
     def install(self) -> Meter:
         handlers.reconcile = self  # type: ignore[assignment]

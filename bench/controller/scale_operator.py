@@ -56,6 +56,7 @@ def main() -> None:
         stats = {
             "reconcile_wall_s": meter.wall,
             "reconcile_cpu_s": meter.cpu,
+            "reconcile_phase": meter.phases,
             "api_calls": dict(kube.calls),
             "api_requests": kube.requests,
             "metrics_sources": tally.sources,

@@ -167,3 +167,20 @@ def test_analysis_lateness_and_rollback_reaction() -> None:
     }
     assert rollback_reaction(status) == pytest.approx(2.5)
     assert rollback_reaction({**status, "phase": "Succeeded"}) is None
+
+
+def test_breakdown_has_one_column_per_n() -> None:
+    from bench.controller.bench_scale import breakdown
+
+    rows = [
+        {
+            "rollouts": n,
+            "api_calls_per_reconcile": {"GET deployments/{name}": 2.0 * n},
+            "reconcile_p99_ms_by_phase": {"Progressing": {"n": n, "p50": 1.0, "p99": 2.0}},
+        }
+        for n in (50, 250)
+    ]
+    text = breakdown(rows)
+    assert "| request | N=50 | N=250 |" in text
+    assert "| GET deployments/{name} | 100.0 | 500.0 |" in text
+    assert "| Progressing | 50 / 1.0 / 2.0 | 250 / 1.0 / 2.0 |" in text

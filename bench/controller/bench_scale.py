@@ -53,7 +53,7 @@ from bench.controller.counting import (  # noqa: E402
 )
 from bench.controller.exposition import Rates, plan, shards  # noqa: E402
 from bench.controller.harness import MODEL, models, prepare_cluster  # noqa: E402
-from controller.kube import ROLLOUTS, Kube  # noqa: E402
+from controller.kube import HPAS, ROLLOUTS, Kube  # noqa: E402
 from services.core.logs import configure_logging  # noqa: E402
 from tests.e2e.harness.prometheus import BINARY, PrometheusServer, config  # noqa: E402
 from tests.integration.controller.cluster import (  # noqa: E402
@@ -62,7 +62,12 @@ from tests.integration.controller.cluster import (  # noqa: E402
     rollout,
     stable_world,
 )
-from tests.support.controlplane import ControlPlane, build_if_missing, find_binary  # noqa: E402
+from tests.support.controlplane import (  # noqa: E402
+    DEFAULT_APISERVER_FLAGS,
+    ControlPlane,
+    build_if_missing,
+    find_binary,
+)
 from tests.support.processes import free_port, stop, wait_for_port  # noqa: E402
 
 COLUMNS = [
@@ -85,6 +90,10 @@ COLUMNS = [
     "lateness_p99_s",
     "rollback_reaction_p99_s",
 ]
+
+
+# the test control plane's /24 holds 254 Service IPs; N stable + N canary Services need more
+APISERVER_FLAGS = (*DEFAULT_APISERVER_FLAGS, "--service-cluster-ip-range=10.0.0.0/16")
 
 
 @dataclass(frozen=True)
@@ -220,7 +229,7 @@ def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path)
     children = Processes()
     prom = BenchPrometheus(workdir / "prometheus", opts.scrape)
     try:
-        with ControlPlane() as cp:
+        with ControlPlane(apiserver_flags=APISERVER_FLAGS) as cp:
             admin = prepare_cluster(cp)
             port = free_port()
             plan_file = workdir / "plan.json"
@@ -300,6 +309,9 @@ def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path)
                 items = wait_verdicts(admin, names, sampler, started + opts.timeout)
                 wall = time.perf_counter() - started
                 cpu = sampler.cpu() - cpu_start
+                listed = time.perf_counter()
+                hpas = len(admin.list(HPAS, NS))  # what each active reconcile LISTs
+                hpa_list_ms = 1000 * (time.perf_counter() - listed)
                 sampler.sample()
                 operator.send_signal(15)
                 operator.wait(120)
@@ -313,6 +325,8 @@ def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path)
                 "setup_s": round(setup_s, 1),
                 "scrape_targets": targets,
                 "series": count * 100,
+                "hpa_list_items": hpas,
+                "hpa_list_ms": round(hpa_list_ms, 1),
                 "load_before": [round(x, 2) for x in load],
             }
     finally:

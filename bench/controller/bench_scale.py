@@ -483,12 +483,13 @@ def main() -> None:
     opts = Options(failing=args.failing, tick=args.tick, interval=args.interval)
     rows: list[dict[str, Any]] = []
     path = None
+    found = versions()
     notes = (
         f"Real operator in its own process, tick {opts.tick:g} s, canary steps "
         f"{'/'.join(map(str, opts.steps))} %, interval {opts.interval:g} s, minRequests "
         f"{opts.min_requests}, {opts.failing:.0%} failing candidates (canary 5xx 20 %); real "
         f"Prometheus scraping every {opts.scrape}; per rollout 2 stable + 2 canary pods x 25 "
-        f"series. Versions: {versions()}. Machine: 2 cores shared with other work; the "
+        f"series. Versions: {found}. Machine: 2 cores shared with other work; the "
         "control plane, Prometheus, the exporter and the fake kubelet run beside the "
         "controller. Columns: see the module docstring of bench/controller/bench_scale.py."
     )
@@ -498,6 +499,7 @@ def main() -> None:
         for count in (int(n) for n in args.rollouts.split(",")):
             row = run(count, tracking, candidate, opts, base / f"n{count}")
             print(json.dumps(row), flush=True)
+            row["versions"] = found  # the JSON's copy of the notes' versions
             rows.append(row)  # written after every N: a later N cut short keeps the rest
             path = write_results("controller_scale", rows, COLUMNS, notes, breakdown(rows))
     if path is not None:

@@ -27,16 +27,18 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(
-    name: str, rows: list[dict[str, Any]], columns: list[str], notes: str = ""
+    name: str, rows: list[dict[str, Any]], columns: list[str], notes: str = "", after: str = ""
 ) -> Path:
-    """Write ``results/<name>.json`` and ``results/<name>.md`` (one table)."""
+    """Write ``results/<name>.json`` and ``results/<name>.md`` (one table; ``after``:
+    markdown below it)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(
         json.dumps({"machine": machine(), "rows": rows}, indent=1)
     )
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
-    text = f"# {name}\n\n{notes}\n\n" + "\n".join(lines) + f"\n\nmachine: {machine()}\n"
+    tail = f"\n\n{after.strip()}" if after.strip() else ""
+    text = f"# {name}\n\n{notes}\n\n" + "\n".join(lines) + tail + f"\n\nmachine: {machine()}\n"
     path = RESULTS / f"{name}.md"
     path.write_text(text)
     return path

@@ -22,15 +22,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import controller.handlers as handlers  # noqa: E402
 from bench.common import write_results  # noqa: E402
-from controller.kube import ROLLOUTS, Kube  # noqa: E402
+from bench.controller.harness import Meter, models, phases, prepare_cluster  # noqa: E402
+from controller.kube import Kube  # noqa: E402
 from controller.mlflow_adapter import ModelRegistry  # noqa: E402
 from controller.prometheus import FakeMetricsSource  # noqa: E402
 from controller.runtime import Runtime  # noqa: E402
 from controller.settings import ControllerSettings  # noqa: E402
 from services.core.logs import configure_logging  # noqa: E402
-from services.core.registry import client  # noqa: E402
 from tests.integration.controller.cluster import (  # noqa: E402
     NS,
     FakeKubelet,
@@ -39,7 +38,6 @@ from tests.integration.controller.cluster import (  # noqa: E402
     stable_world,
 )
 from tests.support.controlplane import ControlPlane, build_if_missing  # noqa: E402
-from tests.support.models import tracking_uri_for, train_quick  # noqa: E402
 
 GOOD = {
     "requests": 500,
@@ -65,40 +63,11 @@ COLUMNS = [
 ]
 
 
-class Meter:
-    """Wraps ``reconcile`` to measure the CPU time of every call (thread CPU)."""
-
-    def __init__(self) -> None:
-        self.cpu: list[float] = []
-        self.wall: list[float] = []
-        self.inner = handlers.reconcile
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        cpu, wall = time.thread_time(), time.perf_counter()
-        try:
-            return self.inner(*args, **kwargs)
-        finally:
-            self.cpu.append(time.thread_time() - cpu)
-            self.wall.append(time.perf_counter() - wall)
-
-
-def models(folder: Path) -> tuple[str, str]:
-    uri = tracking_uri_for(folder)
-    trained = train_quick(uri, "default", model_name="bench-model")
-    mlflow_client = client(uri)
-    first = mlflow_client.get_model_version("bench-model", trained.summary.version)
-    second = mlflow_client.create_model_version("bench-model", str(first.source), first.run_id)
-    return uri, str(second.version)
-
-
 def run(count: int, steps: list[int]) -> dict[str, Any]:
     build_if_missing(["kube-apiserver"])
     with tempfile.TemporaryDirectory() as tmp, ControlPlane() as cp:
-        cp.apply(cp.crd_dir("gateway-api"), ROOT / "k8s" / "crd" / "modelrollouts.yaml")
-        cp.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-        cp.apply(ROOT / "k8s" / "rbac")
+        admin = prepare_cluster(cp)
         tracking, candidate = models(Path(tmp))
-        admin = Kube(cp.client(), "bench")
         settings = ControllerSettings(
             tick_seconds=1.0,
             metrics_port=0,
@@ -114,8 +83,7 @@ def run(count: int, steps: list[int]) -> dict[str, Any]:
         for name in names:
             for obj in stable_world(name, "models:/bench-model/1", replicas=2):
                 admin.apply(obj)
-        meter = Meter()
-        handlers.reconcile = meter  # type: ignore[assignment]
+        meter = Meter().install()
         with FakeKubelet(admin, period=0.5):
             operator = Operator(runtime).start()
             started = time.perf_counter()
@@ -127,18 +95,16 @@ def run(count: int, steps: list[int]) -> dict[str, Any]:
                 admin.apply(
                     rollout(f"mro-{name}", name, f"models:/bench-model/{candidate}", **spec)
                 )
+            rollouts = [f"mro-{n}" for n in names]
             while True:
-                phases = [
-                    (admin.get(ROLLOUTS, NS, f"mro-{n}") or {}).get("status", {}).get("phase")
-                    for n in names
-                ]
-                if all(p in ("Succeeded", "Failed") for p in phases):
+                found = phases(admin, rollouts)
+                if all(p in ("Succeeded", "Failed") for p in found):
                     break
                 time.sleep(1.0)
             wall = time.perf_counter() - started
             operator.stop()
-        handlers.reconcile = meter.inner  # type: ignore[assignment]
-        failed = phases.count("Failed")
+        meter.uninstall()
+        failed = found.count("Failed")
         return {
             "rollouts": count,
             "steps": len(steps),

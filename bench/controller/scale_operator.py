@@ -1,0 +1,71 @@
+"""The controller process of the scale benchmark: the real operator (kopf, ``controller/``)
+configured from ``CONTROLLER_*`` and ``MLFLOW_TRACKING_URI`` like ``python -m controller``,
+with the adapters its ``Runtime`` holds swapped for counting ones and every reconcile timed.
+
+Touches ``--ready`` once the operator runs; on SIGTERM stops it and writes what it
+counted to ``--stats`` (JSON). Its own process, so RSS and CPU are the controller's alone.
+
+Run (by bench_scale.py): python -m bench.controller.scale_operator --ready F --stats F
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from bench.controller.counting import CountingKube, MetricsTally, counting_factory
+from bench.controller.harness import Meter
+from controller.runtime import build_runtime
+from controller.settings import ControllerSettings
+from services.core.logs import configure_logging
+from tests.integration.controller.cluster import Operator
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ready", type=Path, required=True)
+    parser.add_argument("--stats", type=Path, required=True)
+    args = parser.parse_args()
+    settings = ControllerSettings()
+    configure_logging(settings.log_level, settings.log_json, "controller")
+    runtime = build_runtime(settings)
+    kube = runtime.kube = CountingKube.like(runtime.kube)
+    tally = MetricsTally()
+    runtime.metrics_source = counting_factory(runtime.metrics_source, tally)
+    meter = Meter().install()
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    operator = Operator(runtime, tuple(settings.namespaces)).start()
+    args.ready.write_text(str(time.time()))
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        operator.stop()
+        meter.uninstall()
+        stats = {
+            "reconcile_wall_s": meter.wall,
+            "reconcile_cpu_s": meter.cpu,
+            "reconcile_phase": meter.phases,
+            "api_calls": dict(kube.calls),
+            "api_requests": kube.requests,
+            "metrics_sources": tally.sources,
+            "prometheus_probes": tally.probes,
+            "prometheus_queries": tally.queries,
+            "prometheus_query_s": tally.seconds,
+        }
+        args.stats.write_text(json.dumps(stats))
+
+
+if __name__ == "__main__":
+    main()

@@ -150,6 +150,27 @@ def controller(data: Json) -> Iterator[Row]:
     yield "controller", f"{r['rollouts']} rollouts in flight", figure, "", _ran(data)
 
 
+def controller_scale(data: Json) -> Iterator[Row]:
+    """Issue 19's targets at 1,000 rollouts: p99 < 1 s, RSS < 500 MB, 0 wrong verdicts."""
+    for r in data["rows"]:
+        p99, rss, wrong = r["reconcile_p99_ms"], r["rss_peak_mb"], r["wrong_verdicts"]
+        figure = (
+            f"reconcile p99 {p99 / 1000:.2f} s, RSS {rss:.0f} MB, {wrong} wrong, "
+            f"rollback reaction p99 {r['rollback_reaction_p99_s']:.0f} s"
+        )
+        target = ""
+        if r["rollouts"] >= 1000:
+            ok = p99 < 1000 and rss < 500 and wrong == 0
+            target = f"p99 < 1 s, RSS < 500 MB, 0 wrong {_mark(ok)}"
+        yield (
+            "controller at scale",
+            f"{r['rollouts']} rollouts, real Prometheus",
+            figure,
+            target,
+            _ran(data),
+        )
+
+
 def rollout(data: Json) -> Iterator[Row]:
     wanted = {
         "fault serving → rollback completed (s)": "rollback reaction",
@@ -218,6 +239,7 @@ SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("paired", paired),
     ("records_batch", records_batch),
     ("controller_reconcile", controller),
+    ("controller_scale", controller_scale),
     ("rollout", rollout),
     ("controlplane_build", controlplane),
     ("containers", containers),

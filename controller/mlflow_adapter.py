@@ -62,10 +62,19 @@ class ModelRegistry:
         return ContractCheck(tuple(issues))
 
     def move_alias(self, name: str, alias: str, version: str) -> None:
-        set_alias(self.tracking_uri, name, alias, version)
+        try:
+            set_alias(self.tracking_uri, name, alias, version)
+        except Exception as exc:  # any store error: retried at the next tick
+            raise RegistryError(f"cannot move {name}@{alias} to v{version}: {exc}") from exc
 
     def tag(self, name: str, version: str, tags: dict[str, str]) -> None:
-        _tag_version(self.tracking_uri, name, version, tags)
+        """Tag a version; any store error (e.g. the SQL store's IntegrityError when two
+        writers tag the same version at once) is a ``RegistryError``: the handler retries
+        it at the next tick, not after kopf's default minute."""
+        try:
+            _tag_version(self.tracking_uri, name, version, tags)
+        except Exception as exc:
+            raise RegistryError(f"cannot tag {name} v{version}: {exc}") from exc
 
     def aliases(self, name: str, version: str) -> list[str]:
         return aliases_of(self.tracking_uri, name, version)

@@ -71,3 +71,15 @@ def test_alias_moves_and_the_decision_record_is_tagged(
     registry.tag(name, "3", record)
     tags = client(registry.tracking_uri).get_model_version(name, "3").tags
     assert {k: tags[k] for k in record} == record
+
+
+def test_a_store_error_on_a_write_is_a_registry_error(
+    registry: ModelRegistry, rollout_models: RolloutModels
+) -> None:
+    """The handler retries ``RegistryError`` at the next tick; anything else would wait
+    for kopf's default minute."""
+    name = rollout_models.name
+    with pytest.raises(RegistryError, match="cannot tag"):
+        registry.tag(name, "999", {"rollout.verdict": "promoted"})
+    with pytest.raises(RegistryError, match="cannot move"):
+        registry.move_alias(name, "champion", "999")

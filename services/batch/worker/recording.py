@@ -3,7 +3,8 @@
 A chunk's decisions are handed to the writer and flushed (written, or spooled during an
 outage) *before* its result file is written: a chunk whose result exists has its record,
 and a chunk scored again after its worker died inserts nothing twice (same keys, same
-partition: the job's submission day; ``ON CONFLICT DO NOTHING``).
+partition: the job's submission day; ``ON CONFLICT DO NOTHING``). ``record_chunk`` builds
+the rows column-wise (``record_block``); ``chunk_decisions`` is the per-row reference.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from services.batch.worker.record_block import chunk_block
 from services.core.decisions.record import (
     Decision,
     ModelIdentity,
@@ -108,6 +110,20 @@ def row_reasons(inputs: list[dict[str, Any]], result: pa.Table) -> list[list[dic
 def record_chunk(
     model: LoadedModel, job: ChunkRecord, frame: pd.DataFrame, result: pa.Table
 ) -> None:
-    job.writer.submit(chunk_decisions(model, job, frame, result))
+    """Hand the chunk's decisions to the writer as one block (built column-wise: the rows
+    ``chunk_decisions`` + ``to_row`` give) and wait until it is written or spooled."""
+    job.writer.submit_block(
+        chunk_block(
+            model.name,
+            model.version,
+            TRACK,
+            model.contract.threshold,
+            job.job_id,
+            job.created_at,
+            job.caller,
+            frame,
+            result,
+        )
+    )
     if not job.writer.flush(job.flush_seconds):
         raise RecordNotFlushed(f"decisions of job {job.job_id} not written in time")

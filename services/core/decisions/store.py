@@ -121,13 +121,29 @@ class DecisionStore:
         of stored keys are skipped)."""
         if not rows:
             return 0
+
+        def load(copy: Any) -> None:
+            for row in rows:
+                copy.write_row(row)
+
+        return self._insert({row[0] for row in rows}, sql.SQL(""), load)
+
+    def insert_csv(self, data: bytes, days: Iterable[date]) -> int:
+        """Insert rows given as CSV (``COLUMNS`` order, no header, SQL NULL as an unquoted
+        empty field) falling on ``days``; the number actually inserted."""
+        if not data:
+            return 0
+        return self._insert(set(days), sql.SQL(" (FORMAT csv)"), lambda copy: copy.write(data))
+
+    def _insert(self, days: set[date], options: sql.Composable, load: Any) -> int:
+        """COPY (``load(copy)``) into the temp table, then insert what is not stored yet."""
         if not self._schema_ready:
             self.ensure_schema()
         columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
         table = sql.Identifier(self.table)
 
         def write(conn: psycopg.Connection[Any]) -> int:
-            self._ensure_days(conn, {row[0] for row in rows})
+            self._ensure_days(conn, days)
             conn.execute(
                 sql.SQL(
                     "CREATE TEMP TABLE IF NOT EXISTS decisions_in "
@@ -135,10 +151,9 @@ class DecisionStore:
                 ).format(table)
             )
             with conn.cursor() as cur:
-                copy_sql = sql.SQL("COPY decisions_in ({}) FROM STDIN").format(columns)
+                copy_sql = sql.SQL("COPY decisions_in ({}) FROM STDIN{}").format(columns, options)
                 with cur.copy(copy_sql) as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                    load(copy)
                 cur.execute(
                     sql.SQL(
                         "INSERT INTO {} ({}) SELECT {} FROM decisions_in ON CONFLICT DO NOTHING"

@@ -5,7 +5,9 @@ Each batch is formatted (``record.to_row``: the privacy setting applies here) an
 in one transaction. If PostgreSQL fails, the batch goes to the on-disk spool and the
 writer stops trying the database for ``retry_seconds`` (new batches go straight to the
 spool, so an outage costs no connect timeout per batch); once a write succeeds again, the
-spool is replayed oldest first and emptied. What neither the database nor the spool can
+spool is replayed oldest first and emptied. A batch chunk comes as one ``DecisionBlock``
+(its rows built column-wise) and is written as such, in one transaction, by CSV COPY; it is
+spooled as ordinary rows. What neither the database nor the spool can
 take (spool full, memory queue full, shutdown deadline) is counted in
 ``decisions_lost_total{reason}`` and logged: never dropped silently. ``close()`` (the
 services call it on SIGTERM) drains the queue before returning.
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from services.core.decisions.block import DecisionBlock
 from services.core.decisions.metrics import DecisionMetrics
 from services.core.decisions.record import Decision, Row, to_row
 from services.core.decisions.settings import DecisionSettings
@@ -45,7 +48,8 @@ class DecisionWriter:
         )
         self.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
         self.salt = settings.hash_salt.get_secret_value()
-        self._queue: deque[Decision] = deque()
+        self._queue: deque[Decision | DecisionBlock] = deque()
+        self._queued = 0  # rows in the queue (a block counts its rows)
         self._wake = threading.Condition()
         self._submitted = 0  # decisions accepted into the queue (ever)
         self._handled = 0  # decisions written, spooled or counted lost (ever)
@@ -53,25 +57,33 @@ class DecisionWriter:
         self._retry_at = 0.0  # monotonic time before which the database is not tried
         self._retention_at = 0.0
         self._thread = threading.Thread(target=self._run, name="decision-writer", daemon=True)
-        metrics.queue_rows.set_function(lambda: len(self._queue))
+        metrics.queue_rows.set_function(lambda: self._queued)
         metrics.spool_bytes.set(self.spool.size())
 
     # -- the request path --------------------------------------------------------------
     def submit(self, decisions: Iterable[Decision]) -> None:
         """Queue decisions for writing (never blocks on I/O)."""
-        batch = list(decisions)
-        if len(self._queue) + len(batch) > self.settings.queue_rows:
-            self.metrics.lost.labels("queue_full").inc(len(batch))
+        self._enqueue(list(decisions))
+
+    def submit_block(self, block: DecisionBlock) -> None:
+        """Queue a block of decisions (a batch chunk's), written in one piece."""
+        self._enqueue([block], len(block))
+
+    def _enqueue(self, items: list[Decision] | list[DecisionBlock], rows: int = -1) -> None:
+        rows = len(items) if rows < 0 else rows
+        if self._queued + rows > self.settings.queue_rows:
+            self.metrics.lost.labels("queue_full").inc(rows)
             logger.error(
                 "decision record: memory queue full ({} rows), {} decisions not kept",
-                len(self._queue),
-                len(batch),
+                self._queued,
+                rows,
             )
             return
         with self._wake:
-            self._queue.extend(batch)
-            self._submitted += len(batch)
-            if len(self._queue) >= self.settings.batch_rows:
+            self._queue.extend(items)
+            self._queued += rows
+            self._submitted += rows
+            if self._queued >= self.settings.batch_rows:
                 self._wake.notify()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -104,26 +116,42 @@ class DecisionWriter:
             self._wake.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        left = len(self._queue)
+        left = self._queued
         if left:
             self.metrics.lost.labels("shutdown").inc(left)
             logger.error("decision record: {} decisions not written at shutdown", left)
         self.store.close()
 
     # -- the writer thread -------------------------------------------------------------
-    def _take(self) -> list[Decision]:
+    def _take(self) -> list[Decision] | DecisionBlock:
+        """Up to ``batch_rows`` decisions, or the block at the head of the queue."""
         with self._wake:
-            if not self._stopping and len(self._queue) < self.settings.batch_rows:
+            if not self._stopping and self._queued < self.settings.batch_rows:
                 self._wake.wait(self.settings.flush_seconds)
-            n = min(len(self._queue), self.settings.batch_rows)
-            return [self._queue.popleft() for _ in range(n)]
+            head = self._queue[0] if self._queue else None
+            if isinstance(head, DecisionBlock):
+                self._queue.popleft()
+                self._queued -= len(head)
+                return head
+            batch: list[Decision] = []
+            while self._queue and len(batch) < self.settings.batch_rows:
+                item = self._queue[0]
+                if not isinstance(item, Decision):
+                    break
+                batch.append(item)
+                self._queue.popleft()
+            self._queued -= len(batch)
+            return batch
 
     def _run(self) -> None:
         while True:
             batch = self._take()
-            if batch:
+            if len(batch):
                 try:
-                    self._write([to_row(d, self.settings.inputs, self.salt) for d in batch])
+                    if isinstance(batch, DecisionBlock):
+                        self._write(batch)
+                    else:
+                        self._write([to_row(d, self.settings.inputs, self.salt) for d in batch])
                 except Exception as exc:  # a bug must not stop the thread unseen
                     self.metrics.lost.labels("error").inc(len(batch))
                     logger.opt(exception=exc).error(
@@ -142,9 +170,13 @@ class DecisionWriter:
     def _database_due(self) -> bool:
         return time.monotonic() >= self._retry_at
 
-    def _insert(self, rows: list[Row]) -> bool:
+    def _insert(self, rows: list[Row] | DecisionBlock) -> bool:
         try:
-            inserted = self.store.insert(rows)
+            if isinstance(rows, DecisionBlock):
+                csv = rows.csv(self.settings.inputs, self.salt)
+                inserted = self.store.insert_csv(csv, [rows.day])
+            else:
+                inserted = self.store.insert(rows)
         except Exception as exc:
             self._retry_at = time.monotonic() + self.settings.retry_seconds
             self.metrics.database_up.set(0)
@@ -155,9 +187,14 @@ class DecisionWriter:
         self.metrics.duplicates.inc(len(rows) - inserted)
         return True
 
-    def _write(self, rows: list[Row]) -> None:
-        if self._database_due() and self._insert(rows):
+    def _write(self, batch: list[Row] | DecisionBlock) -> None:
+        if self._database_due() and self._insert(batch):
             return
+        rows = (  # a block is spooled as ordinary rows
+            batch.rows(self.settings.inputs, self.salt)
+            if isinstance(batch, DecisionBlock)
+            else batch
+        )
         if self.spool.append(rows):
             self.metrics.spooled.inc(len(rows))
         else:
@@ -177,7 +214,7 @@ class DecisionWriter:
         replayed = 0
         files = self.spool.files()
         while files:
-            if self._stopping and len(self._queue):
+            if self._stopping and self._queued:
                 break  # at shutdown the queue comes first; the spool survives us
             group: list[Path] = []  # several small files per transaction
             rows: list[Row] = []

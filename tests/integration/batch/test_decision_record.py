@@ -5,11 +5,15 @@ again by another worker."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow.parquet as pq
@@ -18,9 +22,13 @@ from prometheus_client import CollectorRegistry
 
 from services.batch.api.app import create_app
 from services.batch.worker.chunk import run_chunk
-from services.batch.worker.recording import ChunkRecord
+from services.batch.worker.record_block import chunk_block
+from services.batch.worker.recording import TRACK, ChunkRecord, chunk_decisions
+from services.batch.worker.scoring import score_frame
 from services.core.decisions.metrics import DecisionMetrics
+from services.core.decisions.record import InputsMode, to_row
 from services.core.decisions.settings import DecisionSettings
+from services.core.decisions.store import DecisionStore
 from services.core.decisions.writer import DecisionWriter
 from services.core.model_store import LoadedModel
 from tests.integration.batch.conftest import make_settings
@@ -125,3 +133,96 @@ def test_a_chunk_scored_again_records_nothing_twice(
     result = pq.read_table(out).to_pylist()
     by_statement = {r["reason_1"] for r in result if r["reason_1"]}
     assert first["statement"] in by_statement
+
+
+def stored(dsn: str, table: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        query = f"SELECT * FROM {table} ORDER BY decision_id"
+        return list(conn.execute(query).fetchall())  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("mode", list(InputsMode))
+def test_the_column_wise_record_stores_the_per_row_rows(
+    postgres: PostgresServer,
+    model: LoadedModel,
+    applicants: Callable[[int, int], pd.DataFrame],
+    mode: InputsMode,
+) -> None:
+    """A chunk recorded column-wise (CSV COPY) and per row (``to_row`` + ``write_row``)
+    stores the same rows; recording it again inserts nothing."""
+    frame = applicants(4_000, 4)
+    frame["student"] = frame["student"].astype("category")
+    frame.loc[frame.index[::9], "balance"] = np.nan
+    frame.loc[frame.index[::13], "student"] = None
+    result = score_frame(model, frame, 1, reasons_k=4)
+    job = ChunkRecord(None, "job-same", 1_767_225_600.0, "caller")  # type: ignore[arg-type]
+    block = chunk_block(
+        model.name, model.version, TRACK, model.contract.threshold,
+        job.job_id, job.created_at, job.caller, frame, result,
+    )  # fmt: skip
+    decisions = [
+        replace(d, decided_at=block.decided_at) for d in chunk_decisions(model, job, frame, result)
+    ]
+    store = DecisionStore(postgres.dsn, table="same_rows")  # partitions are per day: one table
+    try:
+        assert store.insert([to_row(d, mode, "salt") for d in decisions]) == 4_000
+        before = stored(postgres.dsn, "same_rows")
+        with psycopg.connect(postgres.dsn) as conn:
+            conn.execute("DROP TABLE IF EXISTS old_rows")
+            conn.execute("CREATE TABLE old_rows AS SELECT * FROM same_rows")
+            conn.execute("DELETE FROM same_rows")
+        assert store.insert_csv(block.csv(mode, "salt"), [block.day]) == 4_000
+        assert store.insert_csv(block.csv(mode, "salt"), [block.day]) == 0  # recorded again
+        assert store.insert(block.rows(mode, "salt")) == 0  # or replayed from the spool
+        assert stored(postgres.dsn, "same_rows") == before
+        with psycopg.connect(postgres.dsn) as conn:  # jsonb equal in SQL too
+            differ = conn.execute(
+                "SELECT count(*) FROM old_rows o JOIN same_rows n USING (day, decision_id) "
+                "WHERE o.inputs IS DISTINCT FROM n.inputs OR o.reasons IS DISTINCT FROM "
+                "n.reasons OR o.inputs_hash IS DISTINCT FROM n.inputs_hash "
+                "OR o.probability <> n.probability"
+            ).fetchone()
+            conn.execute("DROP TABLE same_rows, old_rows")
+        assert differ == (0,)
+    finally:
+        store.close()
+
+
+def test_a_block_is_spooled_during_an_outage_and_replayed(
+    postgres: PostgresServer,
+    tmp_path: Path,
+    model: LoadedModel,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    frame = applicants(1_000, 6)
+    result = score_frame(model, frame, 1, reasons_k=4)
+    block = chunk_block(
+        model.name, model.version, TRACK, model.contract.threshold,
+        "job-spool", 1_767_225_600.0, "caller", frame, result,
+    )  # fmt: skip
+    registry = CollectorRegistry()
+    down = DecisionSettings(dsn="postgresql://x@127.0.0.1:1/none", spool_dir=tmp_path / "spool")
+    writer = DecisionWriter(down, DecisionMetrics(registry)).start()
+    writer.submit_block(block)
+    assert writer.flush(30)
+    writer.close()
+    assert registry.get_sample_value("decisions_spooled_total") == 1_000
+    up = DecisionSettings(dsn=postgres.dsn, spool_dir=tmp_path / "spool")
+    writer = DecisionWriter(up, DecisionMetrics(CollectorRegistry())).start()
+
+    def replayed() -> bool:
+        try:
+            return counts(postgres.dsn, "job-spool") == (1_000, 1_000)
+        except psycopg.errors.UndefinedTable:
+            return False
+
+    try:
+        wait_for("the spool replayed", replayed, 60)
+    finally:
+        writer.close()
+    expected = sorted(block.rows(InputsMode.VALUES), key=lambda r: r[1])
+    got = [r for r in stored(postgres.dsn, "decisions") if r[5] == "job-spool"]
+    json_columns = {11, 17}
+    for new, old in zip(got, expected, strict=True):
+        for i, (a, b) in enumerate(zip(new, old, strict=True)):
+            assert a == (json.loads(b) if i in json_columns and b is not None else b), i

@@ -75,10 +75,49 @@ GO
   lego_path=$(lego_module "$src_root/traefik/go.mod" | cut -d@ -f1)
   (cd "$src_root/traefik" && go mod edit -replace "$lego_path=../lego")
   # The containous fork of go-http-auth (basic/digest auth middlewares) is not served
-  # either; upstream abbot/go-http-auth v0.4.0 stands in for it.
+  # either: a local copy of upstream abbot/go-http-auth v0.4.0 stands in for it, with the
+  # two functions the fork adds written here (auth is unused by the benchmark).
+  auth_dir=$(go mod download -json github.com/abbot/go-http-auth@v0.4.0 \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  cp -r "$auth_dir" "$src_root/go-http-auth"
+  chmod -R u+w "$src_root/go-http-auth"
+  {
+    printf 'module github.com/abbot/go-http-auth\n\ngo 1.16\n\nrequire (\n'
+    awk '$1 == "golang.org/x/crypto" || $1 == "golang.org/x/net" {print "\t" $1 " " $2}' \
+      "$src_root/traefik/go.mod"
+    printf ')\n'
+  } >"$src_root/go-http-auth/go.mod"
+  cat >"$src_root/go-http-auth/fork_compat.go" <<'GO'
+package auth
+
+import (
+	"net/http"
+	"strings"
+)
+
+// CheckSecret tells whether password matches the htpasswd-style secret.
+func CheckSecret(password, secret string) bool {
+	compare := compareFuncs[0].compare
+	for _, candidate := range compareFuncs[1:] {
+		if strings.HasPrefix(secret, candidate.prefix) {
+			compare = candidate.compare
+			break
+		}
+	}
+	return compare([]byte(secret), []byte(password)) == nil
+}
+
+// RequireAuthStale asks for credentials again (without the stale flag in this build).
+func (a *DigestAuth) RequireAuthStale(w http.ResponseWriter, r *http.Request) {
+	a.RequireAuth(w, r)
+}
+GO
   (cd "$src_root/traefik" && go mod edit \
-    -replace github.com/abbot/go-http-auth=github.com/abbot/go-http-auth@v0.4.0)
-  (cd "$src_root/traefik" && CGO_ENABLED=0 go build -mod=mod -o "$bin" ./cmd/traefik)
+    -replace github.com/abbot/go-http-auth=../go-http-auth)
+  pkg_version="$module/pkg/version"
+  ldflags="-X $pkg_version.Version=$version -X $pkg_version.BuildDate=$(date -u +%FT%TZ)"
+  (cd "$src_root/traefik" && CGO_ENABLED=0 go build -mod=mod -ldflags "$ldflags" \
+    -o "$bin" ./cmd/traefik)
 fi
 "$bin" version >&2
 echo "$bin"

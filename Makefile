@@ -56,7 +56,7 @@ lint: $(STAMP) ## ruff lint + format check + mypy + import layers (pyproject.tom
 	ruff format --check .
 	mypy services controller scripts bench/latest.py
 	PYTHONPATH=. lint-imports --no-cache
-	shellcheck scripts/*.sh scripts/kind/*.sh scripts/docker/*.sh deploy/docker/*.sh tests/controlplane/*.sh
+	shellcheck scripts/*.sh scripts/gateway/*.sh scripts/kind/*.sh scripts/docker/*.sh deploy/docker/*.sh tests/controlplane/*.sh
 
 fmt: $(STAMP) ## format and auto-fix
 	ruff format .
@@ -71,6 +71,8 @@ bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summa
 	$(PYTHON) bench/controller/bench_controller.py
 	$(PYTHON) bench/controller/bench_scale.py --rollouts 50,250,1000
 	$(PYTHON) bench/rollout/bench_rollout.py --shadow
+	bash scripts/gateway/build-traefik.sh
+	$(PYTHON) bench/gateway/bench_mirror.py
 	$(PYTHON) bench/containers/bench_containers.py
 	$(PYTHON) bench/latest.py
 

@@ -171,6 +171,18 @@ def controller_scale(data: Json) -> Iterator[Row]:
         )
 
 
+def shadow_mirror(data: Json) -> Iterator[Row]:
+    """Issue 18: stable req/s at c=64 through a real proxy (Traefik) mirroring 100 %."""
+    by = {r["config"]: r for r in data["rows"]}
+    plain, mirror = by["plain"], by["mirror"]
+    figure = (
+        f"{mirror['rps']:,.0f} vs {plain['rps']:,.0f} req/s = "
+        f"{mirror['rps'] / plain['rps']:.2f} (canary on the proxy's core); proxy CPU "
+        f"{mirror['proxy_cpu_us_per_req']:.0f} vs {plain['proxy_cpu_us_per_req']:.0f} µs/req"
+    )
+    yield "shadow mirror", "stable /predict c=64, Traefik mirroring 100 %", figure, "", _ran(data)
+
+
 def rollout(data: Json) -> Iterator[Row]:
     wanted = {
         "fault serving → rollback completed (s)": "rollback reaction",
@@ -241,6 +253,7 @@ SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("controller_reconcile", controller),
     ("controller_scale", controller_scale),
     ("rollout", rollout),
+    ("shadow_mirror", shadow_mirror),
     ("controlplane_build", controlplane),
     ("containers", containers),
 ]

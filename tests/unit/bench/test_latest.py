@@ -22,7 +22,9 @@ def test_every_committed_result_gives_rows() -> None:
         "reason codes",
         "paired scoring",
         "controller",
+        "controller at scale",
         "rollout loop",
+        "shadow mirror",
         "control plane build",
         "containers",
     }

@@ -38,7 +38,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench" / "inference")]
 
 from apps import API_KEY  # noqa: E402
 from bench_inference import combine, measure  # noqa: E402
-from loadgen import Server, bodies, run_wrk  # noqa: E402
+from loadgen import Server, bodies, cpu_seconds, run_wrk  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from bench.common import write_results  # noqa: E402
@@ -157,11 +157,8 @@ class Proxy:
             time.sleep(0.2)
 
     def cpu_seconds(self) -> float:
-        import psutil
-
         assert self.proc is not None
-        times = psutil.Process(self.proc.pid).cpu_times()
-        return float(times.user + times.system)
+        return cpu_seconds(self.proc)
 
     def stop(self) -> None:
         if self.proc is not None:

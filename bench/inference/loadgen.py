@@ -50,6 +50,12 @@ def bodies(dataset: str, n_single: int, n_bulk: int, seed: int = 7) -> tuple[lis
     return [json.dumps(r) for r in records[:n_single]], json.dumps({"applicants": records[:n_bulk]})
 
 
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """User + system CPU time ``proc`` has used so far."""
+    times = psutil.Process(proc.pid).cpu_times()
+    return float(times.user + times.system)
+
+
 class Server:
     """One uvicorn process (1 worker) serving ``apps:<name>_app``, pinned to ``core``."""
 
@@ -86,8 +92,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far."""
         assert self.proc is not None
-        times = psutil.Process(self.proc.pid).cpu_times()
-        return float(times.user + times.system)
+        return cpu_seconds(self.proc)
 
     def stop(self) -> None:
         if self.proc is not None:

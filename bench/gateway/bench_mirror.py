@@ -16,6 +16,7 @@ the canary and the stable pod counted in their ``/metrics`` (the proof mirroring
     python bench/gateway/bench_mirror.py         # ~2 min
     python bench/gateway/bench_mirror.py --seconds 3 --rounds 1
     python bench/gateway/bench_mirror.py --canary-nice 19 --name shadow_mirror_canary_niced
+    python bench/gateway/bench_mirror.py --canary-sink --name shadow_mirror_sink
 
 Writes ``bench/results/shadow_mirror.json`` and ``bench/results/shadow_mirror.md``.
 """
@@ -46,6 +47,7 @@ from bench.gateway.traefik_config import MODES, Mode, dynamic_config, static_arg
 from tests.support.models import tracking_uri_for, train_quick  # noqa: E402
 from tests.support.processes import free_port, stop, wait_for_port  # noqa: E402
 
+SINK_NOTE = "; the canary is a sink answering 200 at once (bench/gateway/sink.py)"
 TRAEFIK = REPO / ".cache" / "traefik" / "bin" / "traefik"
 COLUMNS = [
     "config",
@@ -81,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="niceness of the canary: 19 leaves it only the CPU the proxy and wrk do not use, "
         "isolating the proxy's own mirroring cost from the canary's scoring on a shared core",
     )
+    parser.add_argument(
+        "--canary-sink",
+        action="store_true",
+        help="the canary is bench/gateway/sink.py (answers 200 at once): only the proxy's "
+        "own mirroring cost is left on the shared core, as when the canary runs elsewhere",
+    )
     parser.add_argument("--name", default="shadow_mirror", help="results file name")
     return parser.parse_args(argv)
 
@@ -98,12 +106,12 @@ def predict_requests(metrics_text: str) -> int:
     return int(total)
 
 
-def received(server: Server) -> int:
+def received(server: Server | SinkServer) -> int:
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
         return predict_requests(response.read().decode())
 
 
-def settled(server: Server, wait: float = 10.0) -> int:
+def settled(server: Server | SinkServer, wait: float = 10.0) -> int:
     """The canary's count once the mirrored copies still in flight have landed."""
     count, deadline = received(server), time.monotonic() + wait
     while time.monotonic() < deadline:
@@ -113,6 +121,29 @@ def settled(server: Server, wait: float = 10.0) -> int:
             return now
         count = now
     return count
+
+
+class SinkServer:
+    """``sink.py`` on a free port, pinned to ``core``: a canary that only counts."""
+
+    def __init__(self, core: str) -> None:
+        self.core, self.port = core, free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        sink = Path(__file__).with_name("sink.py")
+        cmd = ["taskset", "-c", self.core, sys.executable, str(sink), str(self.port)]
+        self.proc = subprocess.Popen(cmd)
+        wait_for_port(self.port, timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
 
 
 class Proxy:
@@ -127,7 +158,7 @@ class Proxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, stable: Server, canary: Server, percent: int, probe: str) -> None:
+    def start(self, stable: Server, canary: Server | SinkServer, percent: int, probe: str) -> None:
         config = dynamic_config(self.mode, stable.url, canary.url, percent)
         self.dynamic.write_text(json.dumps(config, indent=1))  # JSON is YAML
         cmd = [
@@ -189,7 +220,11 @@ def run(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
     env = {"BENCH_MODEL_URI": model.uri, "MLFLOW_TRACKING_URI": tracking_uri}
     stable = Server("full", env, args.stable_core)
     shadow = {"INFERENCE_SHADOW": "true", "BENCH_SETTINGS": json.dumps({"shadow": True})}
-    canary = Server("full", {**env, **shadow}, args.canary_core)
+    canary: Server | SinkServer = (
+        SinkServer(args.canary_core)
+        if args.canary_sink
+        else Server("full", {**env, **shadow}, args.canary_core)
+    )
     proxies = {m: Proxy(args.traefik, m, folder, args.proxy_core) for m in MODES}
     runs: dict[Mode, list[dict[str, Any]]] = {m: [] for m in MODES}
     try:
@@ -252,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Traefik {version}; `POST /api/v1/predict` ({args.dataset}) at c={args.concurrency}, "
         f"{args.rounds} alternating rounds of {args.seconds} s per configuration; `mirror` "
         f"copies {args.percent} % of requests to a canary (`INFERENCE_SHADOW=true`), answers "
-        f"discarded. Stable on core {args.stable_core}; canary on {args.canary_core}, proxy on "
+        f"discarded{SINK_NOTE if args.canary_sink else ''}. "
+        f"Stable on core {args.stable_core}; canary on {args.canary_core}, proxy on "
         f"{args.proxy_core}, wrk on {args.client_core}; canary niceness {args.canary_nice}. "
         f"Wall {time.time() - started:.0f} s, "
         f"load average after {[round(x, 2) for x in os.getloadavg()]}."

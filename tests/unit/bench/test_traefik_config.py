@@ -56,3 +56,15 @@ def test_static_args_listen_on_loopback_and_read_the_file() -> None:
     assert f"--entryPoints.{ENTRYPOINT}.address=127.0.0.1:9000" in args
     assert "--providers.file.filename=/tmp/dyn.yml" in args
     assert "--global.sendAnonymousUsage=false" in args
+
+
+def test_the_sink_counts_as_an_inference_pod_does() -> None:
+    """``bench_mirror.received`` reads the sink's count like an inference pod's."""
+    from bench.gateway.bench_mirror import predict_requests
+    from bench.gateway.sink import content_length, exposition
+
+    head, _, body = exposition(7).partition(b"\r\n\r\n")
+    assert content_length(head) == len(body)
+    assert predict_requests(body.decode()) == 7
+    assert content_length(b"POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 12") == 12
+    assert content_length(b"GET /metrics HTTP/1.1\r\nHost: x") == 0

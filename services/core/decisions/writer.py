@@ -21,15 +21,18 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from services.core.decisions.block import DecisionBlock
 from services.core.decisions.metrics import DecisionMetrics
 from services.core.decisions.record import Decision, Row, to_row
 from services.core.decisions.settings import DecisionSettings
 from services.core.decisions.spool import Spool
 from services.core.decisions.store import DecisionStore
+
+if TYPE_CHECKING:  # pyarrow: batch workers only; the lean inference image has none
+    from services.core.decisions.block import DecisionBlock
 
 RETENTION_EVERY_SECONDS = 3600.0
 REPLAY_ROWS = 10_000  # spooled rows per replay transaction
@@ -129,7 +132,7 @@ class DecisionWriter:
             if not self._stopping and self._queued < self.settings.batch_rows:
                 self._wake.wait(self.settings.flush_seconds)
             head = self._queue[0] if self._queue else None
-            if isinstance(head, DecisionBlock):
+            if head is not None and not isinstance(head, Decision):
                 self._queue.popleft()
                 self._queued -= len(head)
                 return head
@@ -148,7 +151,7 @@ class DecisionWriter:
             batch = self._take()
             if len(batch):
                 try:
-                    if isinstance(batch, DecisionBlock):
+                    if not isinstance(batch, list):
                         self._write(batch)
                     else:
                         self._write([to_row(d, self.settings.inputs, self.salt) for d in batch])
@@ -172,7 +175,7 @@ class DecisionWriter:
 
     def _insert(self, rows: list[Row] | DecisionBlock) -> bool:
         try:
-            if isinstance(rows, DecisionBlock):
+            if not isinstance(rows, list):
                 csv = rows.csv(self.settings.inputs, self.salt)
                 inserted = self.store.insert_csv(csv, [rows.day])
             else:
@@ -191,9 +194,7 @@ class DecisionWriter:
         if self._database_due() and self._insert(batch):
             return
         rows = (  # a block is spooled as ordinary rows
-            batch.rows(self.settings.inputs, self.salt)
-            if isinstance(batch, DecisionBlock)
-            else batch
+            batch.rows(self.settings.inputs, self.salt) if not isinstance(batch, list) else batch
         )
         if self.spool.append(rows):
             self.metrics.spooled.inc(len(rows))

@@ -175,3 +175,22 @@ def test_retention_picks_only_whole_old_days() -> None:
     assert expired(names, today, 1) == ["decisions_20260101"]
     assert expired(names, today, 0) == []
     assert expired(names, date(2026, 1, 12), 2) == ["decisions_20260101", "decisions_20260109"]
+
+
+def test_the_writer_imports_without_pyarrow() -> None:
+    """The lean inference image has no pyarrow: the writer (which also takes the batch
+    workers' column-wise blocks) must not import it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "class NoArrow:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('pyarrow', 'pandas'):\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, NoArrow())\n"
+        "import services.core.decisions.writer, services.inference.recording\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from mlflow.exceptions import MlflowException
 
-from controller.mlflow_adapter import ModelRegistry
+from controller.mlflow_adapter import ModelRegistry, RegistryError
 from services.core.model_store import load_model
 from services.core.registry import client
 from tests.support.models import TrainedModel, train_quick
@@ -102,7 +102,7 @@ def test_the_reader_loads_but_cannot_move_champion_or_add_versions(
     registry = ModelRegistry(server.url)
     assert registry.resolve(f"models:/{MODEL}@champion") == (MODEL, "1")
 
-    with pytest.raises(MlflowException, match="403"):
+    with pytest.raises(RegistryError, match="403"):
         registry.move_alias(MODEL, "champion", "1")
     run_id = client(server.url).get_model_version(MODEL, "1").run_id
     with pytest.raises(MlflowException, match="403"):

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from mlflow.exceptions import MlflowException
 
-from controller.mlflow_adapter import ModelRegistry
+from controller.mlflow_adapter import ModelRegistry, RegistryError
 from services.core.model_store import load_model
 from services.core.registry import client
 from tests.integration.deploy.chart import template_text
@@ -173,7 +173,7 @@ def test_trainer_and_controller_write_inference_and_batch_only_read(
     for kind, name in (("Deployment", "inference"), ("Deployment", "batch-worker")):
         as_identity(monkeypatch, chart.identity(kind, name))
         assert load_model(f"models:/{MODEL}@champion", mlflow_url, nthread=1).version == "1"
-        with pytest.raises(MlflowException, match="403"):
+        with pytest.raises(RegistryError, match="403"):
             ModelRegistry(mlflow_url).move_alias(MODEL, "champion", second.version)
         with pytest.raises(MlflowException, match="403"):
             client(mlflow_url).create_model_version(MODEL, f"runs:/{run_id}/model", run_id=run_id)

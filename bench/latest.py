@@ -181,6 +181,16 @@ def shadow_mirror(data: Json) -> Iterator[Row]:
         f"{mirror['proxy_cpu_us_per_req']:.0f} vs {plain['proxy_cpu_us_per_req']:.0f} µs/req"
     )
     yield "shadow mirror", "stable /predict c=64, Traefik mirroring 100 %", figure, "", _ran(data)
+    sink = _load("shadow_mirror_sink")
+    if sink is not None:
+        by = {r["config"]: r for r in sink["rows"]}
+        ratio = by["mirror"]["rps"] / by["plain"]["rps"]
+        figure = (
+            f"{by['mirror']['rps']:,.0f} vs {by['plain']['rps']:,.0f} req/s = {ratio:.2f}, "
+            f"p99 {by['mirror']['p99_ms']:.0f} vs {by['plain']['p99_ms']:.0f} ms"
+        )
+        measure = "same, canary a sink (scoring off the proxy's core)"
+        yield "shadow mirror", measure, figure, "unchanged (mirror)", _ran(sink)
 
 
 def rollout(data: Json) -> Iterator[Row]:

@@ -73,6 +73,7 @@ bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summa
 	$(PYTHON) bench/rollout/bench_rollout.py --shadow
 	bash scripts/gateway/build-traefik.sh
 	$(PYTHON) bench/gateway/bench_mirror.py
+	$(PYTHON) bench/gateway/bench_mirror.py --canary-sink --name shadow_mirror_sink
 	$(PYTHON) bench/containers/bench_containers.py
 	$(PYTHON) bench/latest.py
 

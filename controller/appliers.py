@@ -100,8 +100,9 @@ def _set_ingress_mirror(t: Target, percent: int) -> None:
     assert spec.router.ingress is not None
     name = spec.router.ingress.name
 
+    canary = t.owned(SERVICES, spec.canary_service) if percent else None  # named ports
+
     def change(ingress: Obj) -> Obj | None:
-        canary = t.owned(SERVICES, spec.canary_service) if percent else None
         url = mirror_url(ingress, spec, t.ns, canary) if percent else None
         return ingress_mirror_patch(ingress, url)
 

@@ -95,14 +95,20 @@ def _plain_strings(column: pa.ChunkedArray) -> pa.Array:
     return pc.cast(array, pa.string())
 
 
-def reasons_texts(values: dict[str, pa.Array], result: pa.Table) -> pa.Array:
-    """Each row's reasons JSON (``row_reasons`` + ``json.dumps``, compact): only the
-    reasons with a feature, each ``feature, value, contribution, statement``."""
-    n = result.num_rows
+def reason_count(result: pa.Table) -> int:
+    """How many ``reason_i`` columns the result has (``BATCH_REASONS_TOP_K``; 0: none)."""
     names = set(result.column_names)
     k = 0
     while f"reason_{k + 1}" in names:
         k += 1
+    return k
+
+
+def reasons_texts(values: dict[str, pa.Array], result: pa.Table) -> pa.Array:
+    """Each row's reasons JSON (``row_reasons`` + ``json.dumps``, compact): only the
+    reasons with a feature, each ``feature, value, contribution, statement``."""
+    n = result.num_rows
+    k = reason_count(result)
     if k == 0:
         return pa.repeat(pa.scalar("[]"), n)
     known = list(values)

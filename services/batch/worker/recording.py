@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from services.batch.worker.record_block import chunk_block
+from services.batch.worker.record_block import chunk_block, reason_count
 from services.core.decisions.record import (
     Decision,
     ModelIdentity,
@@ -83,10 +83,7 @@ def row_reasons(inputs: list[dict[str, Any]], result: pa.Table) -> list[list[dic
     """Each row's reason codes from the result's ``reason_i`` columns (statement, feature,
     contribution; ``BATCH_REASONS_TOP_K`` of them, none when it is 0), in the shape of
     ``services.core.reasons.Reason.to_dict`` with the row's input value."""
-    names = set(result.column_names)
-    k = 0
-    while f"reason_{k + 1}" in names:
-        k += 1
+    k = reason_count(result)
     per_row: list[list[dict[str, Any]]] = [[] for _ in range(result.num_rows)]
     for i in range(1, k + 1):
         statements = result.column(f"reason_{i}").to_pylist()

@@ -56,7 +56,7 @@ lint: $(STAMP) ## ruff lint + format check + mypy + import layers (pyproject.tom
 	ruff format --check .
 	mypy services controller scripts bench/latest.py
 	PYTHONPATH=. lint-imports --no-cache
-	shellcheck scripts/*.sh scripts/gateway/*.sh scripts/kind/*.sh scripts/docker/*.sh deploy/docker/*.sh tests/controlplane/*.sh
+	shellcheck scripts/*.sh scripts/gateway/*.sh scripts/kind/*.sh scripts/kind/offline/*.sh scripts/docker/*.sh deploy/docker/*.sh tests/controlplane/*.sh
 
 fmt: $(STAMP) ## format and auto-fix
 	ruff format .

@@ -5,7 +5,8 @@
 # engine first and stops with a clear message when there is none.
 KIND_SCRIPTS := scripts/kind
 
-.PHONY: kind-up images kind-load deploy e2e-kind kind-down kind-logs kind-all manifests
+.PHONY: kind-up images kind-load deploy e2e-kind kind-down kind-logs kind-all manifests \
+	kind-runtime kind-node-image kind-offline-up kind-offline-down
 
 kind-up: ## kind cluster + Envoy Gateway + kube-prometheus-stack (needs Docker)
 	bash $(KIND_SCRIPTS)/kind-up.sh
@@ -32,3 +33,17 @@ kind-all: kind-up images kind-load deploy e2e-kind ## everything, from zero to a
 
 manifests: ## re-render k8s/manifests/creditrisk.yaml (plain manifests) from the chart; no Docker needed
 	bash $(KIND_SCRIPTS)/render-manifests.sh
+
+# Offline kind (issue 14, step 1): a node image made here from Debian packages and Go
+# modules, no registry needed. Caches in .cache/kind-offline/. See scripts/kind/offline/.
+kind-runtime: docker ## register the CAP_SYS_RESOURCE runtime shim with dockerd, only where the host needs it
+	bash $(KIND_SCRIPTS)/offline/runtime.sh
+
+kind-node-image: docker ## kind node image built here, offline (Kubernetes from k8s.io/kubernetes; cached)
+	bash $(KIND_SCRIPTS)/offline/node-image.sh
+
+kind-offline-up: kind-runtime kind-node-image ## a one-node kind cluster from the offline node image, Ready with CoreDNS
+	bash $(KIND_SCRIPTS)/offline/cluster.sh up
+
+kind-offline-down: ## delete the offline kind cluster
+	bash $(KIND_SCRIPTS)/offline/cluster.sh down

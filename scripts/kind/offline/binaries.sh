@@ -46,6 +46,21 @@ k8s_dir() {
   printf '%s\n' "$dst"
 }
 
+# wrapper_dir MOD VER -> a build-only module that requires MOD@VER, for modules whose own
+# go.mod replaces siblings by relative paths that a module zip does not hold (etcd)
+wrapper_dir() {
+  local mod="$1" ver="$2" dst
+  dst="$SRC/wrap_${mod//\//_}@$ver"
+  if [[ ! -f "$dst/go.sum" ]]; then
+    rm -rf "$dst"; mkdir -p "$dst"
+    printf 'module creditrisk.local/kind-offline/wrap\n\ngo 1.26\n\nrequire %s %s\n' "$mod" "$ver" >"$dst/go.mod"
+    printf 'package wrap\n\nimport _ "%s"\n' "$mod" >"$dst/tools.go"
+    sed -i '1i //go:build tools\n' "$dst/tools.go"
+    (cd "$dst" && "$GO" mod tidy >/dev/null)
+  fi
+  printf '%s\n' "$dst"
+}
+
 # build NAME DIR PKG "FLAGS..." STAMP
 build() {
   local name="$1" dir="$2" pkg="$3" ldflags="$4" tags="$5" stamp start end secs
@@ -107,8 +122,8 @@ if want crictl; then
   build crictl "$d" ./cmd/crictl "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" ""
 fi
 if want etcd; then
-  d="$(module_dir go.etcd.io/etcd/server/v3 "$ETCD_VERSION")"
-  build etcd "$d" . "-s -w" ""
+  d="$(wrapper_dir go.etcd.io/etcd/server/v3 "$ETCD_VERSION")"
+  build etcd "$d" go.etcd.io/etcd/server/v3 "-s -w" ""
 fi
 if want coredns; then
   d="$(module_dir github.com/coredns/coredns "$COREDNS_VERSION")"

@@ -102,6 +102,23 @@ chmod 0755 "$ctx"/bin/*
 # kind's containerd config, with the sandbox image kubeadm $K8S_VERSION expects
 sed -i "s|sandbox_image = .*|sandbox_image = \"$pause_image\"|" "$ctx/files/etc/containerd/config.toml"
 printf '%s' "$K8S_VERSION" >"$ctx/version"
+# Lowering oom_score_adj needs CAP_SYS_RESOURCE. Where the node lacks it (hosts that need
+# the runtime shim), runc cannot start any pod sandbox (kubelet asks for -998: "can't get
+# final child's PID from pipe: EOF"), so containerd is told to clamp the value to its own
+# (restrict_oom_score_adj, as for rootless). Decided when the node boots, not at build.
+cat >"$ctx/files/kind/bin/restrict-oom-score-adj.sh" <<'SCRIPT'
+#!/bin/bash
+# containerd ExecStartPre (creditrisk offline node image): see node-image.sh
+set -euo pipefail
+bnd="$(awk '/^CapBnd:/ {print $2}' /proc/self/status)"
+if (( (16#$bnd >> 24 & 1) == 0 )); then
+  sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/containerd/config.toml
+fi
+SCRIPT
+chmod 0755 "$ctx/files/kind/bin/restrict-oom-score-adj.sh"
+mkdir -p "$ctx/files/etc/systemd/system/containerd.service.d"
+printf '[Service]\nExecStartPre=/kind/bin/restrict-oom-score-adj.sh\n' \
+  >"$ctx/files/etc/systemd/system/containerd.service.d/10-restrict-oom-score-adj.conf"
 mkdir -p "$ctx/manifests"
 # shellcheck disable=SC2016  # backquotes of Go source, not shell
 sed -n '/^const defaultStorageManifest = `$/,/^`$/p' "$storage_go" | sed '1d;$d' \
@@ -160,7 +177,10 @@ docker exec "$cid" ctr --namespace=k8s.io images list -q | grep -v '^sha256:' | 
 for i in "${images[@]}"; do
   grep -qx "$i" "$ctx/preloaded.txt" || die "$i is missing from the node's containerd"
 done
-docker exec "$cid" bash -c 'pkill containerd; for i in $(seq 20); do pgrep containerd >/dev/null || exit 0; sleep 0.5; done; exit 1'
+# (sleep is PID 1 and reaps nothing: a stopped containerd stays as a zombie)
+docker exec "$cid" bash -c 'pkill containerd; for i in $(seq 40); do ps -C containerd -o stat= | grep -qv Z || exit 0; sleep 0.5; done; exit 1' \
+  || die "containerd in the build container did not stop"
+
 docker exec "$cid" rm -f /var/log/containerd-build.log
 docker commit \
   --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' \

@@ -113,7 +113,7 @@ if want containerd || want containerd-shim-runc-v2 || want ctr; then
   ld+=" -X github.com/containerd/containerd/v2/version.Package=github.com/containerd/containerd/v2"
   tags="no_btrfs no_devmapper no_zfs"
   for c in containerd containerd-shim-runc-v2 ctr; do
-    want "$c" || [[ -z "${ONLY:-}" || " $ONLY " == *" containerd "* ]] || continue
+    want "$c" || want containerd || continue
     build "$c" "$d" "./cmd/$c" "$ld" "$tags"
   done
 fi

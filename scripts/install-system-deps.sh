@@ -2,7 +2,7 @@
 # Installs the real servers the tests and the demo run (Debian packages), if missing:
 # redis-server, prometheus (+ promtool), etcd, postgresql (the decision record's tests run
 # initdb + pg_ctl from /usr/lib/postgresql/*/bin), wrk (benchmarks), shellcheck, debootstrap
-# (the Debian-built base image when no registry answers). The Docker engine itself:
+# (the Debian-built base image when no registry answers), jq (the kind runtime shim). The Docker engine itself:
 # scripts/docker/engine.sh (make docker), which leaves a user's own engine alone.
 set -euo pipefail
 need=()
@@ -13,6 +13,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v wrk >/dev/null || need+=(wrk)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v jq >/dev/null || need+=(jq)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -65,7 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=12, help="per app and point (s)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per point")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
-    parser.add_argument("--bulk-concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--bulk-concurrency", type=int, nargs="*", default=[1, 8])
+    parser.add_argument("--mlserver-workers", type=int, default=0, help="its parallel_workers")
     parser.add_argument("--datasets", nargs="+", default=["default", "lending_club"])
     parser.add_argument("--apps", nargs="+", default=list(APPS), choices=APPS)
     parser.add_argument("--server-core", default="0")
@@ -150,7 +151,7 @@ def bench_dataset(
         payloads["mlserver"] = {"predict": one, "predict/bulk": [many]}
         paths["mlserver"] = {"predict": INFER_PATH, "predict/bulk": INFER_PATH}
         booster = export_booster(model.uri, tracking_uri, Path(tempfile.mkdtemp()) / "peer")
-        servers["mlserver"] = MLServerPeer(booster, args.server_core)
+        servers["mlserver"] = MLServerPeer(booster, args.server_core, args.mlserver_workers)
     rows: list[dict[str, Any]] = []
     try:
         for server in servers.values():
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(time.time() - started, 1),
         "load_generator": "wrk",
         "xgboost": xgboost_version(),
+        "mlserver_workers": args.mlserver_workers,
     }
     write_report(args.out, rows, meta)
     print(f"wrote {args.out / 'inference.json'} and {args.out / 'inference.md'}")

@@ -5,7 +5,8 @@ mlserver-xgboost, xgboost pinned to the version of our env) so it never changes 
 dependencies. Its model folder holds the very ``booster.ubj`` our service loads (copied
 from the MLflow model the benchmark trains) as ``model.ubj``. Settings: MLServer's
 defaults except the ports, ``parallel_workers: 0`` (one process: inference on the server's
-own event loop, like ours; the default 1 adds a worker process and IPC per request) and
+own event loop, like ours; ``--mlserver-workers 1``, MLServer's default, adds a worker
+process and IPC per request, on the same core) and
 ``debug: false`` (no access log line per request; our servers log none either).
 ``OMP_NUM_THREADS=1``: one core, like the booster our service loads with ``nthread=1``.
 The request is the applicant encoded as our service encodes it (``RecordEncoder``), one
@@ -91,7 +92,7 @@ def default_probability(answer: dict[str, Any]) -> list[float]:
 class MLServerPeer(Server):
     """``mlserver start`` on a model folder, pinned to ``core`` like our apps."""
 
-    def __init__(self, booster: Path, core: str) -> None:
+    def __init__(self, booster: Path, core: str, workers: int = 0) -> None:
         super().__init__("mlserver", {"OMP_NUM_THREADS": "1"}, core)
         self.folder = Path(tempfile.mkdtemp(prefix="bench-mlserver-"))
         model_dir = self.folder / MODEL_NAME
@@ -102,7 +103,7 @@ class MLServerPeer(Server):
             "http_port": self.port,
             "grpc_port": free_port(),
             "metrics_port": free_port(),
-            "parallel_workers": 0,
+            "parallel_workers": workers,
             "debug": False,
         }
         (self.folder / "settings.json").write_text(json.dumps(settings))

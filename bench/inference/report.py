@@ -96,7 +96,8 @@ def peer_lines(table: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
         "## Beside the peer: MLServer",
         "",
         f"{peer.get('name', 'MLServer')} {peer.get('version', '?')} "
-        f"({peer.get('runtime', '')}, V2 REST, parallel_workers 0, its own venv; xgboost "
+        f"({peer.get('runtime', '')}, V2 REST, parallel_workers "
+        f"{meta.get('mlserver_workers', 0)}, its own venv; xgboost "
         f"{meta.get('xgboost', '?')} in both) serving the same booster file, pinned to the "
         f"same core, measured in the same interleaved rounds. Its probabilities, mapped "
         f"through our calibration, equal ours (largest difference {agreed or 'not checked'}). "

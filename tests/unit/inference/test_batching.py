@@ -42,12 +42,14 @@ async def test_concurrent_requests_share_one_prediction_with_bit_identical_answe
     served, metrics = served_toy(), InferenceMetrics()
     scorer = Scorer(metrics, reasons_top_k=0)
     together = await asyncio.gather(*(scorer.score_one(served, r) for r in records))
-    assert scorer.scores.flushes == 1 and scorer.scores.batched_rows == 150
+    assert scorer.scores.flushes == 1
+    assert scorer.scores.batched_rows == 150
     reference = Scorer(InferenceMetrics(), reasons_top_k=0)
     for record, (answer, _) in zip(records, together, strict=True):
         one, _ = await alone(reference, served_toy(), record)
         assert answer == one  # same probability bits, label and band
-        assert type(answer["probability"]) is float and type(answer["prediction"]) is int
+        assert type(answer["probability"]) is float
+        assert type(answer["prediction"]) is int
     assert reference.scores.flushes == 0
     assert predictions_counted(metrics) == 150
     served.drift.flush()
@@ -67,7 +69,8 @@ async def test_declined_applicants_in_a_batch_still_get_their_reasons() -> None:
     reference = Scorer(InferenceMetrics())
     for record, (answer, _) in zip(records, together, strict=True):
         assert answer == (await alone(reference, served_toy(), record))[0]
-    assert "reasons" in together[0][0] and "reasons" not in together[1][0]
+    assert "reasons" in together[0][0]
+    assert "reasons" not in together[1][0]
 
 
 async def test_rows_of_two_snapshots_are_scored_by_their_own_model() -> None:

@@ -5,8 +5,9 @@ mlserver-xgboost, xgboost pinned to the version of our env) so it never changes 
 dependencies. Its model folder holds the very ``booster.ubj`` our service loads (copied
 from the MLflow model the benchmark trains) as ``model.ubj``. Settings: MLServer's
 defaults except the ports, ``parallel_workers: 0`` (one process: inference on the server's
-own event loop, like ours; ``--mlserver-workers 1``, MLServer's default, adds a worker
-process and IPC per request, on the same core) and
+own event loop, like ours; ``--mlserver-workers 1``, MLServer's default, would add a
+worker process and IPC per request, but here its worker dies at start, "There is no
+current event loop in thread 'MainThread'", so the server never gets ready) and
 ``debug: false`` (no access log line per request; our servers log none either).
 ``OMP_NUM_THREADS=1``: one core, like the booster our service loads with ``nthread=1``.
 The request is the applicant encoded as our service encodes it (``RecordEncoder``), one
@@ -122,6 +123,8 @@ class MLServerPeer(Server):
         ready = f"{self.url}/v2/models/{MODEL_NAME}/ready"
         deadline = time.monotonic() + 120
         while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlserver exited with {self.proc.returncode} before ready")
             try:
                 with urllib.request.urlopen(ready, timeout=2) as answer:
                     if answer.status == 200:

@@ -65,6 +65,7 @@ fmt: $(STAMP) ## format and auto-fix
 bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summary in latest.md
 	$(PYTHON) bench/train/bench_training.py
 	$(PYTHON) bench/train/quality.py
+	scripts/bench/mlserver-venv.sh
 	$(PYTHON) bench/inference/bench_inference.py
 	$(PYTHON) bench/decisions/bench_decisions.py
 	$(PYTHON) bench/batch/bench_batch.py

@@ -69,6 +69,24 @@ def inference(data: Json) -> Iterator[Row]:
         ok = r["rps_ratio"] >= 0.7 and r["p99_ratio"] <= 2
         measure = f"{r['dataset']}: full service vs bare app, c=64"
         yield "inference", measure, figure, f"≥ 0.70, p99 ≤ 2× {_mark(ok)}", ran
+    peer = data["meta"].get("peer", {})
+    for r in data.get("peers", []):
+        if r["endpoint"] != "predict" or r["concurrency"] not in (1, 64):
+            continue
+        who = f"{peer.get('name', 'MLServer')} {peer.get('version', '')}".strip()
+        if r["concurrency"] == 64:
+            figure = (
+                f"{r['full_rps']:,.0f} vs {r['mlserver_rps']:,.0f} req/s = "
+                f"{r['full_over_mlserver']}×; p99 {r['full_p99_ms']} vs {r['mlserver_p99_ms']} ms"
+            )
+            ok = all(r["targets"].values())
+            measure = f"{r['dataset']}: full service vs {who}, c=64"
+            yield "inference", measure, figure, f"≥ 3×, p99 ≤ ½ {_mark(ok)}", ran
+        else:
+            figure = f"p50 {r['full_p50_ms']} vs bare {r['bare_p50_ms']} ms"
+            ok = all(r["targets"].values())
+            measure = f"{r['dataset']}: full service single-row p50, c=1"
+            yield "inference", measure, figure, f"≤ bare {_mark(ok)}", ran
 
 
 def decisions(data: Json) -> Iterator[Row]:

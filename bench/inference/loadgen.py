@@ -51,9 +51,17 @@ def bodies(dataset: str, n_single: int, n_bulk: int, seed: int = 7) -> tuple[lis
 
 
 def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
-    """User + system CPU time ``proc`` has used so far."""
-    times = psutil.Process(proc.pid).cpu_times()
-    return float(times.user + times.system)
+    """User + system CPU time ``proc`` and its live children have used so far (a peer may
+    run its inference in a worker process)."""
+    process = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 class Server:

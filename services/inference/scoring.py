@@ -25,6 +25,7 @@ never include them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from services.core.decisions.record import BaselineAnswer
 from services.core.errors import ServiceError
 from services.core.model_store import Predictions
 from services.core.reasons import DEFAULT_TOP_K
+from services.inference.batching import MAX_ROWS, ScoreBatcher
 from services.inference.explainer import ReasonBatcher, explain_rows
 from services.inference.metrics import InferenceMetrics
 from services.inference.paired import BaselineScores
@@ -86,10 +88,16 @@ class ScoredOne:
 class Scorer:
     """Scores applicants with a served snapshot and records what it scored."""
 
-    def __init__(self, metrics: InferenceMetrics, reasons_top_k: int = DEFAULT_TOP_K) -> None:
+    def __init__(
+        self,
+        metrics: InferenceMetrics,
+        reasons_top_k: int = DEFAULT_TOP_K,
+        max_batch_rows: int = MAX_ROWS,
+    ) -> None:
         self.metrics = metrics
         self.k = reasons_top_k  # 0: no reason codes at all
         self.batcher = ReasonBatcher(reasons_top_k)
+        self.scores = ScoreBatcher(metrics, max_batch_rows)  # concurrent rows, one call
 
     async def score_one(
         self, served: Served, record: Record, explain: bool = False
@@ -97,7 +105,25 @@ class Scorer:
         """``{"prediction", "probability", "risk_band"}`` of one applicant, and
         ``"reasons"`` if it is declined or ``explain`` asks for them (the only await:
         reasons join those of concurrent requests); and the baseline's answer when one is
-        paired (None otherwise, or if it failed)."""
+        paired (None otherwise, or if it failed). Concurrent requests of one loop turn
+        are scored together (``batching.ScoreBatcher``); a lone one at once."""
+        if self.scores.should_batch(asyncio.get_running_loop()):
+            encoded = served.schemas.encoder.encode([record])
+            with scoring_errors(1):
+                row = await self.scores.score(served, encoded)
+            scored = ScoredOne(encoded, row.probability, row.prediction, row.risk_band)
+            baseline = row.baseline
+        else:
+            scored, baseline = self._score_alone(served, record)
+        answer = scored.answer()
+        if self.k and (explain or scored.prediction == 1):
+            with scoring_errors(1):
+                answer["reasons"] = await self.batcher.explain(served, scored.encoded, record)
+        return answer, baseline
+
+    def _score_alone(
+        self, served: Served, record: Record
+    ) -> tuple[ScoredOne, BaselineAnswer | None]:
         scored = score_one(served, record)
         self.metrics.observe_score(served.labels, scored.prediction, scored.probability)
         served.drift.observe(scored.encoded, (scored.probability,))
@@ -106,11 +132,7 @@ class Scorer:
             baseline = served.paired.observe_one(
                 scored.encoded, scored.prediction, scored.probability, scored.risk_band
             )
-        answer = scored.answer()
-        if self.k and (explain or scored.prediction == 1):
-            with scoring_errors(1):
-                answer["reasons"] = await self.batcher.explain(served, scored.encoded, record)
-        return answer, baseline
+        return scored, baseline
 
     def score_many(
         self, served: Served, records: list[Record], explain: bool = False

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from services.core import telemetry
 from services.core.web.bodies import read_json
 from services.core.web.fast_json import FastJSONResponse
+from services.core.web.lean_route import LeanRoute
 from services.inference.deps import API_KEY_SECURITY, authorize
 from services.inference.recording import online_decisions
 from services.inference.responses import BulkResponse, PredictResponse, error_responses
@@ -31,7 +32,7 @@ def body(schema: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}, **API_KEY_SECURITY}
 
 
-router = APIRouter(tags=["scoring"])
+router = APIRouter(tags=["scoring"], route_class=LeanRoute)  # no query: no param solving
 
 Explain = Annotated[
     bool,

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+import psutil  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from bench.batch.bench_batch import CHUNK_ROWS, ROW_GROUP, generate, run_job  # noqa: E402
@@ -53,6 +55,32 @@ RUNNER = Path(__file__).resolve().parent / "dask_runner.py"
 TOLERANCE = 1e-6
 WORKERS = 2
 RSS_LIMIT_MIB = 600
+POLL_SECONDS = 0.1  # status polls while our job runs (each costs the API ~2 ms of CPU)
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds (user + system) so far of this benchmark's processes, by role: the
+    workers (with the scheduler each forks), the API, Redis, and this process."""
+    me = psutil.Process()
+    totals = {"workers": 0.0, "api": 0.0, "redis": 0.0, "client": sum(me.cpu_times()[:2])}
+    for proc in me.children(recursive=True):
+        try:
+            cmd = " ".join(proc.cmdline())
+            used = sum(proc.cpu_times()[:2])
+        except psutil.Error:
+            continue
+        role = "redis" if "redis-server" in cmd else "api" if " api " in f"{cmd} " else "workers"
+        if "dask_runner" not in cmd:
+            totals[role] += used
+    return totals
+
+
+def run_ours(api: str, path: Path, rows: int, pids: list[int]) -> dict[str, Any]:
+    before = cpu_by_role()
+    run = run_job(api, path, rows, pids, poll=POLL_SECONDS)
+    after = cpu_by_role()
+    run["cpu_s"] = {role: round(after[role] - before[role], 2) for role in before}
+    return run
 
 
 def cached_input(rows: int) -> Path:
@@ -138,6 +166,46 @@ def compare(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
     return {"rows": len(ours), "max_abs_diff": worst, "identical": int(np.sum(ours == theirs))}
 
 
+def stage_cpu(model: Any, path: Path, rows: int = 1_000_000) -> dict[str, float]:
+    """Where a worker's CPU goes: CPU seconds per stage of ``run_chunk`` over the file's
+    first ``rows`` rows, in this process, chunk by chunk as a worker scores them."""
+    from services.batch.checks import check_frame
+    from services.batch.formats.parquet import plan_parquet
+    from services.batch.state.result_files import write_result
+    from services.batch.worker.chunk import read_chunk
+    from services.batch.worker.scoring import score_frame, summarise
+    from services.core.encoding import encode_frame
+
+    spent: dict[str, float] = {}
+
+    def timed(stage: str, work: Callable[..., Any], *args: Any) -> Any:
+        started = time.process_time()
+        out = work(*args)
+        spent[stage] = spent.get(stage, 0.0) + time.process_time() - started
+        return out
+
+    features = model.contract.features
+    names = [f.name for f in features]
+    specs = plan_parquet(path, CHUNK_ROWS) or []
+    model.probabilities(encode_frame(features, read_chunk(model, specs[0], None).to_pandas()))
+    done = 0
+    with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
+        for spec in specs:
+            if done >= rows:
+                break
+            table = timed("read", read_chunk, model, spec, None)
+            frame = timed("to_pandas", table.select(names).to_pandas)
+            timed("validate", check_frame, frame, features, spec.offset)
+            score = "score (encode, predict, result table)"
+            result = timed(score, score_frame, model, frame, spec.offset + 1)
+            summary = timed("summarise", summarise, result, "bench", model.version)
+            out = Path(tmp) / f"part-{spec.index}.parquet"
+            timed("write + fsync", write_result, out, result, summary, True)
+            timed("of which predict", model.probabilities, encode_frame(features, frame))
+            done += spec.rows
+    return {stage: round(seconds * 1_000_000 / done, 3) for stage, seconds in spent.items()}
+
+
 def bench(rows: int, rounds: int, work: Path, model_uri: str, tracking: str) -> dict[str, Any]:
     from services.core.model_store import load_model
 
@@ -166,7 +234,7 @@ def bench(rows: int, rounds: int, work: Path, model_uri: str, tracking: str) -> 
                 order = ("ours", "dask") if i % 2 == 0 else ("dask", "ours")
                 for side in order:
                     if side == "ours":
-                        ours.append(run_job(api, path, rows, pids))
+                        ours.append(run_ours(api, path, rows, pids))
                     else:
                         theirs.append(run_dask(python, spec, path, work / "dask-out"))
                     time.sleep(1)  # let the page cache writeback of one side settle
@@ -181,7 +249,7 @@ def bench(rows: int, rounds: int, work: Path, model_uri: str, tracking: str) -> 
                     shutil.rmtree(work / "store" / "jobs" / run["job_id"], ignore_errors=True)
     finally:
         redis.stop()
-    return {"ours": ours, "dask": theirs, "checks": checks}
+    return {"ours": ours, "dask": theirs, "checks": checks, "stages": stage_cpu(model, path)}
 
 
 def summarise(rows: int, runs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -194,6 +262,7 @@ def summarise(rows: int, runs: dict[str, Any]) -> list[dict[str, Any]]:
             "version": "this repo",
             "seconds": ours["seconds"],
             "chunks": ours["chunks"],
+            "cpu_s": ours["cpu_s"],
             "peak_rss_mib": [max(r["peak_rss_mib"][i] for r in runs["ours"]) for i in range(2)],
             "runs_s": [round(r["seconds"], 2) for r in runs["ours"]],
         },
@@ -203,6 +272,7 @@ def summarise(rows: int, runs: dict[str, Any]) -> list[dict[str, Any]]:
             "version": f"dask {dask['dask']}",
             "seconds": dask["seconds"],
             "chunks": dask["partitions"],
+            "cpu_s": {"dask": dask["cpu_s"]},
             "peak_rss_mib": [max(r["peak_rss_mib"][0] for r in runs["dask"])],
             "runs_s": [round(r["seconds"], 2) for r in runs["dask"]],
         },
@@ -211,6 +281,7 @@ def summarise(rows: int, runs: dict[str, Any]) -> list[dict[str, Any]]:
         r["rows_per_s"] = round(rows / r["seconds"])
         r["vs_dask"] = round(dask["seconds"] / r["seconds"], 2)
         r["seconds"] = round(r["seconds"], 2)
+    out[0]["stage_cpu_s_per_1m_rows"] = runs["stages"]
     check = runs["checks"][-1]
     out[0]["outputs_equal"] = out[1]["outputs_equal"] = (
         f"max |Δp| {check['max_abs_diff']:.1e}, {check['identical']:,}/{check['rows']:,} identical"
@@ -253,7 +324,10 @@ def main() -> None:
         "pyarrow and numpy. Outputs are compared row by row: any probability off by more "
         f"than {TOLERANCE:g} fails the run. Peak RSS sampled every 50 ms (each worker; the "
         "Dask process). Rounds alternate which side goes first; the best round per side "
-        "counts, `runs_s` lists every round. Target: ours ≥ Dask rows/s at 10^7 rows, "
+        "counts, `runs_s` lists every round. `cpu_s`: CPU seconds (user + system) of the "
+        "best round by process (ours: the workers, the API answering status polls every "
+        f"{POLL_SECONDS:g} s, Redis, and the benchmark client polling and sampling RSS). "
+        "Target: ours ≥ Dask rows/s at 10^7 rows, "
         f"worker RSS ≤ {RSS_LIMIT_MIB} MiB."
     )
     columns = [
@@ -264,12 +338,23 @@ def main() -> None:
         "rows_per_s",
         "vs_dask",
         "chunks",
+        "cpu_s",
         "peak_rss_mib",
         "runs_s",
         "outputs_equal",
         "target",
     ]
-    print(write_results(args.name, rows, columns, notes))
+    stages = rows[0]["stage_cpu_s_per_1m_rows"]
+    after = (
+        "Where a worker's CPU goes (CPU seconds per 10^6 rows, each stage of `run_chunk` "
+        f"timed in the benchmark process over the input's first 10^6 rows, {CHUNK_ROWS:,}-"
+        "row chunks, one booster thread; the workers' CPU in the table above adds Redis and "
+        "rq per task):\n\n| stage | CPU s / 10^6 rows |\n|---|---|\n"
+        + "\n".join(f"| {stage} | {seconds} |" for stage, seconds in stages.items())
+        + f"\n| total (without the predict line) | "
+        f"{round(sum(v for k, v in stages.items() if k != 'of which predict'), 3)} |"
+    )
+    print(write_results(args.name, rows, columns, notes, after))
 
 
 if __name__ == "__main__":

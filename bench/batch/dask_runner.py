@@ -11,7 +11,8 @@ has). Imports and loading the booster are not timed; reading, scoring and writin
 Run: ``<dask venv>/bin/python bench/batch/dask_runner.py SPEC.json INPUT OUT_DIR``
 where SPEC names the booster file and holds the features (name, categorical levels), the
 calibration, threshold and risk bands. Prints one JSON line: seconds, rows, partitions,
-peak RSS (MiB, getrusage) and the Dask version.
+CPU seconds (user + system, all threads), peak RSS (MiB,
+getrusage) and the Dask version.
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ class Scorer:
         )
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("spec")
@@ -91,16 +97,17 @@ def main() -> None:
     scorer = Scorer(spec)
     names = [feature["name"] for feature in spec["features"]]
     with dask.config.set(scheduler="threads", num_workers=args.workers):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         frame = dd.read_parquet(args.input, columns=names, split_row_groups=args.row_groups)
         scored = frame.map_partitions(scorer, meta=scorer.meta())
         scored.to_parquet(args.out, write_index=False)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu_s": round(cpu, 2),
                 "partitions": frame.npartitions,
                 "peak_rss_mib": round(peak_kib / 1024),
                 "dask": dask.__version__,

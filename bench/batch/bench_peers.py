@@ -122,10 +122,13 @@ def write_spec(model: Any, work: Path) -> Path:
     return path
 
 
-def run_dask(python: Path, spec: Path, path: Path, out: Path) -> dict[str, Any]:
+def run_dask(python: Path, spec: Path, path: Path, out: Path, chunk_rows: int) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     proc = subprocess.Popen(
-        [str(python), str(RUNNER), str(spec), str(path), str(out), "--workers", str(WORKERS)],
+        [
+            *(str(python), str(RUNNER), str(spec), str(path), str(out)),
+            *("--workers", str(WORKERS), "--row-groups", str(max(1, chunk_rows // ROW_GROUP))),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -166,7 +169,9 @@ def compare(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
     return {"rows": len(ours), "max_abs_diff": worst, "identical": int(np.sum(ours == theirs))}
 
 
-def stage_cpu(model: Any, path: Path, rows: int = 1_000_000) -> dict[str, float]:
+def stage_cpu(
+    model: Any, path: Path, chunk_rows: int = CHUNK_ROWS, rows: int = 1_000_000
+) -> dict[str, float]:
     """Where a worker's CPU goes: CPU seconds per stage of ``run_chunk`` over the file's
     first ``rows`` rows, in this process, chunk by chunk as a worker scores them."""
     from services.batch.checks import check_frame
@@ -186,7 +191,7 @@ def stage_cpu(model: Any, path: Path, rows: int = 1_000_000) -> dict[str, float]
 
     features = model.contract.features
     names = [f.name for f in features]
-    specs = plan_parquet(path, CHUNK_ROWS) or []
+    specs = plan_parquet(path, chunk_rows) or []
     model.probabilities(encode_frame(features, read_chunk(model, specs[0], None).to_pandas()))
     done = 0
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
@@ -206,7 +211,9 @@ def stage_cpu(model: Any, path: Path, rows: int = 1_000_000) -> dict[str, float]
     return {stage: round(seconds * 1_000_000 / done, 3) for stage, seconds in spent.items()}
 
 
-def bench(rows: int, rounds: int, work: Path, model_uri: str, tracking: str) -> dict[str, Any]:
+def bench(
+    rows: int, rounds: int, work: Path, model_uri: str, tracking: str, chunk_rows: int
+) -> dict[str, Any]:
     from services.core.model_store import load_model
 
     path = cached_input(rows)
@@ -221,7 +228,7 @@ def bench(rows: int, rounds: int, work: Path, model_uri: str, tracking: str) -> 
         "BATCH_STORAGE_DIR": str(work / "store"),
         "BATCH_INPUT_DIRS": json.dumps([str(INPUTS)]),
         "BATCH_LOG_LEVEL": "WARNING",
-        "BATCH_CHUNK_ROWS": str(CHUNK_ROWS),
+        "BATCH_CHUNK_ROWS": str(chunk_rows),
         "BATCH_REASONS_TOP_K": "0",  # the peer computes no reason codes either
     }
     ours: list[dict[str, Any]] = []
@@ -236,7 +243,7 @@ def bench(rows: int, rounds: int, work: Path, model_uri: str, tracking: str) -> 
                     if side == "ours":
                         ours.append(run_ours(api, path, rows, pids))
                     else:
-                        theirs.append(run_dask(python, spec, path, work / "dask-out"))
+                        theirs.append(run_dask(python, spec, path, work / "dask-out", chunk_rows))
                     time.sleep(1)  # let the page cache writeback of one side settle
                 job = work / "store" / "jobs" / ours[-1]["job_id"]
                 checks.append(
@@ -249,7 +256,8 @@ def bench(rows: int, rounds: int, work: Path, model_uri: str, tracking: str) -> 
                     shutil.rmtree(work / "store" / "jobs" / run["job_id"], ignore_errors=True)
     finally:
         redis.stop()
-    return {"ours": ours, "dask": theirs, "checks": checks, "stages": stage_cpu(model, path)}
+    stages = stage_cpu(model, path, chunk_rows)
+    return {"ours": ours, "dask": theirs, "checks": checks, "stages": stages}
 
 
 def summarise(rows: int, runs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -300,6 +308,7 @@ def main() -> None:
     parser.add_argument("--model-uri", help="use this model (default: train a quick one)")
     parser.add_argument("--tracking-uri", default="")
     parser.add_argument("--name", default="batch_peers", help="results file name")
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="ours; Dask alike")
     args = parser.parse_args()
     from tests.support.models import tracking_uri_for, train_quick
 
@@ -309,17 +318,17 @@ def main() -> None:
         if not model_uri:
             trained = train_quick(tracking_uri_for(work / "mlflow"), "default", log_level="WARNING")
             model_uri, tracking = trained.uri, trained.tracking_uri
-        runs = bench(args.rows, args.rounds, work, model_uri, tracking)
+        runs = bench(args.rows, args.rounds, work, model_uri, tracking, args.chunk_rows)
     rows = summarise(args.rows, runs)
     print(json.dumps(rows, indent=1), flush=True)
     notes = (
         "Our job API with two workers next to Dask's threaded scheduler (two threads) "
         "scoring the same Parquet file (row groups of "
         f"{ROW_GROUP:,} rows) with the same booster in the same run: read → score → write. "
-        f"Ours: submit by path → every chunk result written and fsynced ({CHUNK_ROWS:,}-row "
+        f"Ours: submit by path → every chunk result written and fsynced ({args.chunk_rows:,}-row "
         "chunks, real Redis and rq workers, started beforehand). Dask: read_parquet → "
         "map_partitions(encode, inplace_predict, calibrate, threshold, band) → to_parquet, "
-        f"{CHUNK_ROWS:,}-row partitions, timed inside its process after imports and "
+        f"{args.chunk_rows:,}-row partitions, timed inside its process after imports and "
         "booster loading; it runs in its own virtualenv with the same xgboost, pandas, "
         "pyarrow and numpy. Outputs are compared row by row: any probability off by more "
         f"than {TOLERANCE:g} fails the run. Peak RSS sampled every 50 ms (each worker; the "
@@ -347,7 +356,7 @@ def main() -> None:
     stages = rows[0]["stage_cpu_s_per_1m_rows"]
     after = (
         "Where a worker's CPU goes (CPU seconds per 10^6 rows, each stage of `run_chunk` "
-        f"timed in the benchmark process over the input's first 10^6 rows, {CHUNK_ROWS:,}-"
+        f"timed in the benchmark process over the input's first 10^6 rows, {args.chunk_rows:,}-"
         "row chunks, one booster thread; the workers' CPU in the table above adds Redis and "
         "rq per task):\n\n| stage | CPU s / 10^6 rows |\n|---|---|\n"
         + "\n".join(f"| {stage} | {seconds} |" for stage, seconds in stages.items())

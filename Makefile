@@ -69,6 +69,7 @@ bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summa
 	$(PYTHON) bench/decisions/bench_decisions.py
 	$(PYTHON) bench/batch/bench_batch.py
 	$(PYTHON) bench/batch/bench_peers.py
+	$(PYTHON) bench/batch/bench_peers.py --chunk-rows 500000 --name batch_peers_500k
 	$(PYTHON) bench/controller/bench_controller.py
 	$(PYTHON) bench/controller/bench_scale.py --rollouts 50,250,1000
 	$(PYTHON) bench/rollout/bench_rollout.py --shadow

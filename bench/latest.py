@@ -109,7 +109,10 @@ def batch_peers(data: Json) -> Iterator[Row]:
         f"outputs equal ({ours['outputs_equal']})"
     )
     target = f"≥ 1.00× {_mark(ours['vs_dask'] >= 1)}, RSS ≤ 600 MiB {_mark(rss <= 600)}"
-    measure = f"{ours['rows']:,} rows, job API 2 workers vs Dask threaded (2 threads)"
+    measure = (
+        f"{ours['rows']:,} rows in {ours['chunks']} chunks, job API 2 workers vs Dask "
+        "threaded (2 threads)"
+    )
     yield "batch vs peer", measure, figure, target, _ran(data)
 
 
@@ -270,6 +273,7 @@ SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("decisions", decisions),
     ("batch", batch),
     ("batch_peers", batch_peers),
+    ("batch_peers_500k", batch_peers),
     ("reasons_inference", reasons_inference),
     ("reasons_batch", reasons_batch),
     ("paired", paired),

@@ -56,7 +56,7 @@ lint: $(STAMP) ## ruff lint + format check + mypy + import layers (pyproject.tom
 	ruff format --check .
 	mypy services controller scripts bench/latest.py
 	PYTHONPATH=. lint-imports --no-cache
-	shellcheck scripts/*.sh scripts/gateway/*.sh scripts/kind/*.sh scripts/kind/offline/*.sh scripts/docker/*.sh deploy/docker/*.sh tests/controlplane/*.sh
+	shellcheck scripts/*.sh scripts/bench/*.sh scripts/gateway/*.sh scripts/kind/*.sh scripts/kind/offline/*.sh scripts/docker/*.sh deploy/docker/*.sh tests/controlplane/*.sh
 
 fmt: $(STAMP) ## format and auto-fix
 	ruff format .
@@ -69,6 +69,8 @@ bench: $(STAMP) ## run every benchmark; JSON + markdown in bench/results/, summa
 	$(PYTHON) bench/inference/bench_inference.py
 	$(PYTHON) bench/decisions/bench_decisions.py
 	$(PYTHON) bench/batch/bench_batch.py
+	$(PYTHON) bench/batch/bench_peers.py
+	$(PYTHON) bench/batch/bench_peers.py --chunk-rows 500000 --name batch_peers_500k
 	$(PYTHON) bench/controller/bench_controller.py
 	$(PYTHON) bench/controller/bench_scale.py --rollouts 50,250,1000
 	$(PYTHON) bench/rollout/bench_rollout.py --shadow

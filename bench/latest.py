@@ -118,6 +118,22 @@ def batch(data: Json) -> Iterator[Row]:
         yield "batch", f"{r['rows']:,} rows, {r['mode']}", figure, target, ran
 
 
+def batch_peers(data: Json) -> Iterator[Row]:
+    ours, dask = data["rows"][0], data["rows"][1]
+    rss = max(ours["peak_rss_mib"])
+    figure = (
+        f"{ours['rows_per_s']:,} vs {dask['rows_per_s']:,} rows/s = {ours['vs_dask']:.2f}× "
+        f"{dask['version']}; worker RSS {rss} MiB (Dask {max(dask['peak_rss_mib'])} MiB); "
+        f"outputs equal ({ours['outputs_equal']})"
+    )
+    target = f"≥ 1.00× {_mark(ours['vs_dask'] >= 1)}, RSS ≤ 600 MiB {_mark(rss <= 600)}"
+    measure = (
+        f"{ours['rows']:,} rows in {ours['chunks']} chunks, job API 2 workers vs Dask "
+        "threaded (2 threads)"
+    )
+    yield "batch vs peer", measure, figure, target, _ran(data)
+
+
 def reasons_inference(data: Json) -> Iterator[Row]:
     for r in data["rows"]:
         figure = (
@@ -274,6 +290,8 @@ SECTIONS: list[tuple[str, Callable[[Json], Iterator[Row]]]] = [
     ("inference", inference),
     ("decisions", decisions),
     ("batch", batch),
+    ("batch_peers", batch_peers),
+    ("batch_peers_500k", batch_peers),
     ("reasons_inference", reasons_inference),
     ("reasons_batch", reasons_batch),
     ("paired", paired),

@@ -78,14 +78,14 @@ def in_process(path: Path, out: Path, model: Any) -> tuple[float, float]:
     return seconds, sampler.stop()[0]
 
 
-def run_job(api: str, path: Path, rows: int, pids: list[int]) -> dict[str, Any]:
+def run_job(api: str, path: Path, rows: int, pids: list[int], poll: float = 0.02) -> dict[str, Any]:
     sampler = RssSampler(pids)
     sampler.start()
     with httpx.Client(base_url=api, timeout=60) as http:
         started = time.perf_counter()
         job = http.post("/api/v1/jobs", json={"path": str(path)}).raise_for_status().json()
         while job["state"] not in ("succeeded", "failed", "cancelled"):
-            time.sleep(0.02)
+            time.sleep(poll)
             job = http.get(f"/api/v1/jobs/{job['job_id']}").raise_for_status().json()
         seconds = time.perf_counter() - started
     peaks = sampler.stop()

@@ -19,6 +19,7 @@ def test_every_committed_result_gives_rows() -> None:
         "inference",
         "decision record",
         "batch",
+        "batch vs peer",
         "reason codes",
         "paired scoring",
         "controller",

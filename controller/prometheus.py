@@ -91,11 +91,13 @@ class HttpMetricsSource:
         self.client = client or httpx.Client(timeout=timeout)
         self.ready_ttl = ready_ttl
         self._ready_at: float | None = None
+        self.probes = 0  # GET /-/ready requests made (for benchmarks)
 
     def online(self) -> bool:
         seen = self._ready_at
         if seen is not None and time.monotonic() - seen < self.ready_ttl:
             return True
+        self.probes += 1
         try:
             ready = self.client.get(f"{self.address}/-/ready").status_code == 200
         except httpx.HTTPError:

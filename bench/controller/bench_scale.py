@@ -9,15 +9,17 @@ adapters counting). Reports reconcile wall p50/p99, wall time to all verdicts, c
 RSS and CPU, API requests and Prometheus queries per analysis and wrong verdicts.
 
 Columns: ``reconcile_p50/p99_ms`` wall time of the handler's ``reconcile`` call;
-``wall_to_verdicts_s`` from the first ModelRollout created to the last one Succeeded or
-Failed; ``rss_peak_mb`` the controller process's peak RSS (sampled every 2 s), ``cpu_s``
-its user+system CPU from the first ModelRollout to the last verdict; ``analyses`` the sum
-of ``status.analysisCount``; ``api_per_analysis`` the controller adapter's API requests
-(kopf's own watch/patch requests not counted) over analyses, ``api_per_reconcile`` over
-reconciles; ``promql_per_analysis`` PromQL queries, ``prom_http_per_analysis`` with the
-``/-/ready`` probe; ``lateness_p99_s`` how much later than one interval after the
-previous analysis an analysis ran; ``rollback_reaction_p99_s`` from the failed analysis
-to phase Failed; ``wrong_verdicts`` healthy candidates Failed plus failing ones Succeeded.
+``idle_ticks`` ticks of finished rollouts skipped without a reconcile (not timed, not in
+``reconciles``); ``wall_to_verdicts_s`` from the first ModelRollout created to the last
+one Succeeded or Failed; ``rss_peak_mb`` the controller process's peak RSS (sampled
+every 2 s), ``cpu_s`` its user+system CPU from the first ModelRollout to the last
+verdict; ``analyses`` the sum of ``status.analysisCount``; ``api_per_analysis`` the
+controller adapter's API requests (kopf's own watch/patch requests not counted) over
+analyses, ``api_per_reconcile`` over reconciles; ``promql_per_analysis`` PromQL queries,
+``prom_http_per_analysis`` with the ``/-/ready`` probe; ``lateness_p99_s`` how much
+later than one interval after the previous analysis an analysis ran;
+``rollback_reaction_p99_s`` from the failed analysis to phase Failed; ``wrong_verdicts``
+healthy candidates Failed plus failing ones Succeeded.
 
 Run: python bench/controller/bench_scale.py [--rollouts 50,250,1000] [--failing 0.2]
 (results in bench/results/controller_scale.*)
@@ -77,6 +79,7 @@ COLUMNS = [
     "unfinished",
     "wall_to_verdicts_s",
     "reconciles",
+    "idle_ticks",
     "reconcile_p50_ms",
     "reconcile_p99_ms",
     "rss_peak_mb",
@@ -106,6 +109,7 @@ class Options:
     scrape: str = "2s"
     per_shard: int = 25  # rollouts per scrape target
     timeout: float = 1500.0  # seconds to wait for all verdicts
+    workers: int = 16  # CONTROLLER_WORKERS
 
 
 class BenchPrometheus(PrometheusServer):
@@ -278,6 +282,7 @@ def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path)
                 "CONTROLLER_LIVENESS_PORT": "0",
                 "CONTROLLER_PROMETHEUS_ALLOWLIST": prom.url,
                 "CONTROLLER_LOG_LEVEL": "WARNING",
+                "CONTROLLER_WORKERS": str(opts.workers),
                 "MLFLOW_TRACKING_URI": tracking,
             }
             ready, stats_file, log = (
@@ -408,6 +413,8 @@ def figures(
         "wrong": sorted_out["wrong"],
         "unfinished": len(sorted_out["unfinished"]),
         "reconciles": reconciles,
+        "idle_ticks": int(stats.get("idle_ticks") or 0),
+        "workers": stats.get("workers"),
         "reconcile_p50_ms": _ms(percentile(walls, 0.5)),
         "reconcile_p99_ms": _ms(percentile(walls, 0.99)),
         "reconcile_max_ms": _ms(max(walls) if walls else None),
@@ -477,15 +484,19 @@ def main() -> None:
     parser.add_argument("--failing", type=float, default=0.2, help="share of failing candidates")
     parser.add_argument("--tick", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=16, help="CONTROLLER_WORKERS")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     configure_logging("WARNING")
-    opts = Options(failing=args.failing, tick=args.tick, interval=args.interval)
+    opts = Options(
+        failing=args.failing, tick=args.tick, interval=args.interval, workers=args.workers
+    )
     rows: list[dict[str, Any]] = []
     path = None
     found = versions()
     notes = (
-        f"Real operator in its own process, tick {opts.tick:g} s, canary steps "
+        f"Real operator in its own process ({opts.workers} workers), tick {opts.tick:g} s, "
+        "canary steps "
         f"{'/'.join(map(str, opts.steps))} %, interval {opts.interval:g} s, minRequests "
         f"{opts.min_requests}, {opts.failing:.0%} failing candidates (canary 5xx 20 %); real "
         f"Prometheus scraping every {opts.scrape}; per rollout 2 stable + 2 canary pods x 25 "

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from prometheus_client import REGISTRY
+
 from bench.controller.counting import CountingKube, MetricsTally, counting_factory
 from bench.controller.harness import Meter
 from controller.runtime import build_runtime
@@ -60,9 +62,12 @@ def main() -> None:
             "api_calls": dict(kube.calls),
             "api_requests": kube.requests,
             "metrics_sources": tally.sources,
-            "prometheus_probes": tally.probes,
+            "prometheus_probes": tally.http_probes(),
+            "prometheus_online_calls": tally.probes,
             "prometheus_queries": tally.queries,
             "prometheus_query_s": tally.seconds,
+            "idle_ticks": REGISTRY.get_sample_value("modelrollout_controller_idle_ticks_total"),
+            "workers": settings.workers,
         }
         args.stats.write_text(json.dumps(stats))
 

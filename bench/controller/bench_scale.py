@@ -110,6 +110,7 @@ class Options:
     per_shard: int = 25  # rollouts per scrape target
     timeout: float = 1500.0  # seconds to wait for all verdicts
     workers: int = 16  # CONTROLLER_WORKERS
+    sample: bool = False  # stack samples of the reconcile threads (diagnosis; costs CPU)
 
 
 class BenchPrometheus(PrometheusServer):
@@ -300,6 +301,7 @@ def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path)
                         str(ready),
                         "--stats",
                         str(stats_file),
+                        *(["--sample"] if opts.sample else []),
                     ],
                     log,
                     env,
@@ -440,7 +442,7 @@ def figures(
         "lateness_max_s": _round(max(lateness) if lateness else None),
         "rollback_reaction_p99_s": _round(percentile(reactions, 0.99)),
         "outcomes": dict(reasons),
-    }
+    } | ({"stack_samples": stats["stack_samples"]} if "stack_samples" in stats else {})
 
 
 def _table(head: list[str], body: list[list[Any]]) -> str:
@@ -485,11 +487,16 @@ def main() -> None:
     parser.add_argument("--tick", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=16, help="CONTROLLER_WORKERS")
+    parser.add_argument("--sample", action="store_true", help="stack samples (diagnosis)")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     configure_logging("WARNING")
     opts = Options(
-        failing=args.failing, tick=args.tick, interval=args.interval, workers=args.workers
+        failing=args.failing,
+        tick=args.tick,
+        interval=args.interval,
+        workers=args.workers,
+        sample=args.sample,
     )
     rows: list[dict[str, Any]] = []
     path = None

@@ -70,7 +70,8 @@ class Runtime:
 
 def api_client(settings: ControllerSettings) -> ApiClient:
     """An API client from ``settings.kubeconfig``, else in-cluster, else ~/.kube/config,
-    with one pooled connection per worker (urllib3 would open and drop extra ones)."""
+    with two pooled connections per worker (a reconcile reads its canary Deployment beside
+    the rest; urllib3 would open and drop connections beyond the pool)."""
     configuration = Configuration()
     if settings.kubeconfig:
         kube_config.load_kube_config(settings.kubeconfig, client_configuration=configuration)
@@ -80,7 +81,7 @@ def api_client(settings: ControllerSettings) -> ApiClient:
         except kube_config.ConfigException:
             kube_config.load_kube_config(client_configuration=configuration)
     configuration.connection_pool_maxsize = max(
-        configuration.connection_pool_maxsize, settings.workers
+        configuration.connection_pool_maxsize, 2 * settings.workers
     )
     return ApiClient(configuration)
 

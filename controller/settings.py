@@ -48,11 +48,11 @@ class ControllerSettings(ServiceSettings):
         5.0, gt=0, description="seconds between two reconciles of one ModelRollout"
     )
     workers: int = Field(
-        16,
+        8,
         ge=1,
         le=256,
         description="ModelRollouts reconciled at once (kopf's thread pool for the sync "
-        "handlers; the Kubernetes connection pool is sized to match)",
+        "handlers; the Kubernetes connection pool holds two per worker)",
     )
     prometheus_connections: int = Field(
         16,

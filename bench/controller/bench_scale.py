@@ -109,7 +109,7 @@ class Options:
     scrape: str = "2s"
     per_shard: int = 25  # rollouts per scrape target
     timeout: float = 1500.0  # seconds to wait for all verdicts
-    workers: int = 16  # CONTROLLER_WORKERS
+    workers: int = 8  # CONTROLLER_WORKERS
     sample: bool = False  # stack samples of the reconcile threads (diagnosis; costs CPU)
 
 
@@ -486,7 +486,7 @@ def main() -> None:
     parser.add_argument("--failing", type=float, default=0.2, help="share of failing candidates")
     parser.add_argument("--tick", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=16, help="CONTROLLER_WORKERS")
+    parser.add_argument("--workers", type=int, default=8, help="CONTROLLER_WORKERS")
     parser.add_argument("--sample", action="store_true", help="stack samples (diagnosis)")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()

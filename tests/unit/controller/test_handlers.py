@@ -40,10 +40,10 @@ def test_reconciles_run_on_controller_workers_threads() -> None:
     config = ControllerSettings(tick_seconds=1, metrics_port=0, workers=24)
     handlers.configure(settings, SimpleNamespace(runtime=mock.Mock(settings=config)))
     assert settings.execution.max_workers == 24
-    assert ControllerSettings().workers == 16
+    assert ControllerSettings().workers == 8
 
 
-def test_the_api_client_pools_a_connection_per_worker(tmp_path: Path) -> None:
+def test_the_api_client_pools_two_connections_per_worker(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
@@ -52,5 +52,5 @@ def test_the_api_client_pools_a_connection_per_worker(tmp_path: Path) -> None:
         "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
     )
     api = api_client(ControllerSettings(kubeconfig=str(kubeconfig), workers=40))
-    assert api.configuration.connection_pool_maxsize == 40
+    assert api.configuration.connection_pool_maxsize == 80
     assert api.configuration.host == "https://127.0.0.1:6443"

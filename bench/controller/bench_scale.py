@@ -416,6 +416,7 @@ def figures(
         "unfinished": len(sorted_out["unfinished"]),
         "reconciles": reconciles,
         "idle_ticks": int(stats.get("idle_ticks") or 0),
+        "interval_s": opts.interval,
         "workers": stats.get("workers"),
         "reconcile_p50_ms": _ms(percentile(walls, 0.5)),
         "reconcile_p99_ms": _ms(percentile(walls, 0.99)),

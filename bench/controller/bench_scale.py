@@ -55,7 +55,7 @@ from bench.controller.counting import (  # noqa: E402
 )
 from bench.controller.exposition import Rates, plan, shards  # noqa: E402
 from bench.controller.harness import MODEL, models, prepare_cluster  # noqa: E402
-from controller.kube import HPAS, ROLLOUTS, Kube  # noqa: E402
+from controller.kube import HPAS, ROLLOUTS, Kube, KubeError  # noqa: E402
 from services.core.logs import configure_logging  # noqa: E402
 from tests.e2e.harness.prometheus import BINARY, PrometheusServer, config  # noqa: E402
 from tests.integration.controller.cluster import (  # noqa: E402
@@ -345,14 +345,17 @@ def wait_verdicts(
     admin: Kube, names: list[str], sampler: Sampler, deadline: float
 ) -> dict[str, Any]:
     """Poll (one LIST) until every rollout has a verdict or ``deadline``; the last items."""
-    wanted = set(names)
+    wanted, items = set(names), dict[str, Any]()
     while True:
         sampler.sample()
-        items = {
-            item["metadata"]["name"]: item
-            for item in admin.request("GET", ROLLOUTS.path(NS)).get("items", [])
-            if item["metadata"]["name"] in wanted
-        }
+        try:
+            listed = admin.request("GET", ROLLOUTS.path(NS)).get("items", [])
+        except KubeError:  # an overloaded apiserver timed the LIST out: poll again
+            listed = list(items.values()) if time.perf_counter() > deadline else None
+            if listed is None:
+                time.sleep(2.0)
+                continue
+        items = {i["metadata"]["name"]: i for i in listed if i["metadata"]["name"] in wanted}
         done = [
             n
             for n in names

@@ -1,7 +1,8 @@
 """Thin kopf registration: every handler gathers nothing itself and calls ``reconcile``.
 
 - a timer every ``CONTROLLER_TICK_SECONDS`` per ModelRollout (first run at once): the
-  analysis interval, deadlines and operator-action annotations are all handled there;
+  analysis interval, deadlines and operator-action annotations are all handled there; a
+  finished rollout that nothing can make act is skipped without a read (``idle``);
 - ``on.delete`` (kopf's finalizer): traffic back to stable, canary objects removed;
 - startup: kopf settings (annotation storages, finalizer name), the adapters, /metrics;
 - login: the same credentials as the adapters' ``ApiClient``.
@@ -22,7 +23,7 @@ from controller import GROUP, PLURAL, VERSION
 from controller.kube import KubeError
 from controller.mlflow_adapter import RegistryError
 from controller.prometheus import PrometheusUnavailable
-from controller.reconcile import InvalidSpec, reconcile
+from controller.reconcile import InvalidSpec, idle, reconcile
 from controller.runtime import Runtime, build_runtime
 from controller.settings import ControllerSettings, get_settings
 from controller.target import MissingObject, NotOwned
@@ -47,6 +48,10 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     # to exit; kopf re-checks every `cancellation_polling` seconds (default 60), so the
     # finalizer would hold the object a minute. Re-check once per tick instead.
     settings.background.cancellation_polling = memo.runtime.settings.tick_seconds
+    # The timer handler is sync: kopf runs it in its executor, min(32, cpus + 4) threads
+    # by default. A reconcile mostly waits on the API, MLflow and Prometheus, so more
+    # rollouts are reconciled at once (bounded: CONTROLLER_WORKERS).
+    settings.execution.max_workers = memo.runtime.settings.workers
     port = memo.runtime.settings.metrics_port
     if port and not getattr(memo, "metrics_started", False):
         start_http_server(port)
@@ -79,8 +84,13 @@ def _run(runtime: Runtime, namespace: str, name: str) -> None:
         raise kopf.TemporaryError(str(exc), delay=runtime.settings.tick_seconds) from exc
 
 
-def tick(memo: Any, namespace: str | None, name: str | None, **_: Any) -> None:
-    _run(memo.runtime, namespace or "", name or "")
+def tick(memo: Any, namespace: str | None, name: str | None, body: Any = None, **_: Any) -> None:
+    """Reconcile, unless kopf's copy of the object shows a finished rollout that nothing
+    can make act (then nothing is read: ``reconcile.idle``)."""
+    runtime = memo.runtime
+    if body is not None and idle(runtime, dict(body)):
+        return
+    _run(runtime, namespace or "", name or "")
 
 
 def finalize(memo: Any, namespace: str | None, name: str | None, **_: Any) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as TransportError
 
 Obj = dict[str, Any]
 MERGE = "application/merge-patch+json"
@@ -88,6 +89,8 @@ class Kube:
             data = response.read()
         except ApiException as exc:
             raise KubeError(exc.status or 0, str(exc.reason or exc.body)) from exc
+        except TransportError as exc:  # timeout, refused: retried at the next tick, not in 60 s
+            raise KubeError(0, f"{type(exc).__name__}: {exc}") from exc
         if not 200 <= response.status < 300:
             raise KubeError(response.status, data.decode(errors="replace")[:500])
         return json.loads(data) if data else {}

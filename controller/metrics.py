@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter as CounterOf
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -32,6 +33,10 @@ NOTIFICATIONS = Counter(
     "(sent, failed, dropped)",
     ["channel", "outcome"],
 )
+IDLE_TICKS = Counter(
+    "modelrollout_controller_idle_ticks_total",
+    "Ticks of finished ModelRollouts that nothing could make act: no reconcile run",
+)
 RECONCILE = Histogram(
     "modelrollout_controller_reconcile_seconds",
     "Duration of one reconcile",
@@ -45,16 +50,22 @@ class PhaseBook:
 
     def __init__(self) -> None:
         self._phases: dict[str, Phase] = {}
+        self._counts: CounterOf[Phase] = CounterOf()
         self._lock = threading.Lock()
 
     def set(self, uid: str, phase: Phase | None) -> None:
+        """O(1): only the old and the new phase's counts change."""
         with self._lock:
-            if phase is None:
-                self._phases.pop(uid, None)
-            else:
+            old = self._phases.pop(uid, None) if phase is None else self._phases.get(uid)
+            if phase is not None:
                 self._phases[uid] = phase
+            if old is phase:
+                return
+            for each, step in ((old, -1), (phase, 1)):
+                if each is not None:
+                    self._counts[each] += step
             for each in Phase:
-                ROLLOUTS.labels(each.value).set(sum(p is each for p in self._phases.values()))
+                ROLLOUTS.labels(each.value).set(self._counts[each])
 
 
 PHASES = PhaseBook()

@@ -7,6 +7,7 @@ Built on ``services.core.registry``; contracts come from ``services.core.contrac
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +34,9 @@ class ModelRegistry:
         use_service_client_defaults()
         self.tracking_uri = tracking_uri
         self._contract = lru_cache(maxsize=64)(self._load_contract)
+        # One load at a time: rollouts started together would otherwise all miss the
+        # cache and each download and parse the same contracts at once.
+        self._loading = threading.Lock()
 
     def resolve(self, uri: str) -> tuple[str, str]:
         """(name, version) of a ``models:/`` URI, aliases resolved now."""
@@ -50,7 +54,9 @@ class ModelRegistry:
         try:
             if not uri.startswith("models:/"):
                 return find_contract(Path(uri))
-            return self._contract(*self.resolve(uri))
+            name, version = self.resolve(uri)
+            with self._loading:
+                return self._contract(name, version)
         except RegistryError:
             raise
         except Exception as exc:

@@ -51,18 +51,42 @@ def _true(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "t", "yes", "y", "on"}
 
 
-def stable_hpa(kube: Kube, namespace: str, deployment: str) -> HPAReading | None:
-    """The HPA whose scale target is the stable Deployment, if there is one."""
+def scales(hpa: Obj | None, deployment: str) -> bool:
+    """Whether ``hpa`` (an object or ``None``) scales the Deployment ``deployment``."""
+    target = (hpa or {}).get("spec", {}).get("scaleTargetRef") or {}
+    return target.get("kind") == "Deployment" and target.get("name") == deployment
+
+
+def hpa_reading(hpa: Obj) -> HPAReading:
+    held = (hpa["metadata"].get("annotations") or {}).get(HELD_FROM)
+    return HPAReading(
+        hpa["metadata"]["name"],
+        int(hpa["spec"].get("minReplicas", 1)),
+        int(hpa["spec"]["maxReplicas"]),
+        int(held) if held else None,
+    )
+
+
+def stable_hpa(
+    kube: Kube, namespace: str, deployment: str, names: dict[tuple[str, str], str] | None = None
+) -> HPAReading | None:
+    """The HPA whose scale target is the stable Deployment, if there is one.
+
+    Read by name (the one found last time, in ``names``, else the Deployment's own name)
+    when that HPA still scales the Deployment; else the namespace's HPAs are listed (a
+    LIST grows with the namespace) and the one found is remembered in ``names``."""
+    key, known = (namespace, deployment), names if names is not None else {}
+    for name in dict.fromkeys((known.get(key, deployment), deployment)):
+        hpa = kube.get(HPAS, namespace, name)
+        if scales(hpa, deployment):
+            assert hpa is not None
+            known[key] = name
+            return hpa_reading(hpa)
     for hpa in kube.list(HPAS, namespace):
-        target = hpa["spec"]["scaleTargetRef"]
-        if target.get("kind") == "Deployment" and target.get("name") == deployment:
-            held = (hpa["metadata"].get("annotations") or {}).get(HELD_FROM)
-            return HPAReading(
-                hpa["metadata"]["name"],
-                int(hpa["spec"].get("minReplicas", 1)),
-                int(hpa["spec"]["maxReplicas"]),
-                int(held) if held else None,
-            )
+        if scales(hpa, deployment):
+            known[key] = hpa["metadata"]["name"]
+            return hpa_reading(hpa)
+    known.pop(key, None)
     return None
 
 
@@ -89,7 +113,7 @@ def _contract(
 
 def _metrics(runtime: Runtime, spec: RolloutSpec, status: RolloutStatus, ns: str) -> MetricReadings:
     scope = scope_for(spec, status.model_name or "", status.canary_version or "", ns)
-    return gather(runtime.metrics_source(spec), build_queries(spec, scope))
+    return gather(runtime.metrics_source(spec), build_queries(spec, scope), runtime.queries)
 
 
 def _paired(
@@ -105,14 +129,22 @@ def _paired(
         baseline = status.stable_version or ""
     else:
         return None
-    return gather_paired(runtime.metrics_source(spec), paired_queries(scope, baseline))
+    source = runtime.metrics_source(spec)
+    return gather_paired(source, paired_queries(scope, baseline), runtime.queries)
 
 
 def observe(
     runtime: Runtime, body: Obj, spec: RolloutSpec, status: RolloutStatus, now: datetime
 ) -> Readings:
+    """The readings of this tick. The canary Deployment and the Prometheus figures are read
+    on ``runtime.reads`` meanwhile the rest is read here; all are in before any webhook is
+    called, so a failed read calls none (as when everything was read in turn)."""
     meta, kube = body["metadata"], runtime.kube
     ns, container = meta["namespace"], spec.target_ref.container
+    due = analysis_due(spec, status, now)
+    canary_obj = runtime.reads.submit(kube.get, DEPLOYMENTS, ns, spec.canary_name)
+    metrics = runtime.reads.submit(_metrics, runtime, spec, status, ns) if due else None
+    paired = runtime.reads.submit(_paired, runtime, spec, status, ns, now)
     stable_obj = kube.get(DEPLOYMENTS, ns, spec.target_ref.name)
     stable = workload(stable_obj, container)
     name, version, error = None, None, ""
@@ -120,10 +152,12 @@ def observe(
         name, version = runtime.registry.resolve(spec.model.uri)
     except RegistryError as exc:
         error = str(exc)
-    due = analysis_due(spec, status, now)
     annotations = meta.get("annotations") or {}
     hpa_needed = stable_obj is not None and status.phase in ACTIVE  # read at promotion
-    return Readings(
+    hpa = stable_hpa(kube, ns, spec.target_ref.name, runtime.hpa_names) if hpa_needed else None
+    stable_version = _version(runtime, stable.model_uri)
+    contract = _contract(runtime, stable.model_uri, status)
+    readings = Readings(
         generation=int(meta.get("generation", 1)),
         deleting=meta.get("deletionTimestamp") is not None,
         action=annotations.get(ACTION_ANNOTATION),
@@ -131,12 +165,12 @@ def observe(
         model_name=name,
         candidate_version=version,
         candidate_error=error,
-        stable_version=_version(runtime, stable.model_uri),
+        stable_version=stable_version,
         stable=stable,
-        canary=workload(kube.get(DEPLOYMENTS, ns, spec.canary_name), container),
-        stable_hpa=stable_hpa(kube, ns, spec.target_ref.name) if hpa_needed else None,
-        contract=_contract(runtime, stable.model_uri, status),
-        metrics=_metrics(runtime, spec, status, ns) if due else None,
-        paired=_paired(runtime, spec, status, ns, now),
-        hooks=call_due(runtime.hooks, kube, body, spec, status, now),
+        canary=workload(canary_obj.result(), container),
+        stable_hpa=hpa,
+        contract=contract,
+        metrics=metrics.result() if metrics is not None else None,
+        paired=paired.result(),
     )
+    return replace(readings, hooks=call_due(runtime.hooks, kube, body, spec, status, now))

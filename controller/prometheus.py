@@ -9,8 +9,11 @@ implementation and an in-memory fake, plus ``gather`` which turns a QuerySet int
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -18,6 +21,7 @@ from controller.queries import PairedQueries, QuerySet
 from controller.rollout.readings import MetricReadings, PairedReadings
 
 Sample = tuple[dict[str, str], float]
+T = TypeVar("T")
 
 
 class PrometheusUnavailable(Exception):
@@ -71,24 +75,44 @@ def parse_result(data: dict[str, Any]) -> float | None:
 
 
 class HttpMetricsSource:
-    """Prometheus HTTP API (``/api/v1/query``, ``/-/ready``) through httpx."""
+    """Prometheus HTTP API (``/api/v1/query``, ``/-/ready``) through httpx.
 
-    def __init__(self, address: str, timeout: float = 5.0, client: httpx.Client | None = None):
+    Thread-safe (httpx's client is). With ``ready_ttl`` > 0 a ``/-/ready`` answer of 200 is
+    trusted that many seconds; any other answer or a failed query asks again next time."""
+
+    def __init__(
+        self,
+        address: str,
+        timeout: float = 5.0,
+        client: httpx.Client | None = None,
+        ready_ttl: float = 0.0,
+    ):
         self.address = address.rstrip("/")
         self.client = client or httpx.Client(timeout=timeout)
+        self.ready_ttl = ready_ttl
+        self._ready_at: float | None = None
+        self.probes = 0  # GET /-/ready requests made (for benchmarks)
 
     def online(self) -> bool:
+        seen = self._ready_at
+        if seen is not None and time.monotonic() - seen < self.ready_ttl:
+            return True
+        self.probes += 1
         try:
-            return self.client.get(f"{self.address}/-/ready").status_code == 200
+            ready = self.client.get(f"{self.address}/-/ready").status_code == 200
         except httpx.HTTPError:
-            return False
+            ready = False
+        self._ready_at = time.monotonic() if ready else None
+        return ready
 
     def _data(self, promql: str, name: str) -> dict[str, Any]:
         try:
             response = self.client.get(f"{self.address}/api/v1/query", params={"query": promql})
         except httpx.HTTPError as exc:
+            self._ready_at = None
             raise PrometheusUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:
+            self._ready_at = None
             raise PrometheusUnavailable(f"HTTP {response.status_code} from Prometheus")
         body = response.json()
         if response.status_code != 200 or body.get("status") != "success":
@@ -104,6 +128,36 @@ class HttpMetricsSource:
 
     def close(self) -> None:
         self.client.close()
+
+
+class SharedHttpMetrics:
+    """The controller's ``MetricsFactory``: one ``HttpMetricsSource`` per Prometheus
+    address and timeout, kept for the process (a pooled, keep-alive ``httpx.Client`` of at
+    most ``connections`` connections), its readiness trusted ``ready_ttl`` seconds."""
+
+    def __init__(self, connections: int = 16, ready_ttl: float = 30.0) -> None:
+        self.connections, self.ready_ttl = connections, ready_ttl
+        self._sources: dict[tuple[str, float], HttpMetricsSource] = {}
+        self._lock = threading.Lock()
+
+    def source(self, address: str, timeout: float) -> HttpMetricsSource:
+        key = (address.rstrip("/"), timeout)
+        with self._lock:
+            found = self._sources.get(key)
+            if found is None:
+                limits = httpx.Limits(
+                    max_connections=self.connections, max_keepalive_connections=self.connections
+                )
+                client = httpx.Client(timeout=timeout, limits=limits)
+                found = HttpMetricsSource(key[0], timeout, client, self.ready_ttl)
+                self._sources[key] = found
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            for found in self._sources.values():
+                found.close()
+            self._sources.clear()
 
 
 class FakeMetricsSource:
@@ -139,49 +193,85 @@ class FakeMetricsSource:
         return list(self.vectors.get(name, []))
 
 
-def _ask(source: MetricsSource, promql: str, name: str, errors: list[str]) -> float | None:
-    try:
-        return source.query(promql, name)
-    except QueryError as exc:
-        errors.append(f"{name}: {exc}")
-        return None
+def run_all(calls: Sequence[Callable[[], T]], pool: Executor | None = None) -> list[T]:
+    """Each call's result, in order; on ``pool`` all at once. An exception is raised as
+    in a loop: the first one in order (after every call has finished)."""
+    if pool is None or len(calls) < 2:
+        return [call() for call in calls]
+    futures = [pool.submit(call) for call in calls]
+    return [future.result() for future in futures]
 
 
-def gather(source: MetricsSource, queries: QuerySet) -> MetricReadings:
-    """Query the canary request count and every gate; a bad query is "no data" for its gate."""
-    errors: list[str] = []
+Answer = tuple[Any, str | None]  # a value (or "no data"), the QueryError message if any
+
+
+def _scalar(source: MetricsSource, promql: str, name: str) -> Callable[[], Answer]:
+    def ask() -> Answer:
+        try:
+            return source.query(promql, name), None
+        except QueryError as exc:
+            return None, f"{name}: {exc}"
+
+    return ask
+
+
+def _vector(source: MetricsSource, promql: str, name: str) -> Callable[[], Answer]:
+    def ask() -> Answer:
+        try:
+            return tuple(source.query_vector(promql, name)), None
+        except QueryError as exc:
+            return (), f"{name}: {exc}"
+
+    return ask
+
+
+def _errors(answers: Sequence[Answer]) -> str:
+    return "; ".join(error for _, error in answers if error)
+
+
+def gather(
+    source: MetricsSource, queries: QuerySet, pool: Executor | None = None
+) -> MetricReadings:
+    """Query the canary request count and every gate (concurrently on ``pool``; the
+    readings are the same either way); a bad query is "no data" for its gate."""
+    names = list(queries.gates)
+    calls = [_scalar(source, queries.requests, "requests")]
+    calls += [_scalar(source, queries.gates[name], name) for name in names]
     try:
         if not source.online():
             return MetricReadings.unreachable("Prometheus is not ready")
-        requests = _ask(source, queries.requests, "requests", errors)
-        gates = {name: _ask(source, q, name, errors) for name, q in queries.gates.items()}
+        answers = run_all(calls, pool)
     except PrometheusUnavailable as exc:
         return MetricReadings.unreachable(str(exc))
-    return MetricReadings(online=True, requests=requests, gates=gates, error="; ".join(errors))
+    gates = {name: answer[0] for name, answer in zip(names, answers[1:], strict=True)}
+    return MetricReadings(online=True, requests=answers[0][0], gates=gates, error=_errors(answers))
 
 
-def _vector(source: MetricsSource, promql: str, name: str, errors: list[str]) -> tuple[Sample, ...]:
-    try:
-        return tuple(source.query_vector(promql, name))
-    except QueryError as exc:
-        errors.append(f"{name}: {exc}")
-        return ()
-
-
-def gather_paired(source: MetricsSource, queries: PairedQueries) -> PairedReadings:
+def gather_paired(
+    source: MetricsSource, queries: PairedQueries, pool: Executor | None = None
+) -> PairedReadings:
     """The shadow phase's paired figures; a bad query is "no data" for its part."""
-    errors: list[str] = []
+    calls = [
+        _vector(source, queries.decisions, "pairedDecisions"),
+        _vector(source, queries.bands, "pairedBands"),
+        _scalar(source, queries.diff_sum, "pairedDiffSum"),
+        _scalar(source, queries.diff_count, "pairedDiffCount"),
+        _vector(source, queries.candidate_buckets, "candidateScore"),
+        _vector(source, queries.baseline_buckets, "baselineScore"),
+    ]
     try:
         if not source.online():
             return PairedReadings.unreachable("Prometheus is not ready")
-        return PairedReadings(
-            decisions=_vector(source, queries.decisions, "pairedDecisions", errors),
-            bands=_vector(source, queries.bands, "pairedBands", errors),
-            diff_sum=_ask(source, queries.diff_sum, "pairedDiffSum", errors),
-            diff_count=_ask(source, queries.diff_count, "pairedDiffCount", errors),
-            candidate_buckets=_vector(source, queries.candidate_buckets, "candidateScore", errors),
-            baseline_buckets=_vector(source, queries.baseline_buckets, "baselineScore", errors),
-            error="; ".join(errors),
-        )
+        answers = run_all(calls, pool)
     except PrometheusUnavailable as exc:
         return PairedReadings.unreachable(str(exc))
+    (decisions, _), (bands, _), (diff_sum, _), (diff_count, _), (cand, _), (base, _) = answers
+    return PairedReadings(
+        decisions=decisions,
+        bands=bands,
+        diff_sum=diff_sum,
+        diff_count=diff_count,
+        candidate_buckets=cand,
+        baseline_buckets=base,
+        error=_errors(answers),
+    )

@@ -10,11 +10,14 @@ from typing import Any
 from pydantic import ValidationError
 
 import controller.metrics as own_metrics
+from controller import ACTION_ANNOTATION
 from controller.executor import execute
 from controller.kube import ROLLOUTS
+from controller.mlflow_adapter import RegistryError
 from controller.notifications import transition
 from controller.observe import observe
 from controller.rollout import Decision, decide
+from controller.rollout.idle import at_rest
 from controller.runtime import Runtime
 from controller.spec import RolloutSpec, check_prometheus_allowed, check_webhooks_allowed
 from controller.status import RolloutStatus
@@ -65,6 +68,50 @@ def _notify(
     change = transition(namespace, name, old, decision, stamp)
     if change is not None:
         runtime.notifier.notify(spec.notifications.secret_ref.name, change)
+
+
+def _candidate(runtime: Runtime, spec: RolloutSpec) -> str | None:
+    """The version ``spec.model.uri`` names: as written when pinned, else asked of the
+    registry (``None`` when it cannot answer, as in ``observe``)."""
+    pinned = spec.model.ref.version
+    if pinned is not None:
+        return pinned
+    try:
+        return runtime.registry.resolve(spec.model.uri)[1]
+    except RegistryError:
+        return None
+
+
+def idle(runtime: Runtime, body: dict[str, Any], now: datetime | None = None) -> bool:
+    """Whether this tick may skip the reconcile of ``body`` (kopf's copy, as last watched):
+    a finished rollout nothing can make act (``rollout.idle.at_rest``). Reads nothing from
+    the API; asks the registry only for an alias URI. Any doubt (no status, an invalid
+    spec) is ``False``: the reconcile then reads the object fresh and decides."""
+    status = body.get("status")
+    if not status or status.get("phase") not in ("Succeeded", "Failed"):
+        return False  # the common case, before any parsing
+    meta = body.get("metadata") or {}
+    try:
+        settings = runtime.settings
+        spec = parse_spec(
+            body.get("spec") or {}, settings.prometheus_allowlist, settings.webhook_allowlist
+        )
+        old = RolloutStatus.from_k8s(status)
+    except (InvalidSpec, ValidationError, ValueError):
+        return False
+    quiet = at_rest(
+        spec,
+        old,
+        now or datetime.now(UTC),
+        generation=int(meta.get("generation", 1)),
+        deleting=meta.get("deletionTimestamp") is not None,
+        action=(meta.get("annotations") or {}).get(ACTION_ANNOTATION),
+        candidate=_candidate(runtime, spec),
+    )
+    if quiet:
+        own_metrics.IDLE_TICKS.inc()
+        own_metrics.PHASES.set(str(meta.get("uid", "")), old.phase)  # e.g. after a restart
+    return quiet
 
 
 def reconcile(

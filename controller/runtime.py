@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -19,7 +20,7 @@ from controller.hooks import HookClient
 from controller.kube import Kube
 from controller.mlflow_adapter import ModelRegistry
 from controller.notifier import Notifier
-from controller.prometheus import HttpMetricsSource, MetricsSource
+from controller.prometheus import MetricsSource, SharedHttpMetrics
 from controller.secrets import secret_data
 from controller.settings import ControllerSettings
 from controller.spec import RolloutSpec
@@ -27,8 +28,17 @@ from controller.spec import RolloutSpec
 MetricsFactory = Callable[[RolloutSpec], MetricsSource]
 
 
-def http_metrics(spec: RolloutSpec) -> MetricsSource:
-    return HttpMetricsSource(spec.prometheus.address, spec.prometheus.timeout)
+def http_metrics(shared: SharedHttpMetrics) -> MetricsFactory:
+    """The factory of real sources: one pooled client per Prometheus address, reused."""
+
+    def build(spec: RolloutSpec) -> MetricsSource:
+        return shared.source(spec.prometheus.address, spec.prometheus.timeout)
+
+    return build
+
+
+def _pool(name: str, size: int = 16) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix=name)
 
 
 @dataclass
@@ -36,12 +46,22 @@ class Runtime:
     kube: Kube
     registry: ModelRegistry
     settings: ControllerSettings
-    metrics_source: MetricsFactory = http_metrics
+    metrics_source: MetricsFactory = field(
+        default_factory=lambda: http_metrics(SharedHttpMetrics())
+    )
     hooks: HookClient = field(default_factory=HookClient)
     notifier: Notifier | None = None  # None: transitions are not notified
     locks: defaultdict[str, threading.Lock] = field(
         default_factory=lambda: defaultdict(threading.Lock)
     )
+    # Threads for the independent reads of one reconcile (a canary GET, an analysis) and,
+    # separately, for the PromQL queries of one analysis: a reads task waits on queries
+    # tasks, never on another reads task, so neither pool can deadlock.
+    reads: ThreadPoolExecutor = field(default_factory=lambda: _pool("reads"))
+    queries: ThreadPoolExecutor = field(default_factory=lambda: _pool("promql"))
+    # HPA of each stable Deployment (namespace, deployment) → HPA name, as last found:
+    # read by name, the namespace listed only when it no longer matches.
+    hpa_names: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def lock(self, key: str) -> threading.Lock:
         """One reconcile at a time per ModelRollout (timer and deletion handlers may overlap)."""
@@ -49,14 +69,20 @@ class Runtime:
 
 
 def api_client(settings: ControllerSettings) -> ApiClient:
-    """An API client from ``settings.kubeconfig``, else in-cluster, else ~/.kube/config."""
-    if settings.kubeconfig:
-        return kube_config.new_client_from_config(config_file=settings.kubeconfig)
+    """An API client from ``settings.kubeconfig``, else in-cluster, else ~/.kube/config,
+    with two pooled connections per worker (a reconcile reads its canary Deployment beside
+    the rest; urllib3 would open and drop connections beyond the pool)."""
     configuration = Configuration()
-    try:
-        kube_config.load_incluster_config(client_configuration=configuration)
-    except kube_config.ConfigException:
-        kube_config.load_kube_config(client_configuration=configuration)
+    if settings.kubeconfig:
+        kube_config.load_kube_config(settings.kubeconfig, client_configuration=configuration)
+    else:
+        try:
+            kube_config.load_incluster_config(client_configuration=configuration)
+        except kube_config.ConfigException:
+            kube_config.load_kube_config(client_configuration=configuration)
+    configuration.connection_pool_maxsize = max(
+        configuration.connection_pool_maxsize, 2 * settings.workers
+    )
     return ApiClient(configuration)
 
 
@@ -69,4 +95,13 @@ def build_runtime(settings: ControllerSettings, api: ApiClient | None = None) ->
         capacity=settings.notifications_queue,
     )
     registry = ModelRegistry(settings.mlflow_tracking_uri)
-    return Runtime(kube, registry, settings, notifier=notifier)
+    connections = settings.prometheus_connections
+    return Runtime(
+        kube,
+        registry,
+        settings,
+        metrics_source=http_metrics(SharedHttpMetrics(connections)),
+        notifier=notifier,
+        reads=_pool("reads", 2 * settings.workers),
+        queries=_pool("promql", connections),
+    )

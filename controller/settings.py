@@ -47,6 +47,19 @@ class ControllerSettings(ServiceSettings):
     tick_seconds: float = Field(
         5.0, gt=0, description="seconds between two reconciles of one ModelRollout"
     )
+    workers: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="ModelRollouts reconciled at once (kopf's thread pool for the sync "
+        "handlers; the Kubernetes connection pool holds two per worker)",
+    )
+    prometheus_connections: int = Field(
+        16,
+        ge=1,
+        description="HTTP connections kept per Prometheus address; the PromQL queries of "
+        "one analysis run concurrently over them",
+    )
     field_manager: str = Field(
         "modelrollout-controller", description="fieldManager of every write to the API"
     )

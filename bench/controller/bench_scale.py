@@ -9,15 +9,17 @@ adapters counting). Reports reconcile wall p50/p99, wall time to all verdicts, c
 RSS and CPU, API requests and Prometheus queries per analysis and wrong verdicts.
 
 Columns: ``reconcile_p50/p99_ms`` wall time of the handler's ``reconcile`` call;
-``wall_to_verdicts_s`` from the first ModelRollout created to the last one Succeeded or
-Failed; ``rss_peak_mb`` the controller process's peak RSS (sampled every 2 s), ``cpu_s``
-its user+system CPU from the first ModelRollout to the last verdict; ``analyses`` the sum
-of ``status.analysisCount``; ``api_per_analysis`` the controller adapter's API requests
-(kopf's own watch/patch requests not counted) over analyses, ``api_per_reconcile`` over
-reconciles; ``promql_per_analysis`` PromQL queries, ``prom_http_per_analysis`` with the
-``/-/ready`` probe; ``lateness_p99_s`` how much later than one interval after the
-previous analysis an analysis ran; ``rollback_reaction_p99_s`` from the failed analysis
-to phase Failed; ``wrong_verdicts`` healthy candidates Failed plus failing ones Succeeded.
+``idle_ticks`` ticks of finished rollouts skipped without a reconcile (not timed, not in
+``reconciles``); ``wall_to_verdicts_s`` from the first ModelRollout created to the last
+one Succeeded or Failed; ``rss_peak_mb`` the controller process's peak RSS (sampled
+every 2 s), ``cpu_s`` its user+system CPU from the first ModelRollout to the last
+verdict; ``analyses`` the sum of ``status.analysisCount``; ``api_per_analysis`` the
+controller adapter's API requests (kopf's own watch/patch requests not counted) over
+analyses, ``api_per_reconcile`` over reconciles; ``promql_per_analysis`` PromQL queries,
+``prom_http_per_analysis`` with the ``/-/ready`` probe; ``lateness_p99_s`` how much
+later than one interval after the previous analysis an analysis ran;
+``rollback_reaction_p99_s`` from the failed analysis to phase Failed; ``wrong_verdicts``
+healthy candidates Failed plus failing ones Succeeded.
 
 Run: python bench/controller/bench_scale.py [--rollouts 50,250,1000] [--failing 0.2]
 (results in bench/results/controller_scale.*)
@@ -53,7 +55,7 @@ from bench.controller.counting import (  # noqa: E402
 )
 from bench.controller.exposition import Rates, plan, shards  # noqa: E402
 from bench.controller.harness import MODEL, models, prepare_cluster  # noqa: E402
-from controller.kube import HPAS, ROLLOUTS, Kube  # noqa: E402
+from controller.kube import HPAS, ROLLOUTS, Kube, KubeError  # noqa: E402
 from services.core.logs import configure_logging  # noqa: E402
 from tests.e2e.harness.prometheus import BINARY, PrometheusServer, config  # noqa: E402
 from tests.integration.controller.cluster import (  # noqa: E402
@@ -77,6 +79,7 @@ COLUMNS = [
     "unfinished",
     "wall_to_verdicts_s",
     "reconciles",
+    "idle_ticks",
     "reconcile_p50_ms",
     "reconcile_p99_ms",
     "rss_peak_mb",
@@ -106,6 +109,8 @@ class Options:
     scrape: str = "2s"
     per_shard: int = 25  # rollouts per scrape target
     timeout: float = 1500.0  # seconds to wait for all verdicts
+    workers: int = 8  # CONTROLLER_WORKERS
+    sample: bool = False  # stack samples of the reconcile threads (diagnosis; costs CPU)
 
 
 class BenchPrometheus(PrometheusServer):
@@ -278,6 +283,7 @@ def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path)
                 "CONTROLLER_LIVENESS_PORT": "0",
                 "CONTROLLER_PROMETHEUS_ALLOWLIST": prom.url,
                 "CONTROLLER_LOG_LEVEL": "WARNING",
+                "CONTROLLER_WORKERS": str(opts.workers),
                 "MLFLOW_TRACKING_URI": tracking,
             }
             ready, stats_file, log = (
@@ -295,6 +301,7 @@ def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path)
                         str(ready),
                         "--stats",
                         str(stats_file),
+                        *(["--sample"] if opts.sample else []),
                     ],
                     log,
                     env,
@@ -338,14 +345,17 @@ def wait_verdicts(
     admin: Kube, names: list[str], sampler: Sampler, deadline: float
 ) -> dict[str, Any]:
     """Poll (one LIST) until every rollout has a verdict or ``deadline``; the last items."""
-    wanted = set(names)
+    wanted, items = set(names), dict[str, Any]()
     while True:
         sampler.sample()
-        items = {
-            item["metadata"]["name"]: item
-            for item in admin.request("GET", ROLLOUTS.path(NS)).get("items", [])
-            if item["metadata"]["name"] in wanted
-        }
+        try:
+            listed = admin.request("GET", ROLLOUTS.path(NS)).get("items", [])
+        except KubeError:  # an overloaded apiserver timed the LIST out: poll again
+            listed = list(items.values()) if time.perf_counter() > deadline else None
+            if listed is None:
+                time.sleep(2.0)
+                continue
+        items = {i["metadata"]["name"]: i for i in listed if i["metadata"]["name"] in wanted}
         done = [
             n
             for n in names
@@ -408,6 +418,9 @@ def figures(
         "wrong": sorted_out["wrong"],
         "unfinished": len(sorted_out["unfinished"]),
         "reconciles": reconciles,
+        "idle_ticks": int(stats.get("idle_ticks") or 0),
+        "interval_s": opts.interval,
+        "workers": stats.get("workers"),
         "reconcile_p50_ms": _ms(percentile(walls, 0.5)),
         "reconcile_p99_ms": _ms(percentile(walls, 0.99)),
         "reconcile_max_ms": _ms(max(walls) if walls else None),
@@ -433,7 +446,7 @@ def figures(
         "lateness_max_s": _round(max(lateness) if lateness else None),
         "rollback_reaction_p99_s": _round(percentile(reactions, 0.99)),
         "outcomes": dict(reasons),
-    }
+    } | ({"stack_samples": stats["stack_samples"]} if "stack_samples" in stats else {})
 
 
 def _table(head: list[str], body: list[list[Any]]) -> str:
@@ -477,15 +490,24 @@ def main() -> None:
     parser.add_argument("--failing", type=float, default=0.2, help="share of failing candidates")
     parser.add_argument("--tick", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=8, help="CONTROLLER_WORKERS")
+    parser.add_argument("--sample", action="store_true", help="stack samples (diagnosis)")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     configure_logging("WARNING")
-    opts = Options(failing=args.failing, tick=args.tick, interval=args.interval)
+    opts = Options(
+        failing=args.failing,
+        tick=args.tick,
+        interval=args.interval,
+        workers=args.workers,
+        sample=args.sample,
+    )
     rows: list[dict[str, Any]] = []
     path = None
     found = versions()
     notes = (
-        f"Real operator in its own process, tick {opts.tick:g} s, canary steps "
+        f"Real operator in its own process ({opts.workers} workers), tick {opts.tick:g} s, "
+        "canary steps "
         f"{'/'.join(map(str, opts.steps))} %, interval {opts.interval:g} s, minRequests "
         f"{opts.min_requests}, {opts.failing:.0%} failing candidates (canary 5xx 20 %); real "
         f"Prometheus scraping every {opts.scrape}; per rollout 2 stable + 2 canary pods x 25 "

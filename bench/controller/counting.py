@@ -66,17 +66,32 @@ class MetricsTally:
     """What every ``CountingMetrics`` of one process counted."""
 
     def __init__(self) -> None:
-        self.sources = 0  # MetricsSource objects built by the factory
+        self.sources = 0  # distinct MetricsSource objects the factory handed out
         self.probes = 0  # online(): GET /-/ready
         self.queries = 0  # PromQL instant queries (scalar and vector)
         self.seconds: list[float] = []  # latency of each query
+        self._seen: dict[int, object] = {}
         self._lock = threading.Lock()
+
+    def source(self, built: object) -> None:
+        """Count ``built`` once, however often the factory hands it out (a shared one)."""
+        with self._lock:
+            if id(built) not in self._seen:
+                self._seen[id(built)] = built
+                self.sources += 1
+
+    def http_probes(self) -> int:
+        """``/-/ready`` requests really sent: a source that counts them (``probes``, the
+        shared HTTP ones trust an answer a while) says so; else each ``online()`` call."""
+        with self._lock:
+            counted = [getattr(s, "probes", None) for s in self._seen.values()]
+        if any(c is None for c in counted):
+            return self.probes
+        return sum(int(c or 0) for c in counted)
 
     def add(self, kind: str, seconds: float = 0.0) -> None:
         with self._lock:
-            if kind == "source":
-                self.sources += 1
-            elif kind == "probe":
+            if kind == "probe":
                 self.probes += 1
             else:
                 self.queries += 1
@@ -110,8 +125,9 @@ class CountingMetrics:
 
 def counting_factory(inner: MetricsFactory, tally: MetricsTally) -> MetricsFactory:
     def build(spec: RolloutSpec) -> MetricsSource:
-        tally.add("source")
-        return CountingMetrics(inner(spec), tally)
+        built = inner(spec)
+        tally.source(built)
+        return CountingMetrics(built, tally)
 
     return build
 

@@ -18,8 +18,11 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from prometheus_client import REGISTRY
+
 from bench.controller.counting import CountingKube, MetricsTally, counting_factory
 from bench.controller.harness import Meter
+from bench.controller.sampler import StackSampler
 from controller.runtime import build_runtime
 from controller.settings import ControllerSettings
 from services.core.logs import configure_logging
@@ -30,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ready", type=Path, required=True)
     parser.add_argument("--stats", type=Path, required=True)
+    parser.add_argument("--sample", action="store_true", help="stack samples (diagnosis)")
     args = parser.parse_args()
     settings = ControllerSettings()
     configure_logging(settings.log_level, settings.log_json, "controller")
@@ -38,6 +42,8 @@ def main() -> None:
     tally = MetricsTally()
     runtime.metrics_source = counting_factory(runtime.metrics_source, tally)
     meter = Meter().install()
+    threads = ("ThreadPool", "reads", "promql")  # kopf's executor and the runtime's pools
+    sampler = StackSampler(prefixes=threads).start() if args.sample else None
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -53,6 +59,8 @@ def main() -> None:
     finally:
         operator.stop()
         meter.uninstall()
+        if sampler is not None:
+            sampler.stop()
         stats = {
             "reconcile_wall_s": meter.wall,
             "reconcile_cpu_s": meter.cpu,
@@ -60,10 +68,15 @@ def main() -> None:
             "api_calls": dict(kube.calls),
             "api_requests": kube.requests,
             "metrics_sources": tally.sources,
-            "prometheus_probes": tally.probes,
+            "prometheus_probes": tally.http_probes(),
+            "prometheus_online_calls": tally.probes,
             "prometheus_queries": tally.queries,
             "prometheus_query_s": tally.seconds,
+            "idle_ticks": REGISTRY.get_sample_value("modelrollout_controller_idle_ticks_total"),
+            "workers": settings.workers,
         }
+        if sampler is not None:
+            stats["stack_samples"] = sampler.report()
         args.stats.write_text(json.dumps(stats))
 
 

@@ -804,3 +804,52 @@ def test_paired_gates_roll_back_a_canary_that_flips_decisions(harness: Harness) 
     assert last["message"].startswith("pairedFlipRate")
     assert (last["paired"]["pairs"], last["paired"]["flips"]) == (500, 250)
     assert h.weights("shc") == [100]
+
+
+def _idle_ticks() -> float:
+    return REGISTRY.get_sample_value("modelrollout_controller_idle_ticks_total") or 0.0
+
+
+def test_a_finished_rollout_is_left_alone_until_something_can_move_it(harness: Harness) -> None:
+    """Succeeded: its ticks read nothing. An alias moved behind the same URI, then a new
+    spec (a pinned version), each restart it; a finished rollout is still deleted."""
+    h = harness
+    first, second, third = h.models.new_version(), h.models.new_version(), h.models.new_version()
+    uri = h.models.alias("cand-idle", first)
+    h.start("mro-idle", "idle", uri)
+    h.wait_phase("mro-idle", "Succeeded", 90)
+
+    kube, paths = h.operator.runtime.kube, []
+    send = kube.request
+
+    def request(method: str, path: str, *args: Any, **kwargs: Any) -> Obj:
+        paths.append(path)
+        return send(method, path, *args, **kwargs)
+
+    kube.request = request  # type: ignore[method-assign]
+    time.sleep(1.0)  # the last writes of the promotion are through
+    paths.clear()
+    ticks = _idle_ticks()
+    time.sleep(2.0)  # ~6 ticks of 0.3 s
+    assert _idle_ticks() >= ticks + 3
+    # not even the fresh GET of the ModelRollout (other tests' rollouts may still be read)
+    assert not [p for p in paths if "/mro-idle" in p or "/idle" in p]
+
+    h.models.alias("cand-idle", second)  # no Kubernetes event: found by the registry call
+    wait_for("alias followed", lambda: h.status("mro-idle").get("canaryVersion") == second)
+    assert "NewCandidate" in h.events("mro-idle")
+    h.wait_phase("mro-idle", "Succeeded", 90)
+    assert h.status("mro-idle")["stableVersion"] == second
+
+    patch = {"spec": {"model": {"uri": h.models.uri(third)}}}
+    h.admin.patch(ROLLOUTS, NS, "mro-idle", patch)
+    wait_for("new spec followed", lambda: h.status("mro-idle").get("canaryVersion") == third)
+    status = h.wait_phase("mro-idle", "Succeeded", 90)
+    assert (status["stableVersion"], status["observedGeneration"]) == (
+        third,
+        h.get("mro-idle")["metadata"]["generation"],
+    )
+    assert h.events("mro-idle").count("NewCandidate") == 2
+
+    h.admin.delete(ROLLOUTS, NS, "mro-idle")
+    wait_for("deleted", lambda: h.admin.get(ROLLOUTS, NS, "mro-idle") is None, 30)

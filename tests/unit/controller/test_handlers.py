@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
@@ -9,6 +10,7 @@ import kopf
 import pytest
 
 from controller import handlers
+from controller.runtime import api_client
 from controller.settings import ControllerSettings
 
 pytestmark = pytest.mark.unit
@@ -31,3 +33,24 @@ def test_the_finalizer_and_storage_live_under_the_api_group() -> None:
     assert settings.persistence.finalizer == "mlops.creditrisk.io/finalizer"
     assert settings.peering.standalone
     assert settings.scanning.disabled
+
+
+def test_reconciles_run_on_controller_workers_threads() -> None:
+    settings = kopf.OperatorSettings()
+    config = ControllerSettings(tick_seconds=1, metrics_port=0, workers=24)
+    handlers.configure(settings, SimpleNamespace(runtime=mock.Mock(settings=config)))
+    assert settings.execution.max_workers == 24
+    assert ControllerSettings().workers == 8
+
+
+def test_the_api_client_pools_two_connections_per_worker(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    api = api_client(ControllerSettings(kubeconfig=str(kubeconfig), workers=40))
+    assert api.configuration.connection_pool_maxsize == 80
+    assert api.configuration.host == "https://127.0.0.1:6443"

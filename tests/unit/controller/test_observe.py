@@ -47,9 +47,52 @@ def test_old_ready_pods_do_not_count_as_rolled_out() -> None:
 class StubKube:
     def __init__(self, items: list[dict[str, Any]]) -> None:
         self.items = items
+        self.calls: list[str] = []
 
     def list(self, res: Any, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
+        self.calls.append("list")
         return self.items
+
+    def get(self, res: Any, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(f"get {name}")
+        return next((i for i in self.items if i["metadata"]["name"] == name), None)
+
+
+def hpa(name: str, target: str, min_replicas: int = 2) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"kind": "Deployment", "name": target},
+            "minReplicas": min_replicas,
+            "maxReplicas": 10,
+        },
+    }
+
+
+def test_the_stable_hpa_is_read_by_name_once_known() -> None:
+    """Named like the Deployment: one GET. Named otherwise: a LIST once, then GETs of the
+    name found. Renamed or retargeted: listed again. None: the cache forgets it."""
+    names: dict[tuple[str, str], str] = {}
+    same = StubKube([hpa("x", "x"), hpa("inference", "inference", 3)])
+    found = stable_hpa(same, "ns", "inference", names)  # type: ignore[arg-type]
+    assert found is not None
+    assert found.min_replicas == 3
+    assert same.calls == ["get inference"]
+
+    other = StubKube([hpa("x", "x"), hpa("inf-hpa", "inference", 4)])
+    names.clear()
+    assert stable_hpa(other, "ns", "inference", names).name == "inf-hpa"  # type: ignore
+    assert other.calls == ["get inference", "list"]
+    assert names == {("ns", "inference"): "inf-hpa"}
+    other.calls.clear()
+    assert stable_hpa(other, "ns", "inference", names).min_replicas == 4  # type: ignore
+    assert other.calls == ["get inf-hpa"]
+
+    moved = StubKube([hpa("inf-hpa", "x"), hpa("new-hpa", "inference", 5)])
+    assert stable_hpa(moved, "ns", "inference", names).name == "new-hpa"  # type: ignore
+    assert moved.calls == ["get inf-hpa", "get inference", "list"]
+    assert stable_hpa(StubKube([]), "ns", "inference", names) is None  # type: ignore
+    assert names == {}
 
 
 def test_the_stable_hpa_is_found_by_its_scale_target() -> None:

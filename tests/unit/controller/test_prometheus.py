@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -12,10 +14,12 @@ from controller.prometheus import (
     HttpMetricsSource,
     PrometheusUnavailable,
     QueryError,
+    SharedHttpMetrics,
     gather,
     gather_paired,
     parse_result,
     parse_vector,
+    run_all,
 )
 from controller.queries import PairedQueries, QuerySet
 
@@ -168,3 +172,94 @@ def test_fake_source_answers_vectors_by_name() -> None:
 
     fake.query_vector = down  # type: ignore[method-assign]
     assert gather_paired(fake, PAIRED).error == "gone"
+
+
+# ------------------------------------------------- shared clients, concurrent queries
+def slow_handler(seen: list[str]) -> Any:
+    """Answers every query with a value derived from it, after a short pause, and records
+    the paths asked (to count the readiness probes)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path == "/-/ready":
+            return httpx.Response(200)
+        query = request.url.params.get("query") or ""
+        time.sleep(0.02)
+        if query == "BAD":
+            return httpx.Response(400, json={"status": "error", "error": "parse error"})
+        if query == "SLOWDOWN":
+            return httpx.Response(503)
+        if query in ("DEC", "BANDS", "CAND", "BASE"):
+            result = [{"metric": {"q": query}, "value": [0, str(len(query))]}]
+            data = {"resultType": "vector", "result": result}
+            return httpx.Response(200, json={"status": "success", "data": data})
+        return httpx.Response(200, json={"status": "success", "data": vector(str(len(query)))})
+
+    return handler
+
+
+def test_gather_on_a_pool_reads_what_a_loop_reads() -> None:
+    queries = QuerySet("REQ", {"errorRatio": "ERR", "custom": "BAD", "other": "OTHERQ"})
+    seen: list[str] = []
+    with ThreadPoolExecutor(4) as pool:
+        together = gather(source(slow_handler(seen)), queries, pool)
+        in_turn = gather(source(slow_handler(seen)), queries)
+        assert together == in_turn
+        assert list(together.gates) == ["errorRatio", "custom", "other"]
+        assert together.error == "custom: custom: parse error"
+        paired = gather_paired(source(slow_handler(seen)), PAIRED, pool)
+        assert paired == gather_paired(source(slow_handler(seen)), PAIRED)
+        assert paired.decisions == (({"q": "DEC"}, 3.0),)
+        down = QuerySet("REQ", {"a": "ERR", "b": "SLOWDOWN", "c": "BAD"})
+        assert gather(source(slow_handler(seen)), down, pool) == gather(
+            source(slow_handler(seen)), down
+        )
+        assert not gather(source(slow_handler(seen)), down, pool).online
+
+
+def test_run_all_keeps_the_order_and_raises_the_first_error_in_order() -> None:
+    def fail(message: str) -> Any:
+        def call() -> int:
+            raise ValueError(message)
+
+        return call
+
+    with ThreadPoolExecutor(3) as pool:
+        assert run_all([lambda: 1, lambda: 2, lambda: 3], pool) == [1, 2, 3]
+        with pytest.raises(ValueError, match="first"):
+            run_all([lambda: 1, fail("first"), fail("second")], pool)
+    assert run_all([lambda: 1]) == [1]
+
+
+def test_readiness_is_trusted_for_its_ttl_and_asked_again_after_a_failure() -> None:
+    seen: list[str] = []
+    trusting = HttpMetricsSource(
+        "http://prom",
+        client=httpx.Client(transport=httpx.MockTransport(slow_handler(seen))),
+        ready_ttl=60,
+    )
+    assert trusting.online()
+    assert trusting.online()
+    assert seen.count("/-/ready") == 1
+    with pytest.raises(PrometheusUnavailable):
+        trusting.query("SLOWDOWN")
+    assert trusting.online()
+    assert seen.count("/-/ready") == 2
+    plain = source(slow_handler(seen))  # ready_ttl 0: asked every time (as before)
+    assert plain.online()
+    assert plain.online()
+    assert seen.count("/-/ready") == 4
+
+
+def test_shared_sources_are_one_per_address_and_timeout() -> None:
+    shared = SharedHttpMetrics(connections=4)
+    first = shared.source("http://prom:9090/", 5.0)
+    assert shared.source("http://prom:9090", 5.0) is first
+    assert shared.source("http://prom:9090", 2.0) is not first
+    assert shared.source("http://other:9090", 5.0) is not first
+    assert first.address == "http://prom:9090"
+    assert first.ready_ttl == shared.ready_ttl
+    shared.close()
+    assert first.client.is_closed
+    assert shared.source("http://prom:9090", 5.0) is not first
+    shared.close()

@@ -24,9 +24,13 @@ prometheus_image="$IMAGE_REPO/prometheus:$IMAGE_TAG"
 export DOCKER_BUILDKIT=0
 kc() { kubectl --context "$KUBE_CONTEXT" "$@"; }
 
-for image in "$base" "$prometheus_image"; do
-  docker image inspect "$image" >/dev/null 2>&1 || die "$image missing: run make images first"
-done
+# kind-up runs before `make images`: on a fresh machine build the two images needed here
+# (the base and Prometheus; `make images` then finds their layers cached). IMAGES=" ":
+# common.sh replaces an empty IMAGES by the default four
+if ! docker image inspect "$base" >/dev/null 2>&1 || ! docker image inspect "$prometheus_image" >/dev/null 2>&1; then
+  log "building $base and $prometheus_image first (scripts/kind/images.sh)"
+  IMAGES=" " SUPPORT_IMAGES=prometheus nice -n 19 bash "$REPO_ROOT/scripts/kind/images.sh"
+fi
 
 # build IMAGE DOCKERFILE BINARY: the binary on the project's base image
 build() {

@@ -45,7 +45,7 @@ traefik_bin="$(nice -n 19 bash "$REPO_ROOT/scripts/gateway/build-traefik.sh" "$R
 build "$traefik_image" "$addons/traefik.Dockerfile" "$traefik_bin"
 metrics_bin="$(bash "$here/metrics-server.sh" | tail -1)"
 build "$metrics_image" "$addons/metrics-server.Dockerfile" "$metrics_bin"
-for image in "$traefik_image" "$metrics_image" "$prometheus_image"; do
+for image in "$traefik_image" "$metrics_image" "$prometheus_image" "$base"; do
   log "loading $image into $CLUSTER_NAME"
   kind load docker-image --name "$CLUSTER_NAME" "$image"
 done
@@ -82,7 +82,11 @@ kc -n "$MONITORING_NAMESPACE" create configmap prometheus-rules --from-file="cre
   --dry-run=client -o yaml | kc apply -f - >/dev/null
 kc -n "$MONITORING_NAMESPACE" create configmap prometheus-config --from-file="$addons/prometheus.yml" \
   --dry-run=client -o yaml | kc apply -f - >/dev/null
-sed "s#IMAGE_PROMETHEUS#$prometheus_image#" "$addons/prometheus.yaml" | kc apply -f - >/dev/null
+kc -n "$MONITORING_NAMESPACE" create configmap prometheus-pod-sd --from-file="$addons/pod_sd.py" \
+  --dry-run=client -o yaml | kc apply -f - >/dev/null
+sed -e "s#IMAGE_PROMETHEUS#$prometheus_image#" -e "s#IMAGE_BASE#$base#" "$addons/prometheus.yaml" \
+  | kc apply -f - >/dev/null
+kc -n "$MONITORING_NAMESPACE" rollout restart deployment/prometheus >/dev/null  # new config/rules
 
 kc -n traefik rollout status deployment/traefik --timeout=5m
 kc -n kube-system rollout status deployment/metrics-server --timeout=5m

@@ -31,3 +31,29 @@ def test_the_finalizer_and_storage_live_under_the_api_group() -> None:
     assert settings.persistence.finalizer == "mlops.creditrisk.io/finalizer"
     assert settings.peering.standalone
     assert settings.scanning.disabled
+
+
+@pytest.mark.parametrize(
+    ("raw", "token"),
+    [
+        ("bearer abc.def", "abc.def"),  # kubernetes' in-cluster config (found on kind)
+        ("Bearer abc.def", "abc.def"),  # kubeconfig
+        ("abc.def", "abc.def"),
+        ("", None),
+    ],
+)
+def test_login_sends_the_token_once_whatever_its_scheme_case(raw: str, token: str | None) -> None:
+    cfg = SimpleNamespace(
+        host="https://10.96.0.1",
+        ssl_ca_cert="/ca.crt",
+        verify_ssl=True,
+        api_key={"authorization": raw},
+        cert_file=None,
+        key_file=None,
+    )
+    memo = SimpleNamespace(
+        runtime=SimpleNamespace(kube=SimpleNamespace(api=SimpleNamespace(configuration=cfg)))
+    )
+    info = handlers.login(memo)
+    assert info.token == token
+    assert info.scheme == ("Bearer" if token else None)

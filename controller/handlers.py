@@ -58,12 +58,20 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         memo.metrics_started = True
 
 
+def _bearer_token(raw: str) -> str | None:
+    """The token of an ``Authorization`` value. The in-cluster loader of the kubernetes
+    client writes ``bearer <token>`` (lower case), kubeconfigs ``Bearer <token>``: the
+    scheme is case-insensitive (RFC 9110), and sending it twice is a 401 in every pod."""
+    scheme, _, rest = raw.strip().partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" and rest.strip() else raw.strip()
+    return token or None
+
+
 def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
     """kopf talks to the API with the adapters' credentials (kubeconfig or in-cluster)."""
     cfg = memo.runtime.kube.api.configuration
     keys = cfg.api_key or {}
-    raw = str(keys.get("authorization") or keys.get("BearerToken") or "")
-    token = raw.removeprefix("Bearer ").strip() or None
+    token = _bearer_token(str(keys.get("authorization") or keys.get("BearerToken") or ""))
     return kopf.ConnectionInfo(
         server=cfg.host,
         ca_path=cfg.ssl_ca_cert,

@@ -8,7 +8,7 @@ KIND_SCRIPTS := scripts/kind
 .PHONY: kind-up images kind-load deploy e2e-kind kind-down kind-logs kind-all manifests \
 	kind-runtime kind-node-image kind-offline-up kind-offline-down
 
-kind-up: ## kind cluster + Envoy Gateway + kube-prometheus-stack (needs Docker)
+kind-up: ## kind cluster + gateway + Prometheus; KIND_PROFILE=online (Envoy Gateway, kube-prometheus-stack) or offline (built here: Traefik, Prometheus, metrics-server); auto-detected
 	bash $(KIND_SCRIPTS)/kind-up.sh
 
 images: ## build the inference, batch, trainer and controller images (needs Docker)

@@ -14,11 +14,51 @@ export IMAGES="${IMAGES:-inference batch trainer controller}"
 export ENVOY_GATEWAY_VERSION="${ENVOY_GATEWAY_VERSION:-v1.5.0}"
 export KUBE_PROMETHEUS_STACK_VERSION="${KUBE_PROMETHEUS_STACK_VERSION:-77.5.0}"
 export MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"
-export PROMETHEUS_URL="${PROMETHEUS_URL:-http://kps-prometheus.${MONITORING_NAMESPACE}:9090}"
 export KUBE_CONTEXT="kind-${CLUSTER_NAME}"
 
 log() { printf '\033[1m[kind]\033[0m %s\n' "$*" >&2; }
 die() { printf '[kind] error: %s\n' "$*" >&2; exit 1; }
+
+# --- profile: online (registries: Envoy Gateway, kube-prometheus-stack, kindest/node) or
+# offline (everything built here: docs/kind-offline.md). KIND_PROFILE=online|offline|auto;
+# auto = the profile `make kind-up` recorded for this cluster, else offline when no
+# registry answers (docker.io's registry API, TLS verified: a proxy's answer does not count).
+PROFILE_FILE="$REPO_ROOT/.cache/kind/profile-$CLUSTER_NAME"
+registry_answers() {
+  local code
+  code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time "${REGISTRY_PROBE_TIMEOUT:-10}" \
+    https://registry-1.docker.io/v2/ 2>/dev/null || true)"
+  [[ "$code" == 200 || "$code" == 401 ]]
+}
+KIND_PROFILE="${KIND_PROFILE:-auto}"
+if [[ "$KIND_PROFILE" == auto && -f "$PROFILE_FILE" ]]; then KIND_PROFILE="$(cat "$PROFILE_FILE")"; fi
+if [[ "$KIND_PROFILE" == auto ]]; then
+  if registry_answers; then KIND_PROFILE=online; else KIND_PROFILE=offline; fi
+fi
+case "$KIND_PROFILE" in
+  online)
+    export GATEWAY_CLASS="${GATEWAY_CLASS:-eg}"
+    export PROMETHEUS_URL="${PROMETHEUS_URL:-http://kps-prometheus.${MONITORING_NAMESPACE}:9090}"
+    # the Service Envoy Gateway creates for the release's Gateway
+    export GATEWAY_SVC_NAMESPACE="${GATEWAY_SVC_NAMESPACE:-envoy-gateway-system}"
+    export GATEWAY_SVC_SELECTOR="${GATEWAY_SVC_SELECTOR:-gateway.envoyproxy.io/owning-gateway-namespace=$NAMESPACE,gateway.envoyproxy.io/owning-gateway-name=$RELEASE}"
+    ;;
+  offline)
+    export GATEWAY_CLASS="${GATEWAY_CLASS:-traefik}"
+    export PROMETHEUS_URL="${PROMETHEUS_URL:-http://prometheus.${MONITORING_NAMESPACE}:9090}"
+    # one Traefik for every Gateway of class traefik (scripts/kind/offline/addons.sh)
+    export GATEWAY_SVC_NAMESPACE="${GATEWAY_SVC_NAMESPACE:-traefik}"
+    export GATEWAY_SVC_SELECTOR="${GATEWAY_SVC_SELECTOR:-app.kubernetes.io/name=traefik}"
+    # kind, kubectl (same Kubernetes as the node image) built by make kind-node-image
+    export PATH="$REPO_ROOT/.cache/kind-offline/bin:$PATH"
+    ;;
+  *) die "KIND_PROFILE must be online, offline or auto (got $KIND_PROFILE)" ;;
+esac
+export KIND_PROFILE
+# chart values of the profile, on top of scripts/kind/values-kind.yaml
+profile_values() {
+  if [[ "$KIND_PROFILE" == offline ]]; then echo "$REPO_ROOT/scripts/kind/values-kind-offline.yaml"; fi
+}
 
 # Fail fast, before any slow step, when no Docker engine answers (a client alone is not enough).
 require_docker() {

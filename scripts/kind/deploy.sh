@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make deploy: helm upgrade --install the chart with the kind values (locally built images,
-# a Gateway of class eg, ServiceMonitors/PrometheusRule/dashboard for kube-prometheus-stack),
+# a Gateway of class eg, ServiceMonitors/PrometheusRule/dashboard for kube-prometheus-stack;
+# offline profile: values-kind-offline.yaml on top, Traefik's class, no Operator objects),
 # then wait for the first champion to be trained and served.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -9,9 +10,14 @@ require_docker
 require_tools kubectl helm
 
 kubectl --context "$KUBE_CONTEXT" apply -f "$REPO_ROOT/k8s/namespace.yaml"
+values=(-f "$REPO_ROOT/scripts/kind/values-kind.yaml")
+profile_values_file="$(profile_values)"
+if [[ -n "$profile_values_file" ]]; then
+  values+=(-f "$profile_values_file" --set "redis.image.repository=$IMAGE_REPO/redis" --set "redis.image.tag=$IMAGE_TAG")
+fi
 log "helm upgrade --install $RELEASE"
 helm upgrade --install "$RELEASE" "$REPO_ROOT/helm/creditrisk" --kube-context "$KUBE_CONTEXT" \
-  -n "$NAMESPACE" -f "$REPO_ROOT/scripts/kind/values-kind.yaml" \
+  -n "$NAMESPACE" "${values[@]}" \
   --set "image.tag=$IMAGE_TAG" --set "inference.image.repository=$IMAGE_REPO/inference" \
   --set "batch.image.repository=$IMAGE_REPO/batch" --set "trainer.image.repository=$IMAGE_REPO/trainer" \
   --set "mlflow.image.repository=$IMAGE_REPO/trainer" --set "controller.image.repository=$IMAGE_REPO/controller" \

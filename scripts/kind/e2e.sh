@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make e2e-kind: on the deployed kind release, with scoring traffic flowing through the
-# Envoy Gateway the whole time:
+# gateway (Envoy Gateway online, Traefik offline) the whole time:
 #   1. train v2 (a Job from the chart's trainer template), roll it out with a ModelRollout,
 #      wait for promotion (phase Succeeded, stable serves v2);
 #   2. train a faulty v3 (drifted training data), point the rollout at it, wait for the
@@ -28,18 +28,18 @@ inference="$RELEASE-inference"
 trainer="$RELEASE-trainer"
 mro="$RELEASE-e2e"
 
-# --- the Gateway's Envoy Service, port-forwarded (kind has no LoadBalancer) ---------
-envoy_svc=""
+# --- the Gateway's data-plane Service, port-forwarded (kind has no LoadBalancer) ------
+# online: the Service Envoy Gateway made for the release's Gateway; offline: Traefik's
+gateway_svc=""
 for _ in $(seq 60); do
-  envoy_svc="$(kubectl --context "$KUBE_CONTEXT" -n envoy-gateway-system get svc \
-    -l "gateway.envoyproxy.io/owning-gateway-namespace=$NAMESPACE,gateway.envoyproxy.io/owning-gateway-name=$RELEASE" \
-    -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)"
-  [[ -n "$envoy_svc" ]] && break
+  gateway_svc="$(kubectl --context "$KUBE_CONTEXT" -n "$GATEWAY_SVC_NAMESPACE" get svc \
+    -l "$GATEWAY_SVC_SELECTOR" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)"
+  [[ -n "$gateway_svc" ]] && break
   sleep 5
 done
-[[ -n "$envoy_svc" ]] || die "no Envoy Service for Gateway $NAMESPACE/$RELEASE"
+[[ -n "$gateway_svc" ]] || die "no gateway Service ($GATEWAY_SVC_SELECTOR in $GATEWAY_SVC_NAMESPACE) for Gateway $NAMESPACE/$RELEASE"
 port=18080
-kubectl --context "$KUBE_CONTEXT" -n envoy-gateway-system port-forward "svc/$envoy_svc" "$port:80" \
+kubectl --context "$KUBE_CONTEXT" -n "$GATEWAY_SVC_NAMESPACE" port-forward "svc/$gateway_svc" "$port:80" \
   >"$work/port-forward.log" 2>&1 &
 pids+=($!)
 url="http://127.0.0.1:$port"

@@ -6,3 +6,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_docker
 require_tools kind
 kind delete cluster --name "$CLUSTER_NAME"
+rm -f "$PROFILE_FILE"

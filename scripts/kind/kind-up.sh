@@ -1,11 +1,40 @@
 #!/usr/bin/env bash
-# make kind-up: a kind cluster (k8s/kind/cluster.yaml) with Envoy Gateway (Gateway API
-# implementation, GatewayClass "eg") and kube-prometheus-stack (Prometheus Operator,
-# Prometheus, Grafana) installed, plus the platform namespace.
+# make kind-up: a kind cluster with a Gateway API implementation and Prometheus, plus the
+# platform namespace. Two profiles (KIND_PROFILE, see common.sh):
+#   online:  k8s/kind/cluster.yaml on kindest/node, Envoy Gateway (GatewayClass "eg") and
+#            kube-prometheus-stack (Prometheus Operator, Prometheus, Grafana), from registries;
+#   offline: one node from the node image built here (make kind-node-image), Traefik
+#            (GatewayClass "traefik"), a plain Prometheus and metrics-server, all built
+#            here (scripts/kind/offline/addons.sh; docs/kind-offline.md).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_docker
+mkdir -p "$(dirname "$PROFILE_FILE")"
+
+if [[ "$KIND_PROFILE" == offline ]]; then
+  log "offline profile (no registry needed)"
+  bash "$REPO_ROOT/scripts/kind/offline/runtime.sh"
+  bash "$REPO_ROOT/scripts/kind/offline/node-image.sh" >/dev/null
+  require_tools kind kubectl helm
+  if kind get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; then
+    log "cluster $CLUSTER_NAME exists"
+  else
+    log "creating cluster $CLUSTER_NAME from ${KIND_NODE_IMAGE:-the offline node image}"
+    source "$REPO_ROOT/scripts/kind/offline/common.sh"  # NODE_IMAGE
+    kind create cluster --name "$CLUSTER_NAME" --image "$NODE_IMAGE" \
+      --config "$REPO_ROOT/scripts/kind/offline/kind-config.yaml"
+  fi
+  echo offline >"$PROFILE_FILE"
+  KIND="$(command -v kind)" KUBECTL="$(command -v kubectl)" bash "$REPO_ROOT/scripts/kind/offline/cni.sh" "$CLUSTER_NAME"
+  kubectl config use-context "$KUBE_CONTEXT" >/dev/null
+  kubectl --context "$KUBE_CONTEXT" wait --for=condition=Ready node --all --timeout=180s
+  kubectl --context "$KUBE_CONTEXT" -n kube-system rollout status deployment/coredns --timeout=180s
+  bash "$REPO_ROOT/scripts/kind/offline/addons.sh"
+  kubectl --context "$KUBE_CONTEXT" apply -f "$REPO_ROOT/k8s/namespace.yaml"
+  log "ready: make images kind-load deploy"
+  exit 0
+fi
 require_tools kind kubectl helm
 
 if kind get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; then
@@ -17,6 +46,7 @@ else
   kind create cluster --name "$CLUSTER_NAME" --config "$REPO_ROOT/k8s/kind/cluster.yaml" \
     "${image_args[@]}" --wait 5m
 fi
+echo online >"$PROFILE_FILE"
 kubectl config use-context "$KUBE_CONTEXT" >/dev/null
 
 log "Envoy Gateway $ENVOY_GATEWAY_VERSION (brings the Gateway API CRDs)"

@@ -54,3 +54,29 @@ def test_the_api_client_pools_two_connections_per_worker(tmp_path: Path) -> None
     api = api_client(ControllerSettings(kubeconfig=str(kubeconfig), workers=40))
     assert api.configuration.connection_pool_maxsize == 80
     assert api.configuration.host == "https://127.0.0.1:6443"
+
+
+@pytest.mark.parametrize(
+    ("raw", "token"),
+    [
+        ("bearer abc.def", "abc.def"),  # kubernetes' in-cluster config (found on kind)
+        ("Bearer abc.def", "abc.def"),  # kubeconfig
+        ("abc.def", "abc.def"),
+        ("", None),
+    ],
+)
+def test_login_sends_the_token_once_whatever_its_scheme_case(raw: str, token: str | None) -> None:
+    cfg = SimpleNamespace(
+        host="https://10.96.0.1",
+        ssl_ca_cert="/ca.crt",
+        verify_ssl=True,
+        api_key={"authorization": raw},
+        cert_file=None,
+        key_file=None,
+    )
+    memo = SimpleNamespace(
+        runtime=SimpleNamespace(kube=SimpleNamespace(api=SimpleNamespace(configuration=cfg)))
+    )
+    info = handlers.login(memo)
+    assert info.token == token
+    assert info.scheme == ("Bearer" if token else None)

@@ -9,11 +9,17 @@ chunk is scored by it, and the submission is checked against its contract (contr
 kept per version). The service's ``contract`` (the OpenAPI schemas, JSON-row checks) is the
 one of the version pinned last, so it follows a promotion without a restart.
 
+A model that could not be pinned at start-up (the registry was down, or the alias not set
+yet) is pinned again by the readiness probe, at most once per ``PIN_RETRY_SECONDS``: a pod
+that started before MLflow becomes ready once MLflow answers (found on kind, where the
+chart starts both at once), instead of staying out of its Service for good.
+
 A job Redis lost is restored from storage when its status is asked for (``record``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +41,7 @@ from services.core.registry import pin
 from services.core.version_cache import VersionCache
 
 CONTRACTS_KEPT = 4  # contracts of recently pinned versions (a few KB each)
+PIN_RETRY_SECONDS = 5.0  # readiness probes retry a failed start-up pin at most this often
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class BatchService:
         self.backend = backend
         self.contract = contract
         self.model_error = model_error
+        self._pin_tried = time.monotonic()  # the start-up pin counts as the first try
         tracking = backend.settings.mlflow_tracking_uri
         self._contracts: VersionCache[ModelContract] = VersionCache(
             lambda uri: load_contract(uri, tracking), CONTRACTS_KEPT
@@ -94,6 +102,8 @@ class BatchService:
         """Ready when the model contract is loaded and Redis answers; the body says why not."""
         problems: list[str] = []
         if self.contract is None:
+            self._retry_pin()
+        if self.contract is None:
             problems.append(f"model not loaded: {self.model_error}")
         try:
             self.ping()
@@ -106,6 +116,16 @@ class BatchService:
         if self.contract is not None:
             body["model"] = {"name": self.contract.model_name, "uri": self.settings.model_uri}
         return not problems, body
+
+    def _retry_pin(self) -> None:
+        now = time.monotonic()
+        if now - self._pin_tried < PIN_RETRY_SECONDS:
+            return
+        self._pin_tried = now
+        try:
+            self.pin_model()
+        except Unavailable as exc:
+            self.model_error = exc.message
 
     def record(self, job_id: str, caller: str | None = None) -> dict[str, str]:
         """The job's record; with ``caller``, only if that key may see it (its own job, or

@@ -36,7 +36,13 @@ import httpx  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from bench.batch.harness import RssSampler, api_server, service_env, workers  # noqa: E402
+from bench.batch.harness import (  # noqa: E402
+    RssSampler,
+    api_server,
+    model_or_quick,
+    service_env,
+    workers,
+)
 from bench.common import write_results  # noqa: E402
 from tests.support.processes import RedisServer  # noqa: E402
 
@@ -144,14 +150,10 @@ def main() -> None:
     parser.add_argument("--tracking-uri", default="")
     args = parser.parse_args()
     from services.core.model_store import load_model
-    from tests.support.models import tracking_uri_for, train_quick
 
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         work = Path(tmp)
-        model_uri, tracking = args.model_uri, args.tracking_uri
-        if not model_uri:
-            trained = train_quick(tracking_uri_for(work / "mlflow"), "default", log_level="WARNING")
-            model_uri, tracking = trained.uri, trained.tracking_uri
+        model_uri, tracking = model_or_quick(args.model_uri, args.tracking_uri, work)
         model = load_model(model_uri, tracking, nthread=2)
         redis = RedisServer(work / "redis").start()
         env = {

@@ -46,7 +46,13 @@ import psutil  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from bench.batch.bench_batch import CHUNK_ROWS, ROW_GROUP, generate, run_job  # noqa: E402
-from bench.batch.harness import RssSampler, api_server, service_env, workers  # noqa: E402
+from bench.batch.harness import (  # noqa: E402
+    RssSampler,
+    api_server,
+    model_or_quick,
+    service_env,
+    workers,
+)
 from bench.common import write_results  # noqa: E402
 from tests.support.processes import RedisServer  # noqa: E402
 
@@ -310,14 +316,10 @@ def main() -> None:
     parser.add_argument("--name", default="batch_peers", help="results file name")
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="ours; Dask alike")
     args = parser.parse_args()
-    from tests.support.models import tracking_uri_for, train_quick
 
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
         work = Path(tmp)
-        model_uri, tracking = args.model_uri, args.tracking_uri
-        if not model_uri:
-            trained = train_quick(tracking_uri_for(work / "mlflow"), "default", log_level="WARNING")
-            model_uri, tracking = trained.uri, trained.tracking_uri
+        model_uri, tracking = model_or_quick(args.model_uri, args.tracking_uri, work)
         runs = bench(args.rows, args.rounds, work, model_uri, tracking, args.chunk_rows)
     rows = summarise(args.rows, runs)
     print(json.dumps(rows, indent=1), flush=True)

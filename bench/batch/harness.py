@@ -106,3 +106,14 @@ class RssSampler(threading.Thread):
         self.done.set()
         self.join()
         return [round(p / 2**20) for p in self.peak]
+
+
+def model_or_quick(model_uri: str | None, tracking_uri: str, work: Path) -> tuple[str, str]:
+    """``(model_uri, tracking_uri)``: the ones given, or a quick Default model trained into
+    a fresh MLflow store under ``work``."""
+    if model_uri:
+        return model_uri, tracking_uri
+    from tests.support.models import tracking_uri_for, train_quick
+
+    trained = train_quick(tracking_uri_for(work / "mlflow"), "default", log_level="WARNING")
+    return trained.uri, trained.tracking_uri

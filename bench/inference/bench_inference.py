@@ -54,6 +54,7 @@ from peers import (  # noqa: E402
 from report import write_report  # noqa: E402
 
 from services.core.model_store import load_model  # noqa: E402
+from services.inference.__main__ import HTTP_PARSER  # noqa: E402
 from tests.support.models import tracking_uri_for, train_quick  # noqa: E402
 
 APPS = ("bare", "full", "mlserver")
@@ -69,6 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mlserver-workers", type=int, default=0, help="its parallel_workers")
     parser.add_argument("--datasets", nargs="+", default=["default", "lending_club"])
     parser.add_argument("--apps", nargs="+", default=list(APPS), choices=APPS)
+    parser.add_argument(
+        "--http",
+        default=HTTP_PARSER,
+        choices=["h11", "httptools"],
+        help="uvicorn's HTTP parser for the bare and the full app (the service's by default)",
+    )
     parser.add_argument("--server-core", default="0")
     parser.add_argument("--client-core", default="1")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
@@ -139,7 +146,7 @@ def bench_dataset(
     payloads = {a: {"predict": singles, "predict/bulk": [bulk]} for a in apps}
     paths = {a: {e: "/api/v1/" + e for e in ("predict", "predict/bulk")} for a in apps}
     servers: dict[str, Server] = {
-        app: Server(app, env, args.server_core) for app in apps if app != "mlserver"
+        app: Server(app, env, args.server_core, args.http) for app in apps if app != "mlserver"
     }
     loaded = load_model(model.uri, tracking_uri, 1)
     try:
@@ -229,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "wall_seconds": round(time.time() - started, 1),
         "load_generator": "wrk",
+        "http_parser": args.http,
         "xgboost": xgboost_version(),
         "mlserver_workers": args.mlserver_workers,
     }

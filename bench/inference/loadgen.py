@@ -16,6 +16,7 @@ from apps import API_KEY
 
 from services.core.datasets import load_config
 from services.core.synthetic import ApplicantGenerator
+from services.inference.__main__ import HTTP_PARSER
 from tests.support.processes import free_port, stop, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,10 +66,11 @@ def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
 
 
 class Server:
-    """One uvicorn process (1 worker) serving ``apps:<name>_app``, pinned to ``core``."""
+    """One uvicorn process (1 worker) serving ``apps:<name>_app``, pinned to ``core``, with
+    the service's HTTP parser (``http``) and asyncio's event loop, as in production."""
 
-    def __init__(self, name: str, env: dict[str, str], core: str) -> None:
-        self.name, self.core, self.port = name, core, free_port()
+    def __init__(self, name: str, env: dict[str, str], core: str, http: str = HTTP_PARSER) -> None:
+        self.name, self.core, self.port, self.http = name, core, free_port(), http
         self.env = {**os.environ, **env, "PYTHONPATH": f"{REPO}:{HERE}"}
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -90,6 +92,10 @@ class Server:
             str(self.port),
             "--workers",
             "1",
+            "--http",
+            self.http,
+            "--loop",
+            "asyncio",
             "--no-access-log",
             "--log-level",
             "warning",

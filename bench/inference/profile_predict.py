@@ -35,6 +35,7 @@ import psutil  # noqa: E402
 import uvicorn  # noqa: E402
 from loadgen import bodies, run_wrk  # noqa: E402
 
+from services.inference.__main__ import HTTP_PARSER  # noqa: E402
 from tests.support.models import tracking_uri_for, train_quick  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 
@@ -62,7 +63,7 @@ COMPONENTS: dict[str, list[tuple[str, str]]] = {
 
 # the framework's own time (exclusive), by where the code lives
 FRAMEWORK: dict[str, tuple[str, ...]] = {
-    "uvicorn + h11 (HTTP parsing)": ("/uvicorn/", "/h11/"),
+    "uvicorn + h11/httptools (HTTP parsing)": ("/uvicorn/", "/h11/", "httptools"),
     "Starlette/FastAPI (routing, Request, responses)": ("/starlette/", "/fastapi/"),
     "asyncio event loop + sockets": ("/asyncio/", "selectors.py", "socket.py"),
     "our ASGI middlewares + route": (
@@ -92,7 +93,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--client-core", default="1")
+    parser.add_argument(
+        "--http", default=HTTP_PARSER, choices=["h11", "httptools"], help="uvicorn's HTTP parser"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--dump", type=Path, help="also write the raw cProfile stats here")
     return parser.parse_args(argv)
 
 
@@ -110,7 +115,9 @@ async def serve_and_load(args: argparse.Namespace, singles: list[str]) -> dict[s
     from apps import full_app
 
     port = free_port()
-    config = uvicorn.Config(full_app(), port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        full_app(), port=port, log_level="warning", access_log=False, http=args.http, loop="asyncio"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
@@ -135,6 +142,8 @@ async def serve_and_load(args: argparse.Namespace, singles: list[str]) -> dict[s
     server.should_exit = True
     await task
     stats = pstats.Stats(profiler)
+    if args.dump is not None:
+        stats.dump_stats(args.dump)
     total = stats.total_tt  # type: ignore[attr-defined]
     us_per_req = cpu / plain["requests"] * 1e6
     parts: dict[str, float] = {}
@@ -165,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(serve_and_load(args, singles))
     result |= {
         "name": args.name,
+        "http": args.http,
         "concurrency": args.concurrency,
         "seconds": args.seconds,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),

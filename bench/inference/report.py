@@ -145,7 +145,8 @@ def write_report(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) ->
         "# Inference benchmark: full service vs bare FastAPI app and MLServer",
         "",
         f"{meta['started']}: {meta['seconds_per_point']} s per app and point in "
-        f"{meta['rounds']} interleaved rounds; 1 uvicorn worker pinned to core "
+        f"{meta['rounds']} interleaved rounds; 1 uvicorn worker (HTTP parser "
+        f"{meta.get('http_parser', 'h11')}, asyncio loop, both apps) pinned to core "
         f"{meta['server_core']}, wrk pinned to core {meta['client_core']} ({meta['cpus']} CPUs, "
         f"shared with other work, load average {meta['load_average_after']} at the end: "
         f"compare ratios, not absolute figures). {TARGET}. *CPU ratio* = bare ÷ full server "

@@ -20,6 +20,7 @@ from services.core.datasets import load_config
 from services.core.decisions.settings import DecisionSettings
 from services.core.synthetic import ApplicantGenerator, Drift
 from services.core.web.auth import hash_key
+from services.inference.__main__ import HTTP_PARSER
 from services.inference.app import create_app
 from services.inference.settings import InferenceSettings
 from tests.support.models import TrainedModel
@@ -116,12 +117,20 @@ def applicants(
 
 
 class LiveServer:
-    """The app behind a real uvicorn server in a background thread (real sockets)."""
+    """The app behind a real uvicorn server in a background thread (real sockets), with
+    the service's HTTP parser and asyncio's loop, as ``python -m services.inference``."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, http: str = HTTP_PARSER) -> None:
         self.port = free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            http=http,
+            loop="asyncio",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

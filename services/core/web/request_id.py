@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,6 +11,24 @@ from services.core.logs import request_id_var
 
 HEADER = b"x-request-id"
 VALID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")  # anything else is replaced, never logged
+
+
+def new_request_id() -> str:
+    """A random UUID (version 4) as 32 hex digits: ``uuid.uuid4().hex`` without building
+    a ``UUID`` object (a few µs on every request without an id)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
+
+
+def given_id(headers: list[tuple[bytes, bytes]]) -> str:
+    """The client's ``X-Request-ID`` (the last one if repeated), or ``""``."""
+    found = b""
+    for name, value in headers:
+        if name == HEADER:
+            found = value
+    return found.decode("latin-1")
 
 
 class RequestIdMiddleware:
@@ -23,8 +41,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(HEADER, b"").decode("latin-1")
-        request_id = given if VALID.match(given) else uuid.uuid4().hex
+        given = given_id(scope["headers"])
+        request_id = given if VALID.match(given) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
 

@@ -4,6 +4,7 @@ entries, the raw-ASGI error sender, the JSON body reader and the access log."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from services.core.web.access_log import AccessLogMiddleware, is_logged
 from services.core.web.asgi import send_error
 from services.core.web.bodies import is_json, read_json
 from services.core.web.errors import InvalidInput, install_error_handlers
-from services.core.web.request_id import RequestIdMiddleware
+from services.core.web.request_id import RequestIdMiddleware, given_id, new_request_id
 from services.core.web.responses import ErrorDocs, ErrorResponse
 
 pytestmark = pytest.mark.unit
@@ -140,3 +141,18 @@ def test_probe_paths() -> None:
     assert not is_logged("/readyz", log_probes=False)
     assert is_logged("/readyz", log_probes=True)
     assert is_logged("/api/v1/predict", log_probes=False)
+
+
+def test_generated_request_ids_are_uuid4_hex() -> None:
+    ids = {new_request_id() for _ in range(200)}
+    assert len(ids) == 200
+    for value in ids:
+        assert value == uuid.UUID(hex=value).hex
+        assert uuid.UUID(hex=value).version == 4
+        assert uuid.UUID(hex=value).variant == uuid.RFC_4122
+
+
+def test_the_last_request_id_header_counts() -> None:
+    headers = [(b"host", b"t"), (b"x-request-id", b"a"), (b"x-request-id", b"b")]
+    assert given_id(headers) == "b"
+    assert given_id([(b"host", b"t")]) == ""

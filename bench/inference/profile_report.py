@@ -1,6 +1,6 @@
 """Render ``inference_profile_<name>.json`` runs side by side as ``inference_profile.md``.
 
-python bench/inference/profile_report.py before after
+python bench/inference/profile_report.py before after [--note=TEXT]
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ OUT = Path(__file__).resolve().parents[2] / "bench" / "results"
 
 
 def table(runs: list[dict[str, Any]]) -> list[str]:
-    names = [r["name"] for r in runs]
+    names = [
+        r["name"] if r.get("http", r["name"]) == r["name"] else f"{r['name']} ({r['http']})"
+        for r in runs
+    ]
     lines = [
         "| component | " + " | ".join(f"{n} µs/req" for n in names) + " |",
         "|---|" + "---:|" * len(runs),
@@ -33,8 +36,21 @@ def table(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+# a framework row renamed since (runs before httptools parsed with h11 only)
+RENAMED = {"uvicorn + h11 (HTTP parsing)": "uvicorn + h11/httptools (HTTP parsing)"}
+
+
+def load(name: str) -> dict[str, Any]:
+    run: dict[str, Any] = json.loads((OUT / f"inference_profile_{name}.json").read_text())
+    detail = run["framework_detail_us"]
+    run["framework_detail_us"] = {RENAMED.get(k, k): v for k, v in detail.items()}
+    run.setdefault("http", "h11")
+    return run
+
+
 def main(argv: list[str]) -> int:
-    runs = [json.loads((OUT / f"inference_profile_{n}.json").read_text()) for n in argv]
+    notes = [a.removeprefix("--note=") for a in argv if a.startswith("--note=")]
+    runs = [load(n) for n in argv if not n.startswith("--note=")]
     first = runs[0]
     lines = [
         "# Where the CPU of one `/api/v1/predict` goes (every feature on)",
@@ -52,6 +68,7 @@ def main(argv: list[str]) -> int:
         "",
         *table(runs),
         "",
+        *[line for note in notes for line in (note, "")],
     ]
     (OUT / "inference_profile.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -16,7 +16,7 @@ from apps import API_KEY
 
 from services.core.datasets import load_config
 from services.core.synthetic import ApplicantGenerator
-from services.inference.__main__ import HTTP_PARSER
+from services.core.web.serving import HTTP_PARSER
 from tests.support.processes import free_port, stop, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -35,7 +35,7 @@ import psutil  # noqa: E402
 import uvicorn  # noqa: E402
 from loadgen import bodies, run_wrk  # noqa: E402
 
-from services.inference.__main__ import HTTP_PARSER  # noqa: E402
+from services.core.web.serving import HTTP_PARSER  # noqa: E402
 from tests.support.models import tracking_uri_for, train_quick  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 

@@ -49,6 +49,7 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.batch.api.app import create_app
+    from services.core.web.serving import server_options
 
     settings = BatchSettings()
     _logging(settings, "batch-api", "uvicorn", "uvicorn.error")
@@ -57,8 +58,7 @@ def _api(args: argparse.Namespace) -> int:
         create_app(settings),
         host=args.host or settings.host,
         port=args.port or settings.port,
-        log_config=None,
-        access_log=False,
+        **server_options(),
     )
     return 0
 

@@ -3,9 +3,7 @@
 Every setting can be given as a flag (``--bulk-max-rows 500``) or in the environment
 (``INFERENCE_BULK_MAX_ROWS=500``; ``MODEL_URI``, ``TRACK`` and ``REDIS_URL`` also without
 prefix); flags win. One worker per process: scale with replicas (the metrics registry and
-the drift window are per process). HTTP/1.1 is parsed by httptools (llhttp, C), not h11:
-it costs about a quarter of h11's CPU per request (bench/results/inference_profile.md);
-the event loop stays asyncio's own (the micro-batcher reads its ready queue).
+the drift window are per process). Server options: ``services.core.web.serving``.
 """
 
 from __future__ import annotations
@@ -17,9 +15,8 @@ from typing import Any, get_origin
 import uvicorn
 
 from services.core.logs import configure_logging, intercept_stdlib_logging
+from services.core.web.serving import server_options
 from services.inference.settings import InferenceSettings
-
-HTTP_PARSER = "httptools"  # uvicorn's ``http``; pinned in pyproject's inference extra
 
 
 def _flag_type(annotation: Any) -> dict[str, Any]:
@@ -61,11 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         workers=1,
-        http=HTTP_PARSER,
-        loop="asyncio",
-        log_config=None,
-        access_log=False,
-        server_header=False,
+        **server_options(),
     )
     return 0
 

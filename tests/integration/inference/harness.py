@@ -20,7 +20,7 @@ from services.core.datasets import load_config
 from services.core.decisions.settings import DecisionSettings
 from services.core.synthetic import ApplicantGenerator, Drift
 from services.core.web.auth import hash_key
-from services.inference.__main__ import HTTP_PARSER
+from services.core.web.serving import HTTP_PARSER
 from services.inference.app import create_app
 from services.inference.settings import InferenceSettings
 from tests.support.models import TrainedModel

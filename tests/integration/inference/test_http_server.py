@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from services.inference.__main__ import HTTP_PARSER
+from services.core.web.serving import HTTP_PARSER
 from services.inference.app import create_app
 from services.inference.scoring import Scorer
 from tests.integration.inference.harness import AUTH, LiveServer, make_settings

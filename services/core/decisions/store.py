@@ -1,11 +1,17 @@
 """The decision table in PostgreSQL (psycopg 3): schema, idempotent batched inserts,
 day partitions, retention, look-ups and export.
 
-Inserts go through ``COPY`` into a session temporary table, then one ``INSERT … SELECT …
-ON CONFLICT DO NOTHING`` into the partitioned table, in one transaction: as fast as COPY,
-and a row whose key ``(day, decision_id)`` is already there (a batch chunk scored again
-after its worker died, a spool file replayed after a write whose commit was not
-acknowledged) is skipped, never duplicated.
+Every write is idempotent on the key ``(day, decision_id)``: a row already stored (a batch
+chunk scored again after its worker died, a spool file replayed after a write whose commit
+was not acknowledged) is skipped, never duplicated. Two paths, both in one transaction:
+
+- fast (a batch block, CSV): ``COPY`` straight into the partitioned table, in a savepoint.
+  The primary key checks every row; if any key is already stored, the COPY fails with a
+  unique violation (at the first such row: a chunk is written in row order), the savepoint
+  is rolled back and the slow path runs instead. A new chunk, by far the common case,
+  costs one COPY and no staging.
+- slow (per-decision rows, spool replay, a block some of whose keys are stored): ``COPY``
+  into a session temporary table, then ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
@@ -130,20 +136,38 @@ class DecisionStore:
 
     def insert_csv(self, data: bytes, days: Iterable[date]) -> int:
         """Insert rows given as CSV (``COLUMNS`` order, no header, SQL NULL as an unquoted
-        empty field) falling on ``days``; the number actually inserted."""
+        empty field) falling on ``days``; the number actually inserted. Straight COPY when
+        none of the keys is stored yet, else the staging path (see the module doc)."""
         if not data:
             return 0
-        return self._insert(set(days), sql.SQL(" (FORMAT csv)"), lambda copy: copy.write(data))
+        options = sql.SQL(" (FORMAT csv)")
+        return self._insert(set(days), options, lambda copy: copy.write(data), direct=True)
 
-    def _insert(self, days: set[date], options: sql.Composable, load: Any) -> int:
-        """COPY (``load(copy)``) into the temp table, then insert what is not stored yet."""
+    def _insert(
+        self, days: set[date], options: sql.Composable, load: Any, direct: bool = False
+    ) -> int:
+        """COPY (``load(copy)``) straight into the table when ``direct`` and no key is
+        stored yet; else into the temp table, then insert what is not stored yet."""
         if not self._schema_ready:
             self.ensure_schema()
         columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
         table = sql.Identifier(self.table)
 
+        def straight(conn: psycopg.Connection[Any]) -> int | None:
+            """The rows COPYed into the table, or None (a key is stored: nothing done)."""
+            try:
+                with conn.transaction(), conn.cursor() as cur:  # a savepoint
+                    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN{}").format(table, columns, options)
+                    with cur.copy(copy_sql) as copy:
+                        load(copy)
+                    return int(cur.rowcount)
+            except psycopg.errors.UniqueViolation:
+                return None
+
         def write(conn: psycopg.Connection[Any]) -> int:
             self._ensure_days(conn, days)
+            if direct and (inserted := straight(conn)) is not None:
+                return inserted
             conn.execute(
                 sql.SQL(
                     "CREATE TEMP TABLE IF NOT EXISTS decisions_in "

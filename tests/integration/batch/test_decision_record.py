@@ -226,3 +226,33 @@ def test_a_block_is_spooled_during_an_outage_and_replayed(
     for new, old in zip(got, expected, strict=True):
         for i, (a, b) in enumerate(zip(new, old, strict=True)):
             assert a == (json.loads(b) if i in json_columns and b is not None else b), i
+
+
+def test_a_block_partly_stored_inserts_only_the_rest(
+    postgres: PostgresServer,
+    model: LoadedModel,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    """The straight COPY meets a stored key (here in the middle of the block: rows spooled
+    and replayed, or an earlier block of a re-scored chunk): it is rolled back and the
+    staging path inserts the missing rows only, in the same transaction."""
+    frame = applicants(3_000, 5)
+    result = score_frame(model, frame, 1, reasons_k=4)
+    block = chunk_block(
+        model.name, model.version, TRACK, model.contract.threshold,
+        "job-part", 1_767_225_600.0, "caller", frame, result,
+    )  # fmt: skip
+    rows = block.rows(InputsMode.VALUES)
+    store = DecisionStore(postgres.dsn, table="part_rows")
+    try:
+        assert store.insert(rows[1_000:2_000]) == 1_000
+        assert store.insert_csv(block.csv(InputsMode.VALUES), [block.day]) == 2_000
+        assert store.insert_csv(block.csv(InputsMode.VALUES), [block.day]) == 0
+        with psycopg.connect(postgres.dsn) as conn:
+            row = conn.execute(
+                "SELECT count(*), count(DISTINCT decision_id) FROM part_rows"
+            ).fetchone()
+            conn.execute("DROP TABLE part_rows")
+        assert row == (3_000, 3_000)
+    finally:
+        store.close()

@@ -27,6 +27,15 @@ from psycopg.rows import dict_row
 from services.core.decisions.partitions import create_partition_sql, expired
 from services.core.decisions.record import COLUMNS, Row
 
+# The layout of a table created by this version. Write-mostly: the JSON documents are
+# ``json`` (validated, stored as text: no jsonb conversion per row on the write path; the
+# record is read back whole, never queried inside); the request-id index holds online
+# rows only (a batch row has none), the job index batch rows only; ``decided_at``
+# (exports by time range) has a BRIN index: rows arrive in time order within a day
+# partition, so a summary per block of pages finds a range at almost no write cost.
+# A table created by an earlier version keeps its ``jsonb`` columns and b-tree indexes
+# (same names, so ``CREATE INDEX IF NOT EXISTS`` leaves them alone): it works unchanged,
+# only its writes stay slower; ``docs/decisions.md`` has the manual migration.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (
     day date NOT NULL,
@@ -40,19 +49,21 @@ CREATE TABLE IF NOT EXISTS {table} (
     model_name text NOT NULL,
     model_version text NOT NULL,
     track text NOT NULL,
-    inputs jsonb,
+    inputs json,
     inputs_hash text,
     probability double precision NOT NULL,
     prediction smallint NOT NULL,
     risk_band text NOT NULL,
     threshold double precision NOT NULL,
-    reasons jsonb NOT NULL DEFAULT '[]',
-    baseline jsonb,
+    reasons json NOT NULL DEFAULT '[]',
+    baseline json,
     PRIMARY KEY (day, decision_id)
 ) PARTITION BY RANGE (day);
-CREATE INDEX IF NOT EXISTS {table}_request_id ON {table} (request_id);
-CREATE INDEX IF NOT EXISTS {table}_decided_at ON {table} (decided_at);
-CREATE INDEX IF NOT EXISTS {table}_job ON {table} (job_id, row_index);
+CREATE INDEX IF NOT EXISTS {table}_request_id ON {table} (request_id)
+    WHERE request_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS {table}_decided_at ON {table} USING brin (decided_at);
+CREATE INDEX IF NOT EXISTS {table}_job ON {table} (job_id, row_index)
+    WHERE job_id IS NOT NULL;
 """
 # Columns added after the table's first release, with their types: ``ensure_schema`` adds
 # the missing ones to an existing table (its day partitions inherit them). Only when
@@ -235,18 +246,27 @@ class DecisionStore:
     def find(self, request_id: str) -> list[dict[str, Any]]:
         """Every decision of a request (a bulk request has one per applicant). Its own
         connection (callers run it off the writer thread); no table yet means none."""
-        where = sql.SQL("request_id = %s")
+        return self._find(sql.SQL("request_id = %s"), (request_id,))
+
+    def find_row(self, job_id: str, row_index: int | None = None) -> list[dict[str, Any]]:
+        """A batch job's decision of input row ``row_index`` (1-based), or all of the
+        job's decisions (``None``); by the job index, like ``find``."""
+        if row_index is None:
+            return self._find(sql.SQL("job_id = %s"), (job_id,))
+        return self._find(sql.SQL("job_id = %s AND row_index = %s"), (job_id, row_index))
+
+    def _find(self, where: sql.Composable, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         with psycopg.connect(
             self.dsn, connect_timeout=self.connect_timeout, row_factory=dict_row
         ) as conn:
             try:
-                return list(conn.execute(self._select(where), (request_id,)).fetchall())
+                return list(conn.execute(self._select(where), params).fetchall())
             except psycopg.errors.UndefinedTable:
                 return []
             except psycopg.errors.UndefinedColumn:  # no writer of this version has run yet
                 conn.rollback()
             query = self._select(where, absent=ADDED_COLUMNS)
-            return list(conn.execute(query, (request_id,)).fetchall())
+            return list(conn.execute(query, params).fetchall())
 
     def export(
         self, since: datetime, until: datetime, model_version: str | None = None

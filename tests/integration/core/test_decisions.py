@@ -36,8 +36,9 @@ from services.core.decisions.record import (
     to_row,
 )
 from services.core.decisions.settings import DecisionSettings
-from services.core.decisions.store import SCHEMA, DecisionStore
+from services.core.decisions.store import DecisionStore
 from services.core.decisions.writer import DecisionWriter
+from tests.support.decision_tables import FIRST_SCHEMA
 from tests.support.postgres import PostgresServer
 from tests.support.waits import wait_for
 
@@ -327,7 +328,7 @@ def test_a_table_and_spool_from_before_the_baseline_column(
     row: a look-up still works (baseline null), the first write adds the column (the
     partition inherits it), and a spool file written by the previous release (rows one
     column shorter) replays with baseline null."""
-    old_schema = SCHEMA.replace("    baseline jsonb,\n", "")
+    old_schema = FIRST_SCHEMA.replace("    baseline jsonb,\n", "")
     assert "baseline" not in old_schema
     today = datetime.now(UTC).date()
     old_columns = COLUMNS[:-1]

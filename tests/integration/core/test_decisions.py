@@ -369,3 +369,62 @@ def test_a_table_and_spool_from_before_the_baseline_column(
     store.ensure_schema()  # again, on a migrated table: nothing to add
     assert store.count() == 4
     store.close()
+
+
+def test_a_first_layout_table_works_and_the_documented_migration_applies(
+    postgres: PostgresServer, tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    """A table of the first layout (jsonb, plain b-tree indexes) is written and read as it
+    is (the writer changes nothing in it); the migration in docs/decisions.md turns it into
+    the current layout, rows kept, and the look-ups use the new partial indexes."""
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        conn.execute(FIRST_SCHEMA.format(table="decisions"))  # type: ignore[call-overload]
+    writer = DecisionWriter(settings(postgres, tmp_path), DecisionMetrics(registry)).start()
+    writer.submit([make(0, "old-a", baseline=BASELINE), make(1, "old-a")])
+    assert writer.flush()
+    writer.close()
+    store = DecisionStore(postgres.dsn)
+    assert [r["baseline"] for r in store.find("old-a")] == [BASELINE_DOC, None]
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        kinds = dict(
+            conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = 'decisions'::regclass AND attname IN "
+                "('inputs', 'reasons', 'baseline')"
+            ).fetchall()
+        )
+        assert set(kinds.values()) == {"jsonb"}  # left alone
+        doc = Path(__file__).parents[3] / "docs" / "decisions.md"
+        migration = doc.read_text().split("```sql\n", 1)[1].split("```", 1)[0]
+        for statement in migration.split(";"):
+            if statement.strip() and not statement.strip().startswith("--"):
+                conn.execute(statement)  # type: ignore[call-overload]
+    store.ensure_schema()  # a writer's start: creates the current indexes
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        kinds = dict(
+            conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = 'decisions'::regclass AND attname IN "
+                "('inputs', 'reasons', 'baseline')"
+            ).fetchall()
+        )
+        assert set(kinds.values()) == {"json"}
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT * FROM decisions WHERE request_id = 'old-a'"
+            ).fetchall()
+        )
+        assert "Index" in plan and "request_id_idx" in plan, plan  # the partition's index
+        indexes = {
+            r[0]: r[1]
+            for r in conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'decisions'"
+            ).fetchall()
+        }
+    assert "WHERE (request_id IS NOT NULL)" in indexes["decisions_request_id"]
+    assert "USING brin" in indexes["decisions_decided_at"]
+    assert "WHERE (job_id IS NOT NULL)" in indexes["decisions_job"]
+    assert [r["baseline"] for r in store.find("old-a")] == [BASELINE_DOC, None]
+    assert store.count() == 2

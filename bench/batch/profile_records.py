@@ -7,8 +7,8 @@ PostgreSQL (``tests.support.postgres``) step by step, each step timed on its own
 - Python: ``chunk_block`` (JSON texts by Arrow kernels), ``block.csv`` (the COPY payload);
 - PostgreSQL: ``COPY`` into the session temp table, ``INSERT … SELECT … ON CONFLICT``
   into the day partition (PK + 3 indexes, jsonb), ``COMMIT``;
-- variants of the server side on the same payload: COPY straight into the partition
-  (jsonb / json columns), without the secondary indexes, and the current store's path.
+- variants of the server side on the same payload: COPY straight into a day partition of
+  the first releases' layout and of the current one, and steps in between.
 
     python bench/batch/profile_records.py [--rows 200000] [--chunks 3] [--fsync]
 
@@ -34,12 +34,6 @@ sys.path.insert(0, str(ROOT))
 from bench.batch.inputs import default_applicants, one_worker_model  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
 
-INDEXES = """
-CREATE INDEX IF NOT EXISTS {t}_request_id ON {t} (request_id);
-CREATE INDEX IF NOT EXISTS {t}_decided_at ON {t} (decided_at);
-CREATE INDEX IF NOT EXISTS {t}_job ON {t} (job_id, row_index);
-"""
-
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
@@ -47,18 +41,31 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, out
 
 
-def variant_table(conn: Any, name: str, json_type: str, indexes: bool) -> None:
-    from services.core.decisions.store import SCHEMA
-
-    schema = SCHEMA.replace("jsonb", json_type)
-    if not indexes:
-        schema = schema.split("CREATE INDEX")[0]
+def variant_table(conn: Any, name: str, schema: str) -> None:
     conn.execute(schema.format(table=name))
     day = datetime.now(UTC).date()
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {name}_p PARTITION OF {name} FOR VALUES FROM "
         f"('{day}') TO ('{day + timedelta(days=1)}')"
     )
+
+
+def layouts() -> dict[str, str]:
+    """The table layouts compared: the first releases', the current one, and steps."""
+    from services.core.decisions.store import SCHEMA
+    from tests.support.decision_tables import FIRST_SCHEMA
+
+    def bare(schema: str) -> str:
+        return schema.split("CREATE INDEX")[0]
+
+    return {
+        "first layout (jsonb, 3 b-tree)": FIRST_SCHEMA,
+        "first, json": FIRST_SCHEMA.replace("jsonb", "json"),
+        "first, no secondary index": bare(FIRST_SCHEMA),
+        "current (json, partial, BRIN, C)": SCHEMA,
+        "current without COLLATE C": SCHEMA.replace(' COLLATE "C"', ""),
+        "current, no secondary index": bare(SCHEMA),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,17 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import psycopg
-
     from prometheus_client import CollectorRegistry
 
     from services.batch.worker.record_block import chunk_block
     from services.batch.worker.recording import ChunkRecord, record_chunk
-    from services.core.decisions.metrics import DecisionMetrics
-    from services.core.decisions.settings import DecisionSettings
-    from services.core.decisions.writer import DecisionWriter
     from services.batch.worker.scoring import score_frame
+    from services.core.decisions.metrics import DecisionMetrics
     from services.core.decisions.record import COLUMNS, InputsMode
+    from services.core.decisions.settings import DecisionSettings
     from services.core.decisions.store import DecisionStore
+    from services.core.decisions.writer import DecisionWriter
 
     steps: dict[str, list[float]] = {}
 
@@ -97,10 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             model = one_worker_model(Path(tmp))
             frames = [default_applicants(args.rows, seed=s) for s in range(args.chunks)]
         conn = psycopg.connect(server.dsn)
-        for name, kind, idx in (("v_jsonb", "jsonb", True), ("v_json", "json", True)):
-            variant_table(conn, name, kind, idx)
-        variant_table(conn, "v_jsonb_noidx", "jsonb", False)
-        variant_table(conn, "v_json_noidx", "json", False)
+        variants = {f"v{i}": (label, schema) for i, (label, schema) in enumerate(layouts().items())}
+        for name, (_, schema) in variants.items():
+            variant_table(conn, name, schema)
         conn.commit()
         store = DecisionStore(server.dsn)
         settings = DecisionSettings(dsn=server.dsn, spool_dir=Path(tempfile.mkdtemp()))
@@ -131,54 +136,44 @@ def main(argv: list[str] | None = None) -> int:
             record = ChunkRecord(writer, f"rec{c}", time.time(), "caller")
             seconds, _ = timed(lambda f=frame, r=result: record_chunk(model, record, f, r))
             note("record_chunk (writer thread, end to end)", seconds)
-            # the same store path, step by step (into its own table: same indexes)
+            # the first releases' path, step by step, into a first-layout table (v0)
+            staged = payload.replace(b"job:job", b"job:jbb")  # keys v0's variant lacks
             with conn.cursor() as cur:
                 cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS t_in (LIKE decisions INCLUDING DEFAULTS) "
+                    "CREATE TEMP TABLE IF NOT EXISTS t_in (LIKE v0 INCLUDING DEFAULTS) "
                     "ON COMMIT DELETE ROWS"
                 )
                 conn.commit()
-            with conn.cursor() as cur:
-                started = time.perf_counter()
-                with cur.copy(f"COPY t_in ({columns}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(payload)
-                note("pg: COPY csv into temp table (jsonb parse)", time.perf_counter() - started)
-                started = time.perf_counter()
-                cur.execute(
-                    f"INSERT INTO decisions ({columns}) SELECT {columns} FROM t_in "
-                    "ON CONFLICT DO NOTHING"
-                )
-                note(
-                    "pg: INSERT..SELECT ON CONFLICT (all dup: key probe only)",
-                    time.perf_counter() - started,
-                )
-                assert cur.rowcount == 0
-                started = time.perf_counter()
-                conn.commit()
-                note("pg: COMMIT", time.perf_counter() - started)
-            # a fresh job id: the INSERT really inserts (the store's path, split)
-            with conn.cursor() as cur:
-                with cur.copy(f"COPY t_in ({columns}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(payload.replace(b"job:job", b"job:jbb"))
-                started = time.perf_counter()
-                cur.execute(
-                    f"INSERT INTO decisions ({columns}) SELECT {columns} FROM t_in "
-                    "ON CONFLICT DO NOTHING"
-                )
-                note(
-                    "pg: INSERT..SELECT ON CONFLICT (new rows, PK+3 idx)",
-                    time.perf_counter() - started,
-                )
-                conn.commit()
+            for what in ("new rows", "all stored: key probes only"):
+                with conn.cursor() as cur:
+                    started = time.perf_counter()
+                    with cur.copy(f"COPY t_in ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                        copy.write(staged)
+                    note(
+                        "first path: COPY csv into the temp table (jsonb)",
+                        time.perf_counter() - started,
+                    )
+                    started = time.perf_counter()
+                    cur.execute(
+                        f"INSERT INTO v0 ({columns}) SELECT {columns} FROM t_in "
+                        "ON CONFLICT DO NOTHING"
+                    )
+                    note(
+                        f"first path: INSERT..SELECT ON CONFLICT ({what})",
+                        time.perf_counter() - started,
+                    )
+                    started = time.perf_counter()
+                    conn.commit()
+                    note("first path: COMMIT", time.perf_counter() - started)
             # COPY straight into a partition, per variant
-            for name in ("v_jsonb", "v_json", "v_jsonb_noidx", "v_json_noidx"):
+            for name, (label, _) in variants.items():
                 with conn.cursor() as cur:
                     started = time.perf_counter()
                     with cur.copy(f"COPY {name}_p ({columns}) FROM STDIN (FORMAT csv)") as copy:
                         copy.write(payload)
                     conn.commit()
                     note(
-                        f"pg: COPY csv straight into partition, {name}",
+                        f"pg: COPY csv straight into partition, {label}",
                         time.perf_counter() - started,
                     )
         conn.close()

@@ -32,18 +32,20 @@ from services.core.decisions.record import COLUMNS, Row
 # record is read back whole, never queried inside); the request-id index holds online
 # rows only (a batch row has none), the job index batch rows only; ``decided_at``
 # (exports by time range) has a BRIN index: rows arrive in time order within a day
-# partition, so a summary per block of pages finds a range at almost no write cost.
+# partition, so a summary per block of pages finds a range at almost no write cost. The
+# key columns compare bytewise (``COLLATE "C"``: ids, not words; index inserts skip the
+# locale's strcoll; equality look-ups are the same).
 # A table created by an earlier version keeps its ``jsonb`` columns and b-tree indexes
 # (same names, so ``CREATE INDEX IF NOT EXISTS`` leaves them alone): it works unchanged,
 # only its writes stay slower; ``docs/decisions.md`` has the manual migration.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (
     day date NOT NULL,
-    decision_id text NOT NULL,
+    decision_id text COLLATE "C" NOT NULL,
     decided_at timestamptz NOT NULL,
-    request_id text,
+    request_id text COLLATE "C",
     item integer,
-    job_id text,
+    job_id text COLLATE "C",
     row_index bigint,
     caller text NOT NULL DEFAULT '',
     model_name text NOT NULL,

@@ -426,5 +426,12 @@ def test_a_first_layout_table_works_and_the_documented_migration_applies(
     assert "WHERE (request_id IS NOT NULL)" in indexes["decisions_request_id"]
     assert "USING brin" in indexes["decisions_decided_at"]
     assert "WHERE (job_id IS NOT NULL)" in indexes["decisions_job"]
+    with psycopg.connect(postgres.dsn) as conn:
+        collations = conn.execute(
+            "SELECT a.attname, c.collname FROM pg_attribute a JOIN pg_collation c "
+            "ON c.oid = a.attcollation WHERE a.attrelid = 'decisions'::regclass "
+            "AND a.attname IN ('decision_id', 'request_id', 'job_id')"
+        ).fetchall()
+    assert {name for _, name in collations} == {"C"}, collations
     assert [r["baseline"] for r in store.find("old-a")] == [BASELINE_DOC, None]
     assert store.count() == 2

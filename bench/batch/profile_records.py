@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             note("store.insert_csv (end to end, one 200k block)", seconds)
             # the worker's record_chunk through the writer thread (blocks, pipelined)
             record = ChunkRecord(writer, f"rec{c}", time.time(), "caller")
-            seconds, _ = timed(lambda f=frame, r=result: record_chunk(model, record, f, r))
+            seconds, _ = timed(lambda f=frame, r=result, j=record: record_chunk(model, j, f, r))
             note("record_chunk (writer thread, end to end)", seconds)
             # the first releases' path, step by step, into a first-layout table (v0)
             staged = payload.replace(b"job:job", b"job:jbb")  # keys v0's variant lacks

@@ -416,7 +416,8 @@ def test_a_first_layout_table_works_and_the_documented_migration_applies(
                 "EXPLAIN SELECT * FROM decisions WHERE request_id = 'old-a'"
             ).fetchall()
         )
-        assert "Index" in plan and "request_id_idx" in plan, plan  # the partition's index
+        assert "Index" in plan, plan
+        assert "request_id_idx" in plan, plan  # the partition's index
         indexes = {
             r[0]: r[1]
             for r in conn.execute(

@@ -41,6 +41,18 @@ def _float_texts(values: np.ndarray, missing: str) -> pa.Array:
     return pa.array(texts, pa.string())
 
 
+def _valid_float_texts(values: pa.Array) -> pa.Array:
+    """``json.dumps`` text of each non-null double, null where null: only the valid values
+    are formatted (most rows have fewer than k reasons: their contributions are null)."""
+    n = len(values)
+    if values.null_count == n:
+        return pa.nulls(n, pa.string())
+    if values.null_count == 0:
+        return _float_texts(values.to_numpy(zero_copy_only=False), "")
+    texts = _float_texts(pc.drop_null(values).to_numpy(zero_copy_only=False), "")
+    return pc.replace_with_mask(pa.nulls(n, pa.string()), values.is_valid(), texts)
+
+
 def _json_levels(levels: list[Any]) -> pa.Array:
     return pa.array([json.dumps(_plain(v)) for v in levels], pa.string())
 
@@ -120,14 +132,7 @@ def reasons_texts(values: dict[str, pa.Array], result: pa.Table) -> pa.Array:
         index = pc.fill_null(pc.index_in(features, value_set=value_set), len(known))
         value = pc.choose(pc.cast(index, pa.int32()), *choices)
         weights = result.column(f"reason_{i}_contribution").combine_chunks()
-        contribution = pc.fill_null(
-            pc.if_else(
-                weights.is_null(),
-                pa.scalar(None, pa.string()),
-                _float_texts(pc.fill_null(weights, 0.0).to_numpy(zero_copy_only=False), ""),
-            ),
-            NULL,
-        )
+        contribution = pc.fill_null(_valid_float_texts(weights), NULL)
         statement = pc.fill_null(_dictionary_json(result.column(f"reason_{i}")), NULL)
         item = pc.binary_join_element_wise(
             ',{"feature":',

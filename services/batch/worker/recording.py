@@ -27,6 +27,7 @@ from services.core.decisions.writer import DecisionWriter
 from services.core.model_store import LoadedModel
 
 TRACK = "batch"
+BLOCK_ROWS = 25_000  # rows per written block (one COPY, one transaction)
 
 
 class RecordNotFlushed(RuntimeError):
@@ -107,20 +108,26 @@ def row_reasons(inputs: list[dict[str, Any]], result: pa.Table) -> list[list[dic
 def record_chunk(
     model: LoadedModel, job: ChunkRecord, frame: pd.DataFrame, result: pa.Table
 ) -> None:
-    """Hand the chunk's decisions to the writer as one block (built column-wise: the rows
-    ``chunk_decisions`` + ``to_row`` give) and wait until it is written or spooled."""
-    job.writer.submit_block(
-        chunk_block(
-            model.name,
-            model.version,
-            TRACK,
-            model.contract.threshold,
-            job.job_id,
-            job.created_at,
-            job.caller,
-            frame,
-            result,
+    """Hand the chunk's decisions to the writer as blocks (built column-wise: the rows
+    ``chunk_decisions`` + ``to_row`` give) and wait until they are written or spooled.
+
+    Blocks of ``BLOCK_ROWS``: the writer thread COPYs one while this thread builds the
+    next, so PostgreSQL (another process, another core) ingests while Python formats.
+    Each block is its own idempotent transaction; the flush waits for all of them."""
+    for start in range(0, len(frame), BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, len(frame))
+        job.writer.submit_block(
+            chunk_block(
+                model.name,
+                model.version,
+                TRACK,
+                model.contract.threshold,
+                job.job_id,
+                job.created_at,
+                job.caller,
+                frame.iloc[start:stop],
+                result.slice(start, stop - start),
+            )
         )
-    )
     if not job.writer.flush(job.flush_seconds):
         raise RecordNotFlushed(f"decisions of job {job.job_id} not written in time")

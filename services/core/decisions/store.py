@@ -1,11 +1,17 @@
 """The decision table in PostgreSQL (psycopg 3): schema, idempotent batched inserts,
 day partitions, retention, look-ups and export.
 
-Inserts go through ``COPY`` into a session temporary table, then one ``INSERT … SELECT …
-ON CONFLICT DO NOTHING`` into the partitioned table, in one transaction: as fast as COPY,
-and a row whose key ``(day, decision_id)`` is already there (a batch chunk scored again
-after its worker died, a spool file replayed after a write whose commit was not
-acknowledged) is skipped, never duplicated.
+Every write is idempotent on the key ``(day, decision_id)``: a row already stored (a batch
+chunk scored again after its worker died, a spool file replayed after a write whose commit
+was not acknowledged) is skipped, never duplicated. Two paths, both in one transaction:
+
+- fast (a batch block, CSV): ``COPY`` straight into the partitioned table, in a savepoint.
+  The primary key checks every row; if any key is already stored, the COPY fails with a
+  unique violation (at the first such row: a chunk is written in row order), the savepoint
+  is rolled back and the slow path runs instead. A new chunk, by far the common case,
+  costs one COPY and no staging.
+- slow (per-decision rows, spool replay, a block some of whose keys are stored): ``COPY``
+  into a session temporary table, then ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
@@ -21,32 +27,45 @@ from psycopg.rows import dict_row
 from services.core.decisions.partitions import create_partition_sql, expired
 from services.core.decisions.record import COLUMNS, Row
 
+# The layout of a table created by this version. Write-mostly: the JSON documents are
+# ``json`` (validated, stored as text: no jsonb conversion per row on the write path; the
+# record is read back whole, never queried inside); the request-id index holds online
+# rows only (a batch row has none), the job index batch rows only; ``decided_at``
+# (exports by time range) has a BRIN index: rows arrive in time order within a day
+# partition, so a summary per block of pages finds a range at almost no write cost. The
+# key columns compare bytewise (``COLLATE "C"``: ids, not words; index inserts skip the
+# locale's strcoll; equality look-ups are the same).
+# A table created by an earlier version keeps its ``jsonb`` columns and b-tree indexes
+# (same names, so ``CREATE INDEX IF NOT EXISTS`` leaves them alone): it works unchanged,
+# only its writes stay slower; ``docs/decisions.md`` has the manual migration.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (
     day date NOT NULL,
-    decision_id text NOT NULL,
+    decision_id text COLLATE "C" NOT NULL,
     decided_at timestamptz NOT NULL,
-    request_id text,
+    request_id text COLLATE "C",
     item integer,
-    job_id text,
+    job_id text COLLATE "C",
     row_index bigint,
     caller text NOT NULL DEFAULT '',
     model_name text NOT NULL,
     model_version text NOT NULL,
     track text NOT NULL,
-    inputs jsonb,
+    inputs json,
     inputs_hash text,
     probability double precision NOT NULL,
     prediction smallint NOT NULL,
     risk_band text NOT NULL,
     threshold double precision NOT NULL,
-    reasons jsonb NOT NULL DEFAULT '[]',
-    baseline jsonb,
+    reasons json NOT NULL DEFAULT '[]',
+    baseline json,
     PRIMARY KEY (day, decision_id)
 ) PARTITION BY RANGE (day);
-CREATE INDEX IF NOT EXISTS {table}_request_id ON {table} (request_id);
-CREATE INDEX IF NOT EXISTS {table}_decided_at ON {table} (decided_at);
-CREATE INDEX IF NOT EXISTS {table}_job ON {table} (job_id, row_index);
+CREATE INDEX IF NOT EXISTS {table}_request_id ON {table} (request_id)
+    WHERE request_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS {table}_decided_at ON {table} USING brin (decided_at);
+CREATE INDEX IF NOT EXISTS {table}_job ON {table} (job_id, row_index)
+    WHERE job_id IS NOT NULL;
 """
 # Columns added after the table's first release, with their types: ``ensure_schema`` adds
 # the missing ones to an existing table (its day partitions inherit them). Only when
@@ -130,20 +149,38 @@ class DecisionStore:
 
     def insert_csv(self, data: bytes, days: Iterable[date]) -> int:
         """Insert rows given as CSV (``COLUMNS`` order, no header, SQL NULL as an unquoted
-        empty field) falling on ``days``; the number actually inserted."""
+        empty field) falling on ``days``; the number actually inserted. Straight COPY when
+        none of the keys is stored yet, else the staging path (see the module doc)."""
         if not data:
             return 0
-        return self._insert(set(days), sql.SQL(" (FORMAT csv)"), lambda copy: copy.write(data))
+        options = sql.SQL(" (FORMAT csv)")
+        return self._insert(set(days), options, lambda copy: copy.write(data), direct=True)
 
-    def _insert(self, days: set[date], options: sql.Composable, load: Any) -> int:
-        """COPY (``load(copy)``) into the temp table, then insert what is not stored yet."""
+    def _insert(
+        self, days: set[date], options: sql.Composable, load: Any, direct: bool = False
+    ) -> int:
+        """COPY (``load(copy)``) straight into the table when ``direct`` and no key is
+        stored yet; else into the temp table, then insert what is not stored yet."""
         if not self._schema_ready:
             self.ensure_schema()
         columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
         table = sql.Identifier(self.table)
 
+        def straight(conn: psycopg.Connection[Any]) -> int | None:
+            """The rows COPYed into the table, or None (a key is stored: nothing done)."""
+            try:
+                with conn.transaction(), conn.cursor() as cur:  # a savepoint
+                    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN{}").format(table, columns, options)
+                    with cur.copy(copy_sql) as copy:
+                        load(copy)
+                    return int(cur.rowcount)
+            except psycopg.errors.UniqueViolation:
+                return None
+
         def write(conn: psycopg.Connection[Any]) -> int:
             self._ensure_days(conn, days)
+            if direct and (inserted := straight(conn)) is not None:
+                return inserted
             conn.execute(
                 sql.SQL(
                     "CREATE TEMP TABLE IF NOT EXISTS decisions_in "
@@ -211,18 +248,27 @@ class DecisionStore:
     def find(self, request_id: str) -> list[dict[str, Any]]:
         """Every decision of a request (a bulk request has one per applicant). Its own
         connection (callers run it off the writer thread); no table yet means none."""
-        where = sql.SQL("request_id = %s")
+        return self._find(sql.SQL("request_id = %s"), (request_id,))
+
+    def find_row(self, job_id: str, row_index: int | None = None) -> list[dict[str, Any]]:
+        """A batch job's decision of input row ``row_index`` (1-based), or all of the
+        job's decisions (``None``); by the job index, like ``find``."""
+        if row_index is None:
+            return self._find(sql.SQL("job_id = %s"), (job_id,))
+        return self._find(sql.SQL("job_id = %s AND row_index = %s"), (job_id, row_index))
+
+    def _find(self, where: sql.Composable, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         with psycopg.connect(
             self.dsn, connect_timeout=self.connect_timeout, row_factory=dict_row
         ) as conn:
             try:
-                return list(conn.execute(self._select(where), (request_id,)).fetchall())
+                return list(conn.execute(self._select(where), params).fetchall())
             except psycopg.errors.UndefinedTable:
                 return []
             except psycopg.errors.UndefinedColumn:  # no writer of this version has run yet
                 conn.rollback()
             query = self._select(where, absent=ADDED_COLUMNS)
-            return list(conn.execute(query, (request_id,)).fetchall())
+            return list(conn.execute(query, params).fetchall())
 
     def export(
         self, since: datetime, until: datetime, model_version: str | None = None

@@ -36,8 +36,9 @@ from services.core.decisions.record import (
     to_row,
 )
 from services.core.decisions.settings import DecisionSettings
-from services.core.decisions.store import SCHEMA, DecisionStore
+from services.core.decisions.store import DecisionStore
 from services.core.decisions.writer import DecisionWriter
+from tests.support.decision_tables import FIRST_SCHEMA
 from tests.support.postgres import PostgresServer
 from tests.support.waits import wait_for
 
@@ -327,7 +328,7 @@ def test_a_table_and_spool_from_before_the_baseline_column(
     row: a look-up still works (baseline null), the first write adds the column (the
     partition inherits it), and a spool file written by the previous release (rows one
     column shorter) replays with baseline null."""
-    old_schema = SCHEMA.replace("    baseline jsonb,\n", "")
+    old_schema = FIRST_SCHEMA.replace("    baseline jsonb,\n", "")
     assert "baseline" not in old_schema
     today = datetime.now(UTC).date()
     old_columns = COLUMNS[:-1]
@@ -368,3 +369,70 @@ def test_a_table_and_spool_from_before_the_baseline_column(
     store.ensure_schema()  # again, on a migrated table: nothing to add
     assert store.count() == 4
     store.close()
+
+
+def test_a_first_layout_table_works_and_the_documented_migration_applies(
+    postgres: PostgresServer, tmp_path: Path, registry: CollectorRegistry
+) -> None:
+    """A table of the first layout (jsonb, plain b-tree indexes) is written and read as it
+    is (the writer changes nothing in it); the migration in docs/decisions.md turns it into
+    the current layout, rows kept, and the look-ups use the new partial indexes."""
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        conn.execute(FIRST_SCHEMA.format(table="decisions"))  # type: ignore[call-overload]
+    writer = DecisionWriter(settings(postgres, tmp_path), DecisionMetrics(registry)).start()
+    writer.submit([make(0, "old-a", baseline=BASELINE), make(1, "old-a")])
+    assert writer.flush()
+    writer.close()
+    store = DecisionStore(postgres.dsn)
+    assert [r["baseline"] for r in store.find("old-a")] == [BASELINE_DOC, None]
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        kinds = dict(
+            conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = 'decisions'::regclass AND attname IN "
+                "('inputs', 'reasons', 'baseline')"
+            ).fetchall()
+        )
+        assert set(kinds.values()) == {"jsonb"}  # left alone
+        doc = Path(__file__).parents[3] / "docs" / "decisions.md"
+        migration = doc.read_text().split("```sql\n", 1)[1].split("```", 1)[0]
+        for statement in migration.split(";"):
+            if statement.strip() and not statement.strip().startswith("--"):
+                conn.execute(statement)  # type: ignore[call-overload]
+    store.ensure_schema()  # a writer's start: creates the current indexes
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        kinds = dict(
+            conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = 'decisions'::regclass AND attname IN "
+                "('inputs', 'reasons', 'baseline')"
+            ).fetchall()
+        )
+        assert set(kinds.values()) == {"json"}
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT * FROM decisions WHERE request_id = 'old-a'"
+            ).fetchall()
+        )
+        assert "Index" in plan, plan
+        assert "request_id_idx" in plan, plan  # the partition's index
+        indexes = {
+            r[0]: r[1]
+            for r in conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'decisions'"
+            ).fetchall()
+        }
+    assert "WHERE (request_id IS NOT NULL)" in indexes["decisions_request_id"]
+    assert "USING brin" in indexes["decisions_decided_at"]
+    assert "WHERE (job_id IS NOT NULL)" in indexes["decisions_job"]
+    with psycopg.connect(postgres.dsn) as conn:
+        collations = conn.execute(
+            "SELECT a.attname, c.collname FROM pg_attribute a JOIN pg_collation c "
+            "ON c.oid = a.attcollation WHERE a.attrelid = 'decisions'::regclass "
+            "AND a.attname IN ('decision_id', 'request_id', 'job_id')"
+        ).fetchall()
+    assert {name for _, name in collations} == {"C"}, collations
+    assert [r["baseline"] for r in store.find("old-a")] == [BASELINE_DOC, None]
+    assert store.count() == 2

@@ -211,7 +211,8 @@ def test_two_workers_share_one_job_and_results_keep_input_order(
         job_id = _submit_path(client, settings, applicants(n, 8))
         final = wait_final(client, job_id, 180)
         assert final["state"] == "succeeded"
-        assert final["chunks_done"] == 20
+        # 18 chunks of 50,000 rows, then the last 100,000 rows in finer chunks (the tail)
+        assert final["chunks_done"] == final["chunks_total"] > 20
         _assert_exactly_once(client, job_id, n)
     results = settings.storage_dir / "jobs" / job_id / "results"
     by = [read_summary(path).worker for path in sorted(results.glob("part-*.parquet"))]

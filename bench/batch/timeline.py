@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--poll", type=float, default=0.1)
+    parser.add_argument("--poll", type=float, default=0.1, help="0: long polls (?wait=)")
     parser.add_argument("--model-uri")
     parser.add_argument("--tracking-uri", default="")
     args = parser.parse_args()
@@ -145,7 +145,8 @@ def main() -> None:
             ):
                 for _ in range(args.rounds):
                     submitted = time.time()
-                    run = run_job(api, path, args.rows, pids, poll=args.poll)
+                    wait = 0 if args.poll else 30
+                    run = run_job(api, path, args.rows, pids, poll=args.poll, wait=wait)
                     tasks = task_times(Redis.from_url(redis.url), run["job_id"], run["chunks"])
                     b = breakdown(tasks, submitted, submitted + run["seconds"])
                     print(json.dumps(b), flush=True)

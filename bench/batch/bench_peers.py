@@ -377,7 +377,8 @@ def main() -> None:
         + "\n\n'rest of tasks': a task's time in rq (start → end) outside `run_chunk` (job "
         "state calls, model look-up); 'gaps': a task's end → the same worker's next start "
         "(rq's bookkeeping and dequeue); 'tail': its last task's end → the client seeing the "
-        "job done (a status request waiting for the end). Load average at the end: "
+        "job done (a status request waiting for the end; below 0 when the client heard of the "
+        "end before rq stamped the last task's end). Load average at the end: "
         + ", ".join(f"{x:.2f}" for x in os.getloadavg())
         + "."
     )

@@ -84,15 +84,22 @@ def in_process(path: Path, out: Path, model: Any) -> tuple[float, float]:
     return seconds, sampler.stop()[0]
 
 
-def run_job(api: str, path: Path, rows: int, pids: list[int], poll: float = 0.02) -> dict[str, Any]:
+def run_job(
+    api: str, path: Path, rows: int, pids: list[int], poll: float = 0.02, wait: float = 0.0
+) -> dict[str, Any]:
+    """Submit ``path`` and poll its status every ``poll`` seconds, or with ``wait`` ask
+    the API to answer once the job has ended (long polls of up to ``wait`` seconds)."""
     sampler = RssSampler(pids)
     sampler.start()
     with httpx.Client(base_url=api, timeout=60) as http:
         started = time.perf_counter()
         job = http.post("/api/v1/jobs", json={"path": str(path)}).raise_for_status().json()
+        params = {"wait": wait} if wait else {}
         while job["state"] not in ("succeeded", "failed", "cancelled"):
-            time.sleep(poll)
-            job = http.get(f"/api/v1/jobs/{job['job_id']}").raise_for_status().json()
+            if not wait:
+                time.sleep(poll)
+            job = http.get(f"/api/v1/jobs/{job['job_id']}", params=params)
+            job = job.raise_for_status().json()
         seconds = time.perf_counter() - started
     peaks = sampler.stop()
     if job["state"] != "succeeded" or job["rows_done"] != rows:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -44,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from redis import Redis  # noqa: E402
 
 from bench.batch.bench_batch import CHUNK_ROWS, ROW_GROUP, generate, run_job  # noqa: E402
 from bench.batch.harness import (  # noqa: E402
@@ -53,6 +55,7 @@ from bench.batch.harness import (  # noqa: E402
     service_env,
     workers,
 )
+from bench.batch.timeline import breakdown, markdown, task_times  # noqa: E402
 from bench.common import write_results  # noqa: E402
 from tests.support.processes import RedisServer  # noqa: E402
 
@@ -61,7 +64,7 @@ RUNNER = Path(__file__).resolve().parent / "dask_runner.py"
 TOLERANCE = 1e-6
 WORKERS = 2
 RSS_LIMIT_MIB = 600
-POLL_SECONDS = 0.1  # status polls while our job runs (each costs the API ~2 ms of CPU)
+WAIT_SECONDS = 30.0  # the client's status requests wait for the job's end (long polls)
 
 
 def cpu_by_role() -> dict[str, float]:
@@ -81,11 +84,14 @@ def cpu_by_role() -> dict[str, float]:
     return totals
 
 
-def run_ours(api: str, path: Path, rows: int, pids: list[int]) -> dict[str, Any]:
+def run_ours(api: str, redis_url: str, path: Path, rows: int, pids: list[int]) -> dict[str, Any]:
     before = cpu_by_role()
-    run = run_job(api, path, rows, pids, poll=POLL_SECONDS)
+    submitted = time.time()
+    run = run_job(api, path, rows, pids, wait=WAIT_SECONDS)
     after = cpu_by_role()
     run["cpu_s"] = {role: round(after[role] - before[role], 2) for role in before}
+    tasks = task_times(Redis.from_url(redis_url), run["job_id"], run["chunks"])
+    run["timeline"] = breakdown(tasks, submitted, submitted + run["seconds"])
     return run
 
 
@@ -247,7 +253,7 @@ def bench(
                 order = ("ours", "dask") if i % 2 == 0 else ("dask", "ours")
                 for side in order:
                     if side == "ours":
-                        ours.append(run_ours(api, path, rows, pids))
+                        ours.append(run_ours(api, redis.url, path, rows, pids))
                     else:
                         theirs.append(run_dask(python, spec, path, work / "dask-out", chunk_rows))
                     time.sleep(1)  # let the page cache writeback of one side settle
@@ -296,6 +302,7 @@ def summarise(rows: int, runs: dict[str, Any]) -> list[dict[str, Any]]:
         r["vs_dask"] = round(dask["seconds"] / r["seconds"], 2)
         r["seconds"] = round(r["seconds"], 2)
     out[0]["stage_cpu_s_per_1m_rows"] = runs["stages"]
+    out[0]["timeline"] = ours["timeline"]
     check = runs["checks"][-1]
     out[0]["outputs_equal"] = out[1]["outputs_equal"] = (
         f"max |Δp| {check['max_abs_diff']:.1e}, {check['identical']:,}/{check['rows']:,} identical"
@@ -336,8 +343,9 @@ def main() -> None:
         f"than {TOLERANCE:g} fails the run. Peak RSS sampled every 50 ms (each worker; the "
         "Dask process). Rounds alternate which side goes first; the best round per side "
         "counts, `runs_s` lists every round. `cpu_s`: CPU seconds (user + system) of the "
-        "best round by process (ours: the workers, the API answering status polls every "
-        f"{POLL_SECONDS:g} s, Redis, and the benchmark client polling and sampling RSS). "
+        "best round by process (ours: the workers, the API answering the client's status "
+        "requests, which wait for the job's end (`?wait=`), Redis, and the benchmark client "
+        "sampling RSS). "
         "Target: ours ≥ Dask rows/s at 10^7 rows, "
         f"worker RSS ≤ {RSS_LIMIT_MIB} MiB."
     )
@@ -364,6 +372,15 @@ def main() -> None:
         + "\n".join(f"| {stage} | {seconds} |" for stage, seconds in stages.items())
         + f"\n| total (without the predict line) | "
         f"{round(sum(v for k, v in stages.items() if k != 'of which predict'), 3)} |"
+        + "\n\n"
+        + markdown(rows[0]["timeline"])
+        + "\n\n'rest of tasks': a task's time in rq (start → end) outside `run_chunk` (job "
+        "state calls, model look-up); 'gaps': a task's end → the same worker's next start "
+        "(rq's bookkeeping and dequeue); 'tail': its last task's end → the client seeing the "
+        "job done (a status request waiting for the end; below 0 when the client heard of the "
+        "end before rq stamped the last task's end). Load average at the end: "
+        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        + "."
     )
     print(write_results(args.name, rows, columns, notes, after))
 

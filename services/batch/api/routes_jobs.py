@@ -15,6 +15,8 @@ from services.batch.api.uploads import FORMAT_PATTERN, HttpSubmission
 from services.batch.service.submit import Submitted, accept
 from services.batch.service.views import JobStatus
 
+MAX_WAIT_SECONDS = 30.0  # the longest a status request may wait for its job to end
+
 router = APIRouter(prefix="/api/v1", tags=["jobs"], dependencies=[Depends(require_key)])
 
 FILE = {"type": "string", "format": "binary"}
@@ -121,8 +123,21 @@ def recent(
     responses=error_responses(404),
     summary="Job status and progress (alias)",
 )
-def status(job_id: JobId, service: ServiceDep, caller: Caller) -> JobStatus:
-    return service.status(job_id, caller)
+def status(
+    job_id: JobId,
+    service: ServiceDep,
+    caller: Caller,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="answer once the job has ended, or after this many seconds "
+            "(a long poll; 0: at once)",
+        ),
+    ] = 0.0,
+) -> JobStatus:
+    return service.status(job_id, caller, wait)
 
 
 @router.post(

@@ -4,7 +4,10 @@ A Parquet input whose row groups are at most twice the chunk size is used in pla
 chunk is a run of whole row groups of about ``chunk_rows`` rows, read straight from the
 file by the worker (no copy). One with huge row groups is split by a task into part files
 of exactly ``chunk_rows`` rows. The plan depends only on the file and ``chunk_rows``, so
-it can be rebuilt identically. Results download as one Parquet file, a row group per chunk.
+it can be rebuilt identically. In a long input the rows of the last ``TAIL_CHUNKS`` chunks
+are cut finer (chunks a ``TAIL_DIVISOR``-th as long, still whole row groups), so the
+workers run out of work together instead of one scoring a full chunk while the others
+wait. Results download as one Parquet file, a row group per chunk.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from services.batch.formats.base import Features, InputFormat, ResultFiles
 
 MAGIC = b"PAR1"
 MAX_GROUP_FACTOR = 2  # a row group up to this many chunks long is scored as one chunk
+TAIL_CHUNKS = 2  # the rows of the last this many chunks are cut into finer chunks ...
+TAIL_DIVISOR = 4  # ... this many times shorter (a row group at the least) ...
+TAIL_MIN_CHUNKS = 8  # ... in inputs longer than this many chunks
 BATCH_ROWS = 65_536  # rows per record batch when a split streams the file
 
 
@@ -88,14 +94,24 @@ def plan_parquet(path: Path, chunk_rows: int) -> list[ChunkSpec] | None:
         return None
     chunks: list[ChunkSpec] = []
     start, offset, rows = 0, 0, 0
+    tail_from = tail_start(sum(sizes), chunk_rows)
+    fine = max(1, chunk_rows // TAIL_DIVISOR)
     for group, size in enumerate(sizes):
-        if rows and rows + size > chunk_rows:
+        target = chunk_rows if offset + rows < tail_from else fine
+        if rows and rows + size > target:
             chunks.append(ChunkSpec(len(chunks), str(path), offset, rows, (start, group)))
             start, offset, rows = group, offset + rows, 0
         rows += size
     if rows:
         chunks.append(ChunkSpec(len(chunks), str(path), offset, rows, (start, len(sizes))))
     return chunks
+
+
+def tail_start(total_rows: int, chunk_rows: int) -> int:
+    """The row from which chunks are cut finer (``total_rows``: none are)."""
+    if total_rows <= TAIL_MIN_CHUNKS * chunk_rows:
+        return total_rows
+    return total_rows - TAIL_CHUNKS * chunk_rows
 
 
 def parquet_batches(path: Path, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from services.batch import formats
-from services.batch.domain import JobState
+from services.batch.domain import ACTIVE, JobState
 from services.batch.formats import ResultFiles
 from services.batch.service.results import result_page
 from services.batch.service.rows import save_rows
@@ -147,8 +147,17 @@ class BatchService:
     def band_names(self) -> list[str]:
         return [band.name for band in self.contract.risk_bands] if self.contract else []
 
-    def status(self, job_id: str, caller: str | None = None) -> JobStatus:
-        return job_status(job_id, self.record(job_id, caller), bands=self.band_names)
+    def status(self, job_id: str, caller: str | None = None, wait: float = 0.0) -> JobStatus:
+        """The job's status; with ``wait`` seconds, once it has ended or the wait is over
+        (whichever comes first: a long poll that learns of the end when it happens)."""
+        current = job_status(job_id, self.record(job_id, caller), bands=self.band_names)
+        if wait <= 0 or current.state not in ACTIVE:
+            return current
+        with self.backend.store.watch_close(job_id) as closed:
+            current = self.status(job_id, caller)  # read after subscribing
+            if current.state not in ACTIVE or not closed(wait):
+                return current
+        return self.status(job_id, caller)
 
     def cancel(self, job_id: str, caller: str | None = None) -> JobStatus:
         self.record(job_id, caller)

@@ -4,7 +4,8 @@ Every script takes the same keys: the job hash, the set of done chunk indices, t
 chunk specs and the global stats hash. A chunk counts once (``SADD`` decides), and the
 job is closed exactly once: by the chunk (or the seal of a split) that completes it,
 whichever worker runs it. Closing sets the final state, counts it in the stats and starts
-the result TTL on the job's keys. Replies are ``{outcome, state}``.
+the result TTL on the job's keys, and publishes the final state on ``<job key>:closed`` (for
+status requests waiting for the job to end). Replies are ``{outcome, state}``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ local function close(state, now, ttl, err)
   if err ~= '' then redis.call('HSET', KEYS[1], 'error', err) end
   redis.call('HINCRBY', KEYS[4], 'entered:' .. state, 1)
   for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end
+  redis.call('PUBLISH', KEYS[1] .. ':closed', state)
   return state
 end
 

@@ -6,7 +6,9 @@ either fully queued or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from redis import Redis, WatchError
@@ -131,6 +133,26 @@ class RedisJobStore:
             if m.idempotency:
                 pipe.set(self.idempotency_key(m.idempotency), m.job_id, ex=ttl, nx=True)
             pipe.execute()
+
+    @contextmanager
+    def watch_close(self, job_id: str) -> Iterator[Callable[[float], bool]]:
+        """Listen for the job being closed (the scripts publish it); yields
+        ``wait(seconds)``, True once the close is heard. Read the job's state inside the
+        block, after subscribing, so a close in between is not missed."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(f"{self.job_key(job_id)}:closed")
+
+            def wait(seconds: float) -> bool:
+                deadline = time.monotonic() + seconds
+                while (left := deadline - time.monotonic()) > 0:
+                    if pubsub.get_message(timeout=left) is not None:
+                        return True
+                return False
+
+            yield wait
+        finally:
+            pubsub.close()
 
     def begin(self, job_id: str, index: int | None) -> tuple[str, ChunkSpec | None, str | None]:
         """Mark the job running; return its state, the chunk's spec and the id column."""

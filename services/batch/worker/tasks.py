@@ -64,7 +64,12 @@ def score_chunk(job_id: str, index: int) -> dict[str, Any]:
     observe_chunk(summary, "skipped" if summary.skipped else "scored")
     if outcome == "finished":
         closed(ctx, job_id, final)
-    return {"rows": summary.rows, "skipped": summary.skipped, "outcome": outcome}
+    return {
+        "rows": summary.rows,
+        "skipped": summary.skipped,
+        "outcome": outcome,
+        "seconds": round(summary.seconds, 4),
+    }
 
 
 def job_model(ctx: WorkerContext, job_id: str, uri: str) -> LoadedModel | None:

@@ -167,3 +167,34 @@ def test_unknown_job_ids_are_404_and_malformed_ones_422(api: TestClient) -> None
     assert api.get(f"/api/v1/jobs/{'0' * 32}").status_code == 404
     assert api.get("/api/v1/jobs/../../etc").status_code in (404, 422)
     assert api.get("/api/v1/jobs/not-a-job").status_code == 422
+
+
+def test_a_status_request_can_wait_for_the_job_to_end(
+    api: TestClient, settings: BatchSettings, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    import threading
+    import time
+
+    from services.batch.domain import JobState
+    from services.batch.state.backend import Backend
+
+    job = api.post("/api/v1/jobs", json=_rows(applicants(100, 1))).json()
+    url = f"/api/v1/jobs/{job['job_id']}"
+    started = time.monotonic()
+    still = api.get(url, params={"wait": 0.5}).json()  # no worker: the wait runs out
+    assert still["state"] == "queued"
+    assert time.monotonic() - started >= 0.5
+    store = Backend.connect(settings).store
+    closer = threading.Timer(
+        0.5, store.close, (job["job_id"], JobState.CANCELLED, settings.result_ttl_seconds)
+    )
+    closer.start()
+    started = time.monotonic()
+    ended = api.get(url, params={"wait": 20}).json()  # answered when the job is closed
+    closer.join()
+    assert ended["state"] == "cancelled"
+    assert time.monotonic() - started < 10
+    started = time.monotonic()
+    assert api.get(url, params={"wait": 20}).json()["state"] == "cancelled"  # ended: at once
+    assert time.monotonic() - started < 5
+    assert api.get(url, params={"wait": 31}).status_code == 422

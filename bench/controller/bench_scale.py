@@ -533,9 +533,12 @@ def main() -> None:
         f"{'/'.join(map(str, opts.steps))} %, interval {opts.interval:g} s, minRequests "
         f"{opts.min_requests}, {opts.failing:.0%} failing candidates (canary 5xx 20 %); real "
         f"Prometheus scraping every {opts.scrape}; per rollout 2 stable + 2 canary pods x 25 "
-        f"series. Versions: {found}. Machine: 2 cores shared with other work; the "
-        "control plane, Prometheus, the exporter and the fake kubelet run beside the "
-        "controller. Columns: see the module docstring of bench/controller/bench_scale.py."
+        f"series; {args.candidates} candidate versions of one registered model (rollout i "
+        f"rolls out version i mod {args.candidates}, so the MLflow tags spread over "
+        f"{args.candidates} versions). Versions: {found}. Machine: 2 cores shared with "
+        "other work; the control plane, Prometheus, the exporter and the fake kubelet run "
+        "beside the controller. Columns: see the module docstring of "
+        "bench/controller/bench_scale.py."
     )
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         base = args.workdir or Path(tmp)

@@ -205,7 +205,7 @@ def controller_scale(data: Json) -> Iterator[Row]:
             f"{r['rollouts']} rollouts, real Prometheus",
             figure,
             target,
-            _ran(data),
+            str(r.get("ran") or _ran(data))[:16],  # a row can be older than the file
         )
 
 

@@ -133,7 +133,8 @@ def set_mirror(t: Target, a: act.SetMirror) -> None:
 def scale_canary_down(t: Target, a: act.ScaleCanaryDown) -> None:
     name = t.spec.canary_name
     t.delete_owned(HPAS, name)
-    if t.owned(DEPLOYMENTS, name) is not None:
+    canary = t.owned(DEPLOYMENTS, name)
+    if canary is not None and canary["spec"].get("replicas") != 0:  # absent: 1
         t.runtime.kube.patch(DEPLOYMENTS, t.ns, name, {"spec": {"replicas": 0}})
 
 

@@ -73,12 +73,13 @@ class ModelRegistry:
         except Exception as exc:  # any store error: retried at the next tick
             raise RegistryError(f"cannot move {name}@{alias} to v{version}: {exc}") from exc
 
-    def tag(self, name: str, version: str, tags: dict[str, str]) -> None:
-        """Tag a version; any store error (e.g. the SQL store's IntegrityError when two
+    def tag(self, name: str, version: str, tags: dict[str, str]) -> int:
+        """Tag a version, writing only the tags it does not already hold (returns how many
+        were written); any store error (e.g. the SQL store's IntegrityError when two
         writers tag the same version at once) is a ``RegistryError``: the handler retries
         it at the next tick, not after kopf's default minute."""
         try:
-            _tag_version(self.tracking_uri, name, version, tags)
+            return _tag_version(self.tracking_uri, name, version, tags)
         except Exception as exc:
             raise RegistryError(f"cannot tag {name} v{version}: {exc}") from exc
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from loguru import logger
 
-from controller.builders import Owner, controlled_by
+from controller.builders import Owner, controlled_by, in_place
 from controller.kube import BY_KIND, Resource
 from controller.runtime import Runtime
 from controller.spec import RolloutSpec
@@ -55,8 +55,11 @@ class Target:
         return found
 
     def apply_owned(self, obj: Obj) -> Obj:
-        """Server-side apply of a canary object, after the ownership check."""
-        self.owned(BY_KIND[obj["kind"]], obj["metadata"]["name"])
+        """Server-side apply of a canary object, after the ownership check; skipped (the
+        object read is returned) when the object already holds every field of ``obj``."""
+        found = self.owned(BY_KIND[obj["kind"]], obj["metadata"]["name"])
+        if found is not None and in_place(found, obj):
+            return found
         return self.runtime.kube.apply(obj)
 
     def delete_owned(self, res: Resource, name: str) -> bool:

@@ -67,7 +67,7 @@ def run(count: int, steps: list[int]) -> dict[str, Any]:
     build_if_missing(["kube-apiserver"])
     with tempfile.TemporaryDirectory() as tmp, ControlPlane() as cp:
         admin = prepare_cluster(cp)
-        tracking, candidate = models(Path(tmp))
+        tracking, (candidate,) = models(Path(tmp))
         settings = ControllerSettings(
             tick_seconds=1.0,
             metrics_port=0,

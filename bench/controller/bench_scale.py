@@ -87,6 +87,8 @@ COLUMNS = [
     "analyses",
     "api_per_analysis",
     "api_per_reconcile",
+    "api_writes_per_analysis",
+    "mlflow_writes_per_analysis",
     "promql_per_analysis",
     "prom_http_per_analysis",
     "query_p99_ms",
@@ -224,11 +226,13 @@ def rollout_body(app: str, candidate: str, prom_url: str, opts: Options) -> dict
     )
 
 
-def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path) -> dict[str, Any]:
+def run(
+    count: int, tracking: str, candidates: list[str], opts: Options, workdir: Path
+) -> dict[str, Any]:
     build_if_missing(["kube-apiserver"])
     load = os.getloadavg()
     workdir.mkdir(parents=True, exist_ok=True)
-    rollouts = plan(count, opts.failing)
+    rollouts = plan(count, opts.failing, candidates)
     failing = {f"mro-{r.app}": r.failing for r in rollouts}
     names = list(failing)
     children = Processes()
@@ -311,8 +315,9 @@ def run(count: int, tracking: str, candidate: str, opts: Options, workdir: Path)
                 sampler.sample()
                 rss_start, cpu_start = sampler.rss_peak, sampler.cpu()
                 started = time.perf_counter()
-                for app in (r.app for r in rollouts):
-                    admin.apply(rollout_body(app, candidate, prom.url, opts))
+                for r in rollouts:
+                    version = r.canary_version or candidates[0]
+                    admin.apply(rollout_body(r.app, version, prom.url, opts))
                 items = wait_verdicts(admin, names, sampler, started + opts.timeout)
                 wall = time.perf_counter() - started
                 cpu = sampler.cpu() - cpu_start
@@ -406,6 +411,7 @@ def figures(
     ]
     reactions = [r for r in (rollback_reaction(s) for s in statuses.values()) if r is not None]
     walls, reconciles = stats["reconcile_wall_s"], len(stats["reconcile_wall_s"])
+    mlflow: dict[str, int] = stats.get("mlflow_calls") or {}
     per = max(analyses, 1)
     reasons = Counter(
         f"{s.get('phase')}: {(s.get('lastAnalysis') or {}).get('reason', '-')}"
@@ -434,6 +440,16 @@ def figures(
             k: round(v / max(reconciles, 1), 2)
             for k, v in sorted(stats["api_calls"].items(), key=lambda kv: -kv[1])
         },
+        "api_writes_per_analysis": round(
+            sum(v for k, v in stats["api_calls"].items() if not k.startswith("GET ")) / per, 2
+        ),
+        "mlflow_writes_per_analysis": round(
+            sum(mlflow.get(k, 0) for k in ("set_model_version_tag", "set_registered_model_alias"))
+            / per,
+            2,
+        ),
+        "mlflow_tags_asked_per_analysis": round(stats.get("mlflow_tags_asked", 0) / per, 2),
+        "mlflow_calls_per_analysis": {k: round(v / per, 2) for k, v in sorted(mlflow.items())},
         "promql_per_analysis": round(stats["prometheus_queries"] / per, 2),
         "prom_http_per_analysis": round(
             (stats["prometheus_queries"] + stats["prometheus_probes"]) / per, 2
@@ -491,6 +507,12 @@ def main() -> None:
     parser.add_argument("--tick", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=8, help="CONTROLLER_WORKERS")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=50,
+        help="candidate versions registered; rollout i rolls out version i mod this",
+    )
     parser.add_argument("--sample", action="store_true", help="stack samples (diagnosis)")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -511,15 +533,18 @@ def main() -> None:
         f"{'/'.join(map(str, opts.steps))} %, interval {opts.interval:g} s, minRequests "
         f"{opts.min_requests}, {opts.failing:.0%} failing candidates (canary 5xx 20 %); real "
         f"Prometheus scraping every {opts.scrape}; per rollout 2 stable + 2 canary pods x 25 "
-        f"series. Versions: {found}. Machine: 2 cores shared with other work; the "
-        "control plane, Prometheus, the exporter and the fake kubelet run beside the "
-        "controller. Columns: see the module docstring of bench/controller/bench_scale.py."
+        f"series; {args.candidates} candidate versions of one registered model (rollout i "
+        f"rolls out version i mod {args.candidates}, so the MLflow tags spread over "
+        f"{args.candidates} versions). Versions: {found}. Machine: 2 cores shared with "
+        "other work; the control plane, Prometheus, the exporter and the fake kubelet run "
+        "beside the controller. Columns: see the module docstring of "
+        "bench/controller/bench_scale.py."
     )
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         base = args.workdir or Path(tmp)
-        tracking, candidate = models(base / "mlflow")
+        tracking, candidates = models(base / "mlflow", args.candidates)
         for count in (int(n) for n in args.rollouts.split(",")):
-            row = run(count, tracking, candidate, opts, base / f"n{count}")
+            row = run(count, tracking, candidates, opts, base / f"n{count}")
             print(json.dumps(row), flush=True)
             row["versions"] = found  # the JSON's copy of the notes' versions
             rows.append(row)  # written after every N: a later N cut short keeps the rest

@@ -37,6 +37,48 @@ def call_key(method: str, path: str) -> str:
     return f"{method} {'/'.join(shape)}"
 
 
+class RegistryTally:
+    """Counts the MLflow client calls of the process by method (``install`` wraps them on
+    ``MlflowClient``) and the tags the controller's decisions asked for (``wrap_tag``)."""
+
+    METHODS = (
+        "get_model_version",
+        "get_model_version_by_alias",
+        "set_model_version_tag",
+        "set_registered_model_alias",
+    )
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.tags_asked = 0
+        self._lock = threading.Lock()
+
+    def _count(self, name: str, inner: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.calls[name] += 1
+            return inner(*args, **kwargs)
+
+        return counted
+
+    def install(self) -> RegistryTally:
+        from mlflow import MlflowClient
+
+        for name in self.METHODS:
+            setattr(MlflowClient, name, self._count(name, getattr(MlflowClient, name)))
+        return self
+
+    def wrap_tag(self, registry: Any) -> None:
+        inner = registry.tag
+
+        def tag(name: str, version: str, tags: dict[str, str]) -> Any:
+            with self._lock:
+                self.tags_asked += len(tags)
+            return inner(name, version, tags)
+
+        registry.tag = tag
+
+
 class CountingKube(Kube):
     """``Kube`` counting every request by ``call_key`` (thread-safe)."""
 

@@ -21,7 +21,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def pages(plan: dict[str, Any]) -> list[Page]:
-    rollouts = [Rollout(r["app"], bool(r["failing"])) for r in plan["rollouts"]]
+    rollouts = [
+        Rollout(r["app"], bool(r["failing"]), r.get("canary_version")) for r in plan["rollouts"]
+    ]
     rates = Rates(**plan.get("rates", {}))
     return [Page.build(shard, rates) for shard in shards(rollouts, int(plan["perShard"]))]
 

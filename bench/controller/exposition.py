@@ -34,6 +34,7 @@ PSI, DRIFT_SAMPLES = 0.02, 1000.0
 class Rollout:
     app: str  # the target Deployment (``spec.prometheus.selector`` = {"app": app})
     failing: bool = False
+    canary_version: str | None = None  # its candidate's version (None: ``Rates``')
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _pods(rollout: Rollout, rates: Rates) -> Iterator[tuple[dict[str, str], floa
         ("stable", rates.stable_version, rates.stable_rps, HEALTHY_ERROR_SHARE),
         (
             "canary",
-            rates.canary_version,
+            rollout.canary_version or rates.canary_version,
             rates.canary_rps,
             FAILING_ERROR_SHARE if rollout.failing else HEALTHY_ERROR_SHARE,
         ),
@@ -177,11 +178,16 @@ def shards(rollouts: Sequence[Rollout], per_shard: int) -> list[list[Rollout]]:
     return [list(rollouts[i : i + per_shard]) for i in range(0, len(rollouts), per_shard)]
 
 
-def plan(count: int, failing_share: float) -> list[Rollout]:
+def plan(count: int, failing_share: float, candidates: Sequence[str] = ()) -> list[Rollout]:
     """``count`` rollouts, every ``1/failing_share``-th one failing (spread evenly, so
-    each shard and each moment of creation holds both kinds)."""
+    each shard and each moment of creation holds both kinds); rollout ``i`` rolls out
+    ``candidates[i % len(candidates)]`` (none given: ``Rates.canary_version``)."""
     if not 0 <= failing_share <= 1:
         raise ValueError("failing_share must be within 0..1")
     failing = round(count * failing_share)
     chosen = {round(i * count / failing) for i in range(failing)} if failing else set()
-    return [Rollout(f"w{i:04d}", i in chosen) for i in range(count)]
+    pool = list(candidates)
+    return [
+        Rollout(f"w{i:04d}", i in chosen, pool[i % len(pool)] if pool else None)
+        for i in range(count)
+    ]

@@ -63,9 +63,10 @@ def prepare_cluster(cp: ControlPlane) -> Kube:
     return Kube(cp.client(), "bench")
 
 
-def models(folder: Path) -> tuple[str, str]:
-    """A tracking store in ``folder`` with ``bench-model`` v1 (stable) and a second version
-    of the same run (the candidate); returns (tracking URI, candidate version)."""
+def models(folder: Path, candidates: int = 1) -> tuple[str, list[str]]:
+    """A tracking store in ``folder`` with ``bench-model`` v1 (stable) and ``candidates``
+    more versions of the same run (the candidates; registering one is a few ms, they share
+    the run's artifacts and contract); returns (tracking URI, candidate versions)."""
     from services.core.registry import client
     from tests.support.models import tracking_uri_for, train_quick
 
@@ -73,8 +74,11 @@ def models(folder: Path) -> tuple[str, str]:
     trained = train_quick(uri, "default", model_name=MODEL)
     mlflow_client = client(uri)
     first = mlflow_client.get_model_version(MODEL, trained.summary.version)
-    second = mlflow_client.create_model_version(MODEL, str(first.source), first.run_id)
-    return uri, str(second.version)
+    made = [
+        mlflow_client.create_model_version(MODEL, str(first.source), first.run_id)
+        for _ in range(max(1, candidates))
+    ]
+    return uri, [str(version.version) for version in made]
 
 
 def phases(kube: Kube, names: list[str]) -> list[str | None]:

@@ -20,7 +20,12 @@ from types import FrameType
 
 from prometheus_client import REGISTRY
 
-from bench.controller.counting import CountingKube, MetricsTally, counting_factory
+from bench.controller.counting import (
+    CountingKube,
+    MetricsTally,
+    RegistryTally,
+    counting_factory,
+)
 from bench.controller.harness import Meter
 from bench.controller.sampler import StackSampler
 from controller.runtime import build_runtime
@@ -40,6 +45,8 @@ def main() -> None:
     runtime = build_runtime(settings)
     kube = runtime.kube = CountingKube.like(runtime.kube)
     tally = MetricsTally()
+    mlflow = RegistryTally().install()
+    mlflow.wrap_tag(runtime.registry)
     runtime.metrics_source = counting_factory(runtime.metrics_source, tally)
     meter = Meter().install()
     threads = ("ThreadPool", "reads", "promql")  # kopf's executor and the runtime's pools
@@ -72,6 +79,8 @@ def main() -> None:
             "prometheus_online_calls": tally.probes,
             "prometheus_queries": tally.queries,
             "prometheus_query_s": tally.seconds,
+            "mlflow_calls": dict(mlflow.calls),
+            "mlflow_tags_asked": mlflow.tags_asked,
             "idle_ticks": REGISTRY.get_sample_value("modelrollout_controller_idle_ticks_total"),
             "workers": settings.workers,
         }

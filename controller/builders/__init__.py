@@ -1,6 +1,6 @@
 """Pure builders of Kubernetes objects and patches (no I/O): see ``workloads``, ``routing``."""
 
-from controller.builders.meta import Owner, controlled_by, env_value
+from controller.builders.meta import Owner, controlled_by, env_value, in_place
 from controller.builders.routing import (
     canary_ingress,
     ingress_mirror,
@@ -31,6 +31,7 @@ __all__ = [
     "controlled_by",
     "env_value",
     "hpa_floor_patch",
+    "in_place",
     "ingress_mirror",
     "ingress_mirror_patch",
     "ingress_weight",

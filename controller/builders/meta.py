@@ -80,3 +80,33 @@ def with_env(item: Obj, values: dict[str, str]) -> Obj:
     env = [e for e in item.get("env") or [] if e.get("name") not in values]
     item["env"] = env + [{"name": key, "value": value} for key, value in values.items()]
     return item
+
+
+def _holds(found: Obj | None, wanted: Obj) -> bool:
+    return all((found or {}).get(key) == value for key, value in wanted.items())
+
+
+def in_place(found: Obj, built: Obj) -> bool:
+    """Whether an apply of the built object ``built`` would change nothing in ``found``:
+    its labels and annotations present with the same values, its owner references the
+    same, and each field it sets under ``spec`` (or another top-level field) exactly equal,
+    nested values included. Fields only ``found`` has (set by the server or by others) do
+    not count; a value the server defaulted inside one of ours, or a nested field an earlier
+    apply set and this one drops, makes it ``False`` (then it is applied, as always). Meant
+    for builders that always set the same top-level ``spec`` fields (``canary_hpa``)."""
+    meta, have = built.get("metadata") or {}, found.get("metadata") or {}
+    if not _holds(have.get("labels"), meta.get("labels") or {}):
+        return False
+    if not _holds(have.get("annotations"), meta.get("annotations") or {}):
+        return False
+    if meta.get("ownerReferences") != have.get("ownerReferences"):
+        return False
+    for key, value in built.items():
+        if key in ("apiVersion", "kind", "metadata"):
+            continue
+        if isinstance(value, dict) and isinstance(found.get(key), dict):
+            if not _holds(found[key], value):
+                return False
+        elif found.get(key) != value:
+            return False
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -96,7 +97,19 @@ def aliases_of(tracking_uri: str, name: str, version: str) -> list[str]:
     return sorted(client(tracking_uri).get_model_version(name, version).aliases)
 
 
-def tag_version(tracking_uri: str, name: str, version: str, tags: dict[str, str]) -> None:
+def changed_tags(current: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """The tags of ``wanted`` that ``current`` does not already hold with the same value."""
+    return {key: value for key, value in wanted.items() if current.get(key) != value}
+
+
+def tag_version(tracking_uri: str, name: str, version: str, tags: dict[str, str]) -> int:
+    """Give the version ``tags`` (other tags are left as they are); returns how many were
+    written. MLflow sets one tag per call, so with more than one tag the version's tags are
+    read once and only those missing or different are set (a repeated decision, or tags
+    another writer already set, write nothing). A single tag is set without the read."""
     mlflow_client = client(tracking_uri)
-    for key, value in tags.items():
+    current = mlflow_client.get_model_version(name, version).tags if len(tags) > 1 else {}
+    changed = changed_tags(current or {}, tags)
+    for key, value in changed.items():
         mlflow_client.set_model_version_tag(name, version, key, value)
+    return len(changed)

@@ -73,6 +73,21 @@ def test_alias_moves_and_the_decision_record_is_tagged(
     assert {k: tags[k] for k in record} == record
 
 
+def test_tags_already_on_the_version_are_not_written_again(
+    registry: ModelRegistry, rollout_models: RolloutModels
+) -> None:
+    """A repeated decision (the status write failed after the tags) writes no tag; a
+    changed one writes only what differs, and the version ends with the same tags."""
+    name, store = rollout_models.name, client(registry.tracking_uri)
+    first = {"rollout.verdict": "promoted", "rollout.reason": "Promoted", "rollout.analyses": "2"}
+    registry.tag(name, "2", first)
+    assert registry.tag(name, "2", first) == 0
+    second = {**first, "rollout.analyses": "3", "rollout.stable_version": "1"}
+    assert registry.tag(name, "2", second) == 2
+    tags = store.get_model_version(name, "2").tags
+    assert {k: tags[k] for k in second} == second
+
+
 def test_a_store_error_on_a_write_is_a_registry_error(
     registry: ModelRegistry, rollout_models: RolloutModels
 ) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from controller.builders import Owner, canary_hpa, in_place
 from controller.kube import (
     DEPLOYMENTS,
     EVENTS,
@@ -280,6 +281,23 @@ def test_rbac_is_least_privilege(cp: ControlPlane, verb: str, resource: str, all
 
 
 # ------------------------------------------------------------------ whole rollouts
+
+
+def test_an_applied_canary_hpa_is_in_place_as_the_server_returns_it(admin: Kube) -> None:
+    """What ``Target.apply_owned`` relies on to skip an apply: the HPA the API server
+    stores holds every field ``canary_hpa`` sets (no server default inside them), and
+    other bounds do not."""
+    owner = Owner("in-place", NS, "uid-in-place")
+    spec = RolloutSpec.model_validate(rollout("in-place", "in-place", "models:/m/2")["spec"])
+    built = canary_hpa(spec, owner, 1, 3)
+    admin.apply(built)
+    try:
+        found = admin.get(HPAS, NS, built["metadata"]["name"])
+        assert found is not None
+        assert in_place(found, built)
+        assert not in_place(found, canary_hpa(spec, owner, 2, 3))
+    finally:
+        admin.delete(HPAS, NS, built["metadata"]["name"])
 
 
 def _tags(h: Harness, version: str) -> dict[str, str]:

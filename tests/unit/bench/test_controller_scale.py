@@ -184,3 +184,13 @@ def test_breakdown_has_one_column_per_n() -> None:
     assert "| request | N=50 | N=250 |" in text
     assert "| GET deployments/{name} | 100.0 | 500.0 |" in text
     assert "| Progressing | 50 / 1.0 / 2.0 | 250 / 1.0 / 2.0 |" in text
+
+
+def test_rollouts_take_the_candidate_versions_in_turn() -> None:
+    from bench.controller.exposition import plan
+
+    found = plan(5, 0.2, ["2", "3"])
+    assert [r.canary_version for r in found] == ["2", "3", "2", "3", "2"]
+    assert [r.canary_version for r in plan(2, 0.0)] == [None, None]
+    page = Page.build([Rollout("a", canary_version="9")], Rates(pods=1))
+    assert 'model_version="9"' in page.render(10.0)

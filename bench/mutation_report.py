@@ -6,9 +6,10 @@ Writes ``bench/results/mutation.json`` and ``.md``: mutants, killed, survived, t
 and the rest (no tests, suspicious, skipped) per module, and the killed share — killed and
 timed-out mutants count as caught, the way mutmut scores them.
 
-``--merge RUN``: a run of some modules only (``mutmut run "module.*"``): the rows of the
-modules this run ran in full replace theirs in the existing report and are labelled
-``RUN``; every other row is kept as it was, with the label of the run it came from.
+``--merge RUN``: a run of some modules only (``mutmut run "module.*"``): a module's row
+is replaced when this run ran at least as many of its mutants as the row's run did
+(labelled ``RUN``, ``RUN, partial`` if some were not run); every other row is kept as it
+was, with the label of the run it came from.
 """
 
 from __future__ import annotations
@@ -81,16 +82,19 @@ def total(table: list[dict[str, Any]]) -> dict[str, Any]:
 def merge(
     previous: list[dict[str, Any]], current: list[dict[str, Any]], run: str
 ) -> list[dict[str, Any]]:
-    """``previous`` module rows with those ``current`` ran in full replaced and labelled
-    ``run`` (a module this run stopped in keeps its earlier row); the ``**all**`` row
-    recomputed over the result."""
+    """``previous`` module rows, each replaced by its ``current`` row when this run ran
+    at least as many of its mutants (labelled ``run``, and ``partial`` when some were not
+    run); the ``**all**`` row recomputed over the result."""
     by_module = {r["module"]: r for r in previous if r["module"] != "**all**"}
     for row in current:
         if row["module"] == "**all**":
             continue
-        ran = row["not_run"] == 0
-        if ran or row["module"] not in by_module:
-            by_module[row["module"]] = {**row, "run": run if ran else "-"}
+        done = row["mutants"] - row["not_run"]
+        before = by_module.get(row["module"])
+        if before is not None and (not done or done < before["mutants"] - before["not_run"]):
+            continue
+        label = (run + (", partial" if row["not_run"] else "")) if done else "-"
+        by_module[row["module"]] = {**row, "run": label}
     table = [by_module[m] for m in sorted(by_module)]
     return [*table, total(table)]
 

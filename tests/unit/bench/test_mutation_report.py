@@ -56,8 +56,21 @@ def test_a_partial_run_replaces_only_the_rows_of_the_modules_it_ran() -> None:
     assert table["controller.rollout.records"]["caught"] == "100.0%"
     assert table["controller.rollout.phases"]["run"] == "1"  # not run now: kept as it was
     assert table["controller.rollout.phases"]["timeout"] == 1
-    assert table["services.core.psi"]["run"] == "1"  # stopped in this run: kept
-    assert table["services.core.psi"]["no_tests"] == 1
+    assert table["services.core.psi"]["run"] == "2, partial"  # as many run: the newer
+    assert table["services.core.psi"]["no_tests"] == 0
     assert table["**all**"]["mutants"] == 5
-    assert table["**all**"]["killed"] == 2
-    assert table["**all**"]["caught"] == "75.0%"  # 2 killed + 1 timeout of the 4 run
+    assert table["**all**"]["killed"] == 3
+    assert table["**all**"]["caught"] == "100.0%"  # 3 killed + 1 timeout of the 4 run
+
+
+def test_a_partial_run_that_ran_more_of_a_module_replaces_its_row_marked_partial() -> None:
+    earlier = [{**r, "run": "1"} for r in rows(tally(OUTPUT.splitlines()))]
+    later = """\
+    services.core.psi.x_psi__mutmut_3: killed
+    services.core.psi.x_psi__mutmut_4: killed
+    services.core.psi.x_psi__mutmut_5: not checked
+"""
+    table = {r["module"]: r for r in merge(earlier, rows(tally(later.splitlines())), "2")}
+    assert table["services.core.psi"]["run"] == "2, partial"
+    assert table["services.core.psi"]["killed"] == 2
+    assert table["controller.rollout.records"]["run"] == "1"

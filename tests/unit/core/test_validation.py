@@ -140,3 +140,14 @@ def test_five_rows_are_shown_in_full_and_extra_columns_can_be_allowed() -> None:
     assert "unexpected column(s): note" in [
         str(i) for i in validate_frame(df, FEATURES[1:2]).issues
     ]
+
+
+def test_an_empty_frame_is_one_problem_named_exactly() -> None:
+    report = validate_frame(frame().iloc[0:0], FEATURES, target="default", id_column="id")
+    assert report.summary() == "1 problem(s) in 0 rows:\n  - no data rows"
+
+
+def test_absent_target_and_id_columns_are_reported_missing_not_checked() -> None:
+    df = frame().drop(columns=["default", "id"]).assign(zip=[1, 2, 3, 4], note=["x"] * 4)
+    found = messages(df)
+    assert found == ["missing column(s): default, id", "unexpected column(s): zip, note"]

@@ -151,7 +151,9 @@ def test_rollback_and_post_rollout_hooks_fire_once() -> None:
     calls = [a for a in rolled.actions if isinstance(a, CallWebhook)]
     assert [(c.name, c.type) for c in calls] == [("rollback", "rollback")]
     assert calls[0].status.phase is Phase.ROLLING_BACK
-    assert rolled.status.hook("rollback").state == "Sent"  # type: ignore[union-attr]
+    sent = rolled.status.hook("rollback")
+    assert sent is not None
+    assert (sent.state, sent.time) == ("Sent", NOW)  # when it was handed over
     failed = decide(rollout, rolled.status, readings(), NOW)
     assert failed.status.phase is Phase.FAILED
     assert [a.name for a in failed.actions if isinstance(a, CallWebhook)] == ["post-rollout"]

@@ -173,3 +173,27 @@ def test_statements_survive_the_json_round_trip(tmp_path: Path) -> None:
     assert loaded.feature("balance").reason == ReasonStatements(
         high="balance is high", low="balance is low", missing="balance is missing"
     )
+
+
+def test_a_lost_level_does_not_hide_a_reworded_statement_of_a_level_kept() -> None:
+    candidate = make_contract(
+        [
+            FeatureSpec(
+                name="student",
+                type="categorical",
+                levels=["Yes"],
+                reason=ReasonStatements(levels={"Yes": "Student: yes"}),
+            ),
+            *make_contract().features[1:],
+        ]
+    )
+    assert compatibility_issues(make_contract(), candidate) == [
+        "feature 'student' lost levels ['No']",
+        "feature 'student' reason statement 'level:Yes' changed: "
+        "'student is Yes' -> 'Student: yes'",
+    ]
+
+
+def test_an_unknown_feature_is_named_in_the_error() -> None:
+    with pytest.raises(KeyError, match="salary"):
+        make_contract().feature("salary")

@@ -119,3 +119,21 @@ def test_edges_lie_between_neighbouring_values() -> None:
     assert all(e % 1 == 0.5 for e in hist.edges)
     assert len(hist.edges) == 9
     assert hist.proportions[:10] == pytest.approx([0.1] * 10)
+
+
+def test_an_edge_on_a_sample_value_moves_up_to_the_midpoint_with_the_next_value() -> None:
+    # the median of 1..5 is the value 3 itself: the edge goes between 3 and 4
+    assert numeric_histogram(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), n_bins=2).edges == [3.5]
+
+
+def test_quantiles_on_the_largest_value_give_no_edge() -> None:
+    mostly_one = np.array([0.0] * 2 + [1.0] * 18)
+    hist = numeric_histogram(mostly_one)
+    assert hist.edges == [0.5]
+    assert hist.proportions == [0.1, 0.9, 0.0]
+
+
+def test_a_reference_with_no_values_has_no_edges_and_no_mass() -> None:
+    assert numeric_histogram(np.array([np.nan, np.nan])).edges == []
+    assert numeric_histogram(np.array([np.nan, np.nan])).proportions == [0.0, 1.0]
+    assert numeric_histogram(np.array([])).proportions == [0.0, 0.0]

@@ -86,3 +86,68 @@ def test_long_lists_are_truncated() -> None:
     (issue,) = [i for i in validate_frame(df, FEATURES, id_column="id", target="default").issues]
     assert issue.count == 12
     assert str(issue).endswith("(rows 1, 2, 3, 4, 5, … 7 more)")
+
+
+def test_bounds_are_inclusive_and_infinite_values_are_only_reported_as_infinite() -> None:
+    assert messages(frame(balance=[0.0, 10_000.0, 1.0, 2.0])) == []
+    assert messages(frame(balance=[-np.inf, np.inf, 1.0, 2.0])) == [
+        "balance: 2 infinite values (rows 1, 2)"
+    ]
+
+
+def test_a_missing_value_is_neither_a_non_number_nor_an_unknown_level() -> None:
+    nullable = [
+        FeatureSpec(name="student", type="categorical", levels=["No", "Yes"], nullable=True),
+        FeatureSpec(name="income", type="numeric", nullable=True),
+    ]
+    df = pd.DataFrame({"student": ["No", None, "Yes"], "income": [1.0, None, np.nan]})
+    assert validate_frame(df, nullable).ok
+
+
+def test_the_summary_lists_every_problem_under_a_count() -> None:
+    df = frame(balance=[-1.0, 2.0, 3.0, 4.0]).drop(columns=["income", "student"])
+    report = validate_frame(df, FEATURES, target="default", id_column="id")
+    assert report.summary() == (
+        "2 problem(s) in 4 rows:\n"
+        "  - missing column(s): student, income\n"
+        "  - balance: 1 values below min 0 (rows 1)"
+    )
+    with pytest.raises(DataValidationError) as raised:
+        report.raise_if_failed()
+    assert str(raised.value) == report.summary()
+    assert raised.value.report is report
+    clean = validate_frame(frame(), FEATURES, target="default", id_column="id")
+    assert clean.summary() == "4 rows valid"
+    clean.raise_if_failed()
+
+
+def test_an_issue_as_a_dict_keeps_its_column_rows_and_count() -> None:
+    (issue,) = validate_frame(
+        frame(balance=[-1.0, 2.0, -3.0, 4.0]), FEATURES[1:2], allow_extra=True
+    ).issues
+    assert issue.as_dict() == {
+        "column": "balance",
+        "message": "2 values below min 0",
+        "rows": [1, 3],
+        "count": 2,
+    }
+
+
+def test_five_rows_are_shown_in_full_and_extra_columns_can_be_allowed() -> None:
+    df = pd.DataFrame({"balance": [-1.0] * 5, "note": ["x"] * 5})
+    (issue,) = validate_frame(df, FEATURES[1:2], allow_extra=True).issues
+    assert str(issue) == "balance: 5 values below min 0 (rows 1, 2, 3, 4, 5)"
+    assert "unexpected column(s): note" in [
+        str(i) for i in validate_frame(df, FEATURES[1:2]).issues
+    ]
+
+
+def test_an_empty_frame_is_one_problem_named_exactly() -> None:
+    report = validate_frame(frame().iloc[0:0], FEATURES, target="default", id_column="id")
+    assert report.summary() == "1 problem(s) in 0 rows:\n  - no data rows"
+
+
+def test_absent_target_and_id_columns_are_reported_missing_not_checked() -> None:
+    df = frame().drop(columns=["default", "id"]).assign(zip=[1, 2, 3, 4], note=["x"] * 4)
+    found = messages(df)
+    assert found == ["missing column(s): default, id", "unexpected column(s): zip, note"]

@@ -39,6 +39,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from bench.batch.harness import (  # noqa: E402
     RssSampler,
     api_server,
+    job_api_env,
     model_or_quick,
     service_env,
     workers,
@@ -163,17 +164,7 @@ def main() -> None:
         model_uri, tracking = model_or_quick(args.model_uri, args.tracking_uri, work)
         model = load_model(model_uri, tracking, nthread=2)
         redis = RedisServer(work / "redis").start()
-        env = {
-            "MODEL_URI": model_uri,
-            "MLFLOW_TRACKING_URI": tracking,
-            "REDIS_URL": redis.url,
-            "BATCH_STORAGE_DIR": str(work / "store"),
-            "BATCH_LOG_LEVEL": "WARNING",
-            "BATCH_CHUNK_ROWS": str(CHUNK_ROWS),
-            # the throughput baseline scores like the in-process reference: no reason
-            # columns (bench/batch/bench_reasons.py measures their cost side by side)
-            "BATCH_REASONS_TOP_K": "0",
-        }
+        env = job_api_env(model_uri, tracking, redis.url, work, CHUNK_ROWS)
         rows: list[dict[str, Any]] = []
         try:
             for size in (int(s) for s in args.sizes.split(",")):

@@ -51,6 +51,7 @@ from bench.batch.bench_batch import CHUNK_ROWS, ROW_GROUP, generate, run_job  # 
 from bench.batch.harness import (  # noqa: E402
     RssSampler,
     api_server,
+    job_api_env,
     model_or_quick,
     service_env,
     workers,
@@ -233,16 +234,7 @@ def bench(
     model = load_model(model_uri, tracking, nthread=1)
     spec = write_spec(model, work)
     redis = RedisServer(work / "redis").start()
-    env = {
-        "MODEL_URI": model_uri,
-        "MLFLOW_TRACKING_URI": tracking,
-        "REDIS_URL": redis.url,
-        "BATCH_STORAGE_DIR": str(work / "store"),
-        "BATCH_INPUT_DIRS": json.dumps([str(INPUTS)]),
-        "BATCH_LOG_LEVEL": "WARNING",
-        "BATCH_CHUNK_ROWS": str(chunk_rows),
-        "BATCH_REASONS_TOP_K": "0",  # the peer computes no reason codes either
-    }
+    env = job_api_env(model_uri, tracking, redis.url, work, chunk_rows, [INPUTS])
     ours: list[dict[str, Any]] = []
     theirs: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []

@@ -3,6 +3,7 @@ plus a sampler of each worker's resident memory."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,31 @@ from rq import Queue, Worker
 from tests.support.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def job_api_env(
+    model_uri: str,
+    tracking: str,
+    redis_url: str,
+    work: Path,
+    chunk_rows: int,
+    input_dirs: list[Path] | None = None,
+) -> dict[str, str]:
+    """The settings of the API and workers a benchmark starts: its model, Redis and
+    storage under ``work``, quiet logs, ``chunk_rows`` per chunk and no reason columns (the
+    throughput baselines and the peers compute none; bench_reasons measures their cost)."""
+    env = {
+        "MODEL_URI": model_uri,
+        "MLFLOW_TRACKING_URI": tracking,
+        "REDIS_URL": redis_url,
+        "BATCH_STORAGE_DIR": str(work / "store"),
+        "BATCH_LOG_LEVEL": "WARNING",
+        "BATCH_CHUNK_ROWS": str(chunk_rows),
+        "BATCH_REASONS_TOP_K": "0",
+    }
+    if input_dirs is not None:
+        env["BATCH_INPUT_DIRS"] = json.dumps([str(d) for d in input_dirs])
+    return env
 
 
 def service_env(base: dict[str, str], **extra: str) -> dict[str, str]:

@@ -112,7 +112,13 @@ def markdown(b: dict[str, Any]) -> str:
 def main() -> None:
     from bench.batch.bench_batch import CHUNK_ROWS, run_job
     from bench.batch.bench_peers import INPUTS, cached_input
-    from bench.batch.harness import api_server, model_or_quick, service_env, workers
+    from bench.batch.harness import (
+        api_server,
+        job_api_env,
+        model_or_quick,
+        service_env,
+        workers,
+    )
     from tests.support.processes import RedisServer
 
     parser = argparse.ArgumentParser()
@@ -128,16 +134,7 @@ def main() -> None:
         work = Path(tmp)
         model_uri, tracking = model_or_quick(args.model_uri, args.tracking_uri, work)
         redis = RedisServer(work / "redis").start()
-        env = {
-            "MODEL_URI": model_uri,
-            "MLFLOW_TRACKING_URI": tracking,
-            "REDIS_URL": redis.url,
-            "BATCH_STORAGE_DIR": str(work / "store"),
-            "BATCH_INPUT_DIRS": json.dumps([str(INPUTS)]),
-            "BATCH_LOG_LEVEL": "WARNING",
-            "BATCH_CHUNK_ROWS": str(args.chunk_rows),
-            "BATCH_REASONS_TOP_K": "0",
-        }
+        env = job_api_env(model_uri, tracking, redis.url, work, args.chunk_rows, [INPUTS])
         try:
             with (
                 api_server(service_env(env)) as api,

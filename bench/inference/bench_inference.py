@@ -54,7 +54,7 @@ from peers import (  # noqa: E402
 from report import write_report  # noqa: E402
 
 from services.core.model_store import load_model  # noqa: E402
-from services.inference.__main__ import HTTP_PARSER  # noqa: E402
+from services.core.web.serving import HTTP_PARSER  # noqa: E402
 from tests.support.models import tracking_uri_for, train_quick  # noqa: E402
 
 APPS = ("bare", "full", "mlserver")

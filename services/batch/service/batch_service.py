@@ -19,6 +19,7 @@ A job Redis lost is restored from storage when its status is asked for (``record
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +57,12 @@ class JobModel:
     contract: ModelContract
 
 
+# Status requests waiting for their job to end at once, per API process: each holds one of
+# the server's worker threads for up to 30 s, so the rest are answered at once (as with
+# ``wait=0``) rather than let long polls take every thread from the other routes.
+MAX_WAITERS = 8
+
+
 class BatchService:
     def __init__(
         self, backend: Backend, contract: ModelContract | None, model_error: str | None = None
@@ -64,6 +71,7 @@ class BatchService:
         self.contract = contract
         self.model_error = model_error
         self._pin_tried = time.monotonic()  # the start-up pin counts as the first try
+        self._waiters = threading.BoundedSemaphore(MAX_WAITERS)
         tracking = backend.settings.mlflow_tracking_uri
         self._contracts: VersionCache[ModelContract] = VersionCache(
             lambda uri: load_contract(uri, tracking), CONTRACTS_KEPT
@@ -149,15 +157,21 @@ class BatchService:
 
     def status(self, job_id: str, caller: str | None = None, wait: float = 0.0) -> JobStatus:
         """The job's status; with ``wait`` seconds, once it has ended or the wait is over
-        (whichever comes first: a long poll that learns of the end when it happens)."""
+        (whichever comes first: a long poll that learns of the end when it happens). With
+        ``MAX_WAITERS`` requests already waiting, it answers at once."""
         current = job_status(job_id, self.record(job_id, caller), bands=self.band_names)
         if wait <= 0 or current.state not in ACTIVE:
             return current
-        with self.backend.store.watch_close(job_id) as closed:
-            current = self.status(job_id, caller)  # read after subscribing
-            if current.state not in ACTIVE or not closed(wait):
-                return current
-        return self.status(job_id, caller)
+        if not self._waiters.acquire(blocking=False):
+            return current
+        try:
+            with self.backend.store.watch_close(job_id) as closed:
+                current = self.status(job_id, caller)  # read after subscribing
+                if current.state not in ACTIVE or not closed(wait):
+                    return current
+            return self.status(job_id, caller)
+        finally:
+            self._waiters.release()
 
     def cancel(self, job_id: str, caller: str | None = None) -> JobStatus:
         self.record(job_id, caller)

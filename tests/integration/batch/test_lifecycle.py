@@ -198,3 +198,27 @@ def test_a_status_request_can_wait_for_the_job_to_end(
     assert api.get(url, params={"wait": 20}).json()["state"] == "cancelled"  # ended: at once
     assert time.monotonic() - started < 5
     assert api.get(url, params={"wait": 31}).status_code == 422
+
+
+def test_status_requests_beyond_the_waiting_limit_are_answered_at_once(
+    api: TestClient, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    import time
+
+    from services.batch.service.batch_service import MAX_WAITERS
+
+    job = api.post("/api/v1/jobs", json=_rows(applicants(100, 1))).json()
+    url = f"/api/v1/jobs/{job['job_id']}"
+    waiters = api.app.state.service._waiters  # every slot taken, as by MAX_WAITERS long polls
+    for _ in range(MAX_WAITERS):
+        assert waiters.acquire(blocking=False)
+    try:
+        started = time.monotonic()
+        assert api.get(url, params={"wait": 20}).json()["state"] == "queued"
+        assert time.monotonic() - started < 5
+    finally:
+        for _ in range(MAX_WAITERS):
+            waiters.release()
+    started = time.monotonic()
+    assert api.get(url, params={"wait": 0.5}).json()["state"] == "queued"  # slots free again
+    assert time.monotonic() - started >= 0.5

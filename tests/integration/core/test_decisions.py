@@ -371,6 +371,17 @@ def test_a_table_and_spool_from_before_the_baseline_column(
     store.close()
 
 
+def document_types(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """The SQL types of the decision table's JSON document columns."""
+    return dict(
+        conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'decisions'::regclass AND attname IN "
+            "('inputs', 'reasons', 'baseline')"
+        ).fetchall()
+    )
+
+
 def test_a_first_layout_table_works_and_the_documented_migration_applies(
     postgres: PostgresServer, tmp_path: Path, registry: CollectorRegistry
 ) -> None:
@@ -386,13 +397,7 @@ def test_a_first_layout_table_works_and_the_documented_migration_applies(
     store = DecisionStore(postgres.dsn)
     assert [r["baseline"] for r in store.find("old-a")] == [BASELINE_DOC, None]
     with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-        kinds = dict(
-            conn.execute(
-                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                "WHERE attrelid = 'decisions'::regclass AND attname IN "
-                "('inputs', 'reasons', 'baseline')"
-            ).fetchall()
-        )
+        kinds = document_types(conn)
         assert set(kinds.values()) == {"jsonb"}  # left alone
         doc = Path(__file__).parents[3] / "docs" / "decisions.md"
         migration = doc.read_text().split("```sql\n", 1)[1].split("```", 1)[0]
@@ -401,13 +406,7 @@ def test_a_first_layout_table_works_and_the_documented_migration_applies(
                 conn.execute(statement)  # type: ignore[call-overload]
     store.ensure_schema()  # a writer's start: creates the current indexes
     with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-        kinds = dict(
-            conn.execute(
-                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                "WHERE attrelid = 'decisions'::regclass AND attname IN "
-                "('inputs', 'reasons', 'baseline')"
-            ).fetchall()
-        )
+        kinds = document_types(conn)
         assert set(kinds.values()) == {"json"}
         conn.execute("SET enable_seqscan = off")
         plan = "\n".join(

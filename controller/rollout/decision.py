@@ -7,7 +7,10 @@ neither kopf nor kubernetes, performs no I/O and reads no clock. Rules run in th
 2. an operator action annotation (promote, abort, retry, pause, resume);
 3. a changed candidate (new spec URI or alias moved): restart the rollout on it;
 4. ``spec.paused``: pause;
-5. the current phase's handler (``phases.HANDLERS``).
+5. the current phase's handler (``phases.HANDLERS``);
+
+then a change of ``spec.shadow.enabled`` while the candidate takes traffic is noted as
+waiting for the next candidate (``shadow_change``).
 
 Webhook answers (``readings.hooks``) are folded into the status before rule 1, and the
 fire-once hooks of the phase reached are appended after (``webhooks``).
@@ -23,6 +26,7 @@ from controller.rollout.moves import pause, release_floor, start
 from controller.rollout.operator import operator_action
 from controller.rollout.phases import HANDLERS
 from controller.rollout.readings import Readings
+from controller.rollout.shadow_change import note_shadow_change
 from controller.rollout.transitions import Decision, Tick, mirror_off
 from controller.spec import RolloutSpec
 from controller.status import ACTIVE, PAUSABLE, TERMINAL, RolloutStatus
@@ -63,6 +67,11 @@ def _decide(
     tick = Tick(spec, status, readings, now)
     if readings.deleting:
         return _deleted(tick)
+    return note_shadow_change(tick, _rules(tick))
+
+
+def _rules(tick: Tick) -> Decision:
+    spec, status, readings = tick.spec, tick.status, tick.readings
     if readings.action:
         return operator_action(tick, readings.action)
     changed = _candidate_changed(tick)

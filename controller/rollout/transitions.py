@@ -33,11 +33,28 @@ class Tick:
         return f"models:/{self.status.model_name}/{self.status.canary_version}"
 
     @property
+    def taking_traffic(self) -> bool:
+        """Whether this candidate is past its shadow phase: it took a traffic step
+        (Progressing, or a weight above 0 in any later phase)."""
+        return self.status.phase is Phase.PROGRESSING or self.status.canary_weight > 0
+
+    @property
+    def shadow_enabled(self) -> bool:
+        """The shadow setting this candidate runs with: the spec's until it takes traffic;
+        from then on whether it passed its shadow phase (a change of ``shadow.enabled``
+        waits for the next candidate, see ``shadow_change``)."""
+        if not self.taking_traffic:
+            return self.spec.shadow.enabled
+        record, version = self.status.shadow, self.status.canary_version
+        return record is not None and record.canary_version == version and record.passed
+
+    @property
     def baseline_uri(self) -> str | None:
         """The pinned stable version the canary pods score beside the candidate: set while
-        ``shadow.enabled`` (and kept for the canary steps; only the shadow flag goes)."""
+        shadow is enabled for this candidate (and kept for the canary steps; only the
+        shadow flag goes)."""
         status = self.status
-        if not self.spec.shadow.enabled or not status.stable_version:
+        if not self.shadow_enabled or not status.stable_version:
             return None
         return f"models:/{status.model_name}/{status.stable_version}"
 

@@ -11,7 +11,7 @@ from controller.rollout import decide
 from controller.rollout.analysis import evaluate
 from controller.rollout.progress import canary_paired_due
 from controller.rollout.readings import PairedReadings
-from controller.status import AnalysisRecord, Phase, Verdict
+from controller.status import AnalysisRecord, Phase, ShadowResult, Verdict
 from tests.unit.controller.factories import NOW, ago, metrics, readings, spec, status
 from tests.unit.controller.test_paired import buckets
 from tests.unit.controller.test_shadow import paired
@@ -19,7 +19,9 @@ from tests.unit.controller.test_shadow import paired
 pytestmark = pytest.mark.unit
 
 SHADOW = {"enabled": True}
-PROGRESSING = status(Phase.PROGRESSING, step=1, canary_weight=20)
+# past a passed shadow phase: the canary pods score the stable version beside it
+PASSED = ShadowResult(canary_version="8", baseline_version="7", verdict=Verdict.PASSED)
+PROGRESSING = status(Phase.PROGRESSING, step=1, canary_weight=20, shadow=PASSED)
 
 
 def _analysis(found: PairedReadings | None, **shadow: Any) -> AnalysisRecord:

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+# Under mutmut each mutant's tests run in a process forked from the one that ran the whole
+# session: GNU OpenMP is not fork-safe, so once XGBoost used its thread pool there, a forked
+# child's first predict waits forever on that pool's lock (a futex, until mutmut's time
+# limit: "timeout" meant nothing). One OpenMP thread starts no pool. Set before anything
+# loads libgomp (the imports below load XGBoost).
+if "mutmut" in sys.modules or "MUTANT_UNDER_TEST" in os.environ:
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest
 

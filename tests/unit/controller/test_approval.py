@@ -7,9 +7,11 @@ import json
 
 import pytest
 
+from controller.rollout import approval
 from controller.rollout.actions import ClearOperatorAction, EmitEvent, SetWeight, TagVersion
 from controller.rollout.decision import Decision, decide
 from controller.rollout.progress import analysis_due
+from controller.rollout.transitions import Tick
 from controller.status import Approval, ApprovalPoint, Phase, RolloutStatus
 from tests.unit.controller.factories import (
     CANDIDATE_URI,
@@ -162,3 +164,41 @@ def test_pause_and_resume_keep_the_wait() -> None:
     back = decide(spec(**BOTH), paused.status, readings(action="resume"), NOW)
     assert back.status.phase is Phase.AWAITING_APPROVAL
     assert back.status.awaiting == "beforeTraffic"
+
+
+TRAFFIC_WAIT = "v8 ready at weight 0: awaiting approval"
+PROMOTION_WAIT = "analysis passed at 50%: awaiting approval to promote v8 (analysis goes on)"
+
+
+def test_each_wait_says_what_it_waits_for_when_it_starts_and_while_it_holds() -> None:
+    ready = readings(canary=workload(CANDIDATE_URI, 1))
+    start = decide(spec(**BOTH), status(Phase.INITIALIZING), ready, NOW)
+    assert start.status.message == TRAFFIC_WAIT
+    assert [e.message for e in start.events] == [TRAFFIC_WAIT]
+    held = approval.before_traffic(Tick(spec(**BOTH), _awaiting("beforeTraffic"), ready, NOW))
+    assert held is not None
+    assert held.status.message == TRAFFIC_WAIT
+    assert held.actions == ()
+    last = status(Phase.PROGRESSING, canary_weight=50, step=1, approvals=[_signed("beforeTraffic")])
+    asked = decide(spec(**BOTH), last, readings(), NOW)
+    assert asked.status.message == PROMOTION_WAIT
+    assert [e.message for e in asked.events] == [PROMOTION_WAIT]
+    again = decide(spec(**BOTH), _awaiting("beforePromotion"), readings(), NOW)
+    assert again.status.message == PROMOTION_WAIT
+
+
+def test_a_wait_at_another_point_is_a_new_wait_with_its_event() -> None:
+    """Only the same phase at the same point holds quietly: a wait recorded for the other
+    point (or a phase other than AwaitingApproval) enters the wait anew."""
+    rollout = spec(**BOTH)
+    other_point = _awaiting("beforeTraffic", canary_weight=50, step=1)
+    tick = Tick(rollout, other_point, readings(), NOW)
+    decision = approval.before_promotion(tick)
+    assert decision is not None
+    assert decision.status.awaiting == "beforePromotion"
+    assert _events(decision) == ["AwaitingApproval"]
+    stale = status(Phase.PROGRESSING, canary_weight=50, step=1, awaiting="beforePromotion")
+    decision = approval.before_promotion(Tick(rollout, stale, readings(), NOW))
+    assert decision is not None
+    assert decision.status.phase is Phase.AWAITING_APPROVAL
+    assert _events(decision) == ["AwaitingApproval"]

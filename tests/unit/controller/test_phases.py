@@ -120,3 +120,13 @@ def test_a_rollback_without_its_condition_falls_back_to_the_status_message() -> 
     assert tag.tags["rollout.reason"] == "RolledBack"
     assert tag.tags["rollout.message"] == "aborted earlier"
     assert decision.status.message == "v8 rolled back: aborted earlier"
+
+
+def test_the_first_step_is_step_zero_whatever_step_the_status_held() -> None:
+    """``first_step`` sets the step itself (a status restored with a stale step, e.g. from a
+    retried attempt, still starts at the first weight's step)."""
+    stale = status(P.INITIALIZING, step=2)
+    decision = decide(SPEC, stale, readings(), NOW)
+    assert decision.status.phase is P.PROGRESSING
+    assert decision.status.step == 0
+    assert decision.status.canary_weight == SPEC.canary.weights()[0]

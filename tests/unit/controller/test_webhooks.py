@@ -260,3 +260,51 @@ def test_confirm_promotion_comes_before_the_promotion_sign_off() -> None:
     assert signing.status.phase is Phase.AWAITING_APPROVAL
     assert signing.status.awaiting == "beforePromotion"
     assert due(rollout, signing.status) == []  # passed: not asked while the sign-off waits
+
+
+# ---------------------------------------------------------------- hooks_due, state by state
+@pytest.mark.parametrize("kind", ["confirm-rollout", "pre-rollout"])
+def test_a_before_traffic_hook_is_due_only_once_asked_and_never_after_2xx(kind: str) -> None:
+    rollout = hooked(kind)
+    assert due(rollout, initializing()) == []  # its stage has not asked for it yet
+    assert due(rollout, initializing(hooks=[entry(kind, "Asked")])) == [kind]
+    assert due(rollout, initializing(hooks=[entry(kind, "Failed", 60)])) == [kind]
+    assert due(rollout, initializing(hooks=[entry(kind, "Passed", 600)])) == []
+
+
+def test_confirm_promotion_is_due_at_the_last_step_until_it_answers_2xx() -> None:
+    rollout = hooked("confirm-promotion", steps=[10, 50])
+    last = status(Phase.PROGRESSING, canary_weight=50, step=1, last_analysis_time=ago(60))
+    assert due(rollout, last) == ["confirm-promotion"]
+    assert due(rollout, status(Phase.PROGRESSING, last_analysis_time=ago(60))) == []  # step 1
+    passed = last.model_copy(update={"hooks": [entry("confirm-promotion", "Passed", 600)]})
+    assert due(rollout, passed) == []
+    waiting = last.model_copy(update={"hooks": [entry("confirm-promotion", "Waiting", 600)]})
+    assert due(rollout, waiting) == ["confirm-promotion"]
+
+
+@pytest.mark.parametrize(
+    ("phase", "called"),
+    [
+        (Phase.PROGRESSING, True),
+        (Phase.AWAITING_APPROVAL, True),
+        (Phase.PAUSED, False),
+        (Phase.ROLLING_BACK, False),
+        (Phase.SUCCEEDED, False),
+        (Phase.FAILED, False),
+    ],
+)
+def test_an_asked_confirm_promotion_is_called_at_once_unless_the_rollout_stopped(
+    phase: Phase, called: bool
+) -> None:
+    """Asked: called on the next tick whatever the analysis clock says (not yet due here:
+    the last analysis was just now), except in a stopped or finished rollout."""
+    rollout = hooked("confirm-promotion", steps=[10, 50])
+    asked = status(
+        phase,
+        canary_weight=50,
+        step=1,
+        last_analysis_time=NOW,
+        hooks=[entry("confirm-promotion", "Asked")],
+    )
+    assert due(rollout, asked) == (["confirm-promotion"] if called else [])

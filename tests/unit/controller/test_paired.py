@@ -12,6 +12,7 @@ from controller.rollout.paired import (
     band_matrix,
     bins,
     figures,
+    flip_gate,
     flips,
     psi,
     wilson,
@@ -135,3 +136,47 @@ def test_figures_without_data_are_none() -> None:
     assert found.flip_rate is found.flip_rate_lower is found.flip_rate_upper is None
     assert found.mean_abs_diff is found.score_psi is None
     assert figures(PairedReadings(diff_sum=3.0, diff_count=0.0), 0.95).mean_abs_diff is None
+
+
+# ---------------------------------------------------------------- edges (mutation run 4)
+def test_wilson_of_a_single_pair_and_of_counts_past_n() -> None:
+    lower, upper = wilson(0, 1, 0.95)
+    assert lower == 0.0
+    assert 0.5 < upper < 1.0  # one clean pair vouches for little, but for something
+    assert wilson(5, 4, 0.95) == wilson(4, 4, 0.95)  # a share above 1 is clamped
+
+
+def test_band_matrix_keeps_single_applicants_sums_repeats_and_names_missing_bands() -> None:
+    cells = (
+        ({"baseline_band": "A", "band": "B"}, 1.0),
+        ({"baseline_band": "A", "band": "B"}, 2.0),
+        ({}, 3.0),
+    )
+    assert band_matrix(cells) == {"A": {"B": 3}, "?": {"?": 3}}
+
+
+def test_bins_order_by_le_and_a_bucket_without_le_is_the_last() -> None:
+    # cumulative counts read from rates need not be monotone: the order is by ``le`` only
+    assert bins([({"le": "2"}, 4.0), ({"le": "1"}, 5.0)]) == [5.0, 0.0]
+    assert bins([({}, 10.0), ({"le": "1"}, 5.0)]) == [5.0, 5.0]
+
+
+def test_psi_of_a_single_count_and_of_an_empty_actual() -> None:
+    assert psi([1.0, 0.0], [1.0, 0.0]) == pytest.approx(0.0)
+    assert psi([1.0, 1.0], [1.0, 0.0]) is not None
+    assert psi([2.0, 1.0], [0.0, 1.0]) is not None
+    assert psi([1.0, 1.0], [0.0, 0.0]) is None
+
+
+def test_figures_of_a_single_pair() -> None:
+    found = figures(PairedReadings(decisions=decisions(1, 0)), 0.95)
+    assert found.flip_rate == 0.0
+    assert (found.flip_rate_lower, found.flip_rate_upper) == wilson(0, 1, 0.95)
+
+
+def test_a_flip_rate_whose_lower_bound_is_the_limit_is_undecided() -> None:
+    found = figures(PairedReadings(decisions=decisions(490, 10)), 0.95)
+    assert found.flip_rate_lower is not None
+    at_limit = flip_gate(found, found.flip_rate_lower)
+    assert at_limit.verdict == "Undecided"
+    assert flip_gate(found, found.flip_rate_lower * 0.99).verdict == "Failed"

@@ -147,7 +147,7 @@ def test_wilson_of_a_single_pair_and_of_counts_past_n() -> None:
 
 
 def test_band_matrix_keeps_single_applicants_sums_repeats_and_names_missing_bands() -> None:
-    cells = (
+    cells: tuple[tuple[dict[str, str], float], ...] = (
         ({"baseline_band": "A", "band": "B"}, 1.0),
         ({"baseline_band": "A", "band": "B"}, 2.0),
         ({}, 3.0),
@@ -180,3 +180,9 @@ def test_a_flip_rate_whose_lower_bound_is_the_limit_is_undecided() -> None:
     at_limit = flip_gate(found, found.flip_rate_lower)
     assert at_limit.verdict == "Undecided"
     assert flip_gate(found, found.flip_rate_lower * 0.99).verdict == "Failed"
+
+
+def test_wilson_upper_bound_is_exactly_one_when_every_pair_flipped() -> None:
+    # the formula lands a rounding error off 1 for these (e.g. 0.9999999999999999 at 7 of 7)
+    assert wilson(7, 7, 0.95)[1] == 1.0
+    assert wilson(1000, 1000, 0.99)[1] == 1.0

@@ -921,7 +921,12 @@ def test_a_read_after_our_own_patch_sees_it(harness: Harness) -> None:
     """Read-your-writes: the PATCH's answer is in the cache before its watch event."""
     h, kube = harness, harness.operator.runtime.kube
     h.world("cache-own")
-    wait_for("tracked", lambda: kube.get(DEPLOYMENTS, NS, "cache-own") is not None)
+
+    def served() -> bool:  # tracked, and its kind watched: read without a request
+        requests = kube.requests
+        return kube.get(DEPLOYMENTS, NS, "cache-own") is not None and kube.requests == requests
+
+    wait_for("served from the cache", served, 30)
     for replicas in (1, 3, 2):
         kube.patch(DEPLOYMENTS, NS, "cache-own", {"spec": {"replicas": replicas}})
         requests = kube.requests

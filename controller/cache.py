@@ -82,13 +82,21 @@ class ObjectCache:
     def get(self, plural: str, namespace: str, name: str) -> Obj | None:
         """A private copy of the cached object, or ``None`` when the cache cannot answer
         (not cached, or its kind not watched in that namespace): then GET it."""
+        return self.lookup(plural, namespace, name)[1]
+
+    def lookup(self, plural: str, namespace: str, name: str) -> tuple[bool, Obj | None]:
+        """``(True, copy)`` for a cached object; ``(True, None)`` for one known deleted (a
+        tombstone: its re-creation would reach the cache through the watch); ``(False,
+        None)`` when the cache cannot answer (then GET it)."""
         key = (plural, namespace, name)
         with self._lock:
             self._wanted.add(key)
+            if (plural, namespace) not in self._watched:
+                return False, None
             found = self._objects.get(key)
-            if found is None or (plural, namespace) not in self._watched:
-                return None
-        return copy.deepcopy(found)
+            if found is None:
+                return key in self._dead, None
+        return True, copy.deepcopy(found)
 
     def want(self, plural: str, namespace: str, name: str) -> None:
         with self._lock:

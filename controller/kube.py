@@ -120,9 +120,9 @@ class Kube:
         """The object, ``None`` if absent; from the cache unless ``fresh`` (then a GET)."""
         cache = self.cache
         if cache is not None and cache.caches(res.plural):
-            found = None if fresh else cache.get(res.plural, namespace, name)
-            own_metrics.CACHE_READS.labels(res.plural, "miss" if found is None else "hit").inc()
-            if found is not None:
+            known, found = (False, None) if fresh else cache.lookup(res.plural, namespace, name)
+            own_metrics.CACHE_READS.labels(res.plural, "hit" if known else "miss").inc()
+            if known:
                 return found
         try:
             return self._kept(res, self.request("GET", res.path(namespace, name)))

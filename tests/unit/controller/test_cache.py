@@ -93,7 +93,8 @@ def test_a_deleted_object_is_gone_and_stays_gone() -> None:
     cache.want(DEP, "ns", "a")
     cache.observe(DEP, None, obj("a", "4"))
     cache.observe(DEP, "DELETED", obj("a", "9"))
-    assert cache.get(DEP, "ns", "a") is None
+    assert cache.lookup(DEP, "ns", "a") == (True, None)  # known gone: no GET
+    assert cache.lookup(DEP, "ns", "never-seen") == (False, None)  # unknown: GET it
     assert not cache.store(DEP, obj("a", "4"))  # a GET that raced the deletion
     assert cache.store(DEP, obj("a", "12"))  # re-created later
     assert cache.get(DEP, "ns", "a") is not None

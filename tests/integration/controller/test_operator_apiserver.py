@@ -904,17 +904,24 @@ def test_cached_reads_follow_changes_made_through_the_api(harness: Harness) -> N
     assert first["spec"]["replicas"] == 4
     h.admin.patch(DEPLOYMENTS, NS, "cache-ext", {"spec": {"replicas": 2}})
 
-    def replicas() -> bool:
+    def replicas() -> bool:  # from the cache (no request), with the change
+        requests = kube.requests
         found = kube.get(DEPLOYMENTS, NS, "cache-ext")
-        return found is not None and found["spec"]["replicas"] == 2
+        cached = kube.requests == requests
+        return cached and found is not None and found["spec"]["replicas"] == 2
 
-    wait_for("the change in the cache", replicas, 10)
+    wait_for("the change in the cache", replicas, 30)
     requests, hits = kube.requests, _reads("hit")
     assert kube.get(DEPLOYMENTS, NS, "cache-ext") is not None
     assert kube.requests == requests  # served without a request
     assert _reads("hit") == hits + 1
     h.admin.delete(DEPLOYMENTS, NS, "cache-ext")
-    wait_for("the deletion in the cache", lambda: kube.get(DEPLOYMENTS, NS, "cache-ext") is None)
+
+    def gone() -> bool:  # known deleted: no GET either
+        requests = kube.requests
+        return kube.get(DEPLOYMENTS, NS, "cache-ext") is None and kube.requests == requests
+
+    wait_for("the deletion in the cache", gone, 30)
 
 
 def test_a_read_after_our_own_patch_sees_it(harness: Harness) -> None:

@@ -5,7 +5,8 @@
   finished rollout that nothing can make act is skipped without a read (``idle``);
 - ``on.delete`` (kopf's finalizer): traffic back to stable, canary objects removed;
 - ``on.event`` for Deployments, Services, HPAs and HTTPRoutes: their watch events feed the
-  read cache (``controller.cache``; kopf lists and watches, we keep the tracked objects);
+  read cache (``controller.cache``; kopf lists and watches, we keep the tracked objects),
+  only when the operator watches named namespaces (where the RBAC grants the watch);
 - startup: kopf settings (annotation storages, finalizer name), the adapters, /metrics;
 - login: the same credentials as the adapters' ``ApiClient``.
 
@@ -133,6 +134,11 @@ def register(
     kopf.on.login(registry=registry)(login)
     kopf.timer(*RESOURCE, interval=settings.tick_seconds, id="reconcile", registry=registry)(tick)
     kopf.on.delete(*RESOURCE, id="finalize", registry=registry)(finalize)
+    if not settings.namespaces:
+        # All namespaces: the RBAC grants list/watch of these kinds only per namespace
+        # (k8s/rbac/clusterwide reads nothing but ModelRollouts cluster-wide), so kopf
+        # would be refused a cluster-wide watch. No watch: every read is a GET.
+        return registry
     for res in (DEPLOYMENTS, SERVICES, HPAS, HTTPROUTES):
         kopf.on.event(res.api_version, res.plural, id=f"cache-{res.plural}", registry=registry)(
             cached

@@ -180,7 +180,7 @@ def tag_version(t: Target, a: act.TagVersion) -> None:
 
 def clear_action(t: Target, a: act.ClearOperatorAction) -> None:
     body = {"metadata": {"annotations": {ACTION_ANNOTATION: None, ACTION_BY_ANNOTATION: None}}}
-    t.runtime.kube.patch(ROLLOUTS, t.ns, t.body["metadata"]["name"], body)
+    t.runtime.rollouts.note(t.runtime.kube.patch(ROLLOUTS, t.ns, t.body["metadata"]["name"], body))
 
 
 def call_webhook(t: Target, a: act.CallWebhook) -> None:

@@ -1,12 +1,24 @@
-"""Kubernetes Events about a ModelRollout (core/v1, as ``kubectl describe`` shows them)."""
+"""Kubernetes Events about a ModelRollout (core/v1, as ``kubectl describe`` shows them),
+and the queue that posts them in the background."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import socket
+import threading
+import time
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
+from loguru import logger
+
+import controller.metrics as own_metrics
 from controller import GROUP, KIND, VERSION
+from controller.kube import EVENTS, Kube
+
+Obj = dict[str, Any]
 
 COMPONENT = "modelrollout-controller"
 
@@ -37,3 +49,81 @@ def event(
         "lastTimestamp": stamp,
         "count": 1,
     }
+
+
+class EventQueue:
+    """Events posted off the reconcile's critical path: a few threads, each with a bounded
+    queue; the Events of one ModelRollout go to the same thread, so they keep their order.
+    A full queue drops the Event (counted, logged); a failed post is logged, never retried:
+    neither blocks nor fails a reconcile."""
+
+    def __init__(self, kube: Kube, threads: int = 4, capacity: int = 256) -> None:
+        self.kube = kube
+        self._queues: list[queue.Queue[tuple[str, Obj] | None]] = [
+            queue.Queue(maxsize=capacity) for _ in range(threads)
+        ]
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> EventQueue:
+        for index, q in enumerate(self._queues):
+            thread = threading.Thread(
+                target=self._work, args=(q,), name=f"events-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def post(self, namespace: str, body: Obj) -> bool:
+        involved = body.get("involvedObject") or {}
+        shard = zlib.crc32(f"{namespace}/{involved.get('name')}".encode()) % len(self._queues)
+        try:
+            self._queues[shard].put_nowait((namespace, body))
+        except queue.Full:
+            own_metrics.EVENTS.labels("dropped").inc()
+            logger.warning(
+                "event {} on {}/{} dropped: queue full",
+                body.get("reason"),
+                namespace,
+                involved.get("name"),
+            )
+            return False
+        return True
+
+    def _work(self, q: queue.Queue[tuple[str, Obj] | None]) -> None:
+        while True:
+            item = q.get()
+            try:
+                if item is None:
+                    return
+                namespace, body = item
+                try:
+                    self.kube.create(EVENTS, namespace, body)
+                    own_metrics.EVENTS.labels("posted").inc()
+                except Exception as exc:  # an Event is best effort
+                    own_metrics.EVENTS.labels("failed").inc()
+                    logger.warning(
+                        "event {} on {}/{} not posted: {}",
+                        body.get("reason"),
+                        namespace,
+                        (body.get("involvedObject") or {}).get("name"),
+                        exc,
+                    )
+            finally:
+                q.task_done()
+
+    def join(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued Event is posted (or failed); ``False`` on timeout."""
+        deadline = time.monotonic() + timeout
+        while any(q.unfinished_tasks for q in self._queues):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for q in self._queues:
+            with contextlib.suppress(queue.Full):
+                q.put(None, timeout=timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []

@@ -2,7 +2,8 @@
 
 Rollback and promotion are thereby made safe before they are recorded: a failing effect
 raises before the status is written, and the next reconcile decides again from the old
-status. A failure to post an Event is logged, never retried.
+status. A failure to post an Event is logged, never retried; with the runtime's
+``EventQueue`` the Events are posted in the background, off the reconcile's path.
 """
 
 from __future__ import annotations
@@ -26,13 +27,20 @@ def status_changed(old: RolloutStatus, new: RolloutStatus) -> bool:
 
 def write_status(target: Target, status: RolloutStatus) -> None:
     body = {"status": status.to_k8s()}
-    target.runtime.kube.patch(ROLLOUTS, target.ns, target.name, body, sub="status")
+    written = target.runtime.kube.patch(ROLLOUTS, target.ns, target.name, body, sub="status")
+    target.runtime.rollouts.note(written)
 
 
 def post_events(target: Target, decision: Decision, now: datetime) -> None:
+    """Queued on ``runtime.events`` when there is one (posted in the background), else
+    posted here in turn."""
+    queued = target.runtime.events
     for item in decision.events:
         try:
             body = event(target.body, item.type, item.reason, item.message, now)
+            if queued is not None:
+                queued.post(target.ns, body)
+                continue
             target.runtime.kube.create(EVENTS, target.ns, body)
         except KubeError as exc:
             logger.warning(

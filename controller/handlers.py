@@ -4,6 +4,9 @@
   analysis interval, deadlines and operator-action annotations are all handled there; a
   finished rollout that nothing can make act is skipped without a read (``idle``);
 - ``on.delete`` (kopf's finalizer): traffic back to stable, canary objects removed;
+- ``on.event`` for Deployments, Services, HPAs and HTTPRoutes: their watch events feed the
+  read cache (``controller.cache``; kopf lists and watches, we keep the tracked objects),
+  only when the operator watches named namespaces (where the RBAC grants the watch);
 - startup: kopf settings (annotation storages, finalizer name), the adapters, /metrics;
 - login: the same credentials as the adapters' ``ApiClient``.
 
@@ -13,6 +16,7 @@ Errors map onto kopf's semantics: API / MLflow / missing-object trouble is a
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -20,7 +24,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from controller import GROUP, PLURAL, VERSION
-from controller.kube import KubeError
+from controller.kube import BY_KIND, DEPLOYMENTS, HPAS, HTTPROUTES, SERVICES, KubeError
 from controller.mlflow_adapter import RegistryError
 from controller.prometheus import PrometheusUnavailable
 from controller.reconcile import InvalidSpec, idle, reconcile
@@ -83,9 +87,20 @@ def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
     )
 
 
-def _run(runtime: Runtime, namespace: str, name: str) -> None:
+async def cached(memo: Any, event: Any, **_: Any) -> None:
+    """A watch event of a cached kind: into the read cache (in kopf's loop: a dict update)."""
+    cache = memo.runtime.kube.cache
+    obj = event.get("object") if isinstance(event, dict) else None
+    if cache is None or not isinstance(obj, dict):
+        return
+    res = BY_KIND.get(str(obj.get("kind", "")))
+    if res is not None and cache.caches(res.plural):
+        cache.observe(res.plural, event.get("type"), obj)
+
+
+def _run(runtime: Runtime, namespace: str, name: str, body: dict[str, Any] | None = None) -> None:
     try:
-        reconcile(runtime, namespace, name)
+        reconcile(runtime, namespace, name, body=body)
     except InvalidSpec as exc:
         raise kopf.PermanentError(f"invalid spec: {exc}") from exc
     except TRANSIENT as exc:
@@ -98,11 +113,17 @@ def tick(memo: Any, namespace: str | None, name: str | None, body: Any = None, *
     runtime = memo.runtime
     if body is not None and idle(runtime, dict(body)):
         return
-    _run(runtime, namespace or "", name or "")
+    _run(runtime, namespace or "", name or "", _copy(body))
+
+
+def _copy(body: Any) -> dict[str, Any] | None:
+    """A private copy of kopf's body (a view of its latest watched object)."""
+    return None if body is None else copy.deepcopy(dict(body))
 
 
 def finalize(memo: Any, namespace: str | None, name: str | None, **_: Any) -> None:
     _run(memo.runtime, namespace or "", name or "")
+    memo.runtime.rollouts.drop(namespace or "", name or "")
 
 
 def register(
@@ -113,4 +134,13 @@ def register(
     kopf.on.login(registry=registry)(login)
     kopf.timer(*RESOURCE, interval=settings.tick_seconds, id="reconcile", registry=registry)(tick)
     kopf.on.delete(*RESOURCE, id="finalize", registry=registry)(finalize)
+    if not settings.namespaces:
+        # All namespaces: the RBAC grants list/watch of these kinds only per namespace
+        # (k8s/rbac/clusterwide reads nothing but ModelRollouts cluster-wide), so kopf
+        # would be refused a cluster-wide watch. No watch: every read is a GET.
+        return registry
+    for res in (DEPLOYMENTS, SERVICES, HPAS, HTTPROUTES):
+        kopf.on.event(res.api_version, res.plural, id=f"cache-{res.plural}", registry=registry)(
+            cached
+        )
     return registry

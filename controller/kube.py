@@ -18,6 +18,9 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as TransportError
 
+import controller.metrics as own_metrics
+from controller.cache import ObjectCache
+
 Obj = dict[str, Any]
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -60,10 +63,28 @@ BY_KIND = {
 }
 
 
+CACHED = frozenset(r.plural for r in (DEPLOYMENTS, SERVICES, HPAS, HTTPROUTES))
+
+
 class Kube:
-    def __init__(self, api: ApiClient, field_manager: str, timeout: float = 10.0) -> None:
+    """With a ``cache`` (``controller.cache``, fed by the operator's watches), ``get`` of a
+    cached kind answers from it when it can, and every object read or written is kept."""
+
+    def __init__(
+        self,
+        api: ApiClient,
+        field_manager: str,
+        timeout: float = 10.0,
+        cache: ObjectCache | None = None,
+    ) -> None:
         self.api, self.field_manager, self.timeout = api, field_manager, timeout
+        self.cache = cache
         self.requests = 0  # API requests made (for benchmarks)
+
+    def _kept(self, res: Resource, obj: Obj) -> Obj:
+        if self.cache is not None and obj.get("metadata"):
+            self.cache.store(res.plural, obj)
+        return obj
 
     def request(
         self,
@@ -95,9 +116,16 @@ class Kube:
             raise KubeError(response.status, data.decode(errors="replace")[:500])
         return json.loads(data) if data else {}
 
-    def get(self, res: Resource, namespace: str, name: str) -> Obj | None:
+    def get(self, res: Resource, namespace: str, name: str, fresh: bool = False) -> Obj | None:
+        """The object, ``None`` if absent; from the cache unless ``fresh`` (then a GET)."""
+        cache = self.cache
+        if cache is not None and cache.caches(res.plural):
+            known, found = (False, None) if fresh else cache.lookup(res.plural, namespace, name)
+            own_metrics.CACHE_READS.labels(res.plural, "hit" if known else "miss").inc()
+            if known:
+                return found
         try:
-            return self.request("GET", res.path(namespace, name))
+            return self._kept(res, self.request("GET", res.path(namespace, name)))
         except KubeError as exc:
             if exc.status == 404:
                 return None
@@ -111,7 +139,8 @@ class Kube:
         """Server-side apply of a whole object we own (``force``: we win conflicts)."""
         res, meta = BY_KIND[obj["kind"]], obj["metadata"]
         query = {"fieldManager": self.field_manager, "force": "true"}
-        return self.request("PATCH", res.path(meta["namespace"], meta["name"]), obj, query, APPLY)
+        path = res.path(meta["namespace"], meta["name"])
+        return self._kept(res, self.request("PATCH", path, obj, query, APPLY))
 
     def patch(
         self,
@@ -123,7 +152,8 @@ class Kube:
         sub: str | None = None,
     ) -> Obj:
         query = {"fieldManager": self.field_manager}
-        return self.request("PATCH", res.path(namespace, name, sub), body, query, content_type)
+        path = res.path(namespace, name, sub)
+        return self._kept(res, self.request("PATCH", path, body, query, content_type))
 
     def modify(
         self,
@@ -136,9 +166,10 @@ class Kube:
         """Read, compute a merge patch, write it guarded by resourceVersion; retry on 409.
 
         ``change`` returns ``None`` when nothing needs to change. Returns the object, or
-        ``None`` if it does not exist."""
+        ``None`` if it does not exist. The first read may come from the cache (a stale copy
+        meets a 409), the retries are GETs."""
         for attempt in range(attempts):
-            current = self.get(res, namespace, name)
+            current = self.get(res, namespace, name, fresh=attempt > 0)
             body = None if current is None else change(current)
             if current is None or body is None:
                 return current
@@ -159,13 +190,17 @@ class Kube:
         if uid is not None:
             body["preconditions"] = {"uid": uid}
         try:
-            self.request("DELETE", res.path(namespace, name), body)
+            gone = self.request("DELETE", res.path(namespace, name), body)
         except KubeError as exc:
             if exc.status == 404:
+                if self.cache is not None:
+                    self.cache.forget(res.plural, namespace, name)
                 return False
             raise
+        if self.cache is not None:
+            self.cache.forget(res.plural, namespace, name, gone)
         return True
 
     def create(self, res: Resource, namespace: str, body: Obj) -> Obj:
         query = {"fieldManager": self.field_manager}
-        return self.request("POST", res.path(namespace), body, query)
+        return self._kept(res, self.request("POST", res.path(namespace), body, query))

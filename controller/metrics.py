@@ -37,6 +37,16 @@ IDLE_TICKS = Counter(
     "modelrollout_controller_idle_ticks_total",
     "Ticks of finished ModelRollouts that nothing could make act: no reconcile run",
 )
+CACHE_READS = Counter(
+    "modelrollout_controller_cache_reads_total",
+    "Reads of watched kinds by resource and result (hit: from the watch-fed cache; miss: GET)",
+    ["resource", "result"],
+)
+EVENTS = Counter(
+    "modelrollout_controller_events_total",
+    "Kubernetes Events by outcome (posted, failed, dropped: the queue was full)",
+    ["outcome"],
+)
 RECONCILE = Histogram(
     "modelrollout_controller_reconcile_seconds",
     "Duration of one reconcile",

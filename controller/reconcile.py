@@ -115,17 +115,31 @@ def idle(runtime: Runtime, body: dict[str, Any], now: datetime | None = None) ->
 
 
 def reconcile(
-    runtime: Runtime, namespace: str, name: str, now: datetime | None = None
+    runtime: Runtime,
+    namespace: str,
+    name: str,
+    now: datetime | None = None,
+    body: dict[str, Any] | None = None,
 ) -> Decision | None:
     """Decide on the object's current state and apply the decision; returns it.
 
-    The object is read fresh under a per-object lock, so two handlers (timer, deletion)
-    never decide from a stale status and never overwrite a newer one."""
+    Runs under a per-object lock, so two handlers (timer, deletion) never interleave.
+    Without ``body`` the object is read fresh (GET). With ``body`` (the timer's: kopf's
+    copy as last watched) no GET is made: kopf's copy lags the API only by the watch's
+    delay, and the one lag that matters, our own last write (status, cleared action
+    annotation) not yet seen, is covered by taking the copy that write returned when it
+    is newer (``runtime.rollouts.pick``). So a reconcile never decides from a status older
+    than the one it wrote; a change made by someone else meanwhile is seen at the next
+    tick, as it would be had it landed just after a GET."""
     started, outcome = time.perf_counter(), "error"
     try:
         with runtime.lock(f"{namespace}/{name}"):
-            body = runtime.kube.get(ROLLOUTS, namespace, name)
             if body is None:
+                body = runtime.kube.get(ROLLOUTS, namespace, name)
+            else:
+                body = runtime.rollouts.pick(body)
+            if body is None:
+                runtime.rollouts.drop(namespace, name)
                 outcome = "gone"
                 return None
             now = now or datetime.now(UTC)

@@ -16,8 +16,10 @@ from functools import partial
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 
+from controller.cache import LatestCopies, ObjectCache
+from controller.events import EventQueue
 from controller.hooks import HookClient
-from controller.kube import Kube
+from controller.kube import CACHED, Kube
 from controller.mlflow_adapter import ModelRegistry
 from controller.notifier import Notifier
 from controller.prometheus import MetricsSource, SharedHttpMetrics
@@ -62,6 +64,10 @@ class Runtime:
     # HPA of each stable Deployment (namespace, deployment) → HPA name, as last found:
     # read by name, the namespace listed only when it no longer matches.
     hpa_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    # The copy of each ModelRollout our last write to it returned (``reconcile``).
+    rollouts: LatestCopies = field(default_factory=LatestCopies)
+    # Events posted by background threads (None: posted in the reconcile, in turn).
+    events: EventQueue | None = None
 
     def lock(self, key: str) -> threading.Lock:
         """One reconcile at a time per ModelRollout (timer and deletion handlers may overlap)."""
@@ -87,7 +93,12 @@ def api_client(settings: ControllerSettings) -> ApiClient:
 
 
 def build_runtime(settings: ControllerSettings, api: ApiClient | None = None) -> Runtime:
-    kube = Kube(api or api_client(settings), settings.field_manager, settings.request_timeout)
+    kube = Kube(
+        api or api_client(settings),
+        settings.field_manager,
+        settings.request_timeout,
+        cache=ObjectCache(CACHED),
+    )
     notifier = Notifier(
         partial(secret_data, kube),
         per_minute=settings.notifications_per_minute,
@@ -102,6 +113,7 @@ def build_runtime(settings: ControllerSettings, api: ApiClient | None = None) ->
         settings,
         metrics_source=http_metrics(SharedHttpMetrics(connections)),
         notifier=notifier,
+        events=EventQueue(kube).start(),
         reads=_pool("reads", 2 * settings.workers),
         queries=_pool("promql", connections),
     )

@@ -462,6 +462,8 @@ def figures(
         "lateness_max_s": _round(max(lateness) if lateness else None),
         "rollback_reaction_p99_s": _round(percentile(reactions, 0.99)),
         "outcomes": dict(reasons),
+        "cache_reads": stats.get("cache_reads") or {},
+        "cached_objects": stats.get("cached_objects"),
     } | ({"stack_samples": stats["stack_samples"]} if "stack_samples" in stats else {})
 
 

@@ -82,14 +82,16 @@ class RegistryTally:
 class CountingKube(Kube):
     """``Kube`` counting every request by ``call_key`` (thread-safe)."""
 
-    def __init__(self, api: Any, field_manager: str, timeout: float = 10.0) -> None:
-        super().__init__(api, field_manager, timeout)
+    def __init__(
+        self, api: Any, field_manager: str, timeout: float = 10.0, cache: Any = None
+    ) -> None:
+        super().__init__(api, field_manager, timeout, cache)
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     @classmethod
     def like(cls, kube: Kube) -> CountingKube:
-        return cls(kube.api, kube.field_manager, kube.timeout)
+        return cls(kube.api, kube.field_manager, kube.timeout, kube.cache)
 
     def request(
         self,

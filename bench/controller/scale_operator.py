@@ -44,6 +44,8 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_json, "controller")
     runtime = build_runtime(settings)
     kube = runtime.kube = CountingKube.like(runtime.kube)
+    if runtime.events is not None:
+        runtime.events.kube = kube  # the Events' POSTs are counted too
     tally = MetricsTally()
     mlflow = RegistryTally().install()
     mlflow.wrap_tag(runtime.registry)
@@ -81,6 +83,14 @@ def main() -> None:
             "prometheus_query_s": tally.seconds,
             "mlflow_calls": dict(mlflow.calls),
             "mlflow_tags_asked": mlflow.tags_asked,
+            "cache_reads": {
+                f"{s.labels['resource']} {s.labels['result']}": s.value
+                for m in REGISTRY.collect()
+                if m.name == "modelrollout_controller_cache_reads"
+                for s in m.samples
+                if s.name.endswith("_total")
+            },
+            "cached_objects": len(kube.cache) if kube.cache is not None else 0,
             "idle_ticks": REGISTRY.get_sample_value("modelrollout_controller_idle_ticks_total"),
             "workers": settings.workers,
         }

@@ -16,7 +16,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from controller.builders import Owner, canary_hpa, in_place
+from controller.cache import ObjectCache
+from controller.events import EventQueue
 from controller.kube import (
+    CACHED,
     DEPLOYMENTS,
     EVENTS,
     HPAS,
@@ -28,6 +31,7 @@ from controller.kube import (
 )
 from controller.mlflow_adapter import ModelRegistry
 from controller.prometheus import FakeMetricsSource
+from controller.reconcile import reconcile
 from controller.runtime import Runtime
 from controller.settings import ControllerSettings
 from controller.spec import RolloutSpec
@@ -126,6 +130,8 @@ class Harness:
         return [int(r.get("weight", 1)) for r in found["spec"]["rules"][0]["backendRefs"]]
 
     def events(self, name: str) -> list[str]:
+        queued = self.operator.runtime.events
+        assert queued is None or queued.join()  # posted in the background
         items = self.admin.list(EVENTS, NS)
         ordered = sorted(items, key=lambda e: int(e["metadata"]["resourceVersion"]))
         return [e["reason"] for e in ordered if e["involvedObject"]["name"] == name]
@@ -155,12 +161,16 @@ def make_runtime(
         mlflow_tracking_uri=models.tracking_uri,
     )
     sa = cp.serviceaccount_kubeconfig(NS, SA, create=False)
-    kube = Kube(cp.client(sa), settings.field_manager, settings.request_timeout)
+    # As ``build_runtime``: reads from the watch-fed cache, Events posted in the background.
+    cache = ObjectCache(CACHED)
+    kube = Kube(cp.client(sa), settings.field_manager, settings.request_timeout, cache=cache)
 
     def metrics(spec: RolloutSpec) -> FakeMetricsSource:
         return fakes.setdefault(spec.target_ref.name, FakeMetricsSource(dict(GOOD)))
 
-    return Runtime(kube, ModelRegistry(models.tracking_uri), settings, metrics_source=metrics)
+    registry = ModelRegistry(models.tracking_uri)
+    events = EventQueue(kube).start()
+    return Runtime(kube, registry, settings, metrics_source=metrics, events=events)
 
 
 @pytest.fixture
@@ -252,7 +262,8 @@ def test_crd_rejects_bad_specs(cp: ControlPlane, spec: Obj, message: str) -> Non
         ("get", "secrets", False),
         ("create", "pods", False),
         ("delete", "httproutes.gateway.networking.k8s.io", False),
-        ("list", "deployments.apps", False),
+        ("watch", "deployments.apps", True),  # the read cache (controller/cache.py)
+        ("list", "secrets", False),
     ],
 )
 def test_rbac_is_least_privilege(cp: ControlPlane, verb: str, resource: str, allowed: bool) -> None:
@@ -871,3 +882,78 @@ def test_a_finished_rollout_is_left_alone_until_something_can_move_it(harness: H
 
     h.admin.delete(ROLLOUTS, NS, "mro-idle")
     wait_for("deleted", lambda: h.admin.get(ROLLOUTS, NS, "mro-idle") is None, 30)
+
+
+# ------------------------------------------------------------------ the read cache
+
+
+def _reads(result: str) -> float:
+    sample = REGISTRY.get_sample_value(
+        "modelrollout_controller_cache_reads_total", {"resource": "deployments", "result": result}
+    )
+    return sample or 0.0
+
+
+def test_cached_reads_follow_changes_made_through_the_api(harness: Harness) -> None:
+    """The operator's reads of a watched kind come from its watch-fed cache: an external
+    change shows without a GET, a deleted object disappears."""
+    h, kube = harness, harness.operator.runtime.kube
+    h.world("cache-ext")
+    first = kube.get(DEPLOYMENTS, NS, "cache-ext")  # not tracked yet: a GET (a miss)
+    assert first is not None
+    assert first["spec"]["replicas"] == 4
+    h.admin.patch(DEPLOYMENTS, NS, "cache-ext", {"spec": {"replicas": 2}})
+
+    def replicas() -> bool:  # from the cache (no request), with the change
+        requests = kube.requests
+        found = kube.get(DEPLOYMENTS, NS, "cache-ext")
+        cached = kube.requests == requests
+        return cached and found is not None and found["spec"]["replicas"] == 2
+
+    wait_for("the change in the cache", replicas, 30)
+    requests, hits = kube.requests, _reads("hit")
+    assert kube.get(DEPLOYMENTS, NS, "cache-ext") is not None
+    assert kube.requests == requests  # served without a request
+    assert _reads("hit") == hits + 1
+    h.admin.delete(DEPLOYMENTS, NS, "cache-ext")
+
+    def gone() -> bool:  # known deleted: no GET either
+        requests = kube.requests
+        return kube.get(DEPLOYMENTS, NS, "cache-ext") is None and kube.requests == requests
+
+    wait_for("the deletion in the cache", gone, 30)
+
+
+def test_a_read_after_our_own_patch_sees_it(harness: Harness) -> None:
+    """Read-your-writes: the PATCH's answer is in the cache before its watch event."""
+    h, kube = harness, harness.operator.runtime.kube
+    h.world("cache-own")
+
+    def served() -> bool:  # tracked, and its kind watched: read without a request
+        requests = kube.requests
+        return kube.get(DEPLOYMENTS, NS, "cache-own") is not None and kube.requests == requests
+
+    wait_for("served from the cache", served, 30)
+    for replicas in (1, 3, 2):
+        kube.patch(DEPLOYMENTS, NS, "cache-own", {"spec": {"replicas": replicas}})
+        requests = kube.requests
+        found = kube.get(DEPLOYMENTS, NS, "cache-own")
+        assert found is not None
+        assert found["spec"]["replicas"] == replicas
+        assert kube.requests == requests
+
+
+def test_a_reconcile_after_our_status_patch_decides_from_it(harness: Harness) -> None:
+    """The timer's body (kopf's copy) may predate our last status patch: the reconcile
+    takes the patch's answer when newer, so it never decides from the older status."""
+    h = harness
+    h.start("mro-fresh", "fresh", h.models.uri("2"))
+    h.wait_phase("mro-fresh", "Succeeded")
+    runtime = h.operator.runtime
+    stale = h.get("mro-fresh")
+    stale["status"] = {}  # as if kopf had not yet seen any status
+    stale["metadata"]["resourceVersion"] = "1"
+    assert runtime.rollouts.pick(stale)["status"]["phase"] == "Succeeded"
+    decision = reconcile(runtime, NS, "mro-fresh", body=stale)
+    assert decision is not None
+    assert decision.status.phase.value == "Succeeded"  # not a new rollout from scratch

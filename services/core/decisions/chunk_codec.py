@@ -49,7 +49,7 @@ from services.core.decisions.texts import (
 
 INPUT = "input:"  # a feature's values, in their own Arrow type
 INPUT_JSON = "input_json:"  # an object column's values as JSON texts
-OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
+OPTIONS = pa.ipc.IpcWriteOptions(compression=pa.Codec("zstd", compression_level=1))
 
 
 def _digests(texts: pa.Array, salt: str) -> pa.Array:
@@ -60,6 +60,18 @@ def _digests(texts: pa.Array, salt: str) -> pa.Array:
         h.update(text.encode())
         out.append(h.hexdigest())
     return pa.array(out, pa.string())
+
+
+def _small_dictionary(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
+    """A dictionary column with int8 indices when its dictionary is that small (features,
+    statements, bands): a quarter of the bytes to compress; other columns as they are."""
+    if not pa.types.is_dictionary(column.type):
+        return column
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array.dictionary) > 127:
+        return array
+    indices = pc.cast(array.indices, pa.int8())
+    return pa.DictionaryArray.from_arrays(indices, array.dictionary)
 
 
 def encode_payload(
@@ -88,8 +100,10 @@ def encode_payload(
             texts = reason_value_texts(values, result, i)
             columns[f"reason_{i}_value"] = pc.if_else(feature, texts, None)
     for i in range(1, k + 1):
-        for suffix in ("", "_feature", "_contribution"):
-            columns[f"reason_{i}{suffix}"] = result.column(f"reason_{i}{suffix}")
+        columns[f"reason_{i}"] = _small_dictionary(result.column(f"reason_{i}"))
+        columns[f"reason_{i}_feature"] = _small_dictionary(result.column(f"reason_{i}_feature"))
+        columns[f"reason_{i}_contribution"] = result.column(f"reason_{i}_contribution")
+    columns["risk_band"] = _small_dictionary(columns["risk_band"])
     table = pa.table(columns).replace_schema_metadata(
         {"format": PAYLOAD_FORMAT, "inputs": mode.value, "reasons": str(k)}
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -45,6 +47,7 @@ from tests.support.postgres import PostgresServer
 from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
 
 N, CHUNK = 400_000, 50_000
 
@@ -429,6 +432,27 @@ def test_chunks_are_exported_row_by_row_and_dropped_by_retention(
         assert exported.schema == EXPORT_SCHEMA  # the same columns as per-row decisions
         first = exported.to_pylist()[0]
         assert json.loads(first["inputs"]) == store.find_row(first["job_id"], 1)[0]["inputs"]
+        csv = tmp_path / "chunks.csv"  # the CLI: the chunks of the version, row by row
+        env = {
+            "DECISIONS_DSN": postgres.dsn,
+            "DECISIONS_TABLE": "exp_rows",
+            "DECISIONS_CHUNK_TABLE": "exp_chunks",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+        }
+        since, until = f"{today - timedelta(days=60)}", f"{today}"
+        done = subprocess.run(
+            [sys.executable, "-m", "services.core.decisions", "export", "--since", since,
+             "--until", until, "--model-version", model.version, "--format", "csv",
+             "--out", str(csv)],
+            env=env, capture_output=True, text=True, check=False, cwd=REPO,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        frame_out = pd.read_csv(csv)
+        assert len(frame_out) == 600
+        assert list(frame_out.columns) == EXPORT_SCHEMA.names
+        assert set(frame_out["job_id"]) == {"job-export", "job-old"}
+        assert frame_out["inputs"].iloc[0] == exported.column("inputs")[0].as_py()
         dropped = store.drop_expired(retention_days=30, today=today)
         assert dropped == [f"exp_chunks_{old.day:%Y%m%d}"]
         assert store.find_row("job-old") == []

@@ -7,12 +7,13 @@ check, score, (record,) write the result file — in four settings, rounds inter
 
 - ``off``: no reasons, no record (the batch default without a database);
 - ``reasons``: ``BATCH_REASONS_TOP_K=4`` (exact TreeSHAP), no record;
-- ``reasons + record``: k = 4 and every row's decision written to a real PostgreSQL
-  (Debian package, ``initdb`` on a free port) through the workers' ``DecisionWriter`` —
-  each chunk's decisions flushed before its result file, as in production;
-
-(The earlier fourth setting, 20,000-row writes, is gone: a batch chunk is written in
-blocks of ``recording.BLOCK_ROWS`` whatever ``DECISIONS_BATCH_ROWS`` says.)
+- ``reasons + record``: k = 4 and every row's decision recorded in a real PostgreSQL
+  (Debian package, ``initdb`` on a free port) through the workers' ``DecisionWriter`` in
+  the default layout (``DECISIONS_BATCH_LAYOUT=chunk``: one row per chunk, its decisions
+  in one Arrow IPC + zstd document) — each chunk flushed before its result file, as in
+  production;
+- ``reasons + record (row layout)``, with ``--row-layout``: the same with one PostgreSQL
+  row per decision (``DECISIONS_BATCH_LAYOUT=row``).
 
 The booster uses one thread (one worker of the 2-worker deployment); PostgreSQL runs on
 the same 2-core machine. Each round's record table starts empty.
@@ -44,12 +45,16 @@ CHUNK_ROWS = 200_000
 ROW_GROUP_ROWS = 100_000
 K = 4
 SETTINGS = ("off", "reasons", "reasons + record")
+ROW_LAYOUT = "reasons + record (row layout)"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--row-layout", action="store_true", help="also time the per-row layout (slow)"
+    )
     return parser.parse_args(argv)
 
 
@@ -75,7 +80,8 @@ def run_job(model: Any, source: Path, rows: int, out: Path, setting: str, pg: An
     record: ChunkRecord | None = None
     writer: DecisionWriter | None = None
     if setting.startswith("reasons + record"):
-        settings = DecisionSettings(dsn=pg.dsn, spool_dir=out / "spool")
+        layout = "row" if setting == ROW_LAYOUT else "chunk"
+        settings = DecisionSettings(dsn=pg.dsn, spool_dir=out / "spool", batch_layout=layout)
         writer = DecisionWriter(settings, DecisionMetrics(CollectorRegistry())).start()
         record = ChunkRecord(writer, f"bench-{out.name}", time.time(), "bench0000000")
     k = 0 if setting == "off" else K
@@ -98,19 +104,29 @@ def run_job(model: Any, source: Path, rows: int, out: Path, setting: str, pg: An
 
 
 def recorded(pg: PostgresServer) -> int:
+    """Decisions recorded (rows of both layouts), then both tables emptied."""
     import psycopg
 
-    with psycopg.connect(pg.dsn) as conn:
-        row = conn.execute("SELECT count(*) FROM decisions").fetchone()
-        count = int(row[0]) if row else 0
-        conn.execute("TRUNCATE decisions")
-        return count
+    count = 0
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        for table, query in (
+            ("decisions", "SELECT count(*) FROM decisions"),
+            ("decision_chunks", "SELECT coalesce(sum(row_count), 0) FROM decision_chunks"),
+        ):
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,):
+                continue
+            row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+            count += int(row[0]) if row else 0
+            conn.execute(f"TRUNCATE {table}")  # type: ignore[arg-type]
+    return count
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.time()
-    seconds: dict[str, list[float]] = {s: [] for s in SETTINGS}
+    load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    settings = (*SETTINGS, ROW_LAYOUT) if args.row_layout else SETTINGS
+    seconds: dict[str, list[float]] = {s: [] for s in settings}
     with (
         tempfile.TemporaryDirectory(prefix="bench-records-batch-") as tmp,
         postgres_server() as pg,
@@ -119,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         source = Path(tmp) / "input.parquet"
         write_input(args.rows, source)
         for i in range(args.rounds):
-            order = SETTINGS if i % 2 == 0 else tuple(reversed(SETTINGS))
+            order = settings if i % 2 == 0 else tuple(reversed(settings))
             for setting in order:
                 out = Path(tmp) / f"round-{i}-{setting.replace(' + ', '-')}"
                 out.mkdir()
@@ -138,18 +154,22 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": round(rate[s] / rate["off"], 4),
             "round_seconds": [round(x, 2) for x in seconds[s]],
         }
-        for s in SETTINGS
+        for s in settings
     ]
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     notes = (
         f"The batch worker's chunk function (`run_chunk`: read, check, score, record, write) "
         f"over {args.rows:,} synthetic Default rows in {CHUNK_ROWS:,}-row chunks, 1 booster "
         f"thread, {args.rounds} interleaved round(s) per setting. `reasons`: k = {K} reason "
-        f"columns (exact TreeSHAP); `reasons + record`: also every row's decision written to a "
+        f"columns (exact TreeSHAP); `reasons + record`: also every row's decision recorded in a "
         f"real PostgreSQL on the same machine (the tests' server: `fsync=off`, WAL still "
-        f"written; table in this version's layout), flushed before each result file (all "
-        f"{args.rows:,} counted in the table after every round). Target (issue 17): reasons + "
-        f"record ≥ 50 % of off at 10^7 rows. Load average after: {load}; wall "
+        f"written) in the default layout, one row per chunk (`DECISIONS_BATCH_LAYOUT=chunk`: "
+        f"the chunk's decisions as one Arrow IPC + zstd document), flushed before each result "
+        f"file (all {args.rows:,} counted after every round)"
+        + (", and with `--row-layout` one row per decision" if args.row_layout else "")
+        + f". Target (issue 17): reasons + "
+        f"record ≥ 50 % of off at 10^7 rows. Load average before: {load_before}; after: "
+        f"{load}; wall "
         f"{time.time() - started:.0f} s."
     )
     columns = ["setting", "rows", "rows_per_s", "vs_off", "round_seconds"]

@@ -84,10 +84,17 @@ class LoadedModel:
         """``contributions`` of many rows, computed once per group of rows that every
         tree treats alike (``split_bins``) and copied to the others: the same numbers,
         far fewer TreeSHAP evaluations when the model has few distinct split patterns."""
+        grouped, inverse = self.grouped_contributions(encoded)
+        return grouped if inverse is None else grouped[inverse]
+
+    def grouped_contributions(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``contributions`` once per group of rows every tree treats alike, and each row's
+        group (``contributions_of_many`` is ``grouped[inverse]``); ``(contributions of
+        every row, None)`` when nearly all rows differ (grouping would not pay)."""
         first, inverse = self.split_bins.distinct(encoded)
-        if len(first) * 10 > len(encoded) * 9:  # nearly all distinct: not worth the copy
-            return self.contributions(encoded)
-        return self.contributions(encoded[first])[inverse]
+        if len(first) * 10 > len(encoded) * 9:
+            return self.contributions(encoded), None
+        return self.contributions(encoded[first]), inverse
 
     @cached_property
     def split_bins(self) -> SplitBins:

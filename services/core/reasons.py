@@ -162,19 +162,36 @@ class ReasonColumns:
 
 
 def top_reason_columns(
-    contributions: np.ndarray, encoded: np.ndarray, statements: Statements, k: int = DEFAULT_TOP_K
+    contributions: np.ndarray,
+    encoded: np.ndarray,
+    statements: Statements,
+    k: int = DEFAULT_TOP_K,
+    inverse: np.ndarray | None = None,
 ) -> ReasonColumns:
-    """``top_reasons`` of every row of an encoded matrix at once (always ``k`` columns)."""
+    """``top_reasons`` of every row of an encoded matrix at once (always ``k`` columns).
+
+    With ``inverse``, ``contributions`` has one row per group of rows every tree treats
+    alike (``SplitBins.distinct``) and ``inverse`` gives each row its group: the features
+    are ranked once per group (the same ranks: equal contributions), only the statements,
+    which depend on each row's own values, are picked per row."""
     _rows, width = encoded.shape
     phi = np.asarray(contributions, dtype=np.float64)[:, :width]
     take = min(k, width)
     order = np.argsort(-phi, axis=1, kind="stable")[:, :take].astype(np.int32)
     top = np.take_along_axis(phi, order, axis=1)
+    if inverse is not None:
+        order, top = order[inverse], top[inverse]
     keep = top > 0
     codes = np.take_along_axis(statements.codes(encoded), order, axis=1)
-    pad = ((0, 0), (0, k - take))
+    if take < k:
+        pad = ((0, 0), (0, k - take))
+        return ReasonColumns(
+            np.pad(np.where(keep, order, NO_REASON), pad, constant_values=NO_REASON),
+            np.pad(np.where(keep, top, np.nan), pad, constant_values=np.nan),
+            np.pad(np.where(keep, codes, NO_REASON), pad, constant_values=NO_REASON),
+        )
     return ReasonColumns(
-        np.pad(np.where(keep, order, NO_REASON), pad, constant_values=NO_REASON),
-        np.pad(np.where(keep, top, np.nan), pad, constant_values=np.nan),
-        np.pad(np.where(keep, codes, NO_REASON), pad, constant_values=NO_REASON),
+        np.where(keep, order, NO_REASON),
+        np.where(keep, top, np.nan),
+        np.where(keep, codes, NO_REASON),
     )

@@ -74,10 +74,25 @@ class SplitBins:
         bins = np.ascontiguousarray(self.bins(encoded))
         radix = [int(bins[:, j].max(initial=0)) + 1 for j in range(bins.shape[1])]
         keys: np.ndarray
-        if float(np.prod(np.array(radix, dtype=np.float64))) < 2.0**62:  # one int64 per row
+        combinations = float(np.prod(np.array(radix, dtype=np.float64)))
+        if combinations < 2.0**62:  # one int64 per row
             weights = np.cumprod([1, *radix[:-1]], dtype=np.int64)
             keys = bins.astype(np.int64) @ weights
+            if combinations <= max(4 * len(keys), 1 << 16):
+                return _dense_distinct(keys, int(combinations))
         else:  # too many combinations for an integer: compare the rows' bytes
             keys = bins.view(np.dtype((np.void, bins.dtype.itemsize * bins.shape[1]))).ravel()
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         return first, inverse.reshape(-1)
+
+
+def _dense_distinct(keys: np.ndarray, combinations: int) -> tuple[np.ndarray, np.ndarray]:
+    """``distinct`` of small integer keys without sorting: a presence table over every
+    possible key (groups in key order, as ``np.unique`` numbers them). Any row of a group
+    represents it (they all fall in the same bins)."""
+    present = np.zeros(combinations, dtype=bool)
+    present[keys] = True
+    inverse = (np.cumsum(present) - 1)[keys]
+    first = np.empty(int(np.count_nonzero(present)), dtype=np.int64)
+    first[inverse] = np.arange(len(keys), dtype=np.int64)
+    return first, inverse

@@ -45,7 +45,7 @@ def run_chunk(
     result = score_frame(model, frame, spec.offset + 1, id_column, ids, reasons_k)
     summary = summarise(result, worker, model.version)
     if record is not None:  # the record before the result file (see worker/recording.py)
-        record_chunk(model, record, frame, result)
+        record_chunk(model, record, frame, result, spec.index)
     write_result(result_path, result, summary, fsync)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -1,10 +1,13 @@
-"""The decision record of batch rows: one decision per scored row, keyed ``job:row``.
+"""The decision record of batch rows: one decision per scored row.
 
-A chunk's decisions are handed to the writer and flushed (written, or spooled during an
-outage) *before* its result file is written: a chunk whose result exists has its record,
-and a chunk scored again after its worker died inserts nothing twice (same keys, same
-partition: the job's submission day; ``ON CONFLICT DO NOTHING``). ``record_chunk`` builds
-the rows column-wise (``record_block``); ``chunk_decisions`` is the per-row reference.
+By default (``DECISIONS_BATCH_LAYOUT=chunk``) a scored chunk is recorded as one row of the
+chunk table, keyed ``(day, job, first row)``, its decisions in one compressed columnar
+document (``chunk_codec``); with ``row``, as one row per decision keyed ``job:row`` (built
+column-wise by ``record_block``). Either way the chunk's record is handed to the writer and
+flushed (written, or spooled during an outage) *before* its result file is written: a chunk
+whose result exists has its record, and a chunk scored again after its worker died inserts
+nothing twice (same keys, same partition: the job's submission day; ``ON CONFLICT DO
+NOTHING``). ``chunk_decisions`` is the per-row reference.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import pandas as pd
 import pyarrow as pa
 
 from services.batch.worker.record_block import chunk_block, reason_count
+from services.core.decisions.chunk_codec import chunk_document
 from services.core.decisions.record import (
+    BatchLayout,
     Decision,
     ModelIdentity,
     batch_decision_id,
@@ -106,14 +111,47 @@ def row_reasons(inputs: list[dict[str, Any]], result: pa.Table) -> list[list[dic
 
 
 def record_chunk(
+    model: LoadedModel,
+    job: ChunkRecord,
+    frame: pd.DataFrame,
+    result: pa.Table,
+    chunk_index: int = 0,
+) -> None:
+    """Hand the chunk's decisions to the writer and wait until they are written or spooled.
+
+    ``chunk`` layout: one document (encoded here, in the worker's thread; the privacy
+    setting applies here), one row. ``row`` layout: blocks of ``BLOCK_ROWS`` (built
+    column-wise: the rows ``chunk_decisions`` + ``to_row`` give); the writer thread COPYs
+    one while this thread builds the next, so PostgreSQL (another process, another core)
+    ingests while Python formats. Each is its own idempotent transaction; the flush waits
+    for all of them."""
+    writer = job.writer
+    if writer.settings.batch_layout is BatchLayout.CHUNK:
+        writer.submit_chunk(
+            chunk_document(
+                model.name,
+                model.version,
+                TRACK,
+                model.contract.threshold,
+                job.job_id,
+                job.created_at,
+                job.caller,
+                chunk_index,
+                frame,
+                result,
+                writer.settings.inputs,
+                writer.salt,
+            )
+        )
+    else:
+        _submit_blocks(model, job, frame, result)
+    if not writer.flush(job.flush_seconds):
+        raise RecordNotFlushed(f"decisions of job {job.job_id} not written in time")
+
+
+def _submit_blocks(
     model: LoadedModel, job: ChunkRecord, frame: pd.DataFrame, result: pa.Table
 ) -> None:
-    """Hand the chunk's decisions to the writer as blocks (built column-wise: the rows
-    ``chunk_decisions`` + ``to_row`` give) and wait until they are written or spooled.
-
-    Blocks of ``BLOCK_ROWS``: the writer thread COPYs one while this thread builds the
-    next, so PostgreSQL (another process, another core) ingests while Python formats.
-    Each block is its own idempotent transaction; the flush waits for all of them."""
     for start in range(0, len(frame), BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, len(frame))
         job.writer.submit_block(
@@ -129,5 +167,3 @@ def record_chunk(
                 result.slice(start, stop - start),
             )
         )
-    if not job.writer.flush(job.flush_seconds):
-        raise RecordNotFlushed(f"decisions of job {job.job_id} not written in time")

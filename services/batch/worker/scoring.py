@@ -62,7 +62,8 @@ def reason_columns(model: LoadedModel, encoded: np.ndarray, k: int) -> dict[str,
     """``reason_i``, ``reason_i_feature``, ``reason_i_contribution`` for i = 1..k (exact
     TreeSHAP, once per group of rows every tree treats alike)."""
     statements = model.statements
-    found = top_reason_columns(model.contributions_of_many(encoded), encoded, statements, k)
+    grouped, inverse = model.grouped_contributions(encoded)  # ranked once per group
+    found = top_reason_columns(grouped, encoded, statements, k, inverse)
     texts, names = pa.array(statements.texts), pa.array(statements.names)
     columns: dict[str, pa.Array] = {}
     for i in range(k):

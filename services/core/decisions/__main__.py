@@ -4,7 +4,9 @@
         [--model-version 7] --format parquet|csv --out decisions.parquet
     python -m services.core.decisions retention [--days N]
 
-The database is ``DECISIONS_DSN`` (see docs/decisions.md). Exit status 0 on success,
+The database is ``DECISIONS_DSN`` (see docs/decisions.md). The export holds every decision
+of the range: the per-row table's, then the batch chunks' (``DECISIONS_CHUNK_TABLE``)
+decoded row by row, with the same columns. Exit status 0 on success,
 2 on bad arguments, 1 if PostgreSQL cannot be reached.
 """
 
@@ -46,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         print("DECISIONS_DSN is not set: no decision record to read", file=sys.stderr)
         return 2
     store = DecisionStore(
-        settings.dsn.get_secret_value(), settings.table, settings.connect_timeout_seconds
+        settings.dsn.get_secret_value(),
+        settings.table,
+        settings.connect_timeout_seconds,
+        settings.chunk_table,
     )
     try:
         if args.command == "export":

@@ -49,6 +49,11 @@ class InputsMode(StrEnum):
     HASH = "hash"  # only an HMAC-SHA-256 of them (salted)
 
 
+class BatchLayout(StrEnum):
+    CHUNK = "chunk"  # one row per scored chunk, its decisions in one document
+    ROW = "row"  # one row per decision, like online decisions
+
+
 @dataclass(frozen=True, slots=True)
 class ModelIdentity:
     name: str

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.core.decisions.record import InputsMode
+from services.core.decisions.record import BatchLayout, InputsMode
 
 
 class DecisionSettings(BaseSettings):
@@ -20,6 +20,17 @@ class DecisionSettings(BaseSettings):
         "from a Secret; empty = the decision record is off",
     )
     table: str = Field("decisions", pattern=r"^[a-z_][a-z0-9_]{0,40}$", description="table name")
+    chunk_table: str = Field(
+        "decision_chunks",
+        pattern=r"^[a-z_][a-z0-9_]{0,40}$",
+        description="table of batch decisions recorded per chunk (batch_layout=chunk)",
+    )
+    batch_layout: BatchLayout = Field(
+        BatchLayout.CHUNK,
+        description="how batch decisions are recorded: `chunk` (one row per scored chunk, "
+        "its decisions in one compressed columnar document) or `row` (one row per decision, "
+        "like online ones)",
+    )
     inputs: InputsMode = Field(
         InputsMode.VALUES,
         description="what is kept of the applicant's inputs: `values` (the validated values, "

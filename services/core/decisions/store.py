@@ -16,6 +16,7 @@ was not acknowledged) is skipped, never duplicated. Two paths, both in one trans
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,6 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from services.core.decisions.chunk import CHUNK_COLUMNS, ChunkDocument
 from services.core.decisions.partitions import create_partition_sql, expired
 from services.core.decisions.record import COLUMNS, Row
 
@@ -72,6 +74,33 @@ CREATE INDEX IF NOT EXISTS {table}_job ON {table} (job_id, row_index)
 # missing: ALTER TABLE takes an ACCESS EXCLUSIVE lock even when the column exists, which
 # would queue every write behind a long export.
 ADDED_COLUMNS = {"baseline": "jsonb"}
+# Batch decisions recorded per chunk (``DECISIONS_BATCH_LAYOUT=chunk``): one row per scored
+# chunk, its decisions in ``payload`` (``chunk_codec``: Arrow IPC, zstd). Keyed by the job's
+# day, the job and the chunk's first row: a re-scored chunk inserts nothing twice. The job
+# index serves ``find_row``, BRIN on ``decided_at`` the export by time range.
+CHUNK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS {table} (
+    day date NOT NULL,
+    job_id text COLLATE "C" NOT NULL,
+    first_row bigint NOT NULL,
+    last_row bigint NOT NULL,
+    chunk_index integer NOT NULL,
+    row_count integer NOT NULL,
+    decided_at timestamptz NOT NULL,
+    caller text NOT NULL DEFAULT '',
+    model_name text NOT NULL,
+    model_version text NOT NULL,
+    track text NOT NULL,
+    threshold double precision NOT NULL,
+    inputs_mode text NOT NULL,
+    payload_format text NOT NULL,
+    payload_sha256 text NOT NULL,
+    payload bytea NOT NULL,
+    PRIMARY KEY (day, job_id, first_row)
+) PARTITION BY RANGE (day);
+CREATE INDEX IF NOT EXISTS {table}_job ON {table} (job_id, first_row);
+CREATE INDEX IF NOT EXISTS {table}_decided_at ON {table} USING brin (decided_at);
+"""
 TABLE_COLUMNS = (
     "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
     "AND attnum > 0 AND NOT attisdropped"
@@ -83,16 +112,26 @@ class DecisionStore:
     """One connection (opened on first use, reopened after an error); not thread-safe:
     the writer thread owns one, each look-up opens its own."""
 
-    def __init__(self, dsn: str, table: str = "decisions", connect_timeout: int = 3) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        table: str = "decisions",
+        connect_timeout: int = 3,
+        chunk_table: str = "decision_chunks",
+    ) -> None:
         self.dsn, self.table, self.connect_timeout = dsn, table, connect_timeout
+        self.chunk_table = chunk_table
         self._conn: psycopg.Connection[Any] | None = None
         self._days: set[date] = set()
+        self._chunk_days: set[date] = set()
         self._schema_ready = False
+        self._chunk_schema_ready = False
 
     def connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.dsn, connect_timeout=self.connect_timeout)
             self._days.clear()  # temp table and partition cache belong to the old session
+            self._chunk_days.clear()
         return self._conn
 
     def close(self) -> None:
@@ -156,6 +195,48 @@ class DecisionStore:
         options = sql.SQL(" (FORMAT csv)")
         return self._insert(set(days), options, lambda copy: copy.write(data), direct=True)
 
+    def ensure_chunk_schema(self) -> None:
+        def create(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(LOCK, (self.chunk_table,))
+            conn.execute(CHUNK_SCHEMA.format(table=self.chunk_table))  # type: ignore[call-overload]
+
+        self._run(create)
+        self._chunk_schema_ready = True
+
+    def insert_chunk(self, doc: ChunkDocument) -> int:
+        """Record a scored chunk (one row); the number of decisions inserted: its rows, or 0
+        if that chunk is already stored (``ON CONFLICT DO NOTHING``)."""
+        if not self._chunk_schema_ready:
+            self.ensure_chunk_schema()
+        table = sql.Identifier(self.chunk_table)
+        query = sql.SQL(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING row_count"
+        ).format(
+            table,
+            sql.SQL(", ").join(map(sql.Identifier, CHUNK_COLUMNS)),
+            sql.SQL(", ").join(sql.Placeholder() * len(CHUNK_COLUMNS)),
+        )
+
+        def write(conn: psycopg.Connection[Any]) -> int:
+            if doc.day not in self._chunk_days:
+                conn.execute(LOCK, (self.chunk_table,))
+                conn.execute(  # type: ignore[call-overload]
+                    create_partition_sql(self.chunk_table, doc.day, self.chunk_prefix)
+                )
+                self._chunk_days.add(doc.day)
+            row = conn.execute(query, doc.row(), binary=True).fetchone()
+            return 0 if row is None else int(row[0])
+
+        try:
+            return int(self._run(write))
+        except Exception:
+            self._chunk_days.clear()
+            raise
+
+    @property
+    def chunk_prefix(self) -> str:
+        return f"{self.chunk_table}_"
+
     def _insert(
         self, days: set[date], options: sql.Composable, load: Any, direct: bool = False
     ) -> int:
@@ -204,33 +285,40 @@ class DecisionStore:
             self._days.clear()
             raise
 
-    def partitions(self) -> list[str]:
+    def partitions(self, table: str | None = None) -> list[str]:
         def names(conn: psycopg.Connection[Any]) -> list[str]:
             rows = conn.execute(
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                 "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
-                (self.table,),
+                (table or self.table,),
             ).fetchall()
             return sorted(r[0] for r in rows)
 
         return list(self._run(names))
 
     def drop_expired(self, retention_days: int, today: date | None = None) -> list[str]:
-        """Drop the day partitions older than ``retention_days``; their names."""
+        """Drop the day partitions older than ``retention_days`` (of the decision table and
+        of the chunk table); their names."""
         if retention_days <= 0:
             return []
         if not self._schema_ready:
             self.ensure_schema()
-        old = expired(self.partitions(), today or datetime.now(UTC).date(), retention_days)
+        if not self._chunk_schema_ready:
+            self.ensure_chunk_schema()
+        day = today or datetime.now(UTC).date()
+        old = expired(self.partitions(), day, retention_days)
+        old += expired(self.partitions(self.chunk_table), day, retention_days, self.chunk_prefix)
 
         def drop(conn: psycopg.Connection[Any]) -> None:
             conn.execute(LOCK, (self.table,))
+            conn.execute(LOCK, (self.chunk_table,))
             for name in old:
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
 
         if old:
             self._run(drop)
             self._days.clear()
+            self._chunk_days.clear()
         return old
 
     def _select(self, where: sql.Composable, absent: Iterable[str] = ()) -> sql.Composed:
@@ -252,10 +340,38 @@ class DecisionStore:
 
     def find_row(self, job_id: str, row_index: int | None = None) -> list[dict[str, Any]]:
         """A batch job's decision of input row ``row_index`` (1-based), or all of the
-        job's decisions (``None``); by the job index, like ``find``."""
+        job's decisions (``None``); by the job index, like ``find``. Decisions recorded per
+        chunk are decoded from their chunk's document (only that row's, for one row)."""
         if row_index is None:
-            return self._find(sql.SQL("job_id = %s"), (job_id,))
-        return self._find(sql.SQL("job_id = %s AND row_index = %s"), (job_id, row_index))
+            rows = self._find(sql.SQL("job_id = %s"), (job_id,))
+            where = sql.SQL("job_id = %s")
+            params: tuple[Any, ...] = (job_id,)
+        else:
+            rows = self._find(sql.SQL("job_id = %s AND row_index = %s"), (job_id, row_index))
+            where = sql.SQL("job_id = %s AND first_row <= %s AND last_row >= %s")
+            params = (job_id, row_index, row_index)
+        for doc in self._chunks(where, params):
+            rows += chunk_rows(doc, row_index)
+        return rows
+
+    def _chunks(self, where: sql.Composable, params: Sequence[Any]) -> Iterator[ChunkDocument]:
+        """Stored chunks ``where`` says, in time and row order (none if no table yet)."""
+        query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY decided_at, first_row").format(
+            sql.SQL(", ").join(map(sql.Identifier, CHUNK_COLUMNS)),
+            sql.Identifier(self.chunk_table),
+            where,
+        )
+        with psycopg.connect(
+            self.dsn, connect_timeout=self.connect_timeout, row_factory=dict_row
+        ) as conn:
+            exists = conn.execute("SELECT to_regclass(%s)", (self.chunk_table,)).fetchone()
+            if exists is None or exists["to_regclass"] is None:
+                return
+            with conn.cursor(name="decision_chunks_read") as cur:  # server-side: streamed
+                cur.itersize = 4  # a few chunks' documents in memory at a time
+                cur.execute(query, params)
+                for row in cur:
+                    yield ChunkDocument.from_stored(row)
 
     def _find(self, where: sql.Composable, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         with psycopg.connect(
@@ -273,7 +389,8 @@ class DecisionStore:
     def export(
         self, since: datetime, until: datetime, model_version: str | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Decisions with ``since <= decided_at < until`` (and the version), streamed."""
+        """Decisions with ``since <= decided_at < until`` (and the version), streamed: the
+        per-row table's, then the chunk table's decoded row by row (same columns)."""
         where: sql.Composable = sql.SQL("decided_at >= %s AND decided_at < %s")
         params: list[Any] = [since, until]
         if model_version is not None:
@@ -290,6 +407,8 @@ class DecisionStore:
         ):
             cur.execute(query, params)
             yield from cur
+        for doc in self._chunks(where, params):
+            yield from chunk_rows(doc)
 
     def count(self) -> int:
         def n(conn: psycopg.Connection[Any]) -> int:
@@ -297,3 +416,17 @@ class DecisionStore:
             return int(conn.execute(query).fetchone()[0])  # type: ignore[index]
 
         return int(self._run(n))
+
+
+def chunk_rows(doc: ChunkDocument, row_index: int | None = None) -> list[dict[str, Any]]:
+    """A stored chunk's decisions as the per-row table's rows read back (``inputs`` and
+    ``reasons`` parsed, as psycopg gives the ``json`` columns). pyarrow is imported here:
+    the lean inference image, which never reads chunks, has none."""
+    from services.core.decisions.chunk_codec import decoded_rows
+
+    rows = decoded_rows(doc, row_index)
+    for row in rows:
+        for key in ("inputs", "reasons"):
+            if row[key] is not None:
+                row[key] = json.loads(row[key])
+    return rows

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from services.core.decisions.chunk import ChunkDocument
 from services.core.decisions.metrics import DecisionMetrics
 from services.core.decisions.record import Decision, Row, to_row
 from services.core.decisions.settings import DecisionSettings
@@ -47,11 +48,14 @@ class DecisionWriter:
     ) -> None:
         self.settings, self.metrics = settings, metrics
         self.store = store or DecisionStore(
-            settings.dsn.get_secret_value(), settings.table, settings.connect_timeout_seconds
+            settings.dsn.get_secret_value(),
+            settings.table,
+            settings.connect_timeout_seconds,
+            settings.chunk_table,
         )
         self.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
         self.salt = settings.hash_salt.get_secret_value()
-        self._queue: deque[Decision | DecisionBlock] = deque()
+        self._queue: deque[Decision | DecisionBlock | ChunkDocument] = deque()
         self._queued = 0  # rows in the queue (a block counts its rows)
         self._wake = threading.Condition()
         self._submitted = 0  # decisions accepted into the queue (ever)
@@ -72,7 +76,13 @@ class DecisionWriter:
         """Queue a block of decisions (a batch chunk's), written in one piece."""
         self._enqueue([block], len(block))
 
-    def _enqueue(self, items: list[Decision] | list[DecisionBlock], rows: int = -1) -> None:
+    def submit_chunk(self, doc: ChunkDocument) -> None:
+        """Queue a recorded batch chunk (one row of the chunk table; counts its rows)."""
+        self._enqueue([doc], len(doc))
+
+    def _enqueue(
+        self, items: list[Decision] | list[DecisionBlock] | list[ChunkDocument], rows: int = -1
+    ) -> None:
         rows = len(items) if rows < 0 else rows
         if self._queued + rows > self.settings.queue_rows:
             self.metrics.lost.labels("queue_full").inc(rows)
@@ -126,8 +136,9 @@ class DecisionWriter:
         self.store.close()
 
     # -- the writer thread -------------------------------------------------------------
-    def _take(self) -> list[Decision] | DecisionBlock:
-        """Up to ``batch_rows`` decisions, or the block at the head of the queue."""
+    def _take(self) -> list[Decision] | DecisionBlock | ChunkDocument:
+        """Up to ``batch_rows`` decisions, or the block (or chunk) at the head of the
+        queue."""
         with self._wake:
             if not self._stopping and self._queued < self.settings.batch_rows:
                 self._wake.wait(self.settings.flush_seconds)
@@ -173,9 +184,11 @@ class DecisionWriter:
     def _database_due(self) -> bool:
         return time.monotonic() >= self._retry_at
 
-    def _insert(self, rows: list[Row] | DecisionBlock) -> bool:
+    def _insert(self, rows: list[Row] | DecisionBlock | ChunkDocument) -> bool:
         try:
-            if not isinstance(rows, list):
+            if isinstance(rows, ChunkDocument):
+                inserted = self.store.insert_chunk(rows)
+            elif not isinstance(rows, list):
                 csv = rows.csv(self.settings.inputs, self.salt)
                 inserted = self.store.insert_csv(csv, [rows.day])
             else:
@@ -190,8 +203,11 @@ class DecisionWriter:
         self.metrics.duplicates.inc(len(rows) - inserted)
         return True
 
-    def _write(self, batch: list[Row] | DecisionBlock) -> None:
+    def _write(self, batch: list[Row] | DecisionBlock | ChunkDocument) -> None:
         if self._database_due() and self._insert(batch):
+            return
+        if isinstance(batch, ChunkDocument):  # spooled as it is: one file
+            self._spool_chunk(batch)
             return
         rows = (  # a block is spooled as ordinary rows
             batch.rows(self.settings.inputs, self.salt) if not isinstance(batch, list) else batch
@@ -208,6 +224,36 @@ class DecisionWriter:
             )
         self.metrics.spool_bytes.set(self.spool.size())
 
+    def _spool_chunk(self, doc: ChunkDocument) -> None:
+        if self.spool.append_chunk(doc):
+            self.metrics.spooled.inc(len(doc))
+        else:
+            self.metrics.lost.labels("spool_full").inc(len(doc))
+            logger.error(
+                "decision record: spool full ({} of {} bytes), chunk {}:{} ({} decisions) not kept",
+                self.spool.size(),
+                self.settings.spool_max_bytes,
+                doc.job_id,
+                doc.first_row,
+                len(doc),
+            )
+        self.metrics.spool_bytes.set(self.spool.size())
+
+    def _replay_chunk(self, path: Path) -> int | None:
+        """Insert one spooled chunk and delete its file: its rows, or None (database
+        down: kept for later). An unreadable file is set aside (0)."""
+        try:
+            doc = self.spool.read_chunk(path)
+        except (OSError, ValueError, KeyError) as exc:
+            self.spool.quarantine(path)
+            logger.error("decision record: spool file {} unreadable ({})", path, exc)
+            return 0
+        if not self._insert(doc):
+            return None
+        self.spool.remove(path)
+        self.metrics.replayed.inc(len(doc))
+        return len(doc)
+
     def _maintain(self) -> None:
         """Replay the spool while the database answers; apply retention now and then."""
         if not self._database_due():
@@ -217,9 +263,15 @@ class DecisionWriter:
         while files:
             if self._stopping and self._queued:
                 break  # at shutdown the queue comes first; the spool survives us
+            if self.spool.is_chunk(files[0]):
+                done = self._replay_chunk(files.pop(0))
+                if done is None:
+                    break
+                replayed += done
+                continue
             group: list[Path] = []  # several small files per transaction
             rows: list[Row] = []
-            while files and len(rows) < REPLAY_ROWS:
+            while files and len(rows) < REPLAY_ROWS and not self.spool.is_chunk(files[0]):
                 path = files.pop(0)
                 try:
                     rows += self.spool.read(path)

@@ -8,14 +8,18 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from prometheus_client import CollectorRegistry
@@ -25,8 +29,12 @@ from services.batch.worker.chunk import run_chunk
 from services.batch.worker.record_block import chunk_block
 from services.batch.worker.recording import TRACK, ChunkRecord, chunk_decisions
 from services.batch.worker.scoring import score_frame
+from services.core.decisions.chunk import ChunkDocument
+from services.core.decisions.chunk_codec import chunk_document
+from services.core.decisions.export import SCHEMA as EXPORT_SCHEMA
+from services.core.decisions.export import write_export
 from services.core.decisions.metrics import DecisionMetrics
-from services.core.decisions.record import InputsMode, to_row
+from services.core.decisions.record import COLUMNS, BatchLayout, InputsMode, to_row
 from services.core.decisions.settings import DecisionSettings
 from services.core.decisions.store import DecisionStore
 from services.core.decisions.writer import DecisionWriter
@@ -39,22 +47,49 @@ from tests.support.postgres import PostgresServer
 from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
 
 N, CHUNK = 400_000, 50_000
 
 
 def counts(dsn: str, job_id: str) -> tuple[int, int]:
-    """(records of the job, distinct rows among them)."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
+    """(records of the job, distinct rows among them), in either layout: per-row records,
+    plus the rows of the job's recorded chunks (each chunk's row range)."""
+    total = distinct = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for query in (
             "SELECT count(*), count(DISTINCT row_index) FROM decisions WHERE job_id = %s",
-            (job_id,),
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+            "SELECT count(*), count(DISTINCT r) FROM decision_chunks, "
+            "generate_series(first_row, last_row) AS r WHERE job_id = %s",
+        ):
+            try:
+                row = conn.execute(query, (job_id,)).fetchone()  # type: ignore[arg-type]
+            except psycopg.errors.UndefinedTable:
+                continue
+            assert row is not None
+            total, distinct = total + int(row[0]), distinct + int(row[1])
+    return total, distinct
 
 
+def recorded(dsn: str, job_id: str) -> int:
+    """Decisions of the job recorded so far, in either layout (cheap: polled)."""
+    total = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for query in (
+            "SELECT count(*) FROM decisions WHERE job_id = %s",
+            "SELECT coalesce(sum(row_count), 0) FROM decision_chunks WHERE job_id = %s",
+        ):
+            try:
+                row = conn.execute(query, (job_id,)).fetchone()  # type: ignore[arg-type]
+            except psycopg.errors.UndefinedTable:
+                continue
+            total += int(row[0]) if row is not None else 0
+    return total
+
+
+@pytest.mark.parametrize("layout", list(BatchLayout))
 def test_sigkilled_worker_leaves_no_duplicate_record(
+    layout: BatchLayout,
     redis: RedisServer,
     postgres: PostgresServer,
     tmp_path: Path,
@@ -67,6 +102,7 @@ def test_sigkilled_worker_leaves_no_duplicate_record(
     monkeypatch.setenv("DECISIONS_DSN", postgres.dsn)  # the workers inherit it
     monkeypatch.setenv("DECISIONS_SPOOL_DIR", str(tmp_path / "spool"))
     monkeypatch.setenv("DECISIONS_BATCH_ROWS", "20000")
+    monkeypatch.setenv("DECISIONS_BATCH_LAYOUT", layout.value)
     settings = make_settings(
         redis, tmp_path, model_dir, chunk_rows=CHUNK, retry_backoff_seconds=[0, 1]
     )
@@ -81,7 +117,7 @@ def test_sigkilled_worker_leaves_no_duplicate_record(
         def recorded_ahead_of_results() -> bool:
             """Some chunk's decisions are stored but its result file is not written."""
             done = len(list(results.glob("part-*.parquet"))) if results.exists() else 0
-            return done >= 1 and counts(postgres.dsn, job_id)[0] > done * CHUNK
+            return done >= 1 and recorded(postgres.dsn, job_id) > done * CHUNK
 
         wait_for("a chunk recorded but not finished", recorded_ahead_of_results, 300, 0.002)
         os.killpg(first.pid, signal.SIGKILL)  # the whole pod: no flush, no goodbye
@@ -93,7 +129,9 @@ def test_sigkilled_worker_leaves_no_duplicate_record(
     assert "duplicates" not in second.output()
 
 
+@pytest.mark.parametrize("layout", list(BatchLayout))
 def test_a_chunk_scored_again_records_nothing_twice(
+    layout: BatchLayout,
     postgres: PostgresServer,
     tmp_path: Path,
     model: LoadedModel,
@@ -101,39 +139,45 @@ def test_a_chunk_scored_again_records_nothing_twice(
 ) -> None:
     from services.batch.domain import ChunkSpec
 
+    job_id = f"job-x-{layout.value}"
     source = write(applicants(5_000, 3), tmp_path / "in.parquet")
     spec = ChunkSpec(index=0, path=str(source), offset=0, rows=5_000)
     registry = CollectorRegistry()
-    config = DecisionSettings(dsn=postgres.dsn, spool_dir=tmp_path / "spool")
+    config = DecisionSettings(dsn=postgres.dsn, spool_dir=tmp_path / "spool", batch_layout=layout)
     writer = DecisionWriter(config, DecisionMetrics(registry)).start()
-    record = ChunkRecord(writer, "job-x", 1_767_225_600.0, "caller")
+    record = ChunkRecord(writer, job_id, 1_767_225_600.0, "caller")
     out = tmp_path / "part-000000.parquet"
     run_chunk(model, spec, out, None, "w1", False, record=record, reasons_k=4)
     out.unlink()  # as if the worker died after the record, before the result
     run_chunk(model, spec, out, None, "w2", False, record=record, reasons_k=4)
     writer.close()
-    assert counts(postgres.dsn, "job-x") == (5_000, 5_000)
+    assert counts(postgres.dsn, job_id) == (5_000, 5_000)
+    assert registry.get_sample_value("decisions_recorded_total") == 5_000  # rows
     assert registry.get_sample_value("decisions_duplicates_skipped_total") == 5_000
-    with psycopg.connect(postgres.dsn) as conn:
-        row = conn.execute(
-            "SELECT day, track, model_version, inputs, reasons FROM decisions WHERE row_index = 1"
-        ).fetchone()
-        declined = conn.execute(
-            "SELECT reasons FROM decisions WHERE prediction = 1 AND job_id = 'job-x' LIMIT 1"
-        ).fetchone()
-    assert row is not None
-    assert str(row[0]) == "2026-01-01"  # the job's submission day, stable across retries
-    assert row[1] == "batch"
-    assert row[2] == model.version
-    assert set(row[3]) == {f.name for f in model.contract.features}
-    assert declined is not None
-    assert declined[0], "a declined row's reasons are recorded"
-    first = declined[0][0]
+    store = DecisionStore(postgres.dsn)
+    (row,) = store.find_row(job_id, 1)
+    every = store.find_row(job_id)
+    assert [r["row_index"] for r in every] == list(range(1, 5_001))
+    declined = next(r for r in every if r["prediction"] == 1)
+    assert str(row["day"]) == "2026-01-01"  # the job's submission day, stable across retries
+    assert row["track"] == "batch"
+    assert row["model_version"] == model.version
+    assert set(row["inputs"]) == {f.name for f in model.contract.features}
+    assert declined["reasons"], "a declined row's reasons are recorded"
+    first = declined["reasons"][0]
     assert set(first) == {"feature", "value", "contribution", "statement"}
     assert first["contribution"] > 0
     result = pq.read_table(out).to_pylist()
     by_statement = {r["reason_1"] for r in result if r["reason_1"]}
     assert first["statement"] in by_statement
+    if layout is BatchLayout.CHUNK:
+        out.unlink()  # the record does not depend on the result files
+        assert store.find_row(job_id, 4_321)[0]["row_index"] == 4_321
+        with psycopg.connect(postgres.dsn) as conn:
+            assert conn.execute(
+                "SELECT count(*), sum(row_count) FROM decision_chunks WHERE job_id = %s",
+                (job_id,),
+            ).fetchone() == (1, 5_000)
 
 
 def stored(dsn: str, table: str) -> list[tuple[Any, ...]]:
@@ -272,3 +316,148 @@ def test_a_block_partly_stored_inserts_only_the_rest(
         assert kind == ("jsonb" if layout == "first" else "json",)
     finally:
         store.close()
+
+
+def chunk_of(
+    model: LoadedModel, frame: pd.DataFrame, result: pa.Table, job_id: str, mode: InputsMode
+) -> ChunkDocument:
+    return chunk_document(
+        model.name, model.version, TRACK, model.contract.threshold,
+        job_id, 1_767_225_600.0, "caller", 0, frame, result, mode, "salt",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", list(InputsMode))
+def test_the_chunk_layout_answers_as_the_row_layout(
+    postgres: PostgresServer,
+    model: LoadedModel,
+    applicants: Callable[[int, int], pd.DataFrame],
+    mode: InputsMode,
+) -> None:
+    """A chunk recorded as one document and the same chunk recorded per row: the look-ups
+    answer the same rows (inputs or their digests, reasons, scores); again inserts nothing."""
+    frame = applicants(2_000, 7)
+    frame["student"] = frame["student"].astype("category")
+    frame.loc[frame.index[::9], "balance"] = np.nan
+    result = score_frame(model, frame, 1, reasons_k=4)
+    block = chunk_block(
+        model.name, model.version, TRACK, model.contract.threshold,
+        "job-cmp-row", 1_767_225_600.0, "caller", frame, result,
+    )  # fmt: skip
+    doc = chunk_of(model, frame, result, "job-cmp-chunk", mode)
+    store = DecisionStore(postgres.dsn, table="cmp_rows", chunk_table="cmp_chunks")
+    try:
+        assert store.insert_csv(block.csv(mode, "salt"), [block.day]) == 2_000
+        assert store.insert_chunk(doc) == 2_000
+        assert store.insert_chunk(doc) == 0  # recorded again: nothing twice
+        per_row, per_chunk = store.find_row("job-cmp-row"), store.find_row("job-cmp-chunk")
+        assert len(per_row) == len(per_chunk) == 2_000
+        for a, b in zip(per_row, per_chunk, strict=True):
+            for key in ("decision_id", "job_id"):
+                a.pop(key), b.pop(key)
+            a.pop("decided_at"), b.pop("decided_at")
+            assert a == b
+        (one,) = store.find_row("job-cmp-chunk", 1_234)
+        assert one["row_index"] == 1_234
+        assert one["decision_id"] == "job:job-cmp-chunk:1234"
+        assert store.find_row("job-cmp-chunk", 2_001) == []
+    finally:
+        store.close()
+        with psycopg.connect(postgres.dsn) as conn:
+            conn.execute("DROP TABLE IF EXISTS cmp_rows, cmp_chunks")
+
+
+def test_a_chunk_is_spooled_during_an_outage_and_replayed(
+    postgres: PostgresServer,
+    tmp_path: Path,
+    model: LoadedModel,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    frame = applicants(1_500, 6)
+    result = score_frame(model, frame, 1, reasons_k=4)
+    doc = chunk_of(model, frame, result, "job-chunk-spool", InputsMode.HASH)
+    registry = CollectorRegistry()
+    down = DecisionSettings(dsn="postgresql://x@127.0.0.1:1/none", spool_dir=tmp_path / "spool")
+    writer = DecisionWriter(down, DecisionMetrics(registry)).start()
+    writer.submit_chunk(doc)
+    assert writer.flush(30)
+    writer.close()
+    assert registry.get_sample_value("decisions_spooled_total") == 1_500
+    assert [p.suffix for p in (tmp_path / "spool").iterdir()] == [".chunk"]
+    up = DecisionSettings(dsn=postgres.dsn, spool_dir=tmp_path / "spool")
+    replay_registry = CollectorRegistry()
+    writer = DecisionWriter(up, DecisionMetrics(replay_registry)).start()
+    try:
+        wait_for(
+            "the spool replayed", lambda: recorded(postgres.dsn, "job-chunk-spool") == 1_500, 60
+        )
+        wait_for("the spool emptied", lambda: not list((tmp_path / "spool").iterdir()), 30)
+    finally:
+        writer.close()
+    assert replay_registry.get_sample_value("decisions_replayed_total") == 1_500
+    assert replay_registry.get_sample_value("decisions_recorded_total") == 1_500
+    stored_rows = DecisionStore(postgres.dsn).find_row("job-chunk-spool")
+    assert [r["inputs_hash"] for r in stored_rows] == [
+        r[COLUMNS.index("inputs_hash")]
+        for r in chunk_block(
+            model.name, model.version, TRACK, model.contract.threshold,
+            "job-chunk-spool", 1_767_225_600.0, "caller", frame, result,
+        ).rows(InputsMode.HASH, "salt")
+    ]  # fmt: skip
+    assert all(r["inputs"] is None for r in stored_rows)
+
+
+def test_chunks_are_exported_row_by_row_and_dropped_by_retention(
+    postgres: PostgresServer,
+    tmp_path: Path,
+    model: LoadedModel,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    frame = applicants(300, 8)
+    result = score_frame(model, frame, 1, reasons_k=4)
+    today = datetime.now(UTC).date()
+    store = DecisionStore(postgres.dsn, table="exp_rows", chunk_table="exp_chunks")
+    doc = replace(chunk_of(model, frame, result, "job-export", InputsMode.VALUES), day=today)
+    old = replace(doc, job_id="job-old", day=today - timedelta(days=40))
+    try:
+        assert store.insert_chunk(doc) == store.insert_chunk(old) == 300
+        rows = list(
+            store.export(datetime(2026, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1))
+        )
+        mine = [r for r in rows if r["job_id"] == "job-export"]
+        assert [r["row_index"] for r in mine] == list(range(1, 301))
+        out = tmp_path / "chunks.parquet"
+        assert write_export(iter(rows), out, "parquet") == 600
+        exported = pq.read_table(out)
+        assert exported.schema == EXPORT_SCHEMA  # the same columns as per-row decisions
+        first = exported.to_pylist()[0]
+        assert json.loads(first["inputs"]) == store.find_row(first["job_id"], 1)[0]["inputs"]
+        csv = tmp_path / "chunks.csv"  # the CLI: the chunks of the version, row by row
+        env = {
+            "DECISIONS_DSN": postgres.dsn,
+            "DECISIONS_TABLE": "exp_rows",
+            "DECISIONS_CHUNK_TABLE": "exp_chunks",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+        }
+        since, until = f"{today - timedelta(days=60)}", f"{today}"
+        done = subprocess.run(
+            [sys.executable, "-m", "services.core.decisions", "export", "--since", since,
+             "--until", until, "--model-version", model.version, "--format", "csv",
+             "--out", str(csv)],
+            env=env, capture_output=True, text=True, check=False, cwd=REPO,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        frame_out = pd.read_csv(csv)
+        assert len(frame_out) == 600
+        assert list(frame_out.columns) == EXPORT_SCHEMA.names
+        assert set(frame_out["job_id"]) == {"job-export", "job-old"}
+        assert frame_out["inputs"].iloc[0] == exported.column("inputs")[0].as_py()
+        dropped = store.drop_expired(retention_days=30, today=today)
+        assert dropped == [f"exp_chunks_{old.day:%Y%m%d}"]
+        assert store.find_row("job-old") == []
+        assert len(store.find_row("job-export")) == 300
+    finally:
+        store.close()
+        with psycopg.connect(postgres.dsn) as conn:
+            conn.execute("DROP TABLE IF EXISTS exp_rows, exp_chunks")

@@ -1,0 +1,225 @@
+"""Encode a batch chunk's decisions as one compressed columnar document, and decode it
+back into the rows the per-row layout stores (pyarrow: batch workers and look-ups).
+
+The document is an Arrow IPC stream, zstd-compressed, one column per field:
+
+- ``row_index`` (int64, 1-based input row), ``probability`` (float64), ``prediction``
+  (int8), ``risk_band`` (dictionary);
+- the inputs: ``input:<feature>`` columns with the values as scored (``inputs=values``;
+  a column of Python objects, which has no one Arrow type, as ``input_json:<feature>``, the
+  JSON text of each value),
+  or ``inputs_hash``, the HMAC-SHA-256 of each row's canonical inputs text under the salt
+  (``inputs=hash``: the same digest the per-row layout stores, no input value kept);
+- the reasons: ``reason_i`` (statement), ``reason_i_feature``, ``reason_i_contribution``
+  for i = 1..k, as in the result file; with ``inputs=hash`` also ``reason_i_value`` (the
+  JSON text of the reason's input value, which the per-row layout keeps in its reasons).
+
+Decoding rebuilds each row's ``inputs`` and ``reasons`` JSON texts with the same kernels as
+the per-row layout (``texts``), so a decoded row equals, column for column and byte for
+byte, the row ``chunk_block`` + ``DecisionBlock.table`` would have stored. Columns that
+repeat the chunk (job, model, caller, threshold, decided_at) live in the chunk table's row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from services.core.decisions.chunk import PAYLOAD_FORMAT, ChunkDocument
+from services.core.decisions.record import (
+    COLUMNS,
+    InputsMode,
+    ModelIdentity,
+    job_day,
+    now,
+)
+from services.core.decisions.texts import (
+    _plain_strings,
+    inputs_texts,
+    reason_count,
+    reason_value_texts,
+    reasons_texts,
+    value_texts,
+)
+
+INPUT = "input:"  # a feature's values, in their own Arrow type
+INPUT_JSON = "input_json:"  # an object column's values as JSON texts
+OPTIONS = pa.ipc.IpcWriteOptions(compression=pa.Codec("zstd", compression_level=1))
+
+
+def _digests(texts: pa.Array, salt: str) -> pa.Array:
+    base = hmac.new(salt.encode(), digestmod=hashlib.sha256)
+    out = []
+    for text in texts.to_pylist():
+        h = base.copy()
+        h.update(text.encode())
+        out.append(h.hexdigest())
+    return pa.array(out, pa.string())
+
+
+def _small_dictionary(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
+    """A dictionary column with int8 indices when its dictionary is that small (features,
+    statements, bands): a quarter of the bytes to compress; other columns as they are."""
+    if not pa.types.is_dictionary(column.type):
+        return column
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array.dictionary) > 127:
+        return array
+    indices = pc.cast(array.indices, pa.int8())
+    return pa.DictionaryArray.from_arrays(indices, array.dictionary)
+
+
+def encode_payload(
+    frame: pd.DataFrame, result: pa.Table, mode: InputsMode, salt: str = ""
+) -> bytes:
+    """The chunk's decisions (``frame``: the scored inputs, ``result``: the result table)
+    as the compressed document described in the module doc."""
+    k = reason_count(result)
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "row_index": result.column("row"),
+        "probability": pc.cast(result.column("probability"), pa.float64()),
+        "prediction": pc.cast(result.column("prediction"), pa.int8()),
+        "risk_band": result.column("risk_band"),
+    }
+    if mode is InputsMode.VALUES:
+        for name in frame.columns:
+            if frame[name].dtype == object:  # no single Arrow type: its JSON texts
+                columns[INPUT_JSON + str(name)] = value_texts(frame[name])
+            else:
+                columns[INPUT + str(name)] = pa.Array.from_pandas(frame[name])
+    else:
+        values = {str(c): value_texts(frame[c]) for c in frame.columns}
+        columns["inputs_hash"] = _digests(inputs_texts(frame, values), salt)
+        for i in range(1, k + 1):
+            feature = pc.is_valid(result.column(f"reason_{i}_feature"))
+            texts = reason_value_texts(values, result, i)
+            columns[f"reason_{i}_value"] = pc.if_else(feature, texts, None)
+    for i in range(1, k + 1):
+        columns[f"reason_{i}"] = _small_dictionary(result.column(f"reason_{i}"))
+        columns[f"reason_{i}_feature"] = _small_dictionary(result.column(f"reason_{i}_feature"))
+        columns[f"reason_{i}_contribution"] = result.column(f"reason_{i}_contribution")
+    columns["risk_band"] = _small_dictionary(columns["risk_band"])
+    table = pa.table(columns).replace_schema_metadata(
+        {"format": PAYLOAD_FORMAT, "inputs": mode.value, "reasons": str(k)}
+    )
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema, options=OPTIONS) as out:
+        out.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def chunk_document(
+    name: str,
+    version: str,
+    track: str,
+    threshold: float,
+    job_id: str,
+    created_at: float,
+    caller: str,
+    chunk_index: int,
+    frame: pd.DataFrame,
+    result: pa.Table,
+    mode: InputsMode,
+    salt: str = "",
+) -> ChunkDocument:
+    """A scored chunk as the chunk table's row (the payload encoded here)."""
+    payload = encode_payload(frame, result, mode, salt)
+    rows = result.column("row")
+    return ChunkDocument(
+        job_id=job_id,
+        chunk_index=chunk_index,
+        first_row=int(rows[0].as_py()),
+        last_row=int(rows[len(rows) - 1].as_py()),
+        row_count=result.num_rows,
+        day=job_day(created_at),
+        decided_at=now(),
+        model=ModelIdentity(name, version, track),
+        caller=caller,
+        threshold=float(threshold),
+        inputs_mode=mode.value,
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        payload=payload,
+    )
+
+
+def read_payload(doc: ChunkDocument) -> pa.Table:
+    """The document's table, after checking its digest and format."""
+    if doc.payload_format != PAYLOAD_FORMAT:
+        raise ValueError(f"unknown chunk payload format {doc.payload_format!r}")
+    if hashlib.sha256(doc.payload).hexdigest() != doc.payload_sha256:
+        raise ValueError(f"chunk {doc.job_id}:{doc.first_row}: payload digest mismatch")
+    with pa.ipc.open_stream(pa.py_buffer(doc.payload)) as reader:
+        return reader.read_all()
+
+
+def decoded_table(doc: ChunkDocument, row_index: int | None = None) -> pa.Table:
+    """The chunk's decisions as the per-row layout's columns (``COLUMNS``; ``inputs`` and
+    ``reasons`` as JSON text), all rows or only input row ``row_index``."""
+    table = read_payload(doc)
+    if row_index is not None:
+        table = table.slice(row_index - doc.first_row, 1)
+        if table.num_rows and table.column("row_index")[0].as_py() != row_index:
+            raise ValueError(f"chunk {doc.job_id}:{doc.first_row} has no row {row_index}")
+    n = table.num_rows
+    mode = InputsMode(doc.inputs_mode)
+    if mode is InputsMode.VALUES:
+        values: dict[str, pa.Array] = {}
+        for name in table.column_names:
+            if name.startswith(INPUT):
+                series = table.column(name).to_pandas()
+                values[name[len(INPUT) :]] = value_texts(series)
+            elif name.startswith(INPUT_JSON):
+                values[name[len(INPUT_JSON) :]] = table.column(name).combine_chunks()
+        inputs: pa.Array = inputs_texts(pd.DataFrame(index=range(n)), values)
+        digest: pa.Array = pa.nulls(n, pa.string())
+        reasons = reasons_texts(values, table)
+    else:
+        k = reason_count(table)
+        inputs = pa.nulls(n, pa.string())
+        digest = table.column("inputs_hash").combine_chunks()
+        given = [table.column(f"reason_{i}_value").combine_chunks() for i in range(1, k + 1)]
+        reasons = reasons_texts({}, table, given)
+    rows = table.column("row_index").combine_chunks()
+
+    def const(value: Any, kind: pa.DataType) -> pa.Array:
+        return pa.nulls(n, kind) if value is None else pa.repeat(pa.scalar(value, kind), n)
+
+    columns = {
+        "day": const(doc.day, pa.date32()),
+        "decision_id": pc.binary_join_element_wise(
+            f"job:{doc.job_id}:", pc.cast(rows, pa.string()), ""
+        ),
+        "decided_at": const(doc.decided_at, pa.timestamp("us", tz="UTC")),
+        "request_id": const(None, pa.string()),
+        "item": const(None, pa.int32()),
+        "job_id": const(doc.job_id, pa.string()),
+        "row_index": rows,
+        "caller": const(doc.caller, pa.string()),
+        "model_name": const(doc.model.name, pa.string()),
+        "model_version": const(doc.model.version, pa.string()),
+        "track": const(doc.model.track, pa.string()),
+        "inputs": inputs,
+        "inputs_hash": digest,
+        "probability": table.column("probability").combine_chunks(),
+        "prediction": table.column("prediction").combine_chunks(),
+        "risk_band": _plain_strings(table.column("risk_band")),
+        "threshold": const(float(doc.threshold), pa.float64()),
+        "reasons": reasons,
+        "baseline": const(None, pa.string()),
+    }
+    return pa.Table.from_pydict(columns).select(list(COLUMNS))
+
+
+def decoded_rows(doc: ChunkDocument, row_index: int | None = None) -> list[dict[str, Any]]:
+    """``decoded_table`` as stored rows (column → value), the shape look-ups and the export
+    read from the per-row table (``inputs`` and ``reasons`` as JSON text)."""
+    out = decoded_table(doc, row_index).to_pylist()
+    for row in out:  # the same Python types psycopg gives for the per-row table
+        row["decided_at"] = doc.decided_at
+        row["day"] = doc.day
+    return out

@@ -1,0 +1,100 @@
+"""A chunk recorded as one document (``DECISIONS_BATCH_LAYOUT=chunk``) decodes into exactly
+the rows the per-row layout stores (``chunk_block`` → ``DecisionBlock.rows``), byte for byte
+in both inputs modes (so the ``hash`` digests are the per-row path's), and its payload is
+bit-exact through encode → bytes → decode."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from services.batch.worker.recording import TRACK
+from services.batch.worker.scoring import score_frame
+from services.core.decisions.chunk import ChunkDocument
+from services.core.decisions.chunk_codec import (
+    chunk_document,
+    decoded_rows,
+    encode_payload,
+    read_payload,
+)
+from services.core.decisions.record import COLUMNS, InputsMode
+from services.core.model_store import LoadedModel
+from tests.unit.batch.test_record_block import CREATED, SALT, block_of, synthetic
+
+pytestmark = pytest.mark.unit
+
+
+def document(model: Any, frame: pd.DataFrame, result: pa.Table, mode: InputsMode) -> ChunkDocument:
+    return chunk_document(
+        model.name, model.version, TRACK, model.contract.threshold,
+        "job-1", CREATED, "caller", 3, frame, result, mode, SALT,
+    )  # fmt: skip
+
+
+def assert_decodes_to_block_rows(model: Any, frame: pd.DataFrame, result: pa.Table) -> None:
+    block = block_of(model, frame, result)
+    at = COLUMNS.index("decided_at")
+    for mode in InputsMode:
+        doc = document(model, frame, result, mode)
+        assert doc.payload_sha256 == hashlib.sha256(doc.payload).hexdigest()
+        assert (doc.first_row, doc.last_row, doc.row_count) == (
+            result.column("row")[0].as_py(),
+            result.column("row")[-1].as_py(),
+            result.num_rows,
+        )
+        expected = block.rows(mode, SALT)
+        got = [tuple(r[c] for c in COLUMNS) for r in decoded_rows(doc)]
+        assert len(got) == len(expected)
+        for new, old in zip(got, expected, strict=True):
+            assert new[at] == doc.decided_at
+            new, old = new[:at] + new[at + 1 :], old[:at] + old[at + 1 :]
+            assert [type(v) for v in new] == [type(v) for v in old]
+            assert new == old  # inputs/reasons text and digests byte for byte
+        if mode is InputsMode.HASH:  # no input value in the document, only the digests
+            names = read_payload(doc).column_names
+            assert not [n for n in names if n.startswith(("input:", "input_json:"))]
+        # one row alone decodes to the same row
+        middle = doc.first_row + doc.row_count // 2
+        whole = [tuple(r[c] for c in COLUMNS) for r in decoded_rows(doc)]
+        one = [tuple(r[c] for c in COLUMNS) for r in decoded_rows(doc, middle)]
+        assert one == [whole[middle - doc.first_row]]
+
+
+@pytest.mark.parametrize("k", [0, 1, 4])
+def test_synthetic_chunk_document_decodes_to_the_per_row_rows(k: int) -> None:
+    assert_decodes_to_block_rows(*synthetic(k))
+
+
+@pytest.mark.parametrize("k", [0, 4])
+def test_scored_chunk_document_decodes_to_the_per_row_rows(
+    model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame], k: int
+) -> None:
+    frame = applicants(3_000, 5)
+    frame["student"] = frame["student"].astype("category")
+    frame.loc[frame.index[::7], "balance"] = np.nan
+    frame.loc[frame.index[::11], "student"] = None
+    result = score_frame(model, frame, 101, reasons_k=k)
+    assert_decodes_to_block_rows(model, frame, result)
+
+
+def test_the_document_round_trips_bit_exact_and_through_the_spool() -> None:
+    model, frame, result = synthetic(4)
+    payload = encode_payload(frame, result, InputsMode.VALUES)
+    assert encode_payload(frame, result, InputsMode.VALUES) == payload  # deterministic
+    doc = document(model, frame, result, InputsMode.VALUES)
+    table = read_payload(doc)
+    assert table.column("probability").to_pylist() == [
+        float(np.float32(p)) for p in result.column("probability").to_pylist()
+    ]
+    assert table.column("input:balance").to_pylist()[:1] == [1.0]
+    again = ChunkDocument.from_json(doc.to_json())
+    assert again == doc
+    tampered = ChunkDocument.from_json(doc.to_json().replace(doc.payload_sha256, "0" * 64))
+    with pytest.raises(ValueError, match="digest"):
+        read_payload(tampered)

@@ -53,8 +53,13 @@ def main():
         ok, body = check("model info with API key", f"{inference}/api/v1/model/info", 200, key)
         results.append(ok)
         if ok:
-            info = json.loads(body)
-            print(f"     serving {info.get('name')} v{info.get('version')} ({info.get('track')})")
+            model = json.loads(body).get("model") or {}  # ModelInfo: name/version/track
+            print(
+                f"     serving {model.get('name')} v{model.get('version')} ({model.get('track')})"
+            )
+            if not model.get("version"):
+                print("FAIL model info names no model version")
+                results.append(False)
         results.append(
             check("model info without API key refused", f"{inference}/api/v1/model/info", 401)[0]
         )

@@ -27,4 +27,5 @@ timed kind-up bash "$REPO_ROOT/scripts/kind/kind-up.sh"
 timed images bash "$REPO_ROOT/scripts/kind/images.sh"
 timed kind-load bash "$REPO_ROOT/scripts/kind/kind-load.sh"
 timed deploy bash "$REPO_ROOT/scripts/kind/deploy.sh"
-timed pytest "${PYTHON:-python3}" -m pytest -p no:cacheprovider -q -m kind "$REPO_ROOT/tests/kind" ${PYTEST_ARGS:-}
+read -r -a pytest_args <<<"${PYTEST_ARGS:-}"  # e.g. PYTEST_ARGS="-x -k hpa"
+timed pytest "${PYTHON:-python3}" -m pytest -p no:cacheprovider -q -m kind "$REPO_ROOT/tests/kind" "${pytest_args[@]}"

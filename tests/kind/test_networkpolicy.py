@@ -13,9 +13,12 @@ from typing import Any
 from tests.kind.cluster import Cluster, failed_targets, prometheus_query, run_pod
 
 PROBE = """
-import json, socket
+import json, socket, time
 targets = json.loads(%r)
 out = {}
+# the node's policy agent puts a new pod into its peers' allow sets within seconds: a
+# verdict read at once would be the agent's lag, not the policy (found with kube-router)
+time.sleep(15)
 try:
     socket.getaddrinfo("kubernetes.default.svc.cluster.local", 443)
     out["dns"] = "ok"

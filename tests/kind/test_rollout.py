@@ -25,7 +25,12 @@ def test_canary_promoted_then_faulty_rolled_back(cluster: Cluster) -> None:
         timeout=3600,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-6000:]
+    log = REPO_ROOT / ".cache" / "kind-logs" / "e2e-output.log"  # whole output, for a look
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(done.stdout + "\n--- stderr ---\n" + done.stderr)
+    # the script's own lines ([kind] ..., the traffic summary), not the dumped diagnostics
+    said = "\n".join(line for line in done.stderr.splitlines() if "[kind]" in line)
+    assert done.returncode == 0, f"{said}\n(whole output: {log})"
     assert "e2e passed" in done.stderr
     mro = cluster.json("get", "modelrollout", cluster.name_of("e2e"))
     assert mro["status"]["phase"] == "Failed", mro["status"]

@@ -25,17 +25,25 @@ def call(url, key=None):
         return err.code, err.read()
 
 
+# A fresh pod's first connections can fail until the node's NetworkPolicy agent has put it
+# into the peers' allow sets (found on kind with kube-router: "connection refused" for a
+# few seconds): a call that reaches no server is tried again, for up to this many attempts
+CONNECT_ATTEMPTS = int(os.environ.get("CONNECT_ATTEMPTS", "15"))
+
+
 def check(name, url, want, key=None, attempts=1):
     status, body = 0, b""
-    for attempt in range(attempts):
+    attempt = 0
+    while True:
         try:
             status, body = call(url, key)
         except OSError as err:
             status, body = 0, str(err).encode()
-        if status == want:
+        attempt += 1
+        limit = max(attempts, CONNECT_ATTEMPTS) if status == 0 else attempts
+        if status == want or attempt >= limit:
             break
-        if attempt + 1 < attempts:
-            time.sleep(2)
+        time.sleep(2)
     ok = status == want
     print(f"{'ok  ' if ok else 'FAIL'} {name}: {url} -> {status} (want {want})", flush=True)
     return ok, body

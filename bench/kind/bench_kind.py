@@ -143,7 +143,9 @@ def main() -> int:
         )
     notes = (
         "Offline kind profile (one node, 2 shared cores), scripts/kind/e2e.sh's rollout: steps "
-        "[20, 50], interval 30 s, failureThreshold 2. " + args.note
+        "[20, 50], interval 30 s, failureThreshold 2. Local harness column: bench/results/"
+        "rollout.json, a different rollout (interval 10 s; its rollback figure runs from the "
+        "faulty canary first taking traffic), so compare orders of magnitude only. " + args.note
     )
     write_results("kind", rows, ["metric", "kind", "local harness"], notes)
     print((RESULTS / "kind.md").read_text())

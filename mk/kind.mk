@@ -6,7 +6,7 @@
 KIND_SCRIPTS := scripts/kind
 
 .PHONY: kind-up images kind-load deploy e2e-kind kind-down kind-logs kind-all manifests \
-	kind-runtime kind-node-image kind-offline-up kind-offline-down
+	kind-runtime kind-node-image kind-offline-up kind-offline-down test-kind
 
 kind-up: ## kind cluster + gateway + Prometheus; KIND_PROFILE=online (Envoy Gateway, kube-prometheus-stack) or offline (built here: Traefik, Prometheus, metrics-server); auto-detected
 	bash $(KIND_SCRIPTS)/kind-up.sh
@@ -22,6 +22,9 @@ deploy: ## helm upgrade --install the chart into kind, wait for the first champi
 
 e2e-kind: ## train v2 -> canary -> promoted; faulty v3 -> rolled back; traffic via the gateway
 	bash $(KIND_SCRIPTS)/e2e.sh
+
+test-kind: ## the kind scenarios (pytest -m kind, tests/kind/) from zero: kind-up images kind-load deploy, pytest, kind-down (KEEP_CLUSTER=1 keeps it)
+	bash $(KIND_SCRIPTS)/test.sh
 
 kind-logs: ## dump objects, events and pod logs of the kind release to .cache/kind-logs
 	bash $(KIND_SCRIPTS)/dump-logs.sh

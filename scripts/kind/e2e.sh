@@ -49,39 +49,24 @@ for _ in $(seq 60); do
   sleep 2
 done
 curl -fsS -H "X-API-Key: $api_key" "$url/api/v1/model/info" >/dev/null || die "gateway does not answer at $url"
+# below the chart's per-key rate limit (inference.rateLimit 600/minute = 10/s): at 20/s
+# a third of the e2e's requests were 429 on kind (tests/integration/deploy/test_chart_kind.py)
 log "scoring through the gateway at $url"
-python3 "$REPO_ROOT/scripts/kind/traffic.py" "$url" "$api_key" --rps 20 --seconds 3600 \
+python3 "$REPO_ROOT/scripts/kind/traffic.py" "$url" "$api_key" --rps "${E2E_RPS:-8}" --seconds 3600 \
   --stop-file "$work/stop" >"$work/traffic.json" &
 traffic_pid=$!
 
 served_version() {
+  # the version sits in the answer's "model" object (ModelInfo), not at its top level
   curl -fsS -H "X-API-Key: $api_key" "$url/api/v1/model/info" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])'
+    | python3 "$REPO_ROOT/scripts/kind/model_version.py"
 }
 
 # a Job like the chart's trainer Job (same image, env, security), new name, optional command
 run_training() {
   local name="$1" command_json="${2:-}"
-  kubectl_ns get job "$trainer" -o json | python3 -c '
-import json, sys
-job, name, command = json.load(sys.stdin), sys.argv[1], sys.argv[2]
-meta = job["metadata"]
-job["metadata"] = {"name": name, "namespace": meta["namespace"], "labels": meta.get("labels", {})}
-spec = job["spec"]
-for key in ("selector", "manualSelector"):
-    spec.pop(key, None)
-tmpl = spec["template"]
-tmpl["metadata"]["labels"] = {k: v for k, v in tmpl["metadata"].get("labels", {}).items()
-                              if "controller-uid" not in k and k != "job-name"}
-if command:
-    pod = tmpl["spec"]
-    pod["containers"][0]["command"] = json.loads(command)
-    pod["containers"][0]["args"] = []
-    pod["containers"][0].setdefault("volumeMounts", []).append({"name": "e2e", "mountPath": "/opt/e2e"})
-    pod.setdefault("volumes", []).append({"name": "e2e", "configMap": {"name": "creditrisk-e2e"}})
-job.pop("status", None)
-print(json.dumps(job))
-' "$name" "$command_json" | kubectl_ns apply -f -
+  kubectl_ns get job "$trainer" -o json \
+    | python3 "$REPO_ROOT/scripts/kind/job_copy.py" "$name" "$command_json" | kubectl_ns apply -f -
   kubectl_ns wait --for=condition=complete "job/$name" --timeout=20m
 }
 

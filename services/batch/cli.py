@@ -73,9 +73,22 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = BatchSettings()
     _logging(settings, "batch-worker", "rq")
+    from mlflow.exceptions import MlflowException
+    from redis.exceptions import RedisError
+
+    from services.batch.worker.startup import build_when_ready
+
+    def waiting(exc: BaseException, left: float) -> None:
+        logger.warning("waiting for the model ({:.0f} s left): {}", left, exc)
+
     try:
-        context = worker_context.build_context(settings)
-    except ModelLoadError as exc:
+        context = build_when_ready(
+            lambda: worker_context.build_context(settings),
+            (ModelLoadError, MlflowException, RedisError, OSError),
+            settings.model_wait_seconds,
+            on_wait=waiting,
+        )
+    except (ModelLoadError, MlflowException, RedisError, OSError) as exc:
         logger.error("cannot start: {}", exc)
         return 2
     worker_context.install(context)

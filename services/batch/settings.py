@@ -98,6 +98,12 @@ class BatchSettings(KeyedServiceSettings):
         ge=16,
         description="worker registration TTL; an idle worker wakes every TTL-15 s (seconds)",
     )
+    model_wait_seconds: int = Field(
+        600,
+        ge=0,
+        description="how long a starting worker waits for its model (the first champion not "
+        "registered yet, MLflow not up) before it exits (seconds)",
+    )
     max_upload_bytes: int = Field(4 << 30, ge=1, description="largest request body (bytes)")
     max_json_bytes: int = Field(
         32 << 20,

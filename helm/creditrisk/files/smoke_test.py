@@ -25,17 +25,25 @@ def call(url, key=None):
         return err.code, err.read()
 
 
+# A fresh pod's first connections can fail until the node's NetworkPolicy agent has put it
+# into the peers' allow sets (found on kind with kube-router: "connection refused" for a
+# few seconds): a call that reaches no server is tried again, for up to this many attempts
+CONNECT_ATTEMPTS = int(os.environ.get("CONNECT_ATTEMPTS", "15"))
+
+
 def check(name, url, want, key=None, attempts=1):
     status, body = 0, b""
-    for attempt in range(attempts):
+    attempt = 0
+    while True:
         try:
             status, body = call(url, key)
         except OSError as err:
             status, body = 0, str(err).encode()
-        if status == want:
+        attempt += 1
+        limit = max(attempts, CONNECT_ATTEMPTS) if status == 0 else attempts
+        if status == want or attempt >= limit:
             break
-        if attempt + 1 < attempts:
-            time.sleep(2)
+        time.sleep(2)
     ok = status == want
     print(f"{'ok  ' if ok else 'FAIL'} {name}: {url} -> {status} (want {want})", flush=True)
     return ok, body
@@ -53,8 +61,13 @@ def main():
         ok, body = check("model info with API key", f"{inference}/api/v1/model/info", 200, key)
         results.append(ok)
         if ok:
-            info = json.loads(body)
-            print(f"     serving {info.get('name')} v{info.get('version')} ({info.get('track')})")
+            model = json.loads(body).get("model") or {}  # ModelInfo: name/version/track
+            print(
+                f"     serving {model.get('name')} v{model.get('version')} ({model.get('track')})"
+            )
+            if not model.get("version"):
+                print("FAIL model info names no model version")
+                results.append(False)
         results.append(
             check("model info without API key refused", f"{inference}/api/v1/model/info", 401)[0]
         )

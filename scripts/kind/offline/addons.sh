@@ -8,7 +8,10 @@
 #   - Prometheus from Debian's package (creditrisk/prometheus of `make images`) scraping the
 #     pods' prometheus.io annotations, with the chart's alert rules (instead of
 #     kube-prometheus-stack);
-#   - metrics-server from its Go module, so the HPAs act on real CPU.
+#   - metrics-server from its Go module, so the HPAs act on real CPU;
+#   - kube-router's firewall controller from its Go module, so the chart's NetworkPolicies
+#     are enforced (the ptp CNI of scripts/kind/offline/cni.sh enforces none; netpol.sh
+#     says why not kube-network-policies).
 # Images are built on $IMAGE_REPO/base:$IMAGE_TAG and loaded with `kind load`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +24,7 @@ base="$IMAGE_REPO/base:$IMAGE_TAG"
 traefik_image="$IMAGE_REPO/traefik:$IMAGE_TAG"
 metrics_image="$IMAGE_REPO/metrics-server:$IMAGE_TAG"
 prometheus_image="$IMAGE_REPO/prometheus:$IMAGE_TAG"
+netpol_image="$IMAGE_REPO/kube-router:$IMAGE_TAG"
 export DOCKER_BUILDKIT=0
 kc() { kubectl --context "$KUBE_CONTEXT" "$@"; }
 
@@ -45,7 +49,9 @@ traefik_bin="$(nice -n 19 bash "$REPO_ROOT/scripts/gateway/build-traefik.sh" "$R
 build "$traefik_image" "$addons/traefik.Dockerfile" "$traefik_bin"
 metrics_bin="$(bash "$here/metrics-server.sh" | tail -1)"
 build "$metrics_image" "$addons/metrics-server.Dockerfile" "$metrics_bin"
-for image in "$traefik_image" "$metrics_image" "$prometheus_image" "$base"; do
+netpol_bin="$(bash "$here/netpol.sh" | tail -1)"
+build "$netpol_image" "$addons/kube-router.Dockerfile" "$netpol_bin"
+for image in "$traefik_image" "$metrics_image" "$netpol_image" "$prometheus_image" "$base"; do
   log "loading $image into $CLUSTER_NAME"
   kind load docker-image --name "$CLUSTER_NAME" "$image"
 done
@@ -69,6 +75,9 @@ sed "s#IMAGE_TRAEFIK#$traefik_image#" "$addons/traefik.yaml" | kc apply -f - >/d
 log "metrics-server"
 sed "s#IMAGE_METRICS_SERVER#$metrics_image#" "$addons/metrics-server.yaml" | kc apply -f - >/dev/null
 
+log "NetworkPolicy agent (kube-router, firewall only)"
+sed "s#IMAGE_NETPOL#$netpol_image#" "$addons/netpol.yaml" | kc apply -f - >/dev/null
+
 log "Prometheus at $PROMETHEUS_URL, with the chart's alert rules"
 kc create namespace "$MONITORING_NAMESPACE" --dry-run=client -o yaml | kc apply -f - >/dev/null
 rules="$(mktemp)"
@@ -90,4 +99,5 @@ kc -n "$MONITORING_NAMESPACE" rollout restart deployment/prometheus >/dev/null  
 
 kc -n traefik rollout status deployment/traefik --timeout=5m
 kc -n kube-system rollout status deployment/metrics-server --timeout=5m
+kc -n kube-system rollout status daemonset/kube-router --timeout=5m
 kc -n "$MONITORING_NAMESPACE" rollout status deployment/prometheus --timeout=5m

@@ -53,6 +53,7 @@ def settings_env(settings: BatchSettings) -> dict[str, str]:
         "key_prefix",
         "fault_chunk_delay_seconds",
         "queue_name",
+        "model_wait_seconds",
     ):
         env[f"BATCH_{name.upper()}"] = str(getattr(settings, name))
     env["BATCH_RETRY_BACKOFF_SECONDS"] = str(settings.retry_backoff_seconds)

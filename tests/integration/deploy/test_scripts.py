@@ -16,7 +16,7 @@ from tests.integration.deploy.chart import REPO
 pytestmark = pytest.mark.integration
 
 SCRIPTS = sorted(p for p in (REPO / "scripts").rglob("*.sh"))
-KIND_TARGETS = ["kind-up", "images", "kind-load", "deploy", "e2e-kind", "kind-down"]
+KIND_TARGETS = ["kind-up", "images", "kind-load", "deploy", "e2e-kind", "kind-down", "test-kind"]
 
 
 def test_there_are_scripts() -> None:

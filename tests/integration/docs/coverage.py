@@ -216,6 +216,17 @@ RULES: tuple[Rule, ...] = (
     Rule("make kind-up images kind-load deploy", kind("kind-up", "images", "kind-load", "deploy")),
     Rule("make e2e-kind", kind("e2e-kind")),
     Rule("make kind-down", kind("kind-down")),
+    # run for real by hand here (docs/kind-offline.md); stops at once without Docker
+    Rule(
+        "make test-kind",
+        (
+            Elsewhere(
+                "tests/integration/deploy/test_scripts.py",
+                ('"make", "--no-print-directory", "-f", "mk/kind.mk", target', "test-kind"),
+            ),
+            Elsewhere("scripts/kind/test.sh", ("-m kind", "kind-down.sh")),
+        ),
+    ),
     Rule("^(export API_KEY=\\$\\()?kubectl ", (Here(KUBE),)),
     Rule("^helm (upgrade|uninstall) ", (Here(KUBE),)),
 )

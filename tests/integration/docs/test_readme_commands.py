@@ -119,6 +119,7 @@ def test_kind_targets_are_the_ones_test_scripts_runs() -> None:
         "deploy",
         "e2e-kind",
         "kind-down",
+        "test-kind",
     }
 
 

@@ -28,6 +28,7 @@ def test_every_committed_result_gives_rows() -> None:
         "shadow mirror",
         "control plane build",
         "containers",
+        "kind (offline, real kubelets)",
     }
     assert all(len(row) == 5 and row[2] for row in rows)
 

@@ -176,9 +176,16 @@ def main() -> None:
                 "partitions": frame.npartitions,
                 "peak_rss_mib": round(peak_kib / 1024),
                 "dask": dask.__version__,
+                "libraries": versions(),
             }
         )
     )
+
+
+def versions() -> str:
+    import pyarrow
+
+    return f"xgboost {xgb.__version__}, pandas {pd.__version__}, pyarrow {pyarrow.__version__}"
 
 
 if __name__ == "__main__":

@@ -126,6 +126,8 @@ def batch_peers(data: Json) -> Iterator[Row]:
         f"{dask['version']}; worker RSS {rss} MiB (Dask {max(dask['peak_rss_mib'])} MiB); "
         f"outputs equal ({ours['outputs_equal']})"
     )
+    if "writes" in ours:
+        figure += f"; ours writes {ours['writes']}, Dask {dask['writes']}"
     target = f"≥ 1.00× {_mark(ours['vs_dask'] >= 1)}, RSS ≤ 600 MiB {_mark(rss <= 600)}"
     measure = (
         f"{ours['rows']:,} rows in {ours['chunks']} chunks, job API 2 workers vs Dask "

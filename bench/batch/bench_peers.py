@@ -14,10 +14,13 @@ generated once and cached under .cache/bench/batch/) is scored with the same boo
   threaded scheduler with two threads, one booster thread each. Imports and booster
   loading are not timed.
 
-Both write probability, prediction and risk band per row (ours also the row number and
-model version). The outputs are compared row by row (our ``row`` column against Dask's
-partition order): a probability differing by more than 1e-6 fails the run. Peak RSS of
-each of our workers and of the Dask process is sampled every 50 ms.
+Both write probability, prediction and risk band per row; ours also the row number and
+model version, and fsyncs each chunk's file (the product's durability), Dask neither (the
+results say so, with each side's files and bytes). The three shared columns are compared
+row by row (our ``row`` column against Dask's partition order): a probability differing
+by more than 1e-6, or any prediction or band differing, fails the run. Peak RSS of each of
+our workers and of the Dask process is sampled every 50 ms. After the rounds each side's
+CPU per stage is profiled (``profile_peers.py``) over the first 10^6 rows.
 
 Rounds alternate which side goes first; each side's best round counts (``runs_s`` has
 every round). Run under the shared lock, e.g.
@@ -35,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
+import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from redis import Redis  # noqa: E402
 
@@ -56,6 +59,7 @@ from bench.batch.harness import (  # noqa: E402
     service_env,
     workers,
 )
+from bench.batch.profile_peers import dask_stages, our_stages  # noqa: E402
 from bench.batch.timeline import breakdown, markdown, task_times  # noqa: E402
 from bench.common import write_results  # noqa: E402
 from tests.support.processes import RedisServer  # noqa: E402
@@ -65,6 +69,7 @@ RUNNER = Path(__file__).resolve().parent / "dask_runner.py"
 TOLERANCE = 1e-6
 WORKERS = 2
 RSS_LIMIT_MIB = 600
+STAGE_ROWS = 1_000_000  # rows each side's stages are profiled over, after the rounds
 WAIT_SECONDS = 30.0  # the client's status requests wait for the job's end (long polls)
 
 
@@ -155,73 +160,62 @@ def run_dask(python: Path, spec: Path, path: Path, out: Path, chunk_rows: int) -
     return {**report, "peak_rss_mib": [max(peak[0], report["peak_rss_mib"])]}
 
 
-def our_probabilities(results: Path, rows: int) -> np.ndarray:
-    """Probabilities in input row order, checking every row 1..rows is there once."""
-    table = pq.read_table(sorted(results.glob("part-*.parquet")), columns=["row", "probability"])
+SHARED = ["probability", "prediction", "risk_band"]  # the columns both sides write
+
+
+def _columns(table: pa.Table) -> dict[str, np.ndarray]:
+    band = table.column("risk_band").combine_chunks()
+    names = band.dictionary.to_numpy(zero_copy_only=False).astype(str)
+    return {
+        "probability": table.column("probability").to_numpy(),
+        "prediction": table.column("prediction").to_numpy(),
+        "risk_band": names[band.indices.to_numpy(zero_copy_only=False)],
+    }
+
+
+def our_outputs(results: Path, rows: int) -> dict[str, np.ndarray]:
+    """The shared columns in input row order, checking every row 1..rows is there once."""
+    table = pq.read_table(sorted(results.glob("part-*.parquet")), columns=["row", *SHARED])
     row = table.column("row").to_numpy()
     order = np.argsort(row, kind="stable")
     if not np.array_equal(row[order], np.arange(1, rows + 1)):
         raise RuntimeError("our results do not hold each input row exactly once")
-    return table.column("probability").to_numpy()[order]
+    return {name: values[order] for name, values in _columns(table).items()}
 
 
-def dask_probabilities(out: Path) -> np.ndarray:
-    """Probabilities in input row order: Dask names its files part.<partition>.parquet."""
+def dask_outputs(out: Path) -> dict[str, np.ndarray]:
+    """The shared columns in input row order: Dask names its files part.<partition>.parquet."""
     files = sorted(out.glob("part.*.parquet"), key=lambda p: int(p.name.split(".")[1]))
-    return pq.read_table(files, columns=["probability"]).column("probability").to_numpy()
+    return _columns(pq.read_table(files, columns=SHARED))
 
 
-def compare(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
-    if len(ours) != len(theirs):
-        raise RuntimeError(f"row counts differ: ours {len(ours)}, Dask {len(theirs)}")
-    diff = np.abs(ours - theirs)
+def output_files(results: Path, pattern: str) -> dict[str, Any]:
+    files = list(results.glob(pattern))
+    schema = pq.read_schema(files[0]) if files else None
+    return {
+        "files": len(files),
+        "mib": round(sum(f.stat().st_size for f in files) / 2**20, 1),
+        "columns": [n for n in schema.names if not n.startswith("__")] if schema else [],
+    }
+
+
+def compare(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Every column both write, row by row: probabilities within TOLERANCE, the
+    prediction and the risk band equal."""
+    n_ours, n_theirs = len(ours["probability"]), len(theirs["probability"])
+    if n_ours != n_theirs:
+        raise RuntimeError(f"row counts differ: ours {n_ours}, Dask {n_theirs}")
+    diff = np.abs(ours["probability"] - theirs["probability"])
     worst = float(diff.max()) if len(diff) else 0.0
     if not worst <= TOLERANCE:  # NaN fails too
         bad = int(np.count_nonzero(~(diff <= TOLERANCE)))
         raise RuntimeError(f"{bad} probabilities differ by more than {TOLERANCE} (max {worst})")
-    return {"rows": len(ours), "max_abs_diff": worst, "identical": int(np.sum(ours == theirs))}
-
-
-def stage_cpu(
-    model: Any, path: Path, chunk_rows: int = CHUNK_ROWS, rows: int = 1_000_000
-) -> dict[str, float]:
-    """Where a worker's CPU goes: CPU seconds per stage of ``run_chunk`` over the file's
-    first ``rows`` rows, in this process, chunk by chunk as a worker scores them."""
-    from services.batch.checks import check_frame
-    from services.batch.formats.parquet import plan_parquet
-    from services.batch.state.result_files import write_result
-    from services.batch.worker.chunk import read_chunk
-    from services.batch.worker.scoring import score_frame, summarise
-    from services.core.encoding import encode_frame
-
-    spent: dict[str, float] = {}
-
-    def timed(stage: str, work: Callable[..., Any], *args: Any) -> Any:
-        started = time.process_time()
-        out = work(*args)
-        spent[stage] = spent.get(stage, 0.0) + time.process_time() - started
-        return out
-
-    features = model.contract.features
-    names = [f.name for f in features]
-    specs = plan_parquet(path, chunk_rows) or []
-    model.probabilities(encode_frame(features, read_chunk(model, specs[0], None).to_pandas()))
-    done = 0
-    with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
-        for spec in specs:
-            if done >= rows:
-                break
-            table = timed("read", read_chunk, model, spec, None)
-            frame = timed("to_pandas", table.select(names).to_pandas)
-            timed("validate", check_frame, frame, features, spec.offset)
-            score = "score (encode, predict, result table)"
-            result = timed(score, score_frame, model, frame, spec.offset + 1)
-            summary = timed("summarise", summarise, result, "bench", model.version)
-            out = Path(tmp) / f"part-{spec.index}.parquet"
-            timed("write + fsync", write_result, out, result, summary, True)
-            timed("of which predict", model.probabilities, encode_frame(features, frame))
-            done += spec.rows
-    return {stage: round(seconds * 1_000_000 / done, 3) for stage, seconds in spent.items()}
+    for name in ("prediction", "risk_band"):
+        unequal = int(np.count_nonzero(ours[name] != theirs[name]))
+        if unequal:
+            raise RuntimeError(f"{unequal} rows differ in {name}")
+    identical = int(np.sum(ours["probability"] == theirs["probability"]))
+    return {"rows": n_ours, "max_abs_diff": worst, "identical": identical}
 
 
 def bench(
@@ -251,16 +245,22 @@ def bench(
                     time.sleep(1)  # let the page cache writeback of one side settle
                 job = work / "store" / "jobs" / ours[-1]["job_id"]
                 checks.append(
-                    compare(
-                        our_probabilities(job / "results", rows),
-                        dask_probabilities(work / "dask-out"),
-                    )
+                    {
+                        **compare(
+                            our_outputs(job / "results", rows), dask_outputs(work / "dask-out")
+                        ),
+                        "ours": output_files(job / "results", "part-*.parquet"),
+                        "dask": output_files(work / "dask-out", "part.*.parquet"),
+                    }
                 )
                 for run in ours:
                     shutil.rmtree(work / "store" / "jobs" / run["job_id"], ignore_errors=True)
     finally:
         redis.stop()
-    stages = stage_cpu(model, path, chunk_rows)
+    stages = {
+        "ours": our_stages(model, path, chunk_rows, STAGE_ROWS),
+        "dask": dask_stages(python, spec, path, chunk_rows, STAGE_ROWS)["cpu_s_per_1m_rows"],
+    }
     return {"ours": ours, "dask": theirs, "checks": checks, "stages": stages}
 
 
@@ -281,7 +281,7 @@ def summarise(rows: int, runs: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "rows": rows,
             "side": f"Dask threaded, {WORKERS} threads (1 booster thread each)",
-            "version": f"dask {dask['dask']}",
+            "version": f"dask {dask['dask']} ({dask['libraries']})",
             "seconds": dask["seconds"],
             "chunks": dask["partitions"],
             "cpu_s": {"dask": dask["cpu_s"]},
@@ -293,12 +293,21 @@ def summarise(rows: int, runs: dict[str, Any]) -> list[dict[str, Any]]:
         r["rows_per_s"] = round(rows / r["seconds"])
         r["vs_dask"] = round(dask["seconds"] / r["seconds"], 2)
         r["seconds"] = round(r["seconds"], 2)
-    out[0]["stage_cpu_s_per_1m_rows"] = runs["stages"]
+    out[0]["stage_cpu_s_per_1m_rows"] = runs["stages"]["ours"]
+    out[1]["stage_cpu_s_per_1m_rows"] = runs["stages"]["dask"]
     out[0]["timeline"] = ours["timeline"]
     check = runs["checks"][-1]
     out[0]["outputs_equal"] = out[1]["outputs_equal"] = (
-        f"max |Δp| {check['max_abs_diff']:.1e}, {check['identical']:,}/{check['rows']:,} identical"
+        f"{', '.join(SHARED)}: max |Δp| {check['max_abs_diff']:.1e}, "
+        f"{check['identical']:,}/{check['rows']:,} probabilities identical, prediction and "
+        "band equal on every row"
     )
+    for r, side, durable in ((out[0], "ours", "each file fsynced"), (out[1], "dask", "no fsync")):
+        files = check[side]
+        r["writes"] = (
+            f"{len(files['columns'])} columns ({', '.join(files['columns'])}), "
+            f"{files['files']} files, {files['mib']} MiB, {durable}"
+        )
     out[0]["target"] = (
         f"≥ 1.00× Dask rows/s {'✔' if out[0]['vs_dask'] >= 1 else '✘'}, worker RSS ≤ "
         f"{RSS_LIMIT_MIB} MiB {'✔' if max(out[0]['peak_rss_mib']) <= RSS_LIMIT_MIB else '✘'}"
@@ -338,6 +347,11 @@ def main() -> None:
         "best round by process (ours: the workers, the API answering the client's status "
         "requests, which wait for the job's end (`?wait=`), Redis, and the benchmark client "
         "sampling RSS). "
+        "What each side writes differs (column `writes`): ours the product's result "
+        "files (row number, probability, prediction, risk band, model version; each chunk "
+        "file fsynced before the chunk counts as done), Dask the three scored columns "
+        "(probability, prediction, risk band) without fsync, as a plain script would; the "
+        "comparison covers the three columns both write. "
         "Target: ours ≥ Dask rows/s at 10^7 rows, "
         f"worker RSS ≤ {RSS_LIMIT_MIB} MiB."
     )
@@ -353,17 +367,24 @@ def main() -> None:
         "peak_rss_mib",
         "runs_s",
         "outputs_equal",
+        "writes",
         "target",
     ]
-    stages = rows[0]["stage_cpu_s_per_1m_rows"]
+    ours_stages = rows[0]["stage_cpu_s_per_1m_rows"]
+    dask_stage_rows = rows[1]["stage_cpu_s_per_1m_rows"]
+    path_total = sum(v for k, v in ours_stages.items() if not k.startswith("pandas path"))
     after = (
-        "Where a worker's CPU goes (CPU seconds per 10^6 rows, each stage of `run_chunk` "
-        f"timed in the benchmark process over the input's first 10^6 rows, {args.chunk_rows:,}-"
-        "row chunks, one booster thread; the workers' CPU in the table above adds Redis and "
-        "rq per task):\n\n| stage | CPU s / 10^6 rows |\n|---|---|\n"
-        + "\n".join(f"| {stage} | {seconds} |" for stage, seconds in stages.items())
-        + f"\n| total (without the predict line) | "
-        f"{round(sum(v for k, v in stages.items() if k != 'of which predict'), 3)} |"
+        "Where each side's CPU goes, stage by stage (`bench/batch/profile_peers.py`: CPU "
+        f"seconds per 10^6 rows over the input's first {STAGE_ROWS:,} rows, "
+        f"{args.chunk_rows:,}-row chunks, one booster thread, one process per side after the "
+        "rounds; ours: the stages of `run_chunk`, without rq and Redis per task (the "
+        "timeline below has them); Dask: its sync scheduler, to_parquet with the scheduler "
+        "being the rest of the whole run):\n\n"
+        "| ours: stage of run_chunk | CPU s / 10^6 rows |\n|---|---|\n"
+        + "\n".join(f"| {stage} | {seconds} |" for stage, seconds in ours_stages.items())
+        + f"\n| total (Arrow path, without the pandas lines) | {round(path_total, 4)} |\n\n"
+        "| Dask: stage of a partition | CPU s / 10^6 rows |\n|---|---|\n"
+        + "\n".join(f"| {stage} | {seconds} |" for stage, seconds in dask_stage_rows.items())
         + "\n\n"
         + markdown(rows[0]["timeline"])
         + "\n\n'rest of tasks': a task's time in rq (start → end) outside `run_chunk` (job "

@@ -36,7 +36,7 @@ def task_times(redis: Redis, job_id: str, chunks: int) -> list[dict[str, Any]]:
     """Per chunk task: worker, start and end (epoch seconds), run_chunk seconds."""
     out = []
     for index in range(chunks):
-        task = Job.fetch(chunk_task_id(job_id, index), connection=redis, serializer=SERIALIZER)
+        task = _ended(redis, chunk_task_id(job_id, index))
         value = task.return_value() or {}
         assert task.started_at is not None
         assert task.ended_at is not None
@@ -51,6 +51,17 @@ def task_times(redis: Redis, job_id: str, chunks: int) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _ended(redis: Redis, task_id: str, patience: float = 10.0) -> Job:
+    """The task once rq has stamped its end: the client can hear of the job's end (the
+    last chunk's Lua step) before rq's bookkeeping after that task is written."""
+    deadline = time.monotonic() + patience
+    while True:
+        task = Job.fetch(task_id, connection=redis, serializer=SERIALIZER)
+        if task.ended_at is not None or time.monotonic() > deadline:
+            return task
+        time.sleep(0.05)
 
 
 def _epoch(moment: Any) -> float:

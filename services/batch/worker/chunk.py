@@ -13,14 +13,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from services.batch.checks import check_frame, dictionary_columns, needed_columns
 from services.batch.domain import BadInput, ChunkSpec, ChunkSummary
 from services.batch.state.result_files import read_summary, write_result
+from services.batch.worker.arrow_encoding import encode_checked
 from services.batch.worker.recording import ChunkRecord, record_chunk
-from services.batch.worker.scoring import score_frame, summarise
+from services.batch.worker.scoring import score_encoded, summarise
+from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
 
 
@@ -39,16 +43,32 @@ def run_chunk(
         return read_summary(result_path)
     started = time.perf_counter()
     table = read_chunk(model, spec, id_column)
-    frame = table.select([f.name for f in model.contract.features]).to_pandas()
-    check_frame(frame, model.contract.features, spec.offset)
+    encoded = encode_chunk(model, table, spec.offset)
     ids = table.column(id_column) if id_column else None
-    result = score_frame(model, frame, spec.offset + 1, id_column, ids, reasons_k)
+    result = score_encoded(model, encoded, spec.offset + 1, id_column, ids, reasons_k)
     summary = summarise(result, worker, model.version)
     if record is not None:  # the record before the result file (see worker/recording.py)
-        record_chunk(model, record, frame, result, spec.index)
+        record_chunk(model, record, feature_frame(model, table), result, spec.index)
     write_result(result_path, result, summary, fsync)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def encode_chunk(model: LoadedModel, table: pa.Table, offset: int) -> np.ndarray:
+    """The chunk's encoded feature matrix, its rows checked against the contract: straight
+    from the Arrow columns when their types allow and every value passes, else through
+    pandas (``check_frame`` reports the problems with their input rows)."""
+    features = model.contract.features
+    encoded = encode_checked(table, features)
+    if encoded is not None:
+        return encoded
+    frame = feature_frame(model, table)
+    check_frame(frame, features, offset)
+    return encode_frame(features, frame)
+
+
+def feature_frame(model: LoadedModel, table: pa.Table) -> pd.DataFrame:
+    return table.select([f.name for f in model.contract.features]).to_pandas()
 
 
 def read_chunk(model: LoadedModel, spec: ChunkSpec, id_column: str | None) -> pa.Table:

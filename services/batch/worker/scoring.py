@@ -39,7 +39,34 @@ def score_frame(
     reasons_k: int = 0,
 ) -> pa.Table:
     encoded = encode_frame(model.contract.features, frame)
+    return score_encoded(model, encoded, first_row, id_column, ids, reasons_k)
+
+
+def score_encoded(
+    model: LoadedModel,
+    encoded: np.ndarray,
+    first_row: int,
+    id_column: str | None = None,
+    ids: pa.ChunkedArray | None = None,
+    reasons_k: int = 0,
+) -> pa.Table:
+    """The result table of an encoded (rows, features) matrix (see ``encode_frame``)."""
     proba = model.probabilities(encoded)
+    table = result_table(model, proba, first_row, id_column, ids)
+    if reasons_k:
+        for name, column in reason_columns(model, encoded, reasons_k).items():
+            table = table.append_column(name, column)
+    return table
+
+
+def result_table(
+    model: LoadedModel,
+    proba: np.ndarray,
+    first_row: int,
+    id_column: str | None = None,
+    ids: pa.ChunkedArray | None = None,
+) -> pa.Table:
+    """Row numbers, the id column, probability, prediction, band and model version."""
     names = pa.array([band.name for band in model.contract.risk_bands])
     bands = pa.DictionaryArray.from_arrays(pa.array(model.band_codes(proba)), names)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
@@ -53,8 +80,6 @@ def score_frame(
     columns["model_version"] = pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(len(proba), dtype=np.int8)), pa.array([model.version])
     )
-    if reasons_k:
-        columns.update(reason_columns(model, encoded, reasons_k))
     return pa.table(columns)
 
 

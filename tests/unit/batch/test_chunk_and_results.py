@@ -110,3 +110,21 @@ def test_downloads_and_pages_follow_input_order(
     assert rows[0]["risk_band"] == whole["risk_band"][290]
     assert page(chunks, 990, 50)[-1]["row"] == 1_000
     assert page(chunks, 1_000, 10) == []
+
+
+def test_result_files_keep_their_schema_delta_encode_rows_and_number_statistics(
+    tmp_path: Path, model: LoadedModel, applicants: Applicants
+) -> None:
+    _, path = _scored(tmp_path, model, applicants(300, 4), 300)[0]
+    table = pq.read_table(path)
+    assert table.column_names == ["row", "probability", "prediction", "risk_band", "model_version"]
+    assert [str(t) for t in table.schema.types][:3] == ["int64", "double", "int8"]
+    assert all(pa.types.is_dictionary(t) for t in table.schema.types[3:])
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(5)}
+    assert "DELTA_BINARY_PACKED" in columns["row"].encodings
+    assert (columns["row"].statistics.min, columns["row"].statistics.max) == (1, 300)
+    assert columns["probability"].is_stats_set
+    assert columns["prediction"].is_stats_set
+    assert not columns["risk_band"].is_stats_set
+    assert columns["risk_band"].has_dictionary_page

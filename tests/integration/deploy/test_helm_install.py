@@ -239,7 +239,7 @@ CANNOT = [
     ("create", "roles.rbac.authorization.k8s.io"),
     ("delete", "modelrollouts.mlops.creditrisk.io"),
     ("create", "configmaps"),
-    ("list", "deployments.apps"),
+    ("list", "pods"),  # list/watch only on the kinds its read cache watches
     ("update", "services"),
 ]
 

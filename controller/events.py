@@ -63,6 +63,7 @@ class EventQueue:
             queue.Queue(maxsize=capacity) for _ in range(threads)
         ]
         self._threads: list[threading.Thread] = []
+        self._closed = False  # set by ``stop``: later posts are dropped (counted)
 
     def start(self) -> EventQueue:
         for index, q in enumerate(self._queues):
@@ -77,14 +78,17 @@ class EventQueue:
         involved = body.get("involvedObject") or {}
         shard = zlib.crc32(f"{namespace}/{involved.get('name')}".encode()) % len(self._queues)
         try:
+            if self._closed:
+                raise queue.Full
             self._queues[shard].put_nowait((namespace, body))
         except queue.Full:
             own_metrics.EVENTS.labels("dropped").inc()
             logger.warning(
-                "event {} on {}/{} dropped: queue full",
+                "event {} on {}/{} dropped: {}",
                 body.get("reason"),
                 namespace,
                 involved.get("name"),
+                "operator stopping" if self._closed else "queue full",
             )
             return False
         return True
@@ -120,10 +124,41 @@ class EventQueue:
             time.sleep(0.01)
         return True
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def queued(self) -> int:
+        """Events waiting in the queues (not the ones being posted)."""
+        return sum(q.qsize() for q in self._queues)
+
+    def stop(self, timeout: float = 5.0) -> int:
+        """Post what is queued, within ``timeout`` seconds in all; returns how many Events
+        were dropped. New posts are refused from now on; each thread ends after its queue
+        is empty. At the bound, what is still queued is dropped, counted
+        (``modelrollout_controller_events_total{outcome="dropped"}``) and logged; an
+        Event being posted at that moment finishes or fails on its daemon thread."""
+        self._closed = True
+        deadline = time.monotonic() + max(0.0, timeout)
+        waiting = self.queued()
         for q in self._queues:
             with contextlib.suppress(queue.Full):
-                q.put(None, timeout=timeout)
+                q.put(None, timeout=max(0.0, deadline - time.monotonic()))
         for thread in self._threads:
-            thread.join(timeout)
-        self._threads = []
+            thread.join(max(0.0, deadline - time.monotonic()))
+        dropped = 0
+        for q in self._queues:
+            while True:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                q.task_done()
+                dropped += item is not None
+            with contextlib.suppress(queue.Full):
+                q.put_nowait(None)  # a thread still posting ends after its post
+        if dropped:
+            own_metrics.EVENTS.labels("dropped").inc(dropped)
+            logger.warning(
+                "events at shutdown: {} queued, {} dropped after {:g} s", waiting, dropped, timeout
+            )
+        elif waiting:
+            logger.info("events at shutdown: {} queued, all handed to the API", waiting)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        return dropped

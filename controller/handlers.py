@@ -8,6 +8,8 @@
   read cache (``controller.cache``; kopf lists and watches, we keep the tracked objects),
   only when the operator watches named namespaces (where the RBAC grants the watch);
 - startup: kopf settings (annotation storages, finalizer name), the adapters, /metrics;
+- cleanup (SIGTERM, SIGINT, the stop flag): the Events still queued are posted within
+  ``CONTROLLER_EVENTS_DRAIN_SECONDS``, the rest dropped, counted and logged;
 - login: the same credentials as the adapters' ``ApiClient``.
 
 Errors map onto kopf's semantics: API / MLflow / missing-object trouble is a
@@ -16,6 +18,7 @@ Errors map onto kopf's semantics: API / MLflow / missing-object trouble is a
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from typing import Any
@@ -60,6 +63,14 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     if port and not getattr(memo, "metrics_started", False):
         start_http_server(port)
         memo.metrics_started = True
+
+
+async def cleanup(memo: Any, **_: Any) -> None:
+    """At shutdown: drain the Event queue, bounded. Off kopf's executor (whose threads may
+    all be busy with reconciles at that moment), in a thread of the loop's own."""
+    runtime = getattr(memo, "runtime", None)
+    if runtime is not None and runtime.events is not None:
+        await asyncio.to_thread(runtime.events.stop, runtime.settings.events_drain_seconds)
 
 
 def _bearer_token(raw: str) -> str | None:
@@ -132,6 +143,7 @@ def register(
     """Register the handlers on ``registry`` (the default one for ``python -m controller``)."""
     kopf.on.startup(registry=registry)(configure)
     kopf.on.login(registry=registry)(login)
+    kopf.on.cleanup(registry=registry)(cleanup)
     kopf.timer(*RESOURCE, interval=settings.tick_seconds, id="reconcile", registry=registry)(tick)
     kopf.on.delete(*RESOURCE, id="finalize", registry=registry)(finalize)
     if not settings.namespaces:

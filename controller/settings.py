@@ -60,6 +60,12 @@ class ControllerSettings(ServiceSettings):
         description="HTTP connections kept per Prometheus address; the PromQL queries of "
         "one analysis run concurrently over them",
     )
+    events_drain_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="seconds the operator's shutdown waits for queued Kubernetes Events to "
+        "be posted; what is still queued then is dropped (counted and logged)",
+    )
     field_manager: str = Field(
         "modelrollout-controller", description="fieldManager of every write to the API"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -68,3 +69,38 @@ def test_a_failed_post_is_logged_and_the_queue_goes_on() -> None:
     assert events.join(5)
     events.stop()
     assert kube.posted == [("a", "S")]
+
+
+def test_stop_posts_what_is_queued() -> None:
+    gate = threading.Event()
+    kube = Recorder(gate=gate)
+    events = EventQueue(kube, threads=2).start()  # type: ignore[arg-type]
+    for i in range(20):
+        assert events.post("ns", body(f"r{i % 5}", f"R{i}"))
+    gate.set()
+    assert events.stop(timeout=5) == 0
+    assert len(kube.posted) == 20
+    assert not events.post("ns", body("late", "R"))  # refused once stopping
+
+
+def test_stop_is_bounded_and_counts_what_it_drops() -> None:
+    from prometheus_client import REGISTRY
+
+    def dropped() -> float:
+        found = REGISTRY.get_sample_value(
+            "modelrollout_controller_events_total", {"outcome": "dropped"}
+        )
+        return found or 0.0
+
+    gate = threading.Event()  # never set: every post hangs (up to the Recorder's 5 s)
+    kube = Recorder(gate=gate)
+    events = EventQueue(kube, threads=1).start()  # type: ignore[arg-type]
+    for i in range(10):
+        assert events.post("ns", body("a", f"R{i}"))
+    before = dropped()
+    started = time.monotonic()
+    lost = events.stop(timeout=0.2)
+    assert time.monotonic() - started < 1.0
+    assert lost == 9  # one was being posted when the bound passed
+    assert dropped() - before == 9
+    gate.set()

@@ -80,3 +80,15 @@ def test_login_sends_the_token_once_whatever_its_scheme_case(raw: str, token: st
     info = handlers.login(memo)
     assert info.token == token
     assert info.scheme == ("Bearer" if token else None)
+
+
+def test_cleanup_drains_the_event_queue_within_the_setting() -> None:
+    import asyncio
+
+    config = ControllerSettings(metrics_port=0, events_drain_seconds=1.5)
+    runtime = mock.Mock(settings=config)
+    asyncio.run(handlers.cleanup(SimpleNamespace(runtime=runtime)))
+    runtime.events.stop.assert_called_once_with(1.5)
+    registry = handlers.register(kopf.OperatorRegistry(), config)
+    found = [h.fn for h in registry._activities.get_all_handlers()]
+    assert handlers.cleanup in found

@@ -204,6 +204,18 @@ class LatestCopies:
                 return body
         return copy.deepcopy(known)
 
+    def version(self, body: Obj) -> str | None:
+        """The ``resourceVersion`` of the newer of ``body`` and the copy our last write to
+        the same object returned (e.g. the action annotation cleared in this reconcile)."""
+        meta = body.get("metadata") or {}
+        with self._lock:
+            known = self._copies.get(self._key(body))
+        if known is not None and (known.get("metadata") or {}).get("uid") == meta.get("uid"):
+            if not newer(revision(body), revision(known)):
+                return str(known["metadata"].get("resourceVersion"))
+        found = meta.get("resourceVersion")
+        return None if found is None else str(found)
+
     def drop(self, namespace: str, name: str) -> None:
         with self._lock:
             self._copies.pop((namespace, name), None)

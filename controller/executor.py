@@ -17,7 +17,7 @@ from controller.appliers import APPLIERS
 from controller.events import event
 from controller.kube import EVENTS, ROLLOUTS, KubeError
 from controller.rollout import Decision
-from controller.status import RolloutStatus
+from controller.status import RolloutStatus, merge_patch
 from controller.target import Target
 
 
@@ -25,9 +25,28 @@ def status_changed(old: RolloutStatus, new: RolloutStatus) -> bool:
     return old.to_k8s() != new.to_k8s()
 
 
-def write_status(target: Target, status: RolloutStatus) -> None:
-    body = {"status": status.to_k8s()}
-    written = target.runtime.kube.patch(ROLLOUTS, target.ns, target.name, body, sub="status")
+def write_status(target: Target, status: RolloutStatus, old: RolloutStatus | None = None) -> None:
+    """Patch ``status``. With ``old`` (the status the decision started from) only the
+    fields that differ are sent (``status.merge_patch``: the history, conditions and hooks
+    lists only when they changed), guarded by the ``resourceVersion`` the decision read (or
+    our own write of this reconcile returned, e.g. the action annotation cleared): applied
+    to that very object the patch gives ``status``. When the object has moved on
+    meanwhile (409), the whole status is written instead, as without ``old``."""
+    kube, fields = target.runtime.kube, status.to_k8s()
+    version = target.runtime.rollouts.version(target.body)
+    written = None
+    if old is not None and version:
+        body = {
+            "metadata": {"resourceVersion": version},
+            "status": merge_patch(old.to_k8s(), fields),
+        }
+        try:
+            written = kube.patch(ROLLOUTS, target.ns, target.name, body, sub="status")
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+    if written is None:
+        written = kube.patch(ROLLOUTS, target.ns, target.name, {"status": fields}, sub="status")
     target.runtime.rollouts.note(written)
 
 
@@ -57,5 +76,5 @@ def execute(
         APPLIERS[type(action)](target, action)
         own_metrics.ACTIONS.labels(type(action).__name__).inc()
     if record and status_changed(old, decision.status):
-        write_status(target, decision.status)
+        write_status(target, decision.status, old)
     post_events(target, decision, now)

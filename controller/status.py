@@ -15,6 +15,25 @@ from pydantic import Field, PlainSerializer
 from controller.spec import CamelModel
 
 
+def merge_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) that turns ``old`` into ``new``: changed keys only,
+    objects compared key by key, lists and scalars sent whole when they differ, a key
+    gone from ``new`` sent as ``null``. Applied to ``old`` it gives ``new`` without its
+    ``null`` values (which a merge patch cannot store: they delete)."""
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        before = old.get(key)
+        if key in old and before == value:
+            continue
+        if isinstance(value, dict) and isinstance(before, dict):
+            patch[key] = merge_patch(before, value)
+        else:
+            patch[key] = value
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    return patch
+
+
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -21,16 +21,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import time
 from typing import Any
 
 import kopf
 from prometheus_client import start_http_server
 
-from controller import GROUP, PLURAL, VERSION
+from controller import ACTION_ANNOTATION, GROUP, PLURAL, VERSION
 from controller.kube import BY_KIND, DEPLOYMENTS, HPAS, HTTPROUTES, SERVICES, KubeError
 from controller.mlflow_adapter import RegistryError
 from controller.prometheus import PrometheusUnavailable
 from controller.reconcile import InvalidSpec, idle, reconcile
+from controller.rollout.urgency import order, urgency
 from controller.runtime import Runtime, build_runtime
 from controller.settings import ControllerSettings, get_settings
 from controller.target import MissingObject, NotOwned
@@ -55,9 +57,9 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     # to exit; kopf re-checks every `cancellation_polling` seconds (default 60), so the
     # finalizer would hold the object a minute. Re-check once per tick instead.
     settings.background.cancellation_polling = memo.runtime.settings.tick_seconds
-    # The timer handler is sync: kopf runs it in its executor, min(32, cpus + 4) threads
-    # by default. A reconcile mostly waits on the API, MLflow and Prometheus, so more
-    # rollouts are reconciled at once (bounded: CONTROLLER_WORKERS).
+    # The deletion handler is sync: kopf runs it in its executor, min(32, cpus + 4)
+    # threads by default; the timer's reconciles run on the runtime's tick threads, most
+    # urgent first. Both bounded by CONTROLLER_WORKERS (a reconcile mostly waits on I/O).
     settings.execution.max_workers = memo.runtime.settings.workers
     port = memo.runtime.settings.metrics_port
     if port and not getattr(memo, "metrics_started", False):
@@ -118,13 +120,24 @@ def _run(runtime: Runtime, namespace: str, name: str, body: dict[str, Any] | Non
         raise kopf.TemporaryError(str(exc), delay=runtime.settings.tick_seconds) from exc
 
 
-def tick(memo: Any, namespace: str | None, name: str | None, body: Any = None, **_: Any) -> None:
-    """Reconcile, unless kopf's copy of the object shows a finished rollout that nothing
-    can make act (then nothing is read: ``reconcile.idle``)."""
-    runtime = memo.runtime
+def _tick(runtime: Runtime, namespace: str, name: str, body: Any) -> None:
     if body is not None and idle(runtime, dict(body)):
         return
-    _run(runtime, namespace or "", name or "", _copy(body))
+    _run(runtime, namespace, name, _copy(body))
+
+
+async def tick(
+    memo: Any, namespace: str | None, name: str | None, body: Any = None, **_: Any
+) -> None:
+    """Reconcile, unless kopf's copy of the object shows a finished rollout that nothing
+    can make act (then nothing is read: ``reconcile.idle``). Runs on the runtime's tick
+    threads (``CONTROLLER_WORKERS``), most urgent tick first (``rollout.urgency``); kopf's
+    copy is taken when the tick starts, so a tick that waited sees the latest."""
+    runtime = memo.runtime
+    level = urgency(body, ACTION_ANNOTATION)
+    key = order(level, time.monotonic(), 2 * runtime.settings.tick_seconds)
+    pool = runtime.tick_pool()
+    await asyncio.wrap_future(pool.submit(key, _tick, runtime, namespace or "", name or "", body))
 
 
 def _copy(body: Any) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from controller.prometheus import MetricsSource, SharedHttpMetrics
 from controller.secrets import secret_data
 from controller.settings import ControllerSettings
 from controller.spec import RolloutSpec
+from controller.ticks import TickPool
 
 MetricsFactory = Callable[[RolloutSpec], MetricsSource]
 
@@ -68,6 +69,14 @@ class Runtime:
     rollouts: LatestCopies = field(default_factory=LatestCopies)
     # Events posted by background threads (None: posted in the reconcile, in turn).
     events: EventQueue | None = None
+    # The threads of the timer's reconciles, most urgent first (made on first use).
+    ticks: TickPool | None = None
+
+    def tick_pool(self) -> TickPool:
+        with self.locks["ticks"]:
+            if self.ticks is None:
+                self.ticks = TickPool(self.settings.workers)
+            return self.ticks
 
     def lock(self, key: str) -> threading.Lock:
         """One reconcile at a time per ModelRollout (timer and deletion handlers may overlap)."""

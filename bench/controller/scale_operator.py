@@ -51,7 +51,7 @@ def main() -> None:
     mlflow.wrap_tag(runtime.registry)
     runtime.metrics_source = counting_factory(runtime.metrics_source, tally)
     meter = Meter().install()
-    threads = ("ThreadPool", "reads", "promql")  # kopf's executor and the runtime's pools
+    threads = ("ThreadPool", "ticks", "reads", "promql")  # kopf's executor, the runtime's pools
     sampler = StackSampler(prefixes=threads).start() if args.sample else None
     stop = threading.Event()
 

@@ -13,6 +13,12 @@ for by name (the stable Deployment, its HPA, Service, route: ``want``) are kept,
 something in its namespace (``watched``): where the watch is not running (forbidden, not
 started yet) every read is a GET, never a copy no watch can refresh.
 
+Absent objects: the names of every object of a watched kind are kept (not the objects),
+from the watch and from one LIST of names per kind and namespace made once the watch runs
+(``complete``: the LIST covers what the watch had not delivered yet, the watch what came
+after). In a complete namespace a name nobody has seen is absent: no GET, no 404 (the
+canary objects before they are made). A name seen but not kept is read by a GET.
+
 Pure logic and a lock; no I/O.
 """
 
@@ -70,6 +76,8 @@ class ObjectCache:
         self._wanted: set[Key] = set()
         self._watched: set[tuple[str, str]] = set()  # (plural, namespace)
         self._dead: OrderedDict[Key, int | None] = OrderedDict()
+        self._names: set[Key] = set()  # every live object of a watched kind, by name
+        self._complete: set[tuple[str, str]] = set()  # (plural, namespace) LISTed
         self._tombstones = tombstones
         self._lock = threading.Lock()
 
@@ -95,8 +103,30 @@ class ObjectCache:
                 return False, None
             found = self._objects.get(key)
             if found is None:
-                return key in self._dead, None
+                if key in self._dead:
+                    return True, None
+                absent = (plural, namespace) in self._complete and key not in self._names
+                return absent, None
         return True, copy.deepcopy(found)
+
+    def watched(self, plural: str, namespace: str) -> bool:
+        with self._lock:
+            return (plural, namespace) in self._watched
+
+    def listed(self, plural: str, namespace: str) -> bool:
+        with self._lock:
+            return (plural, namespace) in self._complete
+
+    def complete(self, plural: str, namespace: str, names: list[str]) -> None:
+        """The names a LIST made after the watch started returned: with the watch's, every
+        object of the kind in ``namespace`` is now known by name (a tombstoned name, deleted
+        since the LIST, is not revived)."""
+        with self._lock:
+            for name in names:
+                key = (plural, namespace, name)
+                if key not in self._dead:
+                    self._names.add(key)
+            self._complete.add((plural, namespace))
 
     def want(self, plural: str, namespace: str, name: str) -> None:
         with self._lock:
@@ -110,6 +140,7 @@ class ObjectCache:
                 return False
         if key in self._dead:
             del self._dead[key]
+        self._names.add(key)
         known = self._objects.get(key)
         if known is not None and not newer(incoming, revision(known)):
             return False
@@ -125,6 +156,8 @@ class ObjectCache:
             return False
         with self._lock:
             if key not in self._wanted and not controlled_by_rollout(obj):
+                if key not in self._dead:
+                    self._names.add(key)
                 return False
             return self._put(key, obj)
 
@@ -141,6 +174,9 @@ class ObjectCache:
                 self._put(key, obj)
             else:
                 self._objects.pop(key, None)  # e.g. no longer controlled by a rollout
+                dead, incoming = self._dead.get(key), revision(obj)
+                if dead is None or incoming is None or incoming > dead:
+                    self._names.add(key)  # alive (not an event older than its deletion)
 
     def forget(self, plural: str, namespace: str, name: str, gone: Obj | None = None) -> None:
         """The controller deleted the object (``gone``: the DELETE's answer, when it is the
@@ -157,6 +193,7 @@ class ObjectCache:
         if known is not None and at is not None and not newer(at, revision(known)):
             return  # a deletion older than the copy held: the object was re-created
         self._objects.pop(key, None)
+        self._names.discard(key)
         if at is not None and self._dead.get(key) is not None:
             at = max(at, self._dead[key] or at)
         self._dead[key] = at
@@ -210,9 +247,9 @@ class LatestCopies:
         meta = body.get("metadata") or {}
         with self._lock:
             known = self._copies.get(self._key(body))
-        if known is not None and (known.get("metadata") or {}).get("uid") == meta.get("uid"):
-            if not newer(revision(body), revision(known)):
-                return str(known["metadata"].get("resourceVersion"))
+        same = known is not None and (known.get("metadata") or {}).get("uid") == meta.get("uid")
+        if same and known is not None and not newer(revision(body), revision(known)):
+            return str(known["metadata"].get("resourceVersion"))
         found = meta.get("resourceVersion")
         return None if found is None else str(found)
 

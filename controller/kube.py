@@ -9,6 +9,7 @@ one env entry, HPA floors and HTTPRoute weights by merge patches guarded with th
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ Obj = dict[str, Any]
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 APPLY = "application/apply-patch+yaml"
+# a LIST of the objects' metadata only (names, versions): what the cache's names need
+METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
 class KubeError(Exception):
@@ -80,6 +83,7 @@ class Kube:
         self.api, self.field_manager, self.timeout = api, field_manager, timeout
         self.cache = cache
         self.requests = 0  # API requests made (for benchmarks)
+        self._listing = threading.Lock()  # one names LIST at a time (``_complete``)
 
     def _kept(self, res: Resource, obj: Obj) -> Obj:
         if self.cache is not None and obj.get("metadata"):
@@ -93,8 +97,9 @@ class Kube:
         body: Any = None,
         query: dict[str, str] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Obj:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         params = list((query or {}).items())
         serialized = self.api.param_serialize(
             method,
@@ -121,6 +126,8 @@ class Kube:
         cache = self.cache
         if cache is not None and cache.caches(res.plural):
             known, found = (False, None) if fresh else cache.lookup(res.plural, namespace, name)
+            if not known and not fresh and self._complete(res, namespace):
+                known, found = cache.lookup(res.plural, namespace, name)
             own_metrics.CACHE_READS.labels(res.plural, "hit" if known else "miss").inc()
             if known:
                 return found
@@ -130,6 +137,31 @@ class Kube:
             if exc.status == 404:
                 return None
             raise
+
+    def _complete(self, res: Resource, namespace: str) -> bool:
+        """Once the watch of ``res`` runs in ``namespace``, LIST the names there (once; a
+        failure is retried at the next miss), so a name nobody has seen reads as absent
+        without a GET. ``True`` when this call completed the cache."""
+        cache = self.cache
+        if cache is None or not cache.watched(res.plural, namespace):
+            return False
+        with self._listing:
+            if cache.listed(res.plural, namespace):
+                return False
+            names: list[str] = []
+            query = {"limit": "500"}
+            try:
+                while True:
+                    page = self.request("GET", res.path(namespace), query=query, accept=METADATA)
+                    names += [i["metadata"]["name"] for i in page.get("items", [])]
+                    token = (page.get("metadata") or {}).get("continue")
+                    if not token:
+                        break
+                    query = {"limit": "500", "continue": token}
+            except KubeError:
+                return False
+            cache.complete(res.plural, namespace, names)
+            return True
 
     def list(self, res: Resource, namespace: str, selector: str | None = None) -> list[Obj]:
         query = {"labelSelector": selector} if selector else None

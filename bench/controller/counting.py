@@ -100,10 +100,11 @@ class CountingKube(Kube):
         body: Any = None,
         query: dict[str, str] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> dict[str, Any]:
         with self._lock:
             self.calls[call_key(method, path)] += 1
-        return super().request(method, path, body, query, content_type)
+        return super().request(method, path, body, query, content_type, accept)
 
 
 class MetricsTally:

@@ -166,3 +166,81 @@ def test_a_noted_copy_of_an_older_object_of_that_name_is_ignored() -> None:
     copies.note(rollout("9", "Failed"))
     copies.drop("ns", "r")
     assert copies.pick(rollout("3", "Initializing"))["status"]["phase"] == "Initializing"
+
+
+def test_a_complete_namespace_answers_absent_names_without_a_get() -> None:
+    cache = watched(ObjectCache(CACHED))
+    assert cache.lookup(DEP, "ns", "canary") == (False, None)  # not listed yet: GET it
+    cache.complete(DEP, "ns", ["stable"])
+    assert cache.lookup(DEP, "ns", "canary") == (True, None)  # nobody has seen it: absent
+    assert cache.lookup(DEP, "ns", "stable") == (False, None)  # exists, not kept: GET it
+    assert cache.lookup(DEP, "other", "canary") == (False, None)  # another namespace
+    cache.observe(DEP, "ADDED", obj("made-by-someone", "9"))  # not tracked, but alive
+    assert cache.lookup(DEP, "ns", "made-by-someone") == (False, None)
+    assert cache.store(DEP, obj("canary", "10", owned=True))  # our own apply
+    found = cache.lookup(DEP, "ns", "canary")[1]
+    assert found is not None
+    assert revision(found) == 10
+    cache.forget(DEP, "ns", "canary", obj("canary", "11"))
+    assert cache.lookup(DEP, "ns", "canary") == (True, None)
+    cache.observe(DEP, "DELETED", obj("made-by-someone", "12"))
+    assert cache.lookup(DEP, "ns", "made-by-someone") == (True, None)
+    cache.observe(DEP, "ADDED", obj("made-by-someone", "13"))  # re-created (asked for: kept)
+    again = cache.lookup(DEP, "ns", "made-by-someone")[1]
+    assert again is not None
+    assert revision(again) == 13
+
+
+def test_a_listed_name_deleted_meanwhile_stays_deleted() -> None:
+    cache = watched(ObjectCache(CACHED))
+    cache.observe(DEP, "DELETED", obj("gone", "5"))
+    cache.complete(DEP, "ns", ["gone"])  # a LIST that started before the deletion
+    assert cache.lookup(DEP, "ns", "gone") == (True, None)
+
+
+class ListingKube:
+    """``Kube`` with its requests answered here (the unit is ``get``'s use of the cache)."""
+
+    def __init__(self, cache: ObjectCache, names: list[str]) -> None:
+        from controller.kube import Kube, KubeError
+
+        self.sent: list[tuple[str, str, dict[str, str] | None]] = []
+        outer = self
+
+        class Fake(Kube):
+            def request(
+                self,
+                method: str,
+                path: str,
+                body: Any = None,
+                query: Any = None,
+                content_type: str = "",
+                accept: str = "",
+            ) -> Obj:
+                outer.sent.append((method, path, query))
+                if query is not None and "limit" in query:
+                    if "continue" not in query:
+                        items = [{"metadata": {"name": n}} for n in names[:1]]
+                        return {"metadata": {"continue": "t"}, "items": items}
+                    return {"metadata": {}, "items": [{"metadata": {"name": n}} for n in names[1:]]}
+                raise KubeError(404, "not found")
+
+        self.kube = Fake(None, "test", cache=cache)  # type: ignore[arg-type]
+
+
+def test_get_lists_names_once_then_reads_absent_names_without_requests() -> None:
+    from controller.kube import DEPLOYMENTS
+
+    cache = ObjectCache(CACHED)
+    fake = ListingKube(cache, ["stable", "other"])
+    assert fake.kube.get(DEPLOYMENTS, "ns", "canary") is None  # no watch yet: a GET (404)
+    assert [m for m, _, _ in fake.sent] == ["GET"]
+    watched(cache)
+    fake.sent.clear()
+    assert fake.kube.get(DEPLOYMENTS, "ns", "canary") is None
+    assert [q for _, _, q in fake.sent] == [{"limit": "500"}, {"limit": "500", "continue": "t"}]
+    fake.sent.clear()
+    assert fake.kube.get(DEPLOYMENTS, "ns", "canary2") is None
+    assert fake.sent == []  # absent, known without a request
+    assert fake.kube.get(DEPLOYMENTS, "ns", "other") is None  # listed: GET (here a 404)
+    assert len(fake.sent) == 1

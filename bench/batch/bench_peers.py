@@ -4,12 +4,16 @@ The same Parquet input (10^7 synthetic applicants by default, row groups of 100,
 generated once and cached under .cache/bench/batch/) is scored with the same booster:
 
 * ours: submitted by path to the real job API (real Redis, two rq workers with one booster
-  thread each, chunks of 200,000 rows, reason codes off), timed from the submit request
-  until the status says succeeded (every chunk result written and fsynced). Workers are
-  started and idle beforehand; model loading is not timed.
+  thread each, chunks as the API sizes them at submit: ``services/batch/sizing.py``,
+  500,000 rows at 10^7; reason codes off), timed from the submit request until the status
+  says succeeded (every chunk result written and fsynced). Workers are started and idle
+  beforehand; model loading is not timed. The workers evaluate the booster once per group
+  of rows every tree treats alike (``LoadedModel.probabilities_of_many``: exact, the
+  outputs are compared below).
 * Dask: ``bench/batch/dask_runner.py`` in Dask's own virtualenv (``scripts/bench/
   dask-venv.sh``: the same xgboost, pandas, pyarrow and numpy, dask[dataframe] pinned),
-  ``read_parquet`` (two row groups = 200,000 rows per partition) → ``map_partitions``
+  ``read_parquet`` (partitions of 200,000 rows and of our chunk size, each round: the best
+  counts) → ``map_partitions``
   (encode, ``inplace_predict``, calibrate, threshold, band) → ``to_parquet`` on the
   threaded scheduler with two threads, one booster thread each. Imports and booster
   loading are not timed.
@@ -377,6 +381,10 @@ def main() -> None:
         "best round by process (ours: the workers, the API answering the client's status "
         "requests, which wait for the job's end (`?wait=`), Redis, and the benchmark client "
         "sampling RSS). "
+        "Ours evaluates the booster once per group of rows that every tree treats alike "
+        "(rows in the same interval between split thresholds of every feature: the same "
+        "leaves, so bit-identical margins; `LoadedModel.probabilities_of_many`), Dask "
+        "every row, as `inplace_predict` does. "
         "What each side writes differs (column `writes`): ours the product's result "
         "files (row number, probability, prediction, risk band, model version; each chunk "
         "file fsynced before the chunk counts as done), Dask the three scored columns "

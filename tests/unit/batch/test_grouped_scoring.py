@@ -25,13 +25,14 @@ def test_the_default_model_has_few_enough_bin_vectors_to_group_a_chunk(
     assert not bins.few_groups(100)  # a handful of rows: every row is evaluated
 
 
-@pytest.mark.parametrize("rows", [1, 100, 60_000])
+@pytest.mark.parametrize("rows", [1, 100, 200_000])  # the last is grouped
 def test_grouped_probabilities_are_bit_identical(
     model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame], rows: int
 ) -> None:
     frame = applicants(rows, 5)
     frame.loc[frame.index[::7], "income"] = np.nan  # missing values take default branches
     encoded = encode_frame(model.contract.features, frame)
+    assert model.split_bins.few_groups(rows) == (rows == 200_000)
     grouped = model.probabilities_of_many(encoded)
     every_row = model.probabilities(encoded)
     assert grouped.dtype == every_row.dtype
@@ -41,7 +42,8 @@ def test_grouped_probabilities_are_bit_identical(
 def test_a_scored_chunk_is_the_same_grouped_or_not(
     model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
 ) -> None:
-    frame = applicants(60_000, 9)
+    frame = applicants(200_000, 9)
+    assert model.split_bins.few_groups(len(frame))
     result = score_frame(model, frame, 1)
     expected = model.probabilities(encode_frame(model.contract.features, frame))
     assert np.array_equal(result.column("probability").to_numpy(), expected)

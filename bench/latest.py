@@ -130,8 +130,8 @@ def batch_peers(data: Json) -> Iterator[Row]:
         figure += f"; ours writes {ours['writes']}, Dask {dask['writes']}"
     target = f"≥ 1.00× {_mark(ours['vs_dask'] >= 1)}, RSS ≤ 600 MiB {_mark(rss <= 600)}"
     measure = (
-        f"{ours['rows']:,} rows in {ours['chunks']} chunks, job API 2 workers vs Dask "
-        "threaded (2 threads)"
+        f"{ours['rows']:,} rows in {ours['chunks']} chunks, job API 2 workers vs "
+        f"{dask.get('side', 'Dask threaded (2 threads)')}"
     )
     yield "batch vs peer", measure, figure, target, _ran(data)
 

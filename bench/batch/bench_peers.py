@@ -4,12 +4,16 @@ The same Parquet input (10^7 synthetic applicants by default, row groups of 100,
 generated once and cached under .cache/bench/batch/) is scored with the same booster:
 
 * ours: submitted by path to the real job API (real Redis, two rq workers with one booster
-  thread each, chunks of 200,000 rows, reason codes off), timed from the submit request
-  until the status says succeeded (every chunk result written and fsynced). Workers are
-  started and idle beforehand; model loading is not timed.
+  thread each, chunks as the API sizes them at submit: ``services/batch/sizing.py``,
+  500,000 rows at 10^7; reason codes off), timed from the submit request until the status
+  says succeeded (every chunk result written and fsynced). Workers are started and idle
+  beforehand; model loading is not timed. The workers evaluate the booster once per group
+  of rows every tree treats alike (``LoadedModel.probabilities_of_many``: exact, the
+  outputs are compared below).
 * Dask: ``bench/batch/dask_runner.py`` in Dask's own virtualenv (``scripts/bench/
   dask-venv.sh``: the same xgboost, pandas, pyarrow and numpy, dask[dataframe] pinned),
-  ``read_parquet`` (two row groups = 200,000 rows per partition) → ``map_partitions``
+  ``read_parquet`` (partitions of 200,000 rows and of our chunk size, each round: the best
+  counts) → ``map_partitions``
   (encode, ``inplace_predict``, calibrate, threshold, band) → ``to_parquet`` on the
   threaded scheduler with two threads, one booster thread each. Imports and booster
   loading are not timed.
@@ -140,6 +144,21 @@ def write_spec(model: Any, work: Path) -> Path:
     return path
 
 
+def partition_sizes(rows: int, chunk_rows: int) -> list[int]:
+    """Dask's partition sizes tried each round: the configured ``chunk_rows`` and the
+    chunk size our submit picks for this input (``chunk_rows_for`` with the default
+    settings), so neither side runs with a partitioning the other was denied; Dask's best
+    round over both counts."""
+    from services.batch.settings import BatchSettings
+    from services.batch.sizing import chunk_rows_for
+
+    fields = BatchSettings.model_fields
+    ours = chunk_rows_for(
+        rows, chunk_rows, fields["max_chunk_rows"].default, fields["min_chunks"].default
+    )
+    return sorted({chunk_rows, ours})
+
+
 def run_dask(python: Path, spec: Path, path: Path, out: Path, chunk_rows: int) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     proc = subprocess.Popen(
@@ -157,10 +176,12 @@ def run_dask(python: Path, spec: Path, path: Path, out: Path, chunk_rows: int) -
     if proc.returncode:
         raise RuntimeError(f"dask runner exited {proc.returncode}")
     report = json.loads(stdout.strip().splitlines()[-1])
-    return {**report, "peak_rss_mib": [max(peak[0], report["peak_rss_mib"])]}
+    peak_mib = [max(peak[0], report["peak_rss_mib"])]
+    return {**report, "peak_rss_mib": peak_mib, "partition_rows": chunk_rows}
 
 
 SHARED = ["probability", "prediction", "risk_band"]  # the columns both sides write
+ASIDE = ("pandas path", "every row")  # profiled stages the worker's path does not take
 
 
 def _columns(table: pa.Table) -> dict[str, np.ndarray]:
@@ -241,7 +262,8 @@ def bench(
                     if side == "ours":
                         ours.append(run_ours(api, redis.url, path, rows, pids))
                     else:
-                        theirs.append(run_dask(python, spec, path, work / "dask-out", chunk_rows))
+                        for size in partition_sizes(rows, chunk_rows):
+                            theirs.append(run_dask(python, spec, path, work / "dask-out", size))
                     time.sleep(1)  # let the page cache writeback of one side settle
                 job = work / "store" / "jobs" / ours[-1]["job_id"]
                 checks.append(
@@ -257,9 +279,10 @@ def bench(
                     shutil.rmtree(work / "store" / "jobs" / run["job_id"], ignore_errors=True)
     finally:
         redis.stop()
+    size = partition_sizes(rows, chunk_rows)[-1]  # our chunk size for this input
     stages = {
-        "ours": our_stages(model, path, chunk_rows, STAGE_ROWS),
-        "dask": dask_stages(python, spec, path, chunk_rows, STAGE_ROWS)["cpu_s_per_1m_rows"],
+        "ours": our_stages(model, path, size, STAGE_ROWS),
+        "dask": dask_stages(python, spec, path, size, STAGE_ROWS)["cpu_s_per_1m_rows"],
     }
     return {"ours": ours, "dask": theirs, "checks": checks, "stages": stages}
 
@@ -280,13 +303,19 @@ def summarise(rows: int, runs: dict[str, Any]) -> list[dict[str, Any]]:
         },
         {
             "rows": rows,
-            "side": f"Dask threaded, {WORKERS} threads (1 booster thread each)",
+            "side": f"Dask threaded, {WORKERS} threads (1 booster thread each), "
+            f"{dask['partition_rows']:,}-row partitions",
             "version": f"dask {dask['dask']} ({dask['libraries']})",
             "seconds": dask["seconds"],
             "chunks": dask["partitions"],
             "cpu_s": {"dask": dask["cpu_s"]},
             "peak_rss_mib": [max(r["peak_rss_mib"][0] for r in runs["dask"])],
-            "runs_s": [round(r["seconds"], 2) for r in runs["dask"]],
+            "runs_s": {
+                f"{size:,}-row partitions": [
+                    round(r["seconds"], 2) for r in runs["dask"] if r["partition_rows"] == size
+                ]
+                for size in sorted({r["partition_rows"] for r in runs["dask"]})
+            },
         },
     ]
     for r in out:
@@ -331,14 +360,19 @@ def main() -> None:
         runs = bench(args.rows, args.rounds, work, model_uri, tracking, args.chunk_rows)
     rows = summarise(args.rows, runs)
     print(json.dumps(rows, indent=1), flush=True)
+    sizes = partition_sizes(args.rows, args.chunk_rows)
     notes = (
         "Our job API with two workers next to Dask's threaded scheduler (two threads) "
         "scoring the same Parquet file (row groups of "
         f"{ROW_GROUP:,} rows) with the same booster in the same run: read → score → write. "
-        f"Ours: submit by path → every chunk result written and fsynced ({args.chunk_rows:,}-row "
-        "chunks, real Redis and rq workers, started beforehand). Dask: read_parquet → "
+        "Ours: submit by path → every chunk result written and fsynced (real Redis and rq "
+        "workers, started beforehand; chunk size as the job API picks it at submit, "
+        f"`chunk_rows` {args.chunk_rows:,} grown for a long input up to `max_chunk_rows` "
+        "while the job keeps ≥ `min_chunks` chunks: "
+        f"{sizes[-1]:,} rows here, the last chunks cut finer). Dask: read_parquet → "
         "map_partitions(encode, inplace_predict, calibrate, threshold, band) → to_parquet, "
-        f"{args.chunk_rows:,}-row partitions, timed inside its process after imports and "
+        f"run each round with {' and with '.join(f'{n:,}' for n in sizes)}-row partitions "
+        "(its best round over both counts), timed inside its process after imports and "
         "booster loading; it runs in its own virtualenv with the same xgboost, pandas, "
         "pyarrow and numpy. Outputs are compared row by row: any probability off by more "
         f"than {TOLERANCE:g} fails the run. Peak RSS sampled every 50 ms (each worker; the "
@@ -347,6 +381,10 @@ def main() -> None:
         "best round by process (ours: the workers, the API answering the client's status "
         "requests, which wait for the job's end (`?wait=`), Redis, and the benchmark client "
         "sampling RSS). "
+        "Ours evaluates the booster once per group of rows that every tree treats alike "
+        "(rows in the same interval between split thresholds of every feature: the same "
+        "leaves, so bit-identical margins; `LoadedModel.probabilities_of_many`), Dask "
+        "every row, as `inplace_predict` does. "
         "What each side writes differs (column `writes`): ours the product's result "
         "files (row number, probability, prediction, risk band, model version; each chunk "
         "file fsynced before the chunk counts as done), Dask the three scored columns "
@@ -372,17 +410,18 @@ def main() -> None:
     ]
     ours_stages = rows[0]["stage_cpu_s_per_1m_rows"]
     dask_stage_rows = rows[1]["stage_cpu_s_per_1m_rows"]
-    path_total = sum(v for k, v in ours_stages.items() if not k.startswith("pandas path"))
+    path_total = sum(v for k, v in ours_stages.items() if not k.startswith(ASIDE))
     after = (
         "Where each side's CPU goes, stage by stage (`bench/batch/profile_peers.py`: CPU "
         f"seconds per 10^6 rows over the input's first {STAGE_ROWS:,} rows, "
-        f"{args.chunk_rows:,}-row chunks, one booster thread, one process per side after the "
+        f"{sizes[-1]:,}-row chunks, one booster thread, one process per side after the "
         "rounds; ours: the stages of `run_chunk`, without rq and Redis per task (the "
         "timeline below has them); Dask: its sync scheduler, to_parquet with the scheduler "
         "being the rest of the whole run):\n\n"
         "| ours: stage of run_chunk | CPU s / 10^6 rows |\n|---|---|\n"
         + "\n".join(f"| {stage} | {seconds} |" for stage, seconds in ours_stages.items())
-        + f"\n| total (Arrow path, without the pandas lines) | {round(path_total, 4)} |\n\n"
+        + f"\n| total (Arrow path, without the 'every row' and pandas lines) | "
+        f"{round(path_total, 4)} |\n\n"
         "| Dask: stage of a partition | CPU s / 10^6 rows |\n|---|---|\n"
         + "\n".join(f"| {stage} | {seconds} |" for stage, seconds in dask_stage_rows.items())
         + "\n\n"

@@ -5,9 +5,11 @@ timed on its own with ``time.process_time`` (CPU seconds of this process), repor
 10^6 rows over the input's first ``--rows`` rows, chunks of ``--chunk-rows``:
 
 * ours: the stages of ``run_chunk`` as a worker runs them (read the chunk's row groups,
-  check + encode straight from Arrow, predict, result table, summary, write, fsync), and
-  beside them the pandas path the worker takes for other column types or bad rows
-  (to_pandas, ``check_frame``, ``encode_frame``);
+  check + encode straight from Arrow, predict + calibrate with the booster evaluated once
+  per group of rows every tree treats alike (``LoadedModel.probabilities_of_many``),
+  result table, summary, write, fsync), and beside them what it would cost to evaluate
+  every row ("every row: predict") and the pandas path the worker takes for other column
+  types or bad rows (to_pandas, ``check_frame``, ``encode_frame``);
 * Dask: ``dask_runner.py --profile`` in Dask's virtualenv on its sync scheduler (one
   thread): read_parquet → pandas alone, the scorer's encode / inplace_predict / result
   frame, and to_parquet with the scheduler as the rest of the whole run.
@@ -75,8 +77,8 @@ def our_stages(
                 break
             table = timed("read (row groups → Arrow)", read_chunk, model, spec, None)
             encoded = timed("check + encode (Arrow)", encode_checked, table, features)
-            margin = timed("predict (margins)", model._margins, encoded)
-            proba = timed("calibrate", model.contract.calibration.apply, margin)
+            proba = timed("predict + calibrate (grouped)", model.probabilities_of_many, encoded)
+            timed("every row: predict (margins)", model._margins, encoded)
             result = timed("result table", result_table, model, proba, spec.offset + 1)
             summary = timed("summarise", summarise, result, "bench", model.version)
             meta = {META_KEY: json.dumps(summary.metadata()).encode()}

@@ -60,6 +60,18 @@ class BatchSettings(KeyedServiceSettings):
     queue_name: str = Field("batch", description="rq queue of chunk tasks")
     key_prefix: str = Field("batch", description="prefix of the Redis keys holding job state")
     chunk_rows: int = Field(200_000, ge=1, description="rows per chunk task (rows)")
+    max_chunk_rows: int = Field(
+        500_000,
+        ge=1,
+        description="a long Parquet input's chunks grow up to this many rows, fewer tasks "
+        "paying the per-chunk cost (never below chunk_rows; see min_chunks) (rows)",
+    )
+    min_chunks: int = Field(
+        16,
+        ge=1,
+        description="chunks grow past chunk_rows only while a job keeps at least this many "
+        "(so that many workers can share it) (chunks)",
+    )
     nthread: int = Field(0, ge=0, description="booster threads per worker (0 = all cores)")
     reasons_top_k: int = Field(
         4,

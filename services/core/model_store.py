@@ -62,6 +62,19 @@ class LoadedModel:
             margin = self._margins(data)
         return self.contract.calibration.apply(np.asarray(margin))
 
+    def probabilities_of_many(self, encoded: np.ndarray) -> np.ndarray:
+        """``probabilities`` of a batch of encoded rows, the booster evaluated once per
+        group of rows every tree treats alike (``split_bins``) when the model allows few
+        such groups, and the margins copied to the group's rows: the same leaves summed in
+        the same order, so bit-identical to ``probabilities``, at a fraction of the cost
+        on a model with few split thresholds (the Default model: ~2,700 groups in 500,000
+        rows). Otherwise every row is evaluated, as ``probabilities`` does."""
+        if not self.split_bins.few_groups(len(encoded)):
+            return self.probabilities(encoded)
+        first, inverse = self.split_bins.distinct(encoded)
+        margin = self._margins(np.ascontiguousarray(encoded[first]))
+        return self.contract.calibration.apply(np.asarray(margin)[inverse])
+
     def matrix(self, encoded: np.ndarray) -> xgb.DMatrix:
         """A DMatrix of encoded rows, built from the array itself (a one-row pandas frame
         costs ~5x more than the prediction), with the booster's feature types so that

@@ -8,12 +8,15 @@ branch at every node of every tree, so they get the same prediction and the same
 TreeSHAP contributions (TreeSHAP reads a row only through those branch decisions). Batch
 scoring computes contributions once per distinct bin vector and copies them to the other
 rows: exact, and on a small model (the Default model has ~100 thresholds over 3
-features) thousands of times fewer TreeSHAP evaluations for a million rows.
+features) thousands of times fewer TreeSHAP evaluations for a million rows. Batch scoring
+likewise evaluates the booster once per distinct bin vector when the model allows few of
+them (``few_groups``): the same leaves summed in the same order, so bit-identical margins.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,12 +24,17 @@ import numpy as np
 
 from services.core.contract import FeatureSpec
 
+GROUPING_FACTOR = 8  # grouping rows pays when they fall in at most 1/8 as many bin vectors
+
 
 @dataclass(frozen=True)
 class SplitBins:
     thresholds: list[
         np.ndarray | None
     ]  # per feature: sorted float32 split values; None: categorical
+    # how many distinct bin vectors rows can fall in at most (the product over features of
+    # their bins: missing, and each interval or level); inf when unknown
+    combinations: float = math.inf
 
     @classmethod
     def from_booster_json(
@@ -45,14 +53,21 @@ class SplitBins:
             ):
                 if left != -1 and kind == 0:
                     found[feature].add(value)
-        return cls(
-            [
-                None
-                if spec.is_categorical
-                else np.unique(np.array(sorted(values), dtype=np.float32))
-                for spec, values in zip(features, found, strict=True)
-            ]
-        )
+        thresholds = [
+            None if spec.is_categorical else np.unique(np.array(sorted(values), dtype=np.float32))
+            for spec, values in zip(features, found, strict=True)
+        ]
+        combinations = math.prod(
+            float(len(spec.levels or []) + 3 if cuts is None else len(cuts) + 2)
+            for spec, cuts in zip(features, thresholds, strict=True)
+        )  # a level's bin is its code + 2 (1 left for an unknown code), an interval's 1..n+1
+        return cls(thresholds, combinations)
+
+    def few_groups(self, rows: int) -> bool:
+        """Whether ``rows`` rows surely fall in few enough bin vectors (at most
+        1/``GROUPING_FACTOR`` of them) that evaluating the model once per vector (plus
+        ``distinct``: ~0.07 µs a row) costs less than evaluating it for every row."""
+        return self.combinations * GROUPING_FACTOR <= rows
 
     def bins(self, encoded: np.ndarray) -> np.ndarray:
         """(rows, features) int32: each value's interval index (numeric), its code + 2

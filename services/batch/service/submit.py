@@ -38,6 +38,7 @@ from services.batch.domain import (
 )
 from services.batch.service.batch_service import BatchService, JobModel
 from services.batch.service.views import JobStatus
+from services.batch.sizing import chunk_rows_for
 from services.batch.state.jobs import register
 from services.batch.state.storage import JobPaths, write_json
 from services.core.errors import IdempotencyKeyReused, InvalidInput, NotFound
@@ -144,11 +145,11 @@ def register_source(
     model: JobModel | None = None,
 ) -> JobStatus:
     """Check and register the job, pinned to ``model`` (resolved now if not given)."""
-    backend, settings = service.backend, service.settings
+    backend = service.backend
     paths = backend.storage.job(job_id)
     try:
         model = model or service.pin_model()
-        chunks, fmt = plan_source(service, source, model)
+        chunks, fmt, chunk_rows = plan_source(service, source, model)
         manifest = Manifest(
             job_id=job_id,
             created_at=now(),
@@ -157,7 +158,7 @@ def register_source(
             source=str(source.path),
             name=source.name,
             id_column=source.id_column,
-            chunk_rows=settings.chunk_rows,
+            chunk_rows=chunk_rows,
             split=chunks is None,
             model_uri=model.requested,
             model_name=model.name,
@@ -185,12 +186,15 @@ def register_source(
 
 def plan_source(
     service: BatchService, source: Source, model: JobModel
-) -> tuple[list[ChunkSpec] | None, str]:
+) -> tuple[list[ChunkSpec] | None, str, int]:
     """Check the input against the pinned version's contract; its chunks if it is scored
-    in place (else None: it is split) and the name of its format."""
+    in place (else None: it is split), the name of its format and its rows per chunk
+    (``chunk_rows_for``: longer chunks for a long input whose row count is known)."""
     features = model.contract.features
     if source.id_column in RESULT_COLUMNS:
         raise BadInput(f"id column {source.id_column!r} clashes with a result column")
     fmt = formats.detect(source.path, source.format)
-    fmt.check(source.path, features, source.id_column, service.settings.submit_check_rows)
-    return fmt.plan(source.path, service.settings.chunk_rows), fmt.name
+    settings = service.settings
+    total = fmt.check(source.path, features, source.id_column, settings.submit_check_rows)
+    rows = chunk_rows_for(total, settings.chunk_rows, settings.max_chunk_rows, settings.min_chunks)
+    return fmt.plan(source.path, rows), fmt.name, rows

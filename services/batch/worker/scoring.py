@@ -51,7 +51,7 @@ def score_encoded(
     reasons_k: int = 0,
 ) -> pa.Table:
     """The result table of an encoded (rows, features) matrix (see ``encode_frame``)."""
-    proba = model.probabilities(encoded)
+    proba = model.probabilities_of_many(encoded)
     table = result_table(model, proba, first_row, id_column, ids)
     if reasons_k:
         for name, column in reason_columns(model, encoded, reasons_k).items():

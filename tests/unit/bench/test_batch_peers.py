@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bench.batch.bench_peers import compare, dask_outputs, our_outputs
+from bench.batch.bench_peers import compare, dask_outputs, our_outputs, partition_sizes
 
 pytestmark = pytest.mark.unit
 
@@ -79,3 +79,8 @@ def test_our_results_are_put_in_row_order_and_must_hold_every_row_once(tmp_path:
     assert got["prediction"].tolist() == [1, 0, 1, 0]
     with pytest.raises(RuntimeError):
         our_outputs(tmp_path, 5)
+
+
+def test_dask_runs_with_the_configured_and_our_chunk_size() -> None:
+    assert partition_sizes(10_000_000, 200_000) == [200_000, 500_000]
+    assert partition_sizes(1_000_000, 200_000) == [200_000]  # a short job keeps chunk_rows

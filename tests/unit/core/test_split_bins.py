@@ -3,10 +3,14 @@ sorting path does."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+import xgboost as xgb
 
-from services.core.split_bins import SplitBins
+from services.core.contract import FeatureSpec, FeatureType
+from services.core.split_bins import GROUPING_FACTOR, SplitBins
 
 pytestmark = pytest.mark.unit
 
@@ -25,3 +29,30 @@ def test_dense_and_sorted_grouping_agree() -> None:
     keys = np.unique(table, axis=0, return_inverse=True)[1].reshape(-1)
     assert len(first) == len(np.unique(table, axis=0))  # one group per distinct bin vector
     assert len(set(zip(inverse.tolist(), keys.tolist(), strict=True))) == len(first)
+
+
+def test_the_bound_on_bin_vectors_counts_missing_intervals_and_levels() -> None:
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.random(2_000), rng.integers(0, 3, 2_000)]).astype(np.float32)
+    y = (x[:, 0] + 0.2 * x[:, 1] > 0.8).astype(np.float32)
+    matrix = xgb.DMatrix(x, y, feature_types=["q", "c"], enable_categorical=True)
+    booster = xgb.train({"max_depth": 3, "max_cat_to_onehot": 1}, matrix, 5)
+    features = [
+        FeatureSpec(name="a", type=FeatureType.NUMERIC),
+        FeatureSpec(name="b", type=FeatureType.CATEGORICAL, levels=["x", "y", "z"]),
+    ]
+    bins = SplitBins.from_booster_json(booster.save_raw("json"), features)
+    cuts = bins.thresholds[0]
+    assert cuts is not None
+    assert len(cuts) > 1
+    assert bins.combinations == (len(cuts) + 2) * (3 + 3)
+    first, _ = bins.distinct(x)
+    assert len(first) <= bins.combinations  # a bound on the groups rows actually form
+    assert bins.few_groups(int(bins.combinations) * GROUPING_FACTOR)
+    assert not bins.few_groups(int(bins.combinations) * GROUPING_FACTOR - 1)
+
+
+def test_bins_built_without_a_bound_never_group() -> None:
+    bins = SplitBins([np.array([0.5], dtype=np.float32)])
+    assert bins.combinations == math.inf
+    assert not bins.few_groups(10**9)

@@ -10,7 +10,8 @@ from controller.rollout import decide
 from controller.rollout.actions import EmitEvent, EnsureCanary
 from controller.rollout.decision import Decision
 from controller.rollout.shadow_change import SHADOW_CHANGE
-from controller.status import Phase, ShadowResult, Verdict
+from controller.spec import RolloutSpec
+from controller.status import Phase, RolloutStatus, ShadowResult, Verdict
 from tests.unit.controller.factories import (
     CANDIDATE_URI,
     NOW,
@@ -101,3 +102,26 @@ def test_the_next_candidate_takes_the_setting_and_drops_the_notice() -> None:
     decision = decide(SHADOW_ON, first.status, nine, NOW)
     assert decision.status.canary_version == "9"
     assert decision.status.condition(SHADOW_CHANGE) is None
+
+
+@pytest.mark.parametrize(
+    ("rollout_spec", "state", "change"),
+    [(SHADOW_ON, status(), "switched on"), (SHADOW_OFF, status(shadow=PASSED), "switched off")],
+)
+def test_the_notice_says_which_change_waits_and_for_what(
+    rollout_spec: RolloutSpec, state: RolloutStatus, change: str
+) -> None:
+    decision = decide(rollout_spec, state, readings(), NOW)
+    condition = decision.status.condition(SHADOW_CHANGE)
+    assert condition is not None
+    assert condition.message == (
+        f"shadow {change} while v8 takes traffic: its canary is not re-templated; the change "
+        "takes effect for the next candidate"
+    )
+
+
+def test_clearing_the_notice_keeps_the_tick_s_actions() -> None:
+    first = decide(SHADOW_ON, status(), readings(), NOW)
+    back = decide(SHADOW_OFF, first.status, STALE, NOW)  # switched back; canary re-templated
+    assert back.status.condition(SHADOW_CHANGE) is None
+    assert _ensure(back) == [EnsureCanary(CANDIDATE_URI, 1, None, False)]

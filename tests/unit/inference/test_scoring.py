@@ -179,3 +179,19 @@ def test_a_model_fault_is_a_500_and_nothing_is_recorded() -> None:
         Scorer(metrics).score_many(served, [{"a": 1.0, "b": 1.0}])
     assert caught.value.status_code == 500
     assert predictions_counted(metrics) == 0
+
+
+def test_many_applicants_reasons_go_to_the_declined_unless_all_are_explained() -> None:
+    served = served_toy()
+    records = [{"a": 9.0, "b": 1.0}, {"a": 1.0, "b": 1.0}]  # declined, approved
+    rows, _ = Scorer(InferenceMetrics()).score_many(served, records)  # explain: off
+    assert [r["prediction"] for r in rows] == [1, 0]
+    assert [r["feature"] for r in rows[0]["reasons"]] == ["a"]
+    assert "reasons" not in rows[1]  # an approved applicant is not explained
+    top1, _ = Scorer(InferenceMetrics(), reasons_top_k=1).score_many(served, records, True)
+    assert [r["feature"] for r in top1[0]["reasons"]] == ["a"]
+    assert top1[1]["reasons"] == []  # explained: every applicant, approved ones too
+    off = Scorer(InferenceMetrics(), reasons_top_k=0)
+    for explain in (False, True):
+        none, _ = off.score_many(served, records, explain)
+        assert all("reasons" not in r for r in none)

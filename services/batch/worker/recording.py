@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,14 +121,24 @@ def header(model: LoadedModel, job: ChunkRecord) -> BatchHeader:
     return BatchHeader(identity, model.contract.threshold, job.job_id, job.created_at, job.caller)
 
 
+# Encodes chunk documents off the scoring thread: Arrow's IPC writer (zstd), hashing and
+# PostgreSQL (another process) release the GIL, so a document is built and inserted while
+# the worker's thread writes the chunk's result file. One thread: one chunk in flight.
+_ENCODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-chunk")
+
+
 @dataclass(frozen=True)
 class PendingRecord:
-    """A chunk's record handed to the writer: ``wait`` returns once it is committed (or
-    spooled during an outage), raises ``RecordNotFlushed`` if not in time."""
+    """A chunk's record handed over: ``wait`` returns once it is committed (or spooled
+    during an outage); it raises what building the document raised, or
+    ``RecordNotFlushed`` if the writer did not get it stored in time."""
 
     job: ChunkRecord
+    built: Future[None] | None = None  # the document being built and handed to the writer
 
     def wait(self) -> None:
+        if self.built is not None:
+            self.built.result()
         if not self.job.writer.flush(self.job.flush_seconds):
             raise RecordNotFlushed(f"decisions of job {self.job.job_id} not written in time")
 
@@ -141,24 +152,23 @@ def submit_record(
 ) -> PendingRecord:
     """Hand the chunk's decisions to the writer without waiting for them.
 
-    ``chunk`` layout: one document (encoded here, in the worker's thread, straight from
-    the chunk's Arrow columns; the privacy setting applies here), one row. ``row`` layout:
-    blocks of ``BLOCK_ROWS`` (built column-wise: the rows ``chunk_decisions`` + ``to_row``
+    ``chunk`` layout: one document, built on the encoder thread straight from the chunk's
+    Arrow columns (the privacy setting applies there), then one row. ``row`` layout: blocks
+    of ``BLOCK_ROWS`` built here, column-wise (the rows ``chunk_decisions`` + ``to_row``
     give); the writer thread COPYs one while this thread builds the next. Each is its own
     idempotent transaction; ``PendingRecord.wait`` waits for all of them."""
     writer = job.writer
     names = [f.name for f in model.contract.features]
     if writer.settings.batch_layout is BatchLayout.CHUNK:
         features = inputs[names] if isinstance(inputs, pd.DataFrame) else inputs.select(names)
-        doc = chunk_document(
-            header(model, job), chunk_index, features, result, writer.settings.inputs, writer.salt
-        )
-        writer.submit_chunk(doc)
-    else:
-        frame = (
-            inputs[names] if isinstance(inputs, pd.DataFrame) else inputs.select(names).to_pandas()
-        )
-        _submit_blocks(model, job, frame, result)
+        head, mode, salt = header(model, job), writer.settings.inputs, writer.salt
+
+        def build() -> None:
+            writer.submit_chunk(chunk_document(head, chunk_index, features, result, mode, salt))
+
+        return PendingRecord(job, _ENCODER.submit(build))
+    frame = inputs[names] if isinstance(inputs, pd.DataFrame) else inputs.select(names).to_pandas()
+    _submit_blocks(model, job, frame, result)
     return PendingRecord(job)
 
 

@@ -121,10 +121,18 @@ def header(model: LoadedModel, job: ChunkRecord) -> BatchHeader:
     return BatchHeader(identity, model.contract.threshold, job.job_id, job.created_at, job.caller)
 
 
-# Encodes chunk documents off the scoring thread: Arrow's IPC writer (zstd), hashing and
-# PostgreSQL (another process) release the GIL, so a document is built and inserted while
-# the worker's thread writes the chunk's result file. One thread: one chunk in flight.
-_ENCODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-chunk")
+_encoder: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _encoder_thread() -> ThreadPoolExecutor:
+    """The thread that builds chunk documents off the scoring thread: Arrow's IPC writer
+    (zstd), hashing and PostgreSQL (another process) release the GIL, so a document is
+    built and inserted while the worker's thread writes the chunk's result file. One per
+    process (made again in a forked child, where the parent's thread does not exist)."""
+    global _encoder
+    if _encoder is None or _encoder[0] != os.getpid():
+        _encoder = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="decision-chunk"))
+    return _encoder[1]
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,7 @@ def submit_record(
         def build() -> None:
             writer.submit_chunk(chunk_document(head, chunk_index, features, result, mode, salt))
 
-        return PendingRecord(job, _ENCODER.submit(build))
+        return PendingRecord(job, _encoder_thread().submit(build))
     frame = inputs[names] if isinstance(inputs, pd.DataFrame) else inputs.select(names).to_pandas()
     _submit_blocks(model, job, frame, result)
     return PendingRecord(job)

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from services.batch.worker.recording import ChunkRecord, record_chunk
     from services.batch.worker.scoring import score_frame
     from services.core.decisions.metrics import DecisionMetrics
-    from services.core.decisions.record import COLUMNS, InputsMode
+    from services.core.decisions.record import COLUMNS, BatchHeader, InputsMode, ModelIdentity
     from services.core.decisions.settings import DecisionSettings
     from services.core.decisions.store import DecisionStore
     from services.core.decisions.writer import DecisionWriter
@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             note("score (reasons k=4, not record)", seconds)
             seconds, block = timed(
                 lambda f=frame, r=result, j=f"job{c}": chunk_block(
-                    "m", "1", "batch", 0.5, j, time.time(), "caller", f, r
+                    BatchHeader(ModelIdentity("m", "1", "batch"), 0.5, j, time.time(), "caller"),
+                    f,
+                    r,
                 )
             )
             note("python: chunk_block", seconds)

@@ -5,7 +5,8 @@ finished it), nothing is scored and its stored summary is returned; otherwise th
 read (only this chunk's row groups and the needed columns), validated, scored and written
 to a temporary file renamed into place. A kill at any point leaves either no result file
 or a complete one, never a partial or duplicated chunk. With the decision record on, the
-chunk's decisions are written (or spooled) before its result file, with idempotent keys.
+chunk's decisions are written (or spooled) before its result file is published, with
+idempotent keys.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from services.batch.checks import check_frame, dictionary_columns, needed_column
 from services.batch.domain import BadInput, ChunkSpec, ChunkSummary
 from services.batch.state.result_files import read_summary, write_result
 from services.batch.worker.arrow_encoding import encode_checked
-from services.batch.worker.recording import ChunkRecord, record_chunk
+from services.batch.worker.recording import ChunkRecord, publish_recorded, submit_record
 from services.batch.worker.scoring import score_encoded, summarise
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
@@ -47,9 +48,11 @@ def run_chunk(
     ids = table.column(id_column) if id_column else None
     result = score_encoded(model, encoded, spec.offset + 1, id_column, ids, reasons_k)
     summary = summarise(result, worker, model.version)
-    if record is not None:  # the record before the result file (see worker/recording.py)
-        record_chunk(model, record, feature_frame(model, table), result, spec.index)
-    write_result(result_path, result, summary, fsync)
+    if record is None:
+        write_result(result_path, result, summary, fsync)
+    else:  # the record committed before the result file is published (worker/recording.py)
+        pending = submit_record(model, record, table, result, spec.index)
+        publish_recorded(pending, result_path, lambda p: write_result(p, result, summary, fsync))
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from services.core.decisions.block import DecisionBlock
-from services.core.decisions.record import ModelIdentity, job_day, now
+from services.core.decisions.record import BatchHeader, now
 from services.core.decisions.texts import (
     _plain_strings,
     inputs_texts,
@@ -22,26 +22,16 @@ from services.core.decisions.texts import (
 __all__ = ["chunk_block", "reason_count"]
 
 
-def chunk_block(
-    name: str,
-    version: str,
-    track: str,
-    threshold: float,
-    job_id: str,
-    created_at: float,
-    caller: str,
-    frame: pd.DataFrame,
-    result: pa.Table,
-) -> DecisionBlock:
+def chunk_block(header: BatchHeader, frame: pd.DataFrame, result: pa.Table) -> DecisionBlock:
     """The chunk's decisions as ``chunk_decisions`` would make them, column-wise."""
     values = {str(c): value_texts(frame[c]) for c in frame.columns}
     return DecisionBlock(
-        job_id=job_id,
-        day=job_day(created_at),
+        job_id=header.job_id,
+        day=header.day,
         decided_at=now(),
-        model=ModelIdentity(name, version, track),
-        caller=caller,
-        threshold=float(threshold),
+        model=header.model,
+        caller=header.caller,
+        threshold=float(header.threshold),
         row_index=result.column("row").combine_chunks(),
         probability=pc.cast(result.column("probability").combine_chunks(), pa.float64()),
         prediction=result.column("prediction").combine_chunks(),

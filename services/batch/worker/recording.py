@@ -4,15 +4,20 @@ By default (``DECISIONS_BATCH_LAYOUT=chunk``) a scored chunk is recorded as one 
 chunk table, keyed ``(day, job, first row)``, its decisions in one compressed columnar
 document (``chunk_codec``); with ``row``, as one row per decision keyed ``job:row`` (built
 column-wise by ``record_block``). Either way the chunk's record is handed to the writer and
-flushed (written, or spooled during an outage) *before* its result file is written: a chunk
-whose result exists has its record, and a chunk scored again after its worker died inserts
-nothing twice (same keys, same partition: the job's submission day; ``ON CONFLICT DO
-NOTHING``). ``chunk_decisions`` is the per-row reference.
+flushed (written, or spooled during an outage) *before* its result file is published: the
+file is written under a hidden name while the record is stored, and renamed into place only
+after (``publish_recorded``). A chunk whose result exists has its record, and a chunk scored
+again after its worker died inserts nothing twice (same keys, same partition: the job's
+submission day; ``ON CONFLICT DO NOTHING``). ``chunk_decisions`` is the per-row reference.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,6 +26,7 @@ import pyarrow as pa
 from services.batch.worker.record_block import chunk_block, reason_count
 from services.core.decisions.chunk_codec import chunk_document
 from services.core.decisions.record import (
+    BatchHeader,
     BatchLayout,
     Decision,
     ModelIdentity,
@@ -110,60 +116,103 @@ def row_reasons(inputs: list[dict[str, Any]], result: pa.Table) -> list[list[dic
     return per_row
 
 
+def header(model: LoadedModel, job: ChunkRecord) -> BatchHeader:
+    identity = ModelIdentity(model.name, model.version, TRACK)
+    return BatchHeader(identity, model.contract.threshold, job.job_id, job.created_at, job.caller)
+
+
+_encoder: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _encoder_thread() -> ThreadPoolExecutor:
+    """The thread that builds chunk documents off the scoring thread: Arrow's IPC writer
+    (zstd), hashing and PostgreSQL (another process) release the GIL, so a document is
+    built and inserted while the worker's thread writes the chunk's result file. One per
+    process (made again in a forked child, where the parent's thread does not exist)."""
+    global _encoder
+    if _encoder is None or _encoder[0] != os.getpid():
+        _encoder = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="decision-chunk"))
+    return _encoder[1]
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    """A chunk's record handed over: ``wait`` returns once it is committed (or spooled
+    during an outage); it raises what building the document raised, or
+    ``RecordNotFlushed`` if the writer did not get it stored in time."""
+
+    job: ChunkRecord
+    built: Future[None] | None = None  # the document being built and handed to the writer
+
+    def wait(self) -> None:
+        if self.built is not None:
+            self.built.result()
+        if not self.job.writer.flush(self.job.flush_seconds):
+            raise RecordNotFlushed(f"decisions of job {self.job.job_id} not written in time")
+
+
+def submit_record(
+    model: LoadedModel,
+    job: ChunkRecord,
+    inputs: pa.Table | pd.DataFrame,
+    result: pa.Table,
+    chunk_index: int = 0,
+) -> PendingRecord:
+    """Hand the chunk's decisions to the writer without waiting for them.
+
+    ``chunk`` layout: one document, built on the encoder thread straight from the chunk's
+    Arrow columns (the privacy setting applies there), then one row. ``row`` layout: blocks
+    of ``BLOCK_ROWS`` built here, column-wise (the rows ``chunk_decisions`` + ``to_row``
+    give); the writer thread COPYs one while this thread builds the next. Each is its own
+    idempotent transaction; ``PendingRecord.wait`` waits for all of them."""
+    writer = job.writer
+    names = [f.name for f in model.contract.features]
+    if writer.settings.batch_layout is BatchLayout.CHUNK:
+        features = inputs[names] if isinstance(inputs, pd.DataFrame) else inputs.select(names)
+        head, mode, salt = header(model, job), writer.settings.inputs, writer.salt
+
+        def build() -> None:
+            writer.submit_chunk(chunk_document(head, chunk_index, features, result, mode, salt))
+
+        return PendingRecord(job, _encoder_thread().submit(build))
+    frame = inputs[names] if isinstance(inputs, pd.DataFrame) else inputs.select(names).to_pandas()
+    _submit_blocks(model, job, frame, result)
+    return PendingRecord(job)
+
+
 def record_chunk(
     model: LoadedModel,
     job: ChunkRecord,
-    frame: pd.DataFrame,
+    inputs: pa.Table | pd.DataFrame,
     result: pa.Table,
     chunk_index: int = 0,
 ) -> None:
-    """Hand the chunk's decisions to the writer and wait until they are written or spooled.
+    """Hand the chunk's decisions to the writer and wait until they are written or spooled."""
+    submit_record(model, job, inputs, result, chunk_index).wait()
 
-    ``chunk`` layout: one document (encoded here, in the worker's thread; the privacy
-    setting applies here), one row. ``row`` layout: blocks of ``BLOCK_ROWS`` (built
-    column-wise: the rows ``chunk_decisions`` + ``to_row`` give); the writer thread COPYs
-    one while this thread builds the next, so PostgreSQL (another process, another core)
-    ingests while Python formats. Each is its own idempotent transaction; the flush waits
-    for all of them."""
-    writer = job.writer
-    if writer.settings.batch_layout is BatchLayout.CHUNK:
-        writer.submit_chunk(
-            chunk_document(
-                model.name,
-                model.version,
-                TRACK,
-                model.contract.threshold,
-                job.job_id,
-                job.created_at,
-                job.caller,
-                chunk_index,
-                frame,
-                result,
-                writer.settings.inputs,
-                writer.salt,
-            )
-        )
-    else:
-        _submit_blocks(model, job, frame, result)
-    if not writer.flush(job.flush_seconds):
-        raise RecordNotFlushed(f"decisions of job {job.job_id} not written in time")
+
+def publish_recorded(pending: PendingRecord, target: Path, write: Callable[[Path], object]) -> None:
+    """Publish a chunk's result file only once its record is committed (or spooled), the
+    record's insert overlapping the file's write: ``write`` makes the file under a hidden
+    name beside ``target`` (no reader lists it: results are ``part-*.parquet``) while the
+    writer thread and PostgreSQL store the record; then ``pending.wait()``, then the file is
+    renamed into place. Killed before the rename, the chunk has no result file and is
+    scored again (its record, if committed, is not inserted twice)."""
+    staged = target.with_name(f".{target.name}.recording")
+    try:
+        write(staged)
+        pending.wait()
+        os.replace(staged, target)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 def _submit_blocks(
     model: LoadedModel, job: ChunkRecord, frame: pd.DataFrame, result: pa.Table
 ) -> None:
+    head = header(model, job)
     for start in range(0, len(frame), BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, len(frame))
         job.writer.submit_block(
-            chunk_block(
-                model.name,
-                model.version,
-                TRACK,
-                model.contract.threshold,
-                job.job_id,
-                job.created_at,
-                job.caller,
-                frame.iloc[start:stop],
-                result.slice(start, stop - start),
-            )
+            chunk_block(head, frame.iloc[start:stop], result.slice(start, stop - start))
         )

@@ -31,13 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from services.core.decisions.chunk import PAYLOAD_FORMAT, ChunkDocument
-from services.core.decisions.record import (
-    COLUMNS,
-    InputsMode,
-    ModelIdentity,
-    job_day,
-    now,
-)
+from services.core.decisions.record import COLUMNS, BatchHeader, InputsMode, now
 from services.core.decisions.texts import (
     _plain_strings,
     inputs_texts,
@@ -74,11 +68,36 @@ def _small_dictionary(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.Chunk
     return pa.DictionaryArray.from_arrays(indices, array.dictionary)
 
 
+def _input_columns(inputs: pa.Table | pd.DataFrame) -> dict[str, pa.Array | pa.ChunkedArray]:
+    """``inputs=values``: each feature's column as scored. Straight from the chunk's Arrow
+    table (numbers and dictionary-encoded levels as they are, dictionaries unified; no
+    pandas frame), else from a frame; a column of Python objects (pandas ``object``, Arrow
+    plain strings) has no one Arrow type here: its JSON texts."""
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    if isinstance(inputs, pd.DataFrame):
+        for name in inputs.columns:
+            if inputs[name].dtype == object:
+                columns[INPUT_JSON + str(name)] = value_texts(inputs[name])
+            else:
+                columns[INPUT + str(name)] = pa.Array.from_pandas(inputs[name])
+        return columns
+    table = inputs.unify_dictionaries()
+    for field in table.schema:
+        column = table.column(field.name)
+        kind = field.type
+        if pa.types.is_dictionary(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            columns[INPUT + field.name] = column.combine_chunks()
+        else:  # strings, booleans, ...: the texts the pandas path gives
+            columns[INPUT_JSON + field.name] = value_texts(column.to_pandas())
+    return columns
+
+
 def encode_payload(
-    frame: pd.DataFrame, result: pa.Table, mode: InputsMode, salt: str = ""
+    inputs: pa.Table | pd.DataFrame, result: pa.Table, mode: InputsMode, salt: str = ""
 ) -> bytes:
-    """The chunk's decisions (``frame``: the scored inputs, ``result``: the result table)
-    as the compressed document described in the module doc."""
+    """The chunk's decisions (``inputs``: the scored features, as the chunk's Arrow table or
+    a frame; ``result``: the result table) as the compressed document described in the
+    module doc."""
     k = reason_count(result)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "row_index": result.column("row"),
@@ -87,12 +106,9 @@ def encode_payload(
         "risk_band": result.column("risk_band"),
     }
     if mode is InputsMode.VALUES:
-        for name in frame.columns:
-            if frame[name].dtype == object:  # no single Arrow type: its JSON texts
-                columns[INPUT_JSON + str(name)] = value_texts(frame[name])
-            else:
-                columns[INPUT + str(name)] = pa.Array.from_pandas(frame[name])
+        columns.update(_input_columns(inputs))
     else:
+        frame = inputs if isinstance(inputs, pd.DataFrame) else inputs.to_pandas()
         values = {str(c): value_texts(frame[c]) for c in frame.columns}
         columns["inputs_hash"] = _digests(inputs_texts(frame, values), salt)
         for i in range(1, k + 1):
@@ -114,33 +130,27 @@ def encode_payload(
 
 
 def chunk_document(
-    name: str,
-    version: str,
-    track: str,
-    threshold: float,
-    job_id: str,
-    created_at: float,
-    caller: str,
+    header: BatchHeader,
     chunk_index: int,
-    frame: pd.DataFrame,
+    inputs: pa.Table | pd.DataFrame,
     result: pa.Table,
     mode: InputsMode,
     salt: str = "",
 ) -> ChunkDocument:
     """A scored chunk as the chunk table's row (the payload encoded here)."""
-    payload = encode_payload(frame, result, mode, salt)
+    payload = encode_payload(inputs, result, mode, salt)
     rows = result.column("row")
     return ChunkDocument(
-        job_id=job_id,
+        job_id=header.job_id,
         chunk_index=chunk_index,
         first_row=int(rows[0].as_py()),
         last_row=int(rows[len(rows) - 1].as_py()),
         row_count=result.num_rows,
-        day=job_day(created_at),
+        day=header.day,
         decided_at=now(),
-        model=ModelIdentity(name, version, track),
-        caller=caller,
-        threshold=float(threshold),
+        model=header.model,
+        caller=header.caller,
+        threshold=float(header.threshold),
         inputs_mode=mode.value,
         payload_sha256=hashlib.sha256(payload).hexdigest(),
         payload=payload,

@@ -127,6 +127,23 @@ def job_day(created_at: float) -> date:
     return datetime.fromtimestamp(created_at, UTC).date()
 
 
+@dataclass(frozen=True, slots=True)
+class BatchHeader:
+    """What every decision of one batch chunk shares: the model that scored it, the
+    threshold it was cut at, the job, its submission time (Unix seconds: the partition
+    day) and its submitter."""
+
+    model: ModelIdentity
+    threshold: float
+    job_id: str
+    created_at: float
+    caller: str
+
+    @property
+    def day(self) -> date:
+        return job_day(self.created_at)
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe input value (NaN is not JSON: a missing value is null)."""
     if isinstance(value, float) and not math.isfinite(value):

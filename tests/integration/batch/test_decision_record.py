@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 from services.batch.api.app import create_app
 from services.batch.worker.chunk import run_chunk
 from services.batch.worker.record_block import chunk_block
-from services.batch.worker.recording import TRACK, ChunkRecord, chunk_decisions
+from services.batch.worker.recording import ChunkRecord, chunk_decisions
 from services.batch.worker.scoring import score_frame
 from services.core.decisions.chunk import ChunkDocument
 from services.core.decisions.chunk_codec import chunk_document
@@ -45,6 +45,7 @@ from tests.integration.batch.harness import write_parquet as write
 from tests.support.decision_tables import FIRST_SCHEMA
 from tests.support.postgres import PostgresServer
 from tests.support.processes import RedisServer
+from tests.unit.batch.test_record_block import batch_header
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -201,10 +202,7 @@ def test_the_column_wise_record_stores_the_per_row_rows(
     frame.loc[frame.index[::13], "student"] = None
     result = score_frame(model, frame, 1, reasons_k=4)
     job = ChunkRecord(None, "job-same", 1_767_225_600.0, "caller")  # type: ignore[arg-type]
-    block = chunk_block(
-        model.name, model.version, TRACK, model.contract.threshold,
-        job.job_id, job.created_at, job.caller, frame, result,
-    )  # fmt: skip
+    block = chunk_block(batch_header(model, job.job_id, job.created_at), frame, result)
     decisions = [
         replace(d, decided_at=block.decided_at) for d in chunk_decisions(model, job, frame, result)
     ]
@@ -242,10 +240,7 @@ def test_a_block_is_spooled_during_an_outage_and_replayed(
 ) -> None:
     frame = applicants(1_000, 6)
     result = score_frame(model, frame, 1, reasons_k=4)
-    block = chunk_block(
-        model.name, model.version, TRACK, model.contract.threshold,
-        "job-spool", 1_767_225_600.0, "caller", frame, result,
-    )  # fmt: skip
+    block = chunk_block(batch_header(model, "job-spool", 1_767_225_600.0), frame, result)
     registry = CollectorRegistry()
     down = DecisionSettings(dsn="postgresql://x@127.0.0.1:1/none", spool_dir=tmp_path / "spool")
     writer = DecisionWriter(down, DecisionMetrics(registry)).start()
@@ -287,10 +282,7 @@ def test_a_block_partly_stored_inserts_only_the_rest(
     table of the first releases' layout (jsonb documents, full b-tree indexes)."""
     frame = applicants(3_000, 5)
     result = score_frame(model, frame, 1, reasons_k=4)
-    block = chunk_block(
-        model.name, model.version, TRACK, model.contract.threshold,
-        "job-part", 1_767_225_600.0, "caller", frame, result,
-    )  # fmt: skip
+    block = chunk_block(batch_header(model, "job-part", 1_767_225_600.0), frame, result)
     rows = block.rows(InputsMode.VALUES)
     store = DecisionStore(postgres.dsn, table="part_rows")
     if layout == "first":
@@ -322,9 +314,8 @@ def chunk_of(
     model: LoadedModel, frame: pd.DataFrame, result: pa.Table, job_id: str, mode: InputsMode
 ) -> ChunkDocument:
     return chunk_document(
-        model.name, model.version, TRACK, model.contract.threshold,
-        job_id, 1_767_225_600.0, "caller", 0, frame, result, mode, "salt",
-    )  # fmt: skip
+        batch_header(model, job_id, 1_767_225_600.0), 0, frame, result, mode, "salt"
+    )
 
 
 @pytest.mark.parametrize("mode", list(InputsMode))
@@ -340,10 +331,7 @@ def test_the_chunk_layout_answers_as_the_row_layout(
     frame["student"] = frame["student"].astype("category")
     frame.loc[frame.index[::9], "balance"] = np.nan
     result = score_frame(model, frame, 1, reasons_k=4)
-    block = chunk_block(
-        model.name, model.version, TRACK, model.contract.threshold,
-        "job-cmp-row", 1_767_225_600.0, "caller", frame, result,
-    )  # fmt: skip
+    block = chunk_block(batch_header(model, "job-cmp-row", 1_767_225_600.0), frame, result)
     doc = chunk_of(model, frame, result, "job-cmp-chunk", mode)
     store = DecisionStore(postgres.dsn, table="cmp_rows", chunk_table="cmp_chunks")
     try:
@@ -400,10 +388,9 @@ def test_a_chunk_is_spooled_during_an_outage_and_replayed(
     assert [r["inputs_hash"] for r in stored_rows] == [
         r[COLUMNS.index("inputs_hash")]
         for r in chunk_block(
-            model.name, model.version, TRACK, model.contract.threshold,
-            "job-chunk-spool", 1_767_225_600.0, "caller", frame, result,
+            batch_header(model, "job-chunk-spool", 1_767_225_600.0), frame, result
         ).rows(InputsMode.HASH, "salt")
-    ]  # fmt: skip
+    ]
     assert all(r["inputs"] is None for r in stored_rows)
 
 

@@ -83,6 +83,23 @@ def test_the_writers_get_a_dsn_built_from_the_secret_never_a_password() -> None:
     assert password not in text
 
 
+def test_the_batch_workers_get_the_batch_layout_of_the_record() -> None:
+    """``decisions.batchLayout`` (default ``chunk``) reaches the batch workers only."""
+    for extra, layout in (((), "chunk"), (("--set", "decisions.batchLayout=row"), "row")):
+        docs = tuple(d for d in yaml.safe_load_all(template_text(BUNDLED, extra=extra)) if d)
+        worker = _env(_containers(docs, "batch-worker"))
+        assert worker["DECISIONS_BATCH_LAYOUT"]["value"] == layout
+        assert "DECISIONS_BATCH_LAYOUT" not in _env(_containers(docs, "inference"))
+    refused = helm(
+        "template", "cr", str(CI_VALUES.parent), "-f", str(BUNDLED),
+        "--set", "decisions.batchLayout=rows", check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "batchLayout" in refused.stderr
+    off = _containers(render(), "batch-worker")
+    assert "DECISIONS_BATCH_LAYOUT" not in _env(off)  # the record off: nothing to set
+
+
 def test_only_the_writers_may_reach_it_and_it_reaches_nothing() -> None:
     docs = render(BUNDLED)
     ingress = _named(docs, "NetworkPolicy", f"{PREFIX}-postgresql")["spec"]["ingress"]

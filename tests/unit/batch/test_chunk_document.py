@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from services.batch.worker.recording import TRACK
 from services.batch.worker.scoring import score_frame
 from services.core.decisions.chunk import ChunkDocument
 from services.core.decisions.chunk_codec import (
@@ -25,16 +26,13 @@ from services.core.decisions.chunk_codec import (
 )
 from services.core.decisions.record import COLUMNS, InputsMode
 from services.core.model_store import LoadedModel
-from tests.unit.batch.test_record_block import CREATED, SALT, block_of, synthetic
+from tests.unit.batch.test_record_block import CREATED, SALT, batch_header, block_of, synthetic
 
 pytestmark = pytest.mark.unit
 
 
 def document(model: Any, frame: pd.DataFrame, result: pa.Table, mode: InputsMode) -> ChunkDocument:
-    return chunk_document(
-        model.name, model.version, TRACK, model.contract.threshold,
-        "job-1", CREATED, "caller", 3, frame, result, mode, SALT,
-    )  # fmt: skip
+    return chunk_document(batch_header(model, "job-1", CREATED), 3, frame, result, mode, SALT)
 
 
 def assert_decodes_to_block_rows(model: Any, frame: pd.DataFrame, result: pa.Table) -> None:
@@ -98,3 +96,28 @@ def test_the_document_round_trips_bit_exact_and_through_the_spool() -> None:
     tampered = ChunkDocument.from_json(doc.to_json().replace(doc.payload_sha256, "0" * 64))
     with pytest.raises(ValueError, match="digest"):
         read_payload(tampered)
+
+
+def test_a_document_built_from_the_chunks_arrow_table_decodes_as_from_its_frame(
+    model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame], tmp_path: Path
+) -> None:
+    """The worker encodes straight from the chunk's Arrow columns (two row groups, each with
+    its own dictionary for the categorical): the same rows as the per-row layout's."""
+    frame = applicants(2_000, 8)
+    frame.loc[frame.index[::7], "balance"] = np.nan
+    frame.loc[frame.index[::11], "student"] = None
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=700)
+    table = pq.read_table(path, read_dictionary=["student"])
+    assert pa.types.is_dictionary(table.schema.field("student").type)
+    result = score_frame(model, table.to_pandas(), 1, reasons_k=4)
+    names = [f.name for f in model.contract.features]
+    block = block_of(model, table.select(names).to_pandas(), result)
+    at = COLUMNS.index("decided_at")
+    for mode in InputsMode:
+        doc = chunk_document(
+            batch_header(model, "job-1", CREATED), 0, table.select(names), result, mode, SALT
+        )
+        got = [tuple(r[c] for c in COLUMNS) for r in decoded_rows(doc)]
+        expected = block.rows(mode, SALT)
+        assert [g[:at] + g[at + 1 :] for g in got] == [e[:at] + e[at + 1 :] for e in expected]

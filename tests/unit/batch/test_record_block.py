@@ -19,7 +19,15 @@ from services.batch.worker.record_block import chunk_block
 from services.batch.worker.recording import TRACK, ChunkRecord, chunk_decisions
 from services.batch.worker.scoring import score_frame
 from services.core.decisions.block import DecisionBlock
-from services.core.decisions.record import COLUMNS, InputsMode, Row, inputs_digest, to_row
+from services.core.decisions.record import (
+    COLUMNS,
+    BatchHeader,
+    InputsMode,
+    ModelIdentity,
+    Row,
+    inputs_digest,
+    to_row,
+)
 from services.core.model_store import LoadedModel
 
 pytestmark = pytest.mark.unit
@@ -28,18 +36,13 @@ SALT = "pepper"
 CREATED = 1_767_225_600.0
 
 
+def batch_header(model: Any, job_id: str, created_at: float) -> BatchHeader:
+    identity = ModelIdentity(model.name, model.version, TRACK)
+    return BatchHeader(identity, model.contract.threshold, job_id, created_at, "caller")
+
+
 def block_of(model: Any, frame: pd.DataFrame, result: pa.Table) -> DecisionBlock:
-    return chunk_block(
-        model.name,
-        model.version,
-        TRACK,
-        model.contract.threshold,
-        "job-1",
-        CREATED,
-        "caller",
-        frame,
-        result,
-    )
+    return chunk_block(batch_header(model, "job-1", CREATED), frame, result)
 
 
 def reference(model: Any, frame: pd.DataFrame, result: pa.Table, mode: InputsMode) -> list[Row]:

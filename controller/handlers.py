@@ -2,7 +2,8 @@
 
 - a timer every ``CONTROLLER_TICK_SECONDS`` per ModelRollout (first run at once): the
   analysis interval, deadlines and operator-action annotations are all handled there; a
-  finished rollout that nothing can make act is skipped without a read (``idle``);
+  finished rollout that nothing can make act, or a Progressing one whose next analysis is
+  not due yet, is skipped without a read (``idle``);
 - ``on.delete`` (kopf's finalizer): traffic back to stable, canary objects removed;
 - ``on.event`` for Deployments, Services, HPAs and HTTPRoutes: their watch events feed the
   read cache (``controller.cache``; kopf lists and watches, we keep the tracked objects),
@@ -130,7 +131,8 @@ async def tick(
     memo: Any, namespace: str | None, name: str | None, body: Any = None, **_: Any
 ) -> None:
     """Reconcile, unless kopf's copy of the object shows a finished rollout that nothing
-    can make act (then nothing is read: ``reconcile.idle``). Runs on the runtime's tick
+    can make act or a Progressing one between analyses (then nothing is read:
+    ``reconcile.idle``). Runs on the runtime's tick
     threads (``CONTROLLER_WORKERS``), most urgent tick first (``rollout.urgency``); kopf's
     copy is taken when the tick starts, so a tick that waited sees the latest."""
     runtime = memo.runtime

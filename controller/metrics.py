@@ -35,7 +35,8 @@ NOTIFICATIONS = Counter(
 )
 IDLE_TICKS = Counter(
     "modelrollout_controller_idle_ticks_total",
-    "Ticks of finished ModelRollouts that nothing could make act: no reconcile run",
+    "Ticks skipped without a reconcile: finished ModelRollouts that nothing could make "
+    "act, and Progressing ones whose next analysis is not due yet",
 )
 CACHE_READS = Counter(
     "modelrollout_controller_cache_reads_total",

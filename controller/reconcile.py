@@ -17,11 +17,15 @@ from controller.mlflow_adapter import RegistryError
 from controller.notifications import transition
 from controller.observe import observe
 from controller.rollout import Decision, decide
+from controller.rollout.between import between_analyses
 from controller.rollout.idle import at_rest
 from controller.runtime import Runtime
 from controller.spec import RolloutSpec, check_prometheus_allowed, check_webhooks_allowed
 from controller.status import RolloutStatus
 from controller.target import Target
+
+FINISHED = frozenset({"Succeeded", "Failed"})
+SKIPPABLE = FINISHED | {"Progressing"}  # the phases ``idle`` looks at (raw status values)
 
 
 class InvalidSpec(Exception):
@@ -82,14 +86,28 @@ def _candidate(runtime: Runtime, spec: RolloutSpec) -> str | None:
         return None
 
 
+def _unmoved(runtime: Runtime, spec: RolloutSpec, old: RolloutStatus) -> bool:
+    """Whether ``spec.model.uri`` still names the candidate under way (an unanswered
+    registry never restarts a rollout, as in ``decide``)."""
+    candidate = _candidate(runtime, spec)
+    return candidate is None or candidate == old.canary_version
+
+
 def idle(runtime: Runtime, body: dict[str, Any], now: datetime | None = None) -> bool:
-    """Whether this tick may skip the reconcile of ``body`` (kopf's copy, as last watched):
-    a finished rollout nothing can make act (``rollout.idle.at_rest``). Reads nothing from
-    the API; asks the registry only for an alias URI. Any doubt (no status, an invalid
-    spec) is ``False``: the reconcile then reads the object fresh and decides."""
+    """Whether this tick may skip the reconcile of ``body`` (kopf's copy, as last watched,
+    or the copy our last write returned when newer): a finished rollout nothing can make
+    act (``rollout.idle.at_rest``), or a Progressing one whose next analysis is not due yet
+    (``rollout.between.between_analyses``: never more than one interval of skipped ticks
+    in a row). Reads nothing from the API; asks the registry only for an alias URI, and
+    for a rollout in flight only once everything else says skip. Any doubt (no status, an
+    invalid spec) is ``False``: the reconcile then reads the object and decides."""
     status = body.get("status")
-    if not status or status.get("phase") not in ("Succeeded", "Failed"):
+    if not status or status.get("phase") not in SKIPPABLE:
         return False  # the common case, before any parsing
+    in_flight = status.get("phase") not in FINISHED
+    if in_flight:
+        body = runtime.rollouts.pick(body)
+        status = body.get("status") or {}
     meta = body.get("metadata") or {}
     try:
         settings = runtime.settings
@@ -99,15 +117,24 @@ def idle(runtime: Runtime, body: dict[str, Any], now: datetime | None = None) ->
         old = RolloutStatus.from_k8s(status)
     except (InvalidSpec, ValidationError, ValueError):
         return False
-    quiet = at_rest(
-        spec,
-        old,
-        now or datetime.now(UTC),
-        generation=int(meta.get("generation", 1)),
-        deleting=meta.get("deletionTimestamp") is not None,
-        action=(meta.get("annotations") or {}).get(ACTION_ANNOTATION),
-        candidate=_candidate(runtime, spec),
-    )
+    now = now or datetime.now(UTC)
+    generation = int(meta.get("generation", 1))
+    deleting = meta.get("deletionTimestamp") is not None
+    action = (meta.get("annotations") or {}).get(ACTION_ANNOTATION)
+    if in_flight:
+        quiet = between_analyses(
+            spec, old, now, generation=generation, deleting=deleting, action=action
+        ) and _unmoved(runtime, spec, old)
+    else:
+        quiet = at_rest(
+            spec,
+            old,
+            now,
+            generation=generation,
+            deleting=deleting,
+            action=action,
+            candidate=_candidate(runtime, spec),
+        )
     if quiet:
         own_metrics.IDLE_TICKS.inc()
         own_metrics.PHASES.set(str(meta.get("uid", "")), old.phase)  # e.g. after a restart

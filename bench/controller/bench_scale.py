@@ -9,8 +9,9 @@ adapters counting). Reports reconcile wall p50/p99, wall time to all verdicts, c
 RSS and CPU, API requests and Prometheus queries per analysis and wrong verdicts.
 
 Columns: ``reconcile_p50/p99_ms`` wall time of the handler's ``reconcile`` call;
-``idle_ticks`` ticks of finished rollouts skipped without a reconcile (not timed, not in
-``reconciles``); ``wall_to_verdicts_s`` from the first ModelRollout created to the last
+``idle_ticks`` ticks skipped without a reconcile (not timed, not in ``reconciles``):
+finished rollouts, and Progressing ones whose next analysis is not due;
+``wall_to_verdicts_s`` from the first ModelRollout created to the last
 one Succeeded or Failed; ``rss_peak_mb`` the controller process's peak RSS (sampled
 every 2 s), ``cpu_s`` its user+system CPU from the first ModelRollout to the last
 verdict; ``analyses`` the sum of ``status.analysisCount``; ``api_per_analysis`` the

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from controller.cache import LatestCopies
 from controller.mlflow_adapter import RegistryError
 from controller.reconcile import idle
 from controller.rollout import decide
@@ -99,7 +100,7 @@ class Registry:
 
 def runtime(version: str | None = "8") -> Any:
     settings = ControllerSettings(mlflow_tracking_uri="sqlite:///x.db")
-    return SimpleNamespace(settings=settings, registry=Registry(version))
+    return SimpleNamespace(settings=settings, registry=Registry(version), rollouts=LatestCopies())
 
 
 def body(old: RolloutStatus | None, uri: str = "models:/credit-default@challenger") -> Any:

@@ -71,3 +71,16 @@ def test_e2e_traffic_stays_under_the_inference_rate_limit() -> None:
     count, _, unit = str(limit).partition("/")
     per_second = float(count) / {"second": 1, "minute": 60, "hour": 3600}[unit]
     assert rps < per_second, f"e2e traffic {rps}/s vs rate limit {limit}"
+
+
+def test_hpa_load_stays_under_the_inference_rate_limit() -> None:
+    """The chaos scenario's load (workers x rate, one API key) would be answered 429 under
+    the chart's 600/minute: the kind values raise the limit above it."""
+    from tests.kind.test_rollout_chaos import LOAD_RPS, LOAD_WORKERS
+
+    chart = yaml.safe_load((REPO / "helm" / "creditrisk" / "values.yaml").read_text())
+    kind_values = yaml.safe_load((KIND / "values-kind.yaml").read_text())
+    limit = kind_values.get("inference", {}).get("rateLimit", chart["inference"]["rateLimit"])
+    count, _, unit = str(limit).partition("/")
+    per_second = float(count) / {"second": 1, "minute": 60, "hour": 3600}[unit]
+    assert per_second > LOAD_WORKERS * LOAD_RPS, f"load {LOAD_WORKERS}x{LOAD_RPS}/s vs {limit}"

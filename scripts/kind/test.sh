@@ -30,7 +30,8 @@ trap down EXIT
 timed kind-up bash "$REPO_ROOT/scripts/kind/kind-up.sh"
 timed images bash "$REPO_ROOT/scripts/kind/images.sh"
 timed kind-load bash "$REPO_ROOT/scripts/kind/kind-load.sh"
-timed deploy bash "$REPO_ROOT/scripts/kind/deploy.sh"
+# helm test runs once, as the first scenario (tests/kind/test_deploy.py), not in deploy too
+DEPLOY_HELM_TEST=0 timed deploy bash "$REPO_ROOT/scripts/kind/deploy.sh"
 read -r -a pytest_args <<<"${PYTEST_ARGS:-}"  # e.g. PYTEST_ARGS="-x -k hpa"
 kubectl --context "$KUBE_CONTEXT" -n "$NAMESPACE" get modelrollouts -w -o json \
   --output-watch-events >"$REPO_ROOT/.cache/kind/mro-watch.json" 2>/dev/null &

@@ -53,6 +53,15 @@ def capacity_drops(samples: Sequence[tuple[float, int, int]]) -> list[tuple[floa
     return [s for s in samples if s[1] < s[2]]
 
 
+def crash_share(
+    failures: Sequence[tuple[float, int, str]], down: float, up: float, grace: float = 5.0
+) -> tuple[list[tuple[float, int, str]], list[tuple[float, int, str]]]:
+    """Failures split into those while a killed pod was down (``down`` .. ``up`` + grace,
+    wall-clock seconds) and the others."""
+    inside = [f for f in failures if down - 1.0 <= f[0] <= up + grace]
+    return inside, [f for f in failures if not down - 1.0 <= f[0] <= up + grace]
+
+
 def rows_exactly_once(rows: Sequence[int], total: int) -> tuple[int, int, int]:
     """(result rows, duplicated row numbers, missing row numbers) for 1-based row numbers
     that must cover 1..total exactly once; (total, 0, 0) when they do."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kind.outside import capacity_drops, promotions, rows_exactly_once
+from tests.kind.outside import capacity_drops, crash_share, promotions, rows_exactly_once
 
 pytestmark = pytest.mark.unit
 
@@ -53,3 +53,10 @@ def test_capacity_drops() -> None:
 )
 def test_rows_exactly_once(rows: list[int], total: int, want: tuple[int, int, int]) -> None:
     assert rows_exactly_once(rows, total) == want
+
+
+def test_crash_share() -> None:
+    failures = [(9.5, 502, ""), (10.5, 502, ""), (20.0, 0, ""), (40.0, 503, "")]
+    inside, outside = crash_share(failures, down=10.0, up=16.0)
+    assert [f[0] for f in inside] == [9.5, 10.5, 20.0]
+    assert [f[0] for f in outside] == [40.0]

@@ -143,7 +143,7 @@ def test_promotion_survives_canary_crash_and_operator_restart_under_load(
     inference = cluster.name_of("inference")
     name = cluster.name_of("e2e")
     key = api_key(cluster)
-    version = train(cluster, cluster.name_of("train-chaos"))
+    version = train(cluster, cluster.name_of(f"train-chaos-{int(time.time())}"))
     hpa = cluster.json("get", "hpa", inference)
     minimum = int(hpa["spec"]["minReplicas"])
     timings: dict[str, float] = {}
@@ -159,7 +159,8 @@ def test_promotion_survives_canary_crash_and_operator_restart_under_load(
                 every=5,
             )
             timings["hpa_scale_up_s"] = time.monotonic() - started
-            floor = int(cluster.json("get", "hpa", inference)["status"]["currentReplicas"])
+            current = cluster.json("get", "hpa", inference)["status"]["currentReplicas"]
+            floor = max(int(current), raised)
             since = stamp()
             with Sampler(cluster) as sampler:
                 apply(cluster, rollout(cluster, version))

@@ -125,3 +125,20 @@ def test_offline_release_fits_one_node_at_hpa_max_with_canary_and_surge() -> Non
             surge = math.ceil(replicas * 0.25)
             total += pod * (2 + surge)  # canary at the rollout's maxReplicas, surge pods
     assert total <= NODE_MILLICPU, f"{total}m requested on a {NODE_MILLICPU}m node"
+
+
+def test_inference_pods_keep_serving_while_their_endpoint_is_dropped() -> None:
+    """Found on kind: during a promotion's rolling update 17 requests through Traefik failed
+    (502/503/timeouts) on stable pods that had got SIGTERM while the gateway still routed to
+    them. A preStop sleep keeps a terminating pod serving until its endpoint is gone."""
+    docs = rendered("values-kind.yaml", "values-kind-offline.yaml")
+    (deployment,) = [
+        d
+        for d in by_kind(tuple(docs), "Deployment")
+        if d["metadata"]["name"].endswith("-inference")
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    seconds = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert seconds >= 3
+    assert pod["terminationGracePeriodSeconds"] > seconds + 10

@@ -135,7 +135,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=Path, required=True, help="scripts/kind/test.sh step times")
     parser.add_argument("--watch", type=Path, required=True, help="watch of the e2e ModelRollout")
-    parser.add_argument("--junit", type=Path, help="pytest JUnit file of the kind scenarios")
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        action="append",
+        default=[],
+        help="pytest JUnit file of the kind scenarios; a later one (a rerun) replaces the "
+        "scenarios it holds",
+    )
     parser.add_argument("--note", default="", help="how the run went (load, cold/warm caches)")
     args = parser.parse_args()
 
@@ -185,8 +192,14 @@ def main() -> int:
                 "local harness": "",
             }
         )
-    if args.junit:
-        for case in read_junit(args.junit.read_text()):
+    cases: dict[str, dict[str, Any]] = {}
+    for index, path in enumerate(args.junit):
+        for case in read_junit(path.read_text()):
+            if index and case["scenario"] in cases:
+                case["outcome"] += ", rerun"
+            cases[case["scenario"]] = case
+    if cases:
+        for case in cases.values():
             rows.append(
                 {
                     "metric": f"scenario {case['scenario']} (s, {case['outcome']})",

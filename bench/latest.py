@@ -298,6 +298,7 @@ def kind(data: Json) -> Iterator[Row]:
         "apply → promoted (s)",
         "apply faulty → rolled back (s)",
         "first failed analysis → rolled back (s)",
+        "whole make test-kind (s)",
     )
     for r in data["rows"]:
         if r["metric"] in shown:

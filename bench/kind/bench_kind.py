@@ -11,9 +11,14 @@ behind; it starts no cluster itself (a cluster run takes 10-20 min of a shared m
   taken during ``make e2e-kind`` (``kubectl get mro -w -o json --output-watch-events``):
   ``startedAt`` → ``phaseSince`` of phase Succeeded (v2) and of phase Failed (v3), and,
   for the rollback, the first failed analysis → Failed;
-- beside them the local harness's figures (bench/results/rollout.json).
+- beside them the local harness's figures (bench/results/rollout.json);
+- **per scenario**: each kind test's wall time from the JUnit file test.sh writes
+  (.cache/kind/pytest.xml), with its outcome, and the whole run (every step summed),
+  beside the 75-minute CI budget less the ~40 min the rest of ``make test`` takes.
 
-Run: flock /tmp/bench.lock python3 bench/kind/bench_kind.py --steps TSV --watch JSONL
+Run: flock /tmp/bench.lock python3 bench/kind/bench_kind.py --steps TSV --watch JSON \
+  [--junit XML]  (the watch: ``kubectl get mro -w -o json --output-watch-events``, JSON
+  documents one after another, one a line or pretty-printed)
 Results: bench/results/kind.json and kind.md.
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.common import RESULTS, write_results
 
 STEPS = ("kind-up", "images", "kind-load", "deploy")
+CI_BUDGET_S = 75 * 60
+REST_OF_MAKE_TEST_S = 40 * 60  # make test without the kind scenarios (issue 14's brief)
+
+
+def read_watch(text: str) -> list[dict[str, Any]]:
+    """The JSON documents of a watch, whether one a line or pretty-printed back to back."""
+    decoder = json.JSONDecoder()
+    docs: list[dict[str, Any]] = []
+    at = 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at >= len(text):
+            return docs
+        doc, at = decoder.raw_decode(text, at)
+        docs.append(doc)
+
+
+def read_junit(text: str) -> list[dict[str, Any]]:
+    """(scenario, seconds, outcome) of each test case of a pytest JUnit file."""
+    cases = []
+    for case in ET.fromstring(text).iter("testcase"):
+        outcome = "passed"
+        for child in case:
+            if child.tag in ("failure", "error"):
+                outcome = "failed"
+            elif child.tag == "skipped":
+                outcome = "skipped"
+        module = case.get("classname", "").rsplit(".", 1)[-1]
+        cases.append(
+            {
+                "scenario": f"{module}::{case.get('name', '')}",
+                "seconds": round(float(case.get("time", 0)), 1),
+                "outcome": outcome,
+            }
+        )
+    return cases
 
 
 def read_steps(path: Path) -> dict[str, float]:
@@ -92,11 +135,19 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=Path, required=True, help="scripts/kind/test.sh step times")
     parser.add_argument("--watch", type=Path, required=True, help="watch of the e2e ModelRollout")
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        action="append",
+        default=[],
+        help="pytest JUnit file of the kind scenarios; a later one (a rerun) replaces the "
+        "scenarios it holds",
+    )
     parser.add_argument("--note", default="", help="how the run went (load, cold/warm caches)")
     args = parser.parse_args()
 
     steps = read_steps(args.steps)
-    events = [json.loads(line) for line in args.watch.read_text().splitlines() if line.strip()]
+    events = read_watch(args.watch.read_text())
     spans = phase_spans(events)
     local = local_rollout()
     rows: list[dict[str, Any]] = []
@@ -138,6 +189,32 @@ def main() -> int:
             {
                 "metric": "rollback reason",
                 "kind": spans["Failed"]["message"][:160],
+                "local harness": "",
+            }
+        )
+    cases: dict[str, dict[str, Any]] = {}
+    for index, path in enumerate(args.junit):
+        for case in read_junit(path.read_text()):
+            if index and case["scenario"] in cases:
+                case["outcome"] += ", rerun"
+            cases[case["scenario"]] = case
+    if cases:
+        for case in cases.values():
+            rows.append(
+                {
+                    "metric": f"scenario {case['scenario']} (s, {case['outcome']})",
+                    "kind": case["seconds"],
+                    "local harness": "",
+                }
+            )
+    if all(name in steps for name in (*STEPS, "pytest")):
+        whole = round(sum(steps.values()), 1)
+        rows.append({"metric": "whole make test-kind (s)", "kind": whole, "local harness": ""})
+        room = CI_BUDGET_S - REST_OF_MAKE_TEST_S
+        rows.append(
+            {
+                "metric": "fits make test's 75 min with the rest's ~40 min (room s)",
+                "kind": f"{'yes' if whole <= room else 'no'} ({whole} of {room})",
                 "local harness": "",
             }
         )

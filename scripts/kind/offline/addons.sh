@@ -51,10 +51,10 @@ metrics_bin="$(bash "$here/metrics-server.sh" | tail -1)"
 build "$metrics_image" "$addons/metrics-server.Dockerfile" "$metrics_bin"
 netpol_bin="$(bash "$here/netpol.sh" | tail -1)"
 build "$netpol_image" "$addons/kube-router.Dockerfile" "$netpol_bin"
-for image in "$traefik_image" "$metrics_image" "$netpol_image" "$prometheus_image" "$base"; do
-  log "loading $image into $CLUSTER_NAME"
-  kind load docker-image --name "$CLUSTER_NAME" "$image"
-done
+# one archive for all of them (shared base layers saved and imported once)
+log "loading $traefik_image $metrics_image $netpol_image $prometheus_image $base into $CLUSTER_NAME"
+kind load docker-image --name "$CLUSTER_NAME" \
+  "$traefik_image" "$metrics_image" "$netpol_image" "$prometheus_image" "$base"
 
 # Gateway API CRDs at the version Traefik is built against
 traefik_mod="$REPO_ROOT/.cache/traefik/src/traefik/go.mod"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,30 @@ def test_read_steps(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
     path.write_text("kind-up\t90.5\nimages\t20.0\n\n")
     assert read_steps(path) == {"kind-up": 90.5, "images": 20.0}
+
+
+def test_watch_read_one_a_line_or_pretty_printed() -> None:
+    from bench.kind.bench_kind import read_watch
+
+    docs = [{"type": "ADDED", "object": {"a": 1}}, {"type": "MODIFIED", "object": {"a": 2}}]
+    lines = "\n".join(json.dumps(d) for d in docs) + "\n"
+    pretty = "".join(json.dumps(d, indent=4) + "\n" for d in docs)
+    assert read_watch(lines) == docs
+    assert read_watch(pretty) == docs
+    assert read_watch("") == []
+
+
+def test_junit_scenarios_with_outcomes() -> None:
+    from bench.kind.bench_kind import read_junit
+
+    xml = (
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="tests.kind.test_batch" name="test_a" time="12.34"/>'
+        '<testcase classname="tests.kind.test_rollout" name="test_b" time="300">'
+        '<failure message="boom">x</failure></testcase>'
+        "</testsuite></testsuites>"
+    )
+    assert read_junit(xml) == [
+        {"scenario": "test_batch::test_a", "seconds": 12.3, "outcome": "passed"},
+        {"scenario": "test_rollout::test_b", "seconds": 300.0, "outcome": "failed"},
+    ]

@@ -6,20 +6,24 @@ A tiny booster trained here on two numeric features; no HTTP, no registry.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import xgboost as xgb
+from loguru import logger
 
-from services.core.model_store import LoadedModel
+from services.core.model_store import LoadedModel, Predictions
+from services.core.telemetry import OUTCOME_LABEL
 from services.inference.drift import DriftMonitor
 from services.inference.metrics import InferenceMetrics
 from services.inference.paired import Columns, PairedScorer
 from services.inference.recording import online_decisions
 from services.inference.runtime import Served
 from services.inference.schemas import build_schemas
-from services.inference.scoring import Scorer, ScoringFailed
+from services.inference.scoring import Scored, Scorer, ScoringFailed, score
 from tests.unit.inference.conftest import make_contract, numeric
 
 pytestmark = pytest.mark.unit
@@ -195,3 +199,97 @@ def test_many_applicants_reasons_go_to_the_declined_unless_all_are_explained() -
     for explain in (False, True):
         none, _ = off.score_many(served, records, explain)
         assert all("reasons" not in r for r in none)
+
+
+def outcomes_counted(metrics: InferenceMetrics) -> dict[str, float]:
+    """Applicants counted per predicted outcome (``default`` / ``no_default``)."""
+    counted: dict[str, float] = {}
+    for family in metrics.registry.collect():
+        if family.name == "inference_predictions":
+            for s in family.samples:
+                if s.name.endswith("_total"):
+                    outcome = s.labels[OUTCOME_LABEL]
+                    counted[outcome] = counted.get(outcome, 0.0) + s.value
+    return counted
+
+
+@contextmanager
+def logged_errors() -> Iterator[list[str]]:
+    messages: list[str] = []
+    sink = logger.add(lambda m: messages.append(m.record["message"]), level="ERROR")
+    try:
+        yield messages
+    finally:
+        logger.remove(sink)
+
+
+async def test_a_lone_applicant_is_counted_under_its_predicted_outcome() -> None:
+    metrics, served = InferenceMetrics(), served_toy()
+    scorer = Scorer(metrics)
+    declined, _ = await scorer.score_one(served, {"a": 9.0, "b": 1.0})
+    accepted, _ = await scorer.score_one(served, {"a": 1.0, "b": 1.0})
+    assert (declined["prediction"], accepted["prediction"]) == (1, 0)
+    assert outcomes_counted(metrics) == {"default": 1.0, "no_default": 1.0}
+
+
+async def test_many_applicants_answer_the_same_risk_band_as_one() -> None:
+    served, scorer = served_toy(), Scorer(InferenceMetrics())
+    records = [{"a": 9.0, "b": 1.0}, {"a": 1.0, "b": 1.0}]
+    rows, _ = scorer.score_many(served, records)
+    singles = [(await scorer.score_one(served, r))[0]["risk_band"] for r in records]
+    assert [row["risk_band"] for row in rows] == singles
+    assert set(singles) <= {b.name for b in served.model.contract.risk_bands}
+
+
+def test_answers_need_one_label_probability_and_band_per_row() -> None:
+    """Rows are never silently dropped: predictions of unequal lengths are an error."""
+    enc = np.zeros((2, 2), dtype=np.float32)
+    whole = Predictions(np.array([0.1, 0.9]), np.array([0, 1]), np.array(["low", "high"]))
+    assert [r["risk_band"] for r in Scored(enc, whole).rows()] == ["low", "high"]
+    for short in (
+        replace(whole, probability=whole.probability[:1]),
+        replace(whole, label=whole.label[:1]),
+        replace(whole, band=whole.band[:1]),
+    ):
+        with pytest.raises(ValueError):
+            Scored(enc, short).rows()
+
+
+def test_scoring_builds_no_matrix_unless_asked() -> None:
+    served, records = served_toy(), [{"a": 9.0, "b": 1.0}]
+    assert score(served, records).matrix is None
+    assert score(served, records, matrix=True).matrix is not None
+
+
+async def test_a_model_fault_logs_how_many_applicants_it_failed() -> None:
+    broken = served_toy(BrokenBooster())
+    records = [{"a": 1.0, "b": 1.0}, {"a": 2.0, "b": 1.0}, {"a": 3.0, "b": 1.0}]
+    scorer = Scorer(InferenceMetrics())
+    with logged_errors() as messages, pytest.raises(ScoringFailed):
+        scorer.score_many(broken, records)
+    assert messages == ["prediction failed for 3 rows"]
+    with logged_errors() as messages, pytest.raises(ScoringFailed):
+        await scorer.score_one(broken, records[0])  # alone
+    assert messages == ["prediction failed for 1 rows"]
+    with logged_errors() as messages:
+        together = await asyncio.gather(
+            *(scorer.score_one(broken, r) for r in records), return_exceptions=True
+        )
+    assert [type(r) for r in together] == [ScoringFailed] * 3
+    assert messages and set(messages) == {"prediction failed for 1 rows"}
+
+
+async def test_a_treeshap_fault_logs_how_many_applicants_it_failed() -> None:
+    good = served_toy()
+    broken = served_toy(ContribsBroken(model_file=bytearray(good.model.booster.save_raw())))
+    records = [{"a": 9.0, "b": 1.0}, {"a": 1.0, "b": 1.0}, {"a": 8.0, "b": 1.0}]
+    scorer = Scorer(InferenceMetrics())
+    with logged_errors() as messages, pytest.raises(ScoringFailed):
+        scorer.score_many(broken, records, explain=True)  # every row explained
+    assert messages == ["prediction failed for 3 rows"]
+    with logged_errors() as messages, pytest.raises(ScoringFailed):
+        scorer.score_many(broken, records)  # the two declined ones only
+    assert messages == ["prediction failed for 2 rows"]
+    with logged_errors() as messages, pytest.raises(ScoringFailed):
+        await scorer.score_one(broken, records[0], explain=True)
+    assert messages[-1] == "prediction failed for 1 rows"  # after the batcher's own line

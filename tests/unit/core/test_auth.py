@@ -31,7 +31,7 @@ def test_a_configured_digest_is_read_whatever_its_case_and_surrounding_blanks() 
 
 @pytest.mark.parametrize("digests", [[DIGEST[:63]], [DIGEST + "0"], [DIGEST, "abc"], ["", DIGEST]])
 def test_a_digest_that_is_not_64_characters_is_refused(digests: list[str]) -> None:
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match="digests") as refused:
         ApiKeyAuth(digests)
     assert str(refused.value) == "API key digests must be SHA-256 hex (64 characters)"
 

@@ -251,7 +251,7 @@ def test_answers_need_one_label_probability_and_band_per_row() -> None:
         replace(whole, label=whole.label[:1]),
         replace(whole, band=whole.band[:1]),
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="zip"):
             Scored(enc, short).rows()
 
 
@@ -276,7 +276,8 @@ async def test_a_model_fault_logs_how_many_applicants_it_failed() -> None:
             *(scorer.score_one(broken, r) for r in records), return_exceptions=True
         )
     assert [type(r) for r in together] == [ScoringFailed] * 3
-    assert messages and set(messages) == {"prediction failed for 1 rows"}
+    assert messages
+    assert set(messages) == {"prediction failed for 1 rows"}
 
 
 async def test_a_treeshap_fault_logs_how_many_applicants_it_failed() -> None:

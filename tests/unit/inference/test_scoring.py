@@ -171,6 +171,15 @@ async def test_a_treeshap_fault_is_a_500_for_every_waiting_request() -> None:
     assert [type(r).__name__ for r in results] == ["ScoringFailed", "ScoringFailed", "tuple"]
 
 
+class OnlyContribsBroken(xgb.Booster):
+    """Scores, but its TreeSHAP fails: the fault comes after the prediction."""
+
+    def predict(self, *args: object, **kwargs: object) -> np.ndarray:
+        if kwargs.get("pred_contribs"):
+            raise RuntimeError("corrupt booster")
+        return super().predict(*args, **kwargs)  # type: ignore[arg-type]
+
+
 class BrokenBooster(xgb.Booster):
     def inplace_predict(self, *args: object, **kwargs: object) -> np.ndarray:
         raise RuntimeError("corrupt booster")
@@ -282,7 +291,8 @@ async def test_a_model_fault_logs_how_many_applicants_it_failed() -> None:
 
 async def test_a_treeshap_fault_logs_how_many_applicants_it_failed() -> None:
     good = served_toy()
-    broken = served_toy(ContribsBroken(model_file=bytearray(good.model.booster.save_raw())))
+    raw = bytearray(good.model.booster.save_raw())
+    broken = served_toy(OnlyContribsBroken(model_file=raw))
     records = [{"a": 9.0, "b": 1.0}, {"a": 1.0, "b": 1.0}, {"a": 8.0, "b": 1.0}]
     scorer = Scorer(InferenceMetrics())
     with logged_errors() as messages, pytest.raises(ScoringFailed):

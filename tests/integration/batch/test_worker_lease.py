@@ -1,0 +1,313 @@
+"""The worker's lease machinery in-process (``services.batch.worker.supervisor``), against
+a real Redis: the heartbeat thread that renews a running task's lease, the lease a task
+gets, and the rescue of a task taken off the queue but never started.
+
+The worker-subprocess tests (``test_failures.py``, ``test_redis_recovery.py``) show the
+same behaviour end to end; these run the code in the test's process, so mutation testing
+(``make mutate``) sees them reach it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loguru import logger
+from rq import Queue, Retry
+from rq.exceptions import StopRequested
+from rq.job import Job, JobStatus
+
+from services.batch.settings import BatchSettings
+from services.batch.state.backend import Backend
+from services.batch.state.queue import SERIALIZER
+from services.batch.worker import supervisor
+from services.batch.worker.supervisor import ChunkWorker, Heartbeat, make_worker
+from tests.support.processes import RedisServer
+
+pytestmark = pytest.mark.integration
+
+RELEASE = threading.Event()  # set by the test: the held task may finish
+HELD = f"{__name__}.hold"
+
+
+def hold() -> str:
+    """A task that runs until the test releases it (run in this process by the worker)."""
+    if not RELEASE.wait(120):
+        raise TimeoutError("the test never released the held task")
+    return "released"
+
+
+@contextmanager
+def warnings_logged() -> Iterator[list[str]]:
+    messages: list[str] = []
+    sink = logger.add(lambda m: messages.append(m.record["message"]), level="WARNING")
+    try:
+        yield messages
+    finally:
+        logger.remove(sink)
+
+
+def backend_for(redis: RedisServer, tmp_path: Path, **overrides: Any) -> Backend:
+    options: dict[str, Any] = {
+        "redis_url": redis.url,
+        "model_uri": str(tmp_path / "no-model"),
+        "storage_dir": tmp_path / "store",
+        "maintenance_interval_seconds": 5,
+        "log_json": False,
+        **overrides,
+    }
+    return Backend.connect(BatchSettings(**options))
+
+
+class Renewals:
+    """Stands in for the worker in ``Heartbeat``: counts its lease renewals; the first
+    fails, as when Redis is briefly unreachable."""
+
+    def __init__(self, wanted: int) -> None:
+        self.calls: list[tuple[object, object]] = []
+        self.enough = threading.Event()
+        self.wanted = wanted
+
+    def maintain_heartbeats(self, job: object, execution: object) -> None:
+        self.calls.append((job, execution))
+        if len(self.calls) >= self.wanted:
+            self.enough.set()
+        if len(self.calls) == 1:
+            raise ConnectionError("redis unreachable")
+
+
+class FakeJob:
+    id = "task-7"
+
+
+def test_the_heartbeat_renews_until_stopped_and_outlives_a_failed_renewal() -> None:
+    renewals, job, execution = Renewals(wanted=3), FakeJob(), object()
+    beat = Heartbeat(renewals, job, execution, 0.01)  # type: ignore[arg-type]
+    assert beat.name == "task-lease"
+    assert beat.daemon  # never holds the process up
+    assert beat.interval == 0.01
+    with warnings_logged() as warnings:
+        beat.start()
+        assert renewals.enough.wait(30), "the heartbeat renewed fewer than 3 times in 30 s"
+        beat.stop()
+    assert not beat.is_alive()
+    assert beat.done.is_set()
+    assert all(call == (job, execution) for call in renewals.calls)
+    assert warnings[0] == "lease renewal of task task-7 failed: redis unreachable"
+
+
+def test_a_heartbeat_that_is_never_stopped_waits_its_interval_first() -> None:
+    renewals = Renewals(wanted=1)
+    beat = Heartbeat(renewals, FakeJob(), object(), 3600)  # type: ignore[arg-type]
+    beat.start()
+    try:
+        assert not renewals.enough.wait(0.2)  # the first renewal comes after an interval
+    finally:
+        beat.stop()
+    assert renewals.calls == []
+
+
+def started_expiry(queue: Queue, task_id: str) -> float | None:
+    """When the lease of the running ``task_id`` lapses (epoch seconds), None if it has
+    no running execution."""
+    registry = queue.started_job_registry
+    entries: list[tuple[bytes, float]] = queue.connection.zrange(  # type: ignore[assignment]
+        registry.key, 0, -1, withscores=True
+    )
+    for member, score in entries:
+        if member.decode().split(":", 1)[0] == task_id:
+            return float(score)
+    return None
+
+
+def test_a_task_running_for_several_leases_keeps_its_lease(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """The lease (2 s) is renewed every second while the task runs: its expiry moves on,
+    and never falls behind the clock, until the task has run for more than two leases."""
+    backend = backend_for(redis, tmp_path, lease_seconds=2)
+    queue = Queue("lease-test", connection=backend.redis, serializer=SERIALIZER)
+    worker = ChunkWorker(
+        [queue], connection=backend.redis, name="lease-w", backend=backend, serializer=SERIALIZER
+    )
+    assert worker.get_heartbeat_ttl(Job(id="x", connection=backend.redis)) == 2
+    task = queue.enqueue(HELD, job_id="held-1")
+    seen: list[float] = []
+    lapsed: list[tuple[float, float]] = []
+    RELEASE.clear()
+
+    def watch() -> None:
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                expiry = started_expiry(queue, "held-1")
+                if expiry is not None:
+                    if expiry < time.time() - 0.5:
+                        lapsed.append((expiry, time.time()))
+                    if not seen or expiry > seen[-1]:
+                        seen.append(expiry)
+                    if len(seen) >= 4 and seen[-1] - seen[0] >= 3:
+                        return  # renewed for more than two leases
+                time.sleep(0.05)
+        finally:
+            RELEASE.set()
+
+    watcher = threading.Thread(target=watch, name="lease-watch", daemon=True)
+    watcher.start()
+    worker.work(burst=True, max_jobs=1)
+    watcher.join(timeout=70)
+    assert not watcher.is_alive(), "the watcher did not finish"
+    assert len(seen) >= 4, f"the lease was renewed {len(seen) - 1} times: {seen}"
+    assert seen[-1] - seen[0] >= 3
+    assert not lapsed, lapsed
+    task.refresh()
+    assert task.get_status() == JobStatus.FINISHED
+    assert task.return_value() == "released"
+
+
+@pytest.mark.parametrize(("lease", "interval"), [(2, 1.0), (3, 1.0), (9, 3.0)])
+def test_a_running_task_is_renewed_every_third_of_its_lease_at_most_every_second(
+    redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lease: int, interval: float
+) -> None:
+    backend = backend_for(redis, tmp_path, lease_seconds=lease)
+    queue = Queue("interval-test", connection=backend.redis, serializer=SERIALIZER)
+    worker = ChunkWorker(
+        [queue], connection=backend.redis, name="int-w", backend=backend, serializer=SERIALIZER
+    )
+    beats: list[Heartbeat] = []
+
+    class Recorded(Heartbeat):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            beats.append(self)
+
+    monkeypatch.setattr(supervisor, "Heartbeat", Recorded)
+    RELEASE.set()  # the task finishes at once
+    task = queue.enqueue(HELD, job_id=f"quick-{lease}")
+    worker.work(burst=True, max_jobs=1)
+    assert [b.interval for b in beats] == [interval]
+    beat = beats[0]
+    assert beat.worker is worker
+    assert beat.job.id == task.id
+    assert beat.execution is not None
+    assert beat.execution.job_id == task.id
+    assert beat.done.is_set()  # stopped when the task ended
+    assert not beat.is_alive()
+    task.refresh()
+    assert task.get_status() == JobStatus.FINISHED
+
+
+def taken_task(backend: Backend, task_id: str, retries: int) -> Queue:
+    """A task a worker took off the queue (into rq's intermediate list) and never started."""
+    queue = backend.enqueuer.queue
+    plain = Queue(queue.name, connection=backend.redis, serializer=SERIALIZER)
+    plain.enqueue(HELD, job_id=task_id, retry=Retry(max=retries) if retries else None)
+    moved = backend.redis.lmove(queue.key, queue.intermediate_queue_key)
+    assert moved == task_id.encode()
+    return queue
+
+
+def seen_long_ago(queue: Queue, task_id: str, seconds: float) -> None:
+    taken = queue.intermediate_queue
+    then = datetime.now(UTC) - timedelta(seconds=seconds)
+    queue.connection.set(taken.get_first_seen_key(task_id), then.timestamp())
+
+
+def test_a_task_taken_but_never_started_is_retried_once_seen_for_a_lease(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    backend = backend_for(redis, tmp_path, lease_seconds=30)
+    queue = taken_task(backend, "taken-1", retries=2)
+    taken = queue.intermediate_queue
+    worker = make_worker(backend, "rescuer")
+    lock = f"{backend.settings.key_prefix}:rescue-lock"
+
+    worker.rescue_taken_tasks()  # first sighting: noted, not rescued
+    assert taken.get_job_ids() == ["taken-1"]
+    assert taken.get_first_seen("taken-1") is not None
+    assert backend.redis.get(lock) == b"rescuer"
+    assert 3000 < backend.redis.pttl(lock) <= 4000  # held for an interval less a second
+
+    seen_long_ago(queue, "taken-1", 60)
+    worker.rescue_taken_tasks()  # another worker's pass this interval: the lock says no
+    assert taken.get_job_ids() == ["taken-1"]
+
+    backend.redis.delete(lock)
+    seen_long_ago(queue, "taken-1", 20)  # seen, but for less than a lease
+    worker.rescue_taken_tasks()
+    assert taken.get_job_ids() == ["taken-1"]
+
+    backend.redis.delete(lock)
+    seen_long_ago(queue, "taken-1", 31)
+    with warnings_logged() as warnings:
+        worker.rescue_taken_tasks()
+    assert taken.get_job_ids() == []
+    assert "task taken-1 was taken off the queue but never started" in warnings
+    task = queue.fetch_job("taken-1")
+    assert task is not None
+    assert task.get_status() == JobStatus.QUEUED  # retried
+    assert task.retries_left == 1
+    assert queue.get_job_ids() == ["taken-1"]
+
+
+def test_a_taken_task_with_no_retries_left_fails_and_a_running_one_is_left_alone(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    backend = backend_for(redis, tmp_path, lease_seconds=30, maintenance_interval_seconds=1)
+    queue = taken_task(backend, "taken-2", retries=0)
+    worker = make_worker(backend, "rescuer-2")
+    lock = f"{backend.settings.key_prefix}:rescue-lock"
+    seen_long_ago(queue, "taken-2", 31)
+    worker.rescue_taken_tasks()
+    assert 0 < backend.redis.pttl(lock) <= 1000  # never less than a second
+    assert queue.intermediate_queue.get_job_ids() == []
+    task = queue.fetch_job("taken-2")
+    assert task is not None
+    assert task.get_status() == JobStatus.FAILED
+    result = task.latest_result()
+    assert result is not None
+    assert result.exc_string == "taken but never started"
+
+    # a task whose execution is still running (its lease has not lapsed) stays taken
+    backend.redis.delete(lock)
+    queue = taken_task(backend, "taken-3", retries=2)
+    seen_long_ago(queue, "taken-3", 31)
+    backend.redis.zadd(queue.started_job_registry.key, {"taken-3:exec-1": time.time() + 60})
+    worker.rescue_taken_tasks()
+    assert queue.intermediate_queue.get_job_ids() == ["taken-3"]
+    fetched = queue.fetch_job("taken-3")
+    assert fetched is not None
+    assert fetched.retries_left == 2
+
+
+def test_a_task_gone_from_redis_is_dropped_from_the_taken_list(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    backend = backend_for(redis, tmp_path, lease_seconds=30)
+    queue = taken_task(backend, "taken-4", retries=2)
+    backend.redis.delete(Job.key_for("taken-4"))  # its hash lost (expired, or deleted)
+    seen_long_ago(queue, "taken-4", 31)
+    make_worker(backend, "rescuer-4").rescue_taken_tasks()
+    assert queue.intermediate_queue.get_job_ids() == []
+
+
+def test_a_stop_signal_ends_supervision_and_an_empty_queue_ends_a_burst(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    backend = backend_for(redis, tmp_path)
+    assert supervisor.supervise(backend, "burst", burst=True) == 0  # nothing queued
+    worker = make_worker(backend, "stopping")
+    assert worker.stop_requested is False
+    assert worker.lease_seconds == backend.settings.lease_seconds
+    assert worker.backend is backend
+    with pytest.raises(StopRequested):  # rq's: an idle worker stops at once
+        worker.request_stop(15, None)
+    assert worker.stop_requested is True
+    assert supervisor._queue_empty(backend) is True
+    backend.enqueuer.queue.connection.lpush(backend.enqueuer.queue.key, "x")
+    assert supervisor._queue_empty(backend) is False

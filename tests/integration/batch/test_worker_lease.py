@@ -8,6 +8,7 @@ same behaviour end to end; these run the code in the test's process, so mutation
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from services.batch.state.backend import Backend
 from services.batch.state.queue import SERIALIZER
 from services.batch.worker import supervisor
 from services.batch.worker.supervisor import ChunkWorker, Heartbeat, make_worker
-from tests.support.processes import RedisServer
+from tests.support.processes import RedisServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -311,3 +312,108 @@ def test_a_stop_signal_ends_supervision_and_an_empty_queue_ends_a_burst(
     assert supervisor._queue_empty(backend) is True
     backend.enqueuer.queue.connection.lpush(backend.enqueuer.queue.key, "x")
     assert supervisor._queue_empty(backend) is False
+
+
+class EndOfTest(Exception):
+    """Raised by the clock below to end ``supervise``'s restart loop."""
+
+
+class Clock:
+    """``supervise``'s clock and sleep (its module's ``time``): records the back-off
+    delays instead of sleeping; ``step`` is how far the clock moves per reading."""
+
+    def __init__(self, sleeps: int, step: float = 0.0) -> None:
+        self.delays: list[float] = []
+        self.sleeps, self.step, self.now = sleeps, step, 0.0
+
+    def monotonic(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        if len(self.delays) >= self.sleeps:
+            raise EndOfTest
+
+
+def test_supervise_backs_off_while_redis_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis unreachable: each attempt fails at once, the wait doubles up to 30 s; an
+    attempt that had run for over a minute starts the back-off again."""
+    port = free_port()  # nothing listens there
+    backend = backend_for(RedisServer(tmp_path, port), tmp_path)
+    clock = Clock(sleeps=6)
+    monkeypatch.setattr(supervisor, "time", clock)
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    logged: list[str] = []
+    sink = logger.add(lambda m: logged.append(m.record["message"]), level="WARNING")
+    try:
+        with pytest.raises(EndOfTest):
+            supervisor.supervise(backend, "down", burst=True)
+    finally:
+        logger.remove(sink)
+    assert clock.delays == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert logged[0].startswith(f"worker stopped: Redis at 127.0.0.1:{port} unavailable (")
+    assert logged[1] == "restarting the worker in 2 s"
+    assert "MLFLOW_HTTP_REQUEST_TIMEOUT" in os.environ  # registry calls fail in seconds
+
+    slow = Clock(sleeps=3, step=61.0)  # every attempt ran for more than a minute
+    monkeypatch.setattr(supervisor, "time", slow)
+    with pytest.raises(EndOfTest):
+        supervisor.supervise(backend, "down", burst=True)
+    assert slow.delays == [1.0, 1.0, 1.0]
+
+
+def test_supervise_starts_a_fresh_worker_until_stopped_or_the_burst_is_done(
+    redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = backend_for(redis, tmp_path)
+    clock = Clock(sleeps=10)
+    monkeypatch.setattr(supervisor, "time", clock)
+    started: list[tuple[str, dict[str, Any]]] = []
+    ends = iter(["crash", "stop"])
+
+    class Recorded(ChunkWorker):
+        def work(self, **kwargs: Any) -> bool:  # type: ignore[override]
+            started.append((self.name, kwargs))
+            if next(ends) == "crash":
+                raise ConnectionError("redis went away")
+            self.stop_requested = True  # as a SIGTERM would
+            return False
+
+    made = make_worker(backend, "probe")
+    monkeypatch.setattr(
+        supervisor,
+        "make_worker",
+        lambda b, name: Recorded(
+            made.queues, connection=b.redis, name=name, backend=b, serializer=SERIALIZER
+        ),
+    )
+    assert supervisor.supervise(backend, "w", log_level="DEBUG") == 0
+    assert [name for name, _ in started] == ["w-0", "w-1"]
+    assert started[0][1] == {"burst": False, "with_scheduler": True, "logging_level": "DEBUG"}
+    assert clock.delays == [2.0]  # after the crash, none after the stop
+
+    # a burst ends when its worker is done and the queue is empty, not before
+    backend.redis.lpush(backend.enqueuer.queue.key, "left-over")
+    ends = iter(["keep", "empty"])
+
+    class Burst(ChunkWorker):
+        def work(self, **kwargs: Any) -> bool:  # type: ignore[override]
+            started.append((self.name, kwargs))
+            if next(ends) == "empty":
+                backend.redis.delete(backend.enqueuer.queue.key)
+            return True
+
+    monkeypatch.setattr(
+        supervisor,
+        "make_worker",
+        lambda b, name: Burst(made.queues, connection=b.redis, name=name, backend=b),
+    )
+    started.clear()
+    clock.delays.clear()
+    assert supervisor.supervise(backend, "b", burst=True) == 0
+    assert [name for name, _ in started] == ["b-0", "b-1"]  # the first left a task queued
+    assert started[0][1]["burst"] is True
+    assert clock.delays == [2.0]

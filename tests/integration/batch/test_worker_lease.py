@@ -23,9 +23,11 @@ from rq import Queue, Retry
 from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
 
+from services.batch.domain import Manifest
 from services.batch.settings import BatchSettings
 from services.batch.state.backend import Backend
-from services.batch.state.queue import SERIALIZER
+from services.batch.state.queue import SERIALIZER, TaskJob
+from services.batch.state.storage import write_json
 from services.batch.worker import supervisor
 from services.batch.worker.supervisor import ChunkWorker, Heartbeat, make_worker
 from tests.support.processes import RedisServer, free_port
@@ -278,7 +280,8 @@ def test_a_taken_task_with_no_retries_left_fails_and_a_running_one_is_left_alone
     backend.redis.delete(lock)
     queue = taken_task(backend, "taken-3", retries=2)
     seen_long_ago(queue, "taken-3", 31)
-    backend.redis.zadd(queue.started_job_registry.key, {"taken-3:exec-1": time.time() + 60})
+    # its execution's lease has lapsed: rq's own maintenance handles that one, not this pass
+    backend.redis.zadd(queue.started_job_registry.key, {"taken-3:exec-1": time.time() - 60})
     worker.rescue_taken_tasks()
     assert queue.intermediate_queue.get_job_ids() == ["taken-3"]
     fetched = queue.fetch_job("taken-3")
@@ -324,7 +327,7 @@ class Clock:
 
     def __init__(self, sleeps: int, step: float = 0.0) -> None:
         self.delays: list[float] = []
-        self.sleeps, self.step, self.now = sleeps, step, 0.0
+        self.sleeps, self.step, self.now = sleeps, step, 1000.0
 
     def monotonic(self) -> float:
         self.now += self.step
@@ -355,6 +358,7 @@ def test_supervise_backs_off_while_redis_is_down(
         logger.remove(sink)
     assert clock.delays == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     assert logged[0].startswith(f"worker stopped: Redis at 127.0.0.1:{port} unavailable (")
+    assert "refused" in logged[0]  # the error itself, not only that there was one
     assert logged[1] == "restarting the worker in 2 s"
     assert "MLFLOW_HTTP_REQUEST_TIMEOUT" in os.environ  # registry calls fail in seconds
 
@@ -363,6 +367,11 @@ def test_supervise_backs_off_while_redis_is_down(
     with pytest.raises(EndOfTest):
         supervisor.supervise(backend, "down", burst=True)
     assert slow.delays == [1.0, 1.0, 1.0]
+    minute = Clock(sleeps=3, step=60.0)  # exactly a minute is not "over a minute"
+    monkeypatch.setattr(supervisor, "time", minute)
+    with pytest.raises(EndOfTest):
+        supervisor.supervise(backend, "down", burst=True)
+    assert minute.delays == [2.0, 4.0, 8.0]
 
 
 def test_supervise_starts_a_fresh_worker_until_stopped_or_the_burst_is_done(
@@ -415,5 +424,84 @@ def test_supervise_starts_a_fresh_worker_until_stopped_or_the_burst_is_done(
     clock.delays.clear()
     assert supervisor.supervise(backend, "b", burst=True) == 0
     assert [name for name, _ in started] == ["b-0", "b-1"]  # the first left a task queued
-    assert started[0][1]["burst"] is True
+    assert started[0][1] == {"burst": True, "with_scheduler": True, "logging_level": "INFO"}
     assert clock.delays == [2.0]
+
+
+def test_one_pass_looks_at_every_taken_task(redis: RedisServer, tmp_path: Path) -> None:
+    """A task just noticed, or seen for less than a lease, does not stop the pass from
+    rescuing the tasks after it."""
+    backend = backend_for(redis, tmp_path, lease_seconds=30)
+    lock = f"{backend.settings.key_prefix}:rescue-lock"
+    worker = make_worker(backend, "rescuer-5")
+    queue = taken_task(backend, "fresh", retries=2)
+    taken_task(backend, "lapsed", retries=2)
+    seen_long_ago(queue, "lapsed", 31)
+    assert queue.intermediate_queue.get_job_ids() == ["fresh", "lapsed"]
+    worker.rescue_taken_tasks()
+    assert queue.intermediate_queue.get_job_ids() == ["fresh"]
+    assert queue.get_job_ids() == ["lapsed"]  # retried
+    backend.redis.delete(queue.key)
+    taken_task(backend, "lapsed-2", retries=2)
+    seen_long_ago(queue, "fresh", 20)
+    seen_long_ago(queue, "lapsed-2", 31)
+    backend.redis.delete(lock)
+    worker.rescue_taken_tasks()
+    assert queue.intermediate_queue.get_job_ids() == ["fresh"]
+
+
+def test_the_worker_is_made_from_the_settings(redis: RedisServer, tmp_path: Path) -> None:
+    backend = backend_for(redis, tmp_path, maintenance_interval_seconds=7, worker_ttl_seconds=40)
+    worker = make_worker(backend, "made")
+    assert worker.name == "made"
+    assert worker.connection is backend.redis
+    assert worker.queues == [backend.enqueuer.queue]
+    assert worker.maintenance_interval == 7
+    assert worker.worker_ttl == 40
+    assert worker.serializer is SERIALIZER
+    assert worker.job_class is TaskJob
+
+
+def test_maintenance_restores_lost_jobs_purges_expired_ones_and_survives_a_fault(
+    redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = backend_for(redis, tmp_path)
+    storage = backend.storage
+    expired = storage.job("e" * 32)
+    write_json(expired.manifest, _manifest("e" * 32).model_dump())
+    expired.write_final("succeeded", ttl=0)
+    lost = storage.job("f" * 32)
+    write_json(lost.manifest, _manifest("f" * 32).model_dump())
+    lost.write_final("failed", ttl=600)
+    worker = make_worker(backend, "maint")
+    messages: list[str] = []
+    sink = logger.add(lambda m: messages.append(m.record["message"]), level="INFO")
+    try:
+        worker.run_maintenance_tasks()
+        assert "deleted 1 expired job(s) from storage" in messages
+        assert not [m for m in messages if "maintenance failed" in m]
+        assert backend.redis.exists(backend.store.job_key("f" * 32))  # restored
+        assert not expired.manifest.exists()
+
+        def broken(*_: object) -> list[str]:
+            raise OSError("storage gone")
+
+        monkeypatch.setattr(storage, "purge_expired", broken)
+        messages.clear()
+        worker.run_maintenance_tasks()  # logged, not raised: the worker carries on
+        assert "batch maintenance failed: storage gone" in messages
+    finally:
+        logger.remove(sink)
+
+
+def _manifest(job_id: str) -> Manifest:
+    return Manifest(
+        job_id=job_id,
+        created_at=1.0,
+        kind="upload",
+        format="csv",
+        source="input.csv",
+        chunk_rows=4,
+        split=True,
+        model_uri="m",
+    )

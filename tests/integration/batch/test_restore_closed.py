@@ -5,10 +5,12 @@ the workers, in subprocesses.)"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -75,7 +77,12 @@ def source_with_groups(path: Path, sizes: tuple[int, ...]) -> Path:
 @contextmanager
 def warnings_logged() -> Iterator[list[str]]:
     messages: list[str] = []
-    sink = logger.add(lambda m: messages.append(m.record["message"]), level="WARNING")
+
+    def keep(message: Any) -> None:
+        record = message.record
+        messages.append(f"[{record['extra'].get('job_id')}] {record['message']}")
+
+    sink = logger.add(keep, level="WARNING")
     try:
         yield messages
     finally:
@@ -126,7 +133,7 @@ def test_a_succeeded_split_job_comes_back_with_its_chunks_counts_and_key(
     assert 590 <= store.redis.ttl(store.job_key(JOB)) <= 600
     assert store.redis.get(store.idempotency_key(digest)) == JOB.encode()
     assert warnings == [
-        f"job {JOB} (succeeded) was lost from Redis after it ended: restored from storage"
+        f"[{JOB}] job {JOB} (succeeded) was lost from Redis after it ended: restored from storage"
     ]
 
 
@@ -150,10 +157,10 @@ def test_a_succeeded_job_with_a_missing_result_comes_back_failed_saying_why(
     fields = record(store)
     assert fields["state"] == "failed"
     assert float(fields["finished_at"]) == 11.5
-    assert (
-        "job had succeeded, but its results on storage are incomplete: "
+    assert json.loads(fields["error"]) == {
+        "message": "job had succeeded, but its results on storage are incomplete: "
         "the result of chunk 1 is missing"
-    ) in fields["error"]
+    }
     assert fields["planned"] == "0"  # no chunk plan for a job whose results do not add up
     assert not store.redis.exists(f"{store.job_key(JOB)}:chunks")
 
@@ -164,10 +171,11 @@ def test_a_failed_job_keeps_its_error_or_says_it_was_lost(
     job = Storage(tmp_path).job(JOB)
     m = manifest("in.csv", True)
     assert restore_closed(store, job, m, final("failed", 600, {"message": "model gone"}))
-    assert "model gone" in record(store)["error"]
+    assert json.loads(record(store)["error"]) == {"message": "model gone"}
     store.redis.flushall()
     assert restore_closed(store, job, m, final("failed", 600))
-    assert "job failed; its error report was lost with Redis's data" in record(store)["error"]
+    lost = {"message": "job failed; its error report was lost with Redis's data"}
+    assert json.loads(record(store)["error"]) == lost
     store.redis.flushall()
     assert restore_closed(store, job, m, final("cancelled", 600))
     fields = record(store)

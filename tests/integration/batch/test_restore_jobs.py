@@ -178,6 +178,7 @@ def test_restore_all_restores_every_lost_job_and_logs_the_one_it_cannot(
     assert next(m for m in messages if m.startswith("ERROR")).startswith(
         f"ERROR [{broken}] cannot restore job {broken}: "
     )
+    assert "Invalid JSON" in next(m for m in messages if m.startswith("ERROR"))  # the cause
     assert record(backend, known)["recovered"] == "0"  # left as it was
     assert record(backend, lost)["recovered"] == "1"
 
@@ -202,3 +203,24 @@ def test_register_queues_a_planned_job_chunk_by_chunk_or_a_split_job_whole(
         chunk_task_id(planned_id, 1),
         split_task_id(split_id),
     ]
+
+
+def test_a_finished_job_that_succeeded_is_checked_against_its_results(
+    backend: Backend, tmp_path: Path
+) -> None:
+    job_id = "7" * 32
+    paths = stored_job(backend, job_id, tmp_path / "in" / "h.csv", True)
+    paths.write_final("succeeded", 600)
+    assert restore(backend, job_id)  # no parts, no results: not the succeeded it says
+    assert "its input parts are gone" in json.loads(record(backend, job_id)["error"])["message"]
+
+
+def test_a_registered_idempotency_key_lives_as_long_as_the_results(
+    backend: Backend, tmp_path: Path
+) -> None:
+    job_id = "8" * 32
+    manifest = stored_job(backend, job_id, tmp_path / "in" / "i.csv", True).read_manifest()
+    assert manifest is not None
+    keyed = manifest.model_copy(update={"idempotency": "cd" * 16})
+    assert register(backend, keyed, None) == job_id
+    assert 3500 < backend.redis.ttl(backend.store.idempotency_key("cd" * 16)) <= 3600

@@ -22,9 +22,9 @@ import xgboost as xgb
 from services.core.contract import CONTRACT_FILE, ModelContract
 from services.core.fast_margin import MarginPredictor
 from services.core.paths import find_below
+from services.core.reason_groups import ReasonGroups
 from services.core.reasons import Statements
 from services.core.registry import client, is_local, pin
-from services.core.reason_groups import ReasonGroups
 from services.core.split_bins import SplitBins
 
 BOOSTER_FILE = "booster.ubj"

@@ -112,27 +112,27 @@ class SplitBins:
             return first, inverse.reshape(-1)
         bins = np.ascontiguousarray(self.bins(encoded))
         radix = [int(bins[:, j].max(initial=0)) + 1 for j in range(bins.shape[1])]
-        keys: np.ndarray
+        row_keys: np.ndarray
         combinations = float(np.prod(np.array(radix, dtype=np.float64)))
         if combinations < 2.0**62:  # one int64 per row
             weights = np.cumprod([1, *radix[:-1]], dtype=np.int64)
-            keys = bins.astype(np.int64) @ weights
-            if combinations <= max(4 * len(keys), 1 << 16):
-                return _dense_distinct(keys, int(combinations))
+            row_keys = bins.astype(np.int64) @ weights
+            if combinations <= max(4 * len(row_keys), 1 << 16):
+                return _dense_distinct(row_keys, int(combinations))
         else:  # too many combinations for an integer: compare the rows' bytes
-            keys = bins.view(np.dtype((np.void, bins.dtype.itemsize * bins.shape[1]))).ravel()
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            row_keys = bins.view(np.dtype((np.void, bins.dtype.itemsize * bins.shape[1]))).ravel()
+        _, first, inverse = np.unique(row_keys, return_index=True, return_inverse=True)
         return first, inverse.reshape(-1)
 
 
 def _column_bins(values: np.ndarray, cuts: np.ndarray | None) -> np.ndarray:
-    """``bins`` of one feature's values (int32; 0 when missing)."""
+    """``bins`` of one feature's values (int64; 0 when missing)."""
     x = np.ascontiguousarray(values, dtype=np.float32)
     missing = np.isnan(x)
     if cuts is None:
         inner = np.where(missing, 0, x).astype(np.int64) + 2
     else:  # thresholds <= x: the same count means the same side of every split
-        inner = _count_at_most(cuts, x).astype(np.int32) + 1
+        inner = _count_at_most(cuts, x).astype(np.int64) + 1
     inner[missing] = 0
     return inner
 

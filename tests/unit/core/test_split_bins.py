@@ -76,8 +76,10 @@ def test_keys_number_bin_vectors_the_same_way_in_every_call() -> None:
     a = np.array([[0.2, 0.0], [np.nan, 1.0], [0.95, np.nan]])
     b = np.array([[0.95, np.nan], [0.3, 0.0]])
     ka, kb = bins.keys(a), bins.keys(b)
-    assert ka is not None and kb is not None
-    assert ka[2] == kb[0] and ka[0] == kb[1]  # same bins, same key, whatever the other rows
+    assert ka is not None
+    assert kb is not None
+    assert ka[2] == kb[0]  # same bins, same key, whatever the other rows
+    assert ka[0] == kb[1]
     assert len(set(ka.tolist())) == 3
     assert bins.keys(np.array([[0.2, 7.0]])) is None  # a code past the numbering
     assert SplitBins([cuts, None]).keys(a) is None  # no fixed numbering known

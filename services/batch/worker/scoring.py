@@ -51,10 +51,11 @@ def score_encoded(
     reasons_k: int = 0,
 ) -> pa.Table:
     """The result table of an encoded (rows, features) matrix (see ``encode_frame``)."""
-    proba = model.probabilities_of_many(encoded)
+    keys = model.split_bins.keys(encoded) if reasons_k else None  # shared by both
+    proba = model.probabilities_of_many(encoded, keys)
     table = result_table(model, proba, first_row, id_column, ids)
     if reasons_k:
-        for name, column in reason_columns(model, encoded, reasons_k).items():
+        for name, column in reason_columns(model, encoded, reasons_k, keys).items():
             table = table.append_column(name, column)
     return table
 
@@ -83,27 +84,62 @@ def result_table(
     return pa.table(columns)
 
 
-def reason_columns(model: LoadedModel, encoded: np.ndarray, k: int) -> dict[str, pa.Array]:
+def reason_columns(
+    model: LoadedModel, encoded: np.ndarray, k: int, keys: np.ndarray | None = None
+) -> dict[str, pa.Array]:
     """``reason_i``, ``reason_i_feature``, ``reason_i_contribution`` for i = 1..k (exact
-    TreeSHAP, once per group of rows every tree treats alike)."""
+    TreeSHAP, ranked once per group of rows with the same reasons; ``reason_groups``).
+    ``keys``: the rows' ``split_bins.keys``, when the caller has them."""
     statements = model.statements
-    grouped, inverse = model.grouped_contributions(encoded)  # ranked once per group
-    found = top_reason_columns(grouped, encoded, statements, k, inverse)
+    grouped = model.reason_groups.columns(encoded, k, keys)
+    if grouped is None:  # rows or a model the groups cannot number: per chunk's groups
+        contributions, inverse = model.grouped_contributions(encoded)
+        found = top_reason_columns(contributions, encoded, statements, k, inverse)
+        groups, rows = found, None
+    else:
+        groups, rows = grouped.groups, grouped.inverse
     texts, names = pa.array(statements.texts), pa.array(statements.names)
     columns: dict[str, pa.Array] = {}
-    for i in range(k):
-        none = found.feature[:, i] == NO_REASON
-        columns[f"reason_{i + 1}"] = dictionary(found.statement[:, i], none, texts)
-        columns[f"reason_{i + 1}_feature"] = dictionary(found.feature[:, i], none, names)
-        columns[f"reason_{i + 1}_contribution"] = pa.array(
-            found.contribution[:, i], pa.float64(), mask=none
+    for i in range(k):  # per group: the codes (0 where no reason) and the gaps; then rows
+        none = _per_row(groups.feature[:, i] == NO_REASON, rows)
+        valid = _bitmap(~none) if none.any() else None
+        nulls = int(np.count_nonzero(none)) if valid is not None else 0
+        statement, feature = (
+            _per_row(np.where(groups.feature[:, i] == NO_REASON, 0, codes[:, i]), rows)
+            for codes in (groups.statement, groups.feature)
+        )
+        columns[f"reason_{i + 1}"] = dictionary(statement, valid, nulls, texts)
+        columns[f"reason_{i + 1}_feature"] = dictionary(feature, valid, nulls, names)
+        columns[f"reason_{i + 1}_contribution"] = _with_nulls(
+            pa.float64(), _per_row(groups.contribution[:, i], rows), valid, nulls
         )
     return columns
 
 
-def dictionary(codes: np.ndarray, none: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
-    indices = pa.array(np.where(none, 0, codes).astype(np.int32), mask=none)
-    return pa.DictionaryArray.from_arrays(indices, values)
+def _per_row(column: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """A per-group column copied to the rows (``rows``: each row's group; None: one group
+    per row)."""
+    return np.ascontiguousarray(column if rows is None else column[rows])
+
+
+def _bitmap(valid: np.ndarray) -> pa.Buffer:
+    """An Arrow validity bitmap (least significant bit first) of a boolean array."""
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def _with_nulls(
+    kind: pa.DataType, values: np.ndarray, valid: pa.Buffer | None, nulls: int
+) -> pa.Array:
+    """``pa.array(values, kind, mask=...)`` built from the buffers (no per-value work)."""
+    data = pa.py_buffer(np.ascontiguousarray(values, dtype=kind.to_pandas_dtype()))
+    return pa.Array.from_buffers(kind, len(values), [valid, data], null_count=nulls)
+
+
+def dictionary(
+    codes: np.ndarray, valid: pa.Buffer | None, nulls: int, values: pa.Array
+) -> pa.DictionaryArray:
+    """Codes (0 where null) into ``values`` as an Arrow dictionary column (int32 indices)."""
+    return pa.DictionaryArray.from_arrays(_with_nulls(pa.int32(), codes, valid, nulls), values)
 
 
 def summarise(result: pa.Table, worker: str = "", model_version: str = "") -> ChunkSummary:

@@ -26,6 +26,7 @@ import hashlib
 import hmac
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -64,7 +65,15 @@ def _small_dictionary(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.Chunk
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if len(array.dictionary) > 127:
         return array
-    indices = pc.cast(array.indices, pa.int8())
+    codes = array.indices
+    if codes.offset or not pa.types.is_int32(codes.type):
+        return pa.DictionaryArray.from_arrays(pc.cast(codes, pa.int8()), array.dictionary)
+    # the int32 codes narrowed in numpy, the validity bitmap shared: no kernel, no copy of it
+    valid, data = codes.buffers()
+    narrow = np.frombuffer(data, dtype=np.int32, count=len(codes)).astype(np.int8)
+    indices = pa.Array.from_buffers(
+        pa.int8(), len(codes), [valid, pa.py_buffer(narrow)], null_count=codes.null_count
+    )
     return pa.DictionaryArray.from_arrays(indices, array.dictionary)
 
 

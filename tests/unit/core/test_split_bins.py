@@ -56,3 +56,30 @@ def test_bins_built_without_a_bound_never_group() -> None:
     bins = SplitBins([np.array([0.5], dtype=np.float32)])
     assert bins.combinations == math.inf
     assert not bins.few_groups(10**9)
+
+
+@pytest.mark.parametrize("count", [1, 34, 300])  # comparisons up to COMPARE_CUTS, else search
+def test_bins_count_thresholds_as_a_sorted_search_does(count: int) -> None:
+    rng = np.random.default_rng(count)
+    cuts = np.unique(rng.normal(size=count).astype(np.float32))
+    x = rng.normal(size=20_000).astype(np.float32)
+    x[::5] = cuts[rng.integers(0, len(cuts), len(x[::5]))]  # exactly on a threshold
+    x[1::97], x[2::89], x[3::83] = np.nan, np.inf, -np.inf
+    got = SplitBins([cuts]).bins(x.reshape(-1, 1))[:, 0]
+    expected = np.where(np.isnan(x), 0, np.searchsorted(cuts, x, side="right") + 1)
+    assert np.array_equal(got, expected)
+
+
+def test_keys_number_bin_vectors_the_same_way_in_every_call() -> None:
+    cuts = np.array([0.1, 0.5, 0.9], dtype=np.float32)
+    bins = SplitBins([cuts, None], combinations=(3 + 2) * (2 + 3), radix=(5, 5))
+    a = np.array([[0.2, 0.0], [np.nan, 1.0], [0.95, np.nan]])
+    b = np.array([[0.95, np.nan], [0.3, 0.0]])
+    ka, kb = bins.keys(a), bins.keys(b)
+    assert ka is not None
+    assert kb is not None
+    assert ka[2] == kb[0]  # same bins, same key, whatever the other rows
+    assert ka[0] == kb[1]
+    assert len(set(ka.tolist())) == 3
+    assert bins.keys(np.array([[0.2, 7.0]])) is None  # a code past the numbering
+    assert SplitBins([cuts, None]).keys(a) is None  # no fixed numbering known

@@ -47,8 +47,7 @@ build() {
 }
 # Traefik's binary and source outside the checkout too, one folder per version
 traefik_version="${TRAEFIK_VERSION:-v3.7.13}"
-# shellcheck source=scripts/kind/offline/common.sh
-traefik_dir="$(source "$here/common.sh" && echo "$CACHE")/traefik-$traefik_version"
+traefik_dir="$KIND_OFFLINE_CACHE/traefik-$traefik_version"  # set by ../common.sh
 traefik_bin="$(nice -n 19 bash "$REPO_ROOT/scripts/gateway/build-traefik.sh" "$traefik_dir/bin" "$traefik_version" | tail -1)"
 build "$traefik_image" "$addons/traefik.Dockerfile" "$traefik_bin"
 metrics_bin="$(bash "$here/metrics-server.sh" | tail -1)"

@@ -294,7 +294,11 @@ def training_version(cluster: Cluster, name: str, timeout: float = 1200) -> int:
         timeout=timeout,
         every=3,
     )
-    log = cluster.kubectl("logs", f"job/{name}", "--tail=200")
+    # the pod that succeeded: `logs job/NAME` may pick a failed earlier attempt
+    pods = cluster.json("get", "pods", "-l", f"batch.kubernetes.io/job-name={name}")["items"]
+    done = [p["metadata"]["name"] for p in pods if p.get("status", {}).get("phase") == "Succeeded"]
+    pod = done[0] if done else f"job/{name}"
+    log = cluster.kubectl("logs", pod, "--tail=200")
     assert outcome == "succeeded", f"training Job {name} failed: {log[-2000:]}"
     return registered_version(log)
 

@@ -38,7 +38,7 @@ manifests: ## re-render k8s/manifests/creditrisk.yaml (plain manifests) from the
 	bash $(KIND_SCRIPTS)/render-manifests.sh
 
 # Offline kind (issue 14, step 1): a node image made here from Debian packages and Go
-# modules, no registry needed. Caches in .cache/kind-offline/. See scripts/kind/offline/.
+# modules, no registry needed. Caches in ~/.cache/creditrisk-kind (KIND_OFFLINE_CACHE), outside the checkout. See scripts/kind/offline/.
 kind-runtime: docker ## register the CAP_SYS_RESOURCE runtime shim with dockerd, only where the host needs it
 	bash $(KIND_SCRIPTS)/offline/runtime.sh
 

@@ -50,7 +50,9 @@ case "$KIND_PROFILE" in
     export GATEWAY_SVC_NAMESPACE="${GATEWAY_SVC_NAMESPACE:-traefik}"
     export GATEWAY_SVC_SELECTOR="${GATEWAY_SVC_SELECTOR:-app.kubernetes.io/name=traefik}"
     # kind, kubectl (same Kubernetes as the node image) built by make kind-node-image
-    export PATH="$REPO_ROOT/.cache/kind-offline/bin:$PATH"
+    # (their cache lives outside the checkout, so fresh clones share it: offline/common.sh)
+    export KIND_OFFLINE_CACHE="${KIND_OFFLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/creditrisk-kind}"
+    export PATH="$KIND_OFFLINE_CACHE/bin:$PATH"
     ;;
   *) die "KIND_PROFILE must be online, offline or auto (got $KIND_PROFILE)" ;;
 esac

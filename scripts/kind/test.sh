@@ -23,6 +23,8 @@ watch_pid=""
 down() {
   local code=$?
   if [[ -n "$watch_pid" ]]; then kill "$watch_pid" 2>/dev/null || true; fi
+  # objects, events and every pod's log before the cluster goes (.cache/kind-logs)
+  if (( code != 0 )); then bash "$REPO_ROOT/scripts/kind/dump-logs.sh" >/dev/null 2>&1 || true; fi
   if [[ "${KEEP_CLUSTER:-0}" != 1 ]]; then timed kind-down bash "$REPO_ROOT/scripts/kind/kind-down.sh" || true; fi
   exit "$code"
 }

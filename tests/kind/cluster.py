@@ -23,7 +23,17 @@ from typing import Any
 from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-OFFLINE_BIN = REPO_ROOT / ".cache" / "kind-offline" / "bin"  # kind, kubectl of the node image
+
+
+def offline_bin() -> Path:
+    """kind, kubectl of the node image (scripts/kind/offline/common.sh: outside the checkout)."""
+    cache = os.environ.get("KIND_OFFLINE_CACHE")
+    if cache:
+        return Path(cache) / "bin"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "creditrisk-kind" / "bin"
+
+
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"  # helm (make install)
 
 
@@ -74,7 +84,7 @@ class Cluster:
 
 
 def from_env() -> Cluster:
-    path = os.pathsep.join([str(OFFLINE_BIN), str(TOOLS_BIN), os.environ.get("PATH", "")])
+    path = os.pathsep.join([str(offline_bin()), str(TOOLS_BIN), os.environ.get("PATH", "")])
     return Cluster(
         name=os.environ.get("CLUSTER_NAME", "creditrisk"),
         namespace=os.environ.get("NAMESPACE", "credit-risk"),

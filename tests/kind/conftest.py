@@ -6,11 +6,14 @@ test with the reason."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.kind.cluster import Cluster, from_env, reachable_problem
+from tests.kind.outside import start_training, training_version
 
 HERE = Path(__file__).parent
 
@@ -36,3 +39,41 @@ def cluster() -> Cluster:
     problem = reachable_problem(found)
     assert problem is None, problem
     return found
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The two candidates of the rollout scenario, trained by Jobs started when the session
+    begins (they train while the shorter scenarios run): a good one and a faulty one
+    (scripts/kind/train_drifted.py). Their versions come from the Jobs' own summaries, so
+    the order they register in does not matter."""
+
+    cluster: Cluster
+    good_job: str
+    faulty_job: str
+
+    def good(self) -> int:
+        return training_version(self.cluster, self.good_job)
+
+    def faulty(self) -> int:
+        return training_version(self.cluster, self.faulty_job)
+
+
+@pytest.fixture(scope="session")
+def candidates(cluster: Cluster) -> Candidates:
+    run = int(time.time())  # a fresh Job name per run (a rerun on a kept cluster)
+    found = Candidates(
+        cluster,
+        cluster.name_of(f"train-good-{run}"),
+        cluster.name_of(f"train-faulty-{run}"),
+    )
+    start_training(cluster, found.good_job)
+    start_training(cluster, found.faulty_job, ["python", "/opt/e2e/train_drifted.py"])
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _train_early(request: pytest.FixtureRequest) -> None:
+    """Start the candidates' training with the session when a selected test needs them."""
+    if any("candidates" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("candidates")

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from tests.kind.cluster import Cluster
+from tests.kind.cluster import REPO_ROOT, Cluster
 
 T = TypeVar("T")
 GATEWAY_NS = "traefik"  # offline profile: one Traefik for every Gateway of class traefik
@@ -60,6 +60,42 @@ def crash_share(
     wall-clock seconds) and the others."""
     inside = [f for f in failures if down - 1.0 <= f[0] <= up + grace]
     return inside, [f for f in failures if not down - 1.0 <= f[0] <= up + grace]
+
+
+def registered_version(log: str) -> int:
+    """The model version a training Job registered, from its log: the trainer (and
+    scripts/kind/train_drifted.py) prints one JSON summary line with ``version``."""
+    for line in reversed(log.splitlines()):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            summary = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(summary, dict) and "version" in summary and "uri" in summary:
+            return int(summary["version"])
+    raise ValueError(f"no training summary (a JSON line with version and uri) in: {log[-500:]!r}")
+
+
+def rollback_reason(status: Mapping[str, Any]) -> tuple[str, str]:
+    """(reason, message) of a ModelRollout's ``Promoted`` condition when it is False (why
+    the candidate was rolled back or refused); ("", "") otherwise."""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Promoted" and condition.get("status") == "False":
+            return str(condition.get("reason", "")), str(condition.get("message", ""))
+    return "", ""
+
+
+def job_outcome(job: Mapping[str, Any]) -> str | None:
+    """``succeeded``, ``failed`` (the Job's Failed condition) or None while it runs."""
+    status = job.get("status") or {}
+    if int(status.get("succeeded") or 0) >= 1:
+        return "succeeded"
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Failed" and condition.get("status") == "True":
+            return "failed"
+    return None
 
 
 def rows_exactly_once(rows: Sequence[int], total: int) -> tuple[int, int, int]:
@@ -222,6 +258,49 @@ def apply(cluster: Cluster, manifest: Mapping[str, Any]) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def start_training(cluster: Cluster, name: str, command: Sequence[str] = ()) -> None:
+    """A training Job like the chart's (scripts/kind/job_copy.py), started, not awaited;
+    ``command`` (e.g. the faulty scripts/kind/train_drifted.py, mounted from the ConfigMap
+    ``creditrisk-e2e``) replaces the trainer's."""
+    if command:
+        script = REPO_ROOT / "scripts" / "kind" / "train_drifted.py"
+        config_map = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "creditrisk-e2e", "namespace": cluster.namespace},
+            "data": {script.name: script.read_text()},
+        }
+        apply(cluster, config_map)
+    job = cluster.kubectl("get", "job", cluster.name_of("trainer"), "-o", "json")
+    args = [name, json.dumps(list(command))] if command else [name]
+    copy = subprocess.run(
+        ["python3", str(REPO_ROOT / "scripts" / "kind" / "job_copy.py"), *args],
+        input=job,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    apply(cluster, json.loads(copy))
+
+
+def training_version(cluster: Cluster, name: str, timeout: float = 1200) -> int:
+    """Wait for the training Job ``name`` to end; the version it registered. A failed Job
+    fails at once, with its log."""
+    outcome = wait_for(
+        f"training Job {name} to end",
+        lambda: job_outcome(cluster.json("get", "job", name)),
+        timeout=timeout,
+        every=3,
+    )
+    # the pod that succeeded: `logs job/NAME` may pick a failed earlier attempt
+    pods = cluster.json("get", "pods", "-l", f"batch.kubernetes.io/job-name={name}")["items"]
+    done = [p["metadata"]["name"] for p in pods if p.get("status", {}).get("phase") == "Succeeded"]
+    pod = done[0] if done else f"job/{name}"
+    log = cluster.kubectl("logs", pod, "--tail=200")
+    assert outcome == "succeeded", f"training Job {name} failed: {log[-2000:]}"
+    return registered_version(log)
 
 
 def events(cluster: Cluster) -> list[dict[str, Any]]:

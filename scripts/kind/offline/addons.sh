@@ -45,7 +45,10 @@ build() {
   nice -n 19 docker build --quiet --build-arg "BASE_IMAGE=$base" -f "$dockerfile" -t "$image" "$ctx" >/dev/null
   rm -rf "$ctx"
 }
-traefik_bin="$(nice -n 19 bash "$REPO_ROOT/scripts/gateway/build-traefik.sh" "$REPO_ROOT/.cache/traefik/bin" | tail -1)"
+# Traefik's binary and source outside the checkout too, one folder per version
+traefik_version="${TRAEFIK_VERSION:-v3.7.13}"
+traefik_dir="$KIND_OFFLINE_CACHE/traefik-$traefik_version"  # set by ../common.sh
+traefik_bin="$(nice -n 19 bash "$REPO_ROOT/scripts/gateway/build-traefik.sh" "$traefik_dir/bin" "$traefik_version" | tail -1)"
 build "$traefik_image" "$addons/traefik.Dockerfile" "$traefik_bin"
 metrics_bin="$(bash "$here/metrics-server.sh" | tail -1)"
 build "$metrics_image" "$addons/metrics-server.Dockerfile" "$metrics_bin"
@@ -57,7 +60,7 @@ kind load docker-image --name "$CLUSTER_NAME" \
   "$traefik_image" "$metrics_image" "$netpol_image" "$prometheus_image" "$base"
 
 # Gateway API CRDs at the version Traefik is built against
-traefik_mod="$REPO_ROOT/.cache/traefik/src/traefik/go.mod"
+traefik_mod="$traefik_dir/src/traefik/go.mod"
 gw_version="${GATEWAY_API_VERSION:-}"
 if [[ -z "$gw_version" && -f "$traefik_mod" ]]; then
   gw_version="$(awk '$1 == "sigs.k8s.io/gateway-api" {print $2; exit}' "$traefik_mod")"

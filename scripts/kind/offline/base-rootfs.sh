@@ -2,7 +2,7 @@
 # The Debian userland of the offline kind node image (what kind's base image installs with
 # apt: systemd, iptables/nftables, conntrack, iproute2, mount tools, runc, CNI plugins),
 # made with debootstrap on the host and imported as a Docker image. Cached: the rootfs
-# tarball lives in .cache/kind-offline/ and the image is only re-imported when missing.
+# tarball lives in ~/.cache/creditrisk-kind/ and the image is only re-imported when missing.
 #
 #   bash scripts/kind/offline/base-rootfs.sh      # prints the image name
 set -euo pipefail

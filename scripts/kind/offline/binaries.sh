@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every binary the offline kind node image needs from Go modules (or C for pause)
-# into .cache/kind-offline/bin/. Idempotent: a binary is rebuilt only when its stamp
-# (module@version + go version + flags) changed. Times go to .cache/kind-offline/times.txt.
+# into ~/.cache/creditrisk-kind/bin/ (KIND_OFFLINE_CACHE). Idempotent: a binary is rebuilt only when its stamp
+# (module@version + go version + flags) changed. Times go to $CACHE/times.txt.
 #
 #   bash scripts/kind/offline/binaries.sh            # all
 #   ONLY="kubelet kind" bash scripts/kind/offline/binaries.sh

@@ -6,7 +6,11 @@ set -euo pipefail
 
 OFFLINE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$OFFLINE_DIR/../../.." && pwd)"
-CACHE="${KIND_OFFLINE_CACHE:-$REPO_ROOT/.cache/kind-offline}"
+# Outside the checkout, so a fresh clone (CI: git clone, then .ci/run) reuses the binaries
+# (kubelet, containerd, etcd, CoreDNS, kube-router, ... ≈ 40 min cold on 2 cores) and the
+# rootfs: every artefact is keyed by content (module@version + Go version + flags, package
+# list), so a change rebuilds it. Images are found in the Docker engine by their stamp label.
+CACHE="${KIND_OFFLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/creditrisk-kind}"
 BIN="$CACHE/bin"
 SRC="$CACHE/src"
 NICE="${NICE:-19}"

@@ -11,7 +11,7 @@
 # (registry.k8s.io/kube-apiserver:..., etcd, coredns, pause, kube-proxy) -> the node image
 # (FROM the rootfs) -> its containerd loaded with those images (`ctr images import
 # --no-unpack`, as `kind build node-image` does) -> `docker commit`.
-# Timings: .cache/kind-offline/times.txt.
+# Timings: ~/.cache/creditrisk-kind/times.txt.
 set -euo pipefail
 # shellcheck source=scripts/kind/offline/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"

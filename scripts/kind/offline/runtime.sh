@@ -18,11 +18,33 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 name=creditrisk-runc
 dest=/usr/local/libexec/creditrisk/runc-shim
 conf=/etc/docker/daemon.json
-probe_image="${RUNTIME_PROBE_IMAGE:-$(docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -v '<none>' | head -n 1)}"
+# any local image with /bin/true; a fresh engine holds none (then `grep` matched nothing and
+# set -e ended this script silently with status 1, found after a reboot): one is made of
+# the host's /bin/true and the libraries it loads
+probe_image() {
+  local image="${RUNTIME_PROBE_IMAGE:-}" root lib
+  if [[ -z "$image" ]]; then
+    image="$(docker image ls --format '{{.Repository}}:{{.Tag}}' | { grep -v '<none>' || true; } | head -n 1)"
+  fi
+  if [[ -z "$image" ]]; then
+    image=creditrisk/runtime-probe:1
+    root="$(mktemp -d)"
+    mkdir -p "$root/bin"
+    cp /bin/true "$root/bin/true"
+    for lib in $(ldd /bin/true 2>/dev/null | grep -o '/[^ ]*' || true); do
+      mkdir -p "$root$(dirname "$lib")"
+      cp -L "$lib" "$root$lib"
+    done
+    tar -C "$root" -c . | docker import - "$image" >/dev/null
+    rm -rf "$root"
+  fi
+  printf '%s\n' "$image"
+}
 
 privileged_starts() {
-  [[ -n "$probe_image" ]] || die "no local image to probe with"
-  docker run --rm --privileged --user 0 --entrypoint /bin/true "$probe_image" >/dev/null 2>&1
+  local image
+  image="$(probe_image)"
+  docker run --rm --privileged --user 0 --entrypoint /bin/true "$image" >/dev/null 2>&1
 }
 
 # CAP_SYS_RESOURCE is capability 24

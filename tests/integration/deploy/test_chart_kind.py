@@ -76,7 +76,7 @@ def test_e2e_traffic_stays_under_the_inference_rate_limit() -> None:
 def test_hpa_load_stays_under_the_inference_rate_limit() -> None:
     """The chaos scenario's load (workers x rate, one API key) would be answered 429 under
     the chart's 600/minute: the kind values raise the limit above it."""
-    from tests.kind.test_rollout_chaos import LOAD_RPS, LOAD_WORKERS
+    from tests.kind.test_rollout import LOAD_RPS, LOAD_WORKERS
 
     chart = yaml.safe_load((REPO / "helm" / "creditrisk" / "values.yaml").read_text())
     kind_values = yaml.safe_load((KIND / "values-kind.yaml").read_text())

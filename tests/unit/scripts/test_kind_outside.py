@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kind.outside import capacity_drops, crash_share, promotions, rows_exactly_once
+from tests.kind.outside import (
+    capacity_drops,
+    crash_share,
+    job_outcome,
+    promotions,
+    registered_version,
+    rollback_reason,
+    rows_exactly_once,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -60,3 +68,49 @@ def test_crash_share() -> None:
     inside, outside = crash_share(failures, down=10.0, up=16.0)
     assert [f[0] for f in inside] == [9.5, 10.5, 20.0]
     assert [f[0] for f in outside] == [40.0]
+
+
+def test_registered_version_is_read_from_the_summary_line() -> None:
+    log = "\n".join(
+        [
+            '{"level": "info", "message": "registered models:/credit-default/7"}',
+            '{"model_name": "credit-default", "version": "7", "uri": "models:/credit-default/7"}',
+            "",
+        ]
+    )
+    assert registered_version(log) == 7
+
+
+def test_registered_version_fails_without_a_summary() -> None:
+    with pytest.raises(ValueError, match="no training summary"):
+        registered_version('{"level": "error", "message": "boom"}\nTraceback ...')
+
+
+def test_job_outcome() -> None:
+    assert job_outcome({"status": {"active": 1}}) is None
+    assert job_outcome({"status": {"succeeded": 1}}) == "succeeded"
+    failed = {"status": {"failed": 2, "conditions": [{"type": "Failed", "status": "True"}]}}
+    assert job_outcome(failed) == "failed"
+    # a failed pod the Job retries is no outcome yet
+    assert job_outcome({"status": {"failed": 1, "active": 1}}) is None
+
+
+def test_rollback_reason_from_the_promoted_condition() -> None:
+    status = {
+        "phase": "Failed",
+        "conditions": [
+            {"type": "Paused", "status": "False", "reason": "Resumed", "message": ""},
+            {
+                "type": "Promoted",
+                "status": "False",
+                "reason": "FailedChecks",
+                "message": "failed check 2/2: featurePSI 2.27 > max 0.2",
+            },
+        ],
+    }
+    assert rollback_reason(status) == (
+        "FailedChecks",
+        "failed check 2/2: featurePSI 2.27 > max 0.2",
+    )
+    promoted = {"conditions": [{"type": "Promoted", "status": "True", "reason": "Promoted"}]}
+    assert rollback_reason(promoted) == ("", "")

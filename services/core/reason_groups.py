@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.core.reasons import ReasonColumns, Statements, top_reason_columns
-from services.core.split_bins import SplitBins
+from services.core.split_bins import SplitBins, distinct_keys
 
 MAX_TABLE_BYTES = 64 << 20  # the contributions table of one loaded model, at most
 
@@ -82,7 +82,7 @@ class ReasonGroups:
             if col.level_index is None:  # numeric: its statement's side of the pivot
                 refined = refined * 2 + (encoded[:, j] >= col.pivot)
                 combinations *= 2
-        first, inverse = _distinct(refined, combinations)
+        first, inverse = distinct_keys(refined, combinations)
         representatives = np.ascontiguousarray(encoded[first])
         phi = self._known_contributions(representatives, keys[first])
         return GroupedReasons(top_reason_columns(phi, representatives, self.statements, k), inverse)
@@ -107,17 +107,3 @@ class ReasonGroups:
         """Forget the computed contributions (benchmarks: each run starts cold)."""
         with self._lock:
             self._table = self._known = None
-
-
-def _distinct(keys: np.ndarray, combinations: int) -> tuple[np.ndarray, np.ndarray]:
-    """One row index per distinct key and each row's position among them (as
-    ``SplitBins.distinct``: a presence table when the keys are few, else a sort)."""
-    if combinations <= max(4 * len(keys), 1 << 16):
-        present = np.zeros(combinations, dtype=bool)
-        present[keys] = True
-        inverse = (np.cumsum(present) - 1)[keys]
-        first = np.empty(int(np.count_nonzero(present)), dtype=np.int64)
-        first[inverse] = np.arange(len(keys), dtype=np.int64)
-        return first, inverse
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)

@@ -106,10 +106,7 @@ class SplitBins:
         the position of its representative (``rows[first][inverse]`` treats like ``rows``).
         ``keys``: the rows' ``keys``, when the caller has them."""
         if keys is not None:
-            if self.combinations <= max(4 * len(keys), 1 << 16):
-                return _dense_distinct(keys, int(self.combinations))
-            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-            return first, inverse.reshape(-1)
+            return distinct_keys(keys, int(self.combinations))
         bins = np.ascontiguousarray(self.bins(encoded))
         radix = [int(bins[:, j].max(initial=0)) + 1 for j in range(bins.shape[1])]
         row_keys: np.ndarray
@@ -150,6 +147,15 @@ def _count_at_most(cuts: np.ndarray, x: np.ndarray) -> np.ndarray:
     for cut in cuts:
         count += x >= cut
     return count
+
+
+def distinct_keys(keys: np.ndarray, combinations: int) -> tuple[np.ndarray, np.ndarray]:
+    """One row index per distinct integer key in ``[0, combinations)`` and each row's
+    position among them: a presence table when the keys are few, else a sort."""
+    if combinations <= max(4 * len(keys), 1 << 16):
+        return _dense_distinct(keys, combinations)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 def _dense_distinct(keys: np.ndarray, combinations: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,11 +21,11 @@ from controller.rollout.between import between_analyses
 from controller.rollout.idle import at_rest
 from controller.runtime import Runtime
 from controller.spec import RolloutSpec, check_prometheus_allowed, check_webhooks_allowed
-from controller.status import RolloutStatus
+from controller.status import TERMINAL, Phase, RolloutStatus
 from controller.target import Target
 
-FINISHED = frozenset({"Succeeded", "Failed"})
-SKIPPABLE = FINISHED | {"Progressing"}  # the phases ``idle`` looks at (raw status values)
+FINISHED = frozenset(p.value for p in TERMINAL)  # raw status values
+SKIPPABLE = FINISHED | {Phase.PROGRESSING.value}  # the phases ``idle`` looks at
 
 
 class InvalidSpec(Exception):

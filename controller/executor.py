@@ -9,6 +9,7 @@ status. A failure to post an Event is logged, never retried; with the runtime's
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from loguru import logger
 
@@ -25,20 +26,26 @@ def status_changed(old: RolloutStatus, new: RolloutStatus) -> bool:
     return old.to_k8s() != new.to_k8s()
 
 
-def write_status(target: Target, status: RolloutStatus, old: RolloutStatus | None = None) -> None:
-    """Patch ``status``. With ``old`` (the status the decision started from) only the
-    fields that differ are sent (``status.merge_patch``: the history, conditions and hooks
-    lists only when they changed), guarded by the ``resourceVersion`` the decision read (or
-    our own write of this reconcile returned, e.g. the action annotation cleared): applied
-    to that very object the patch gives ``status``. When the object has moved on
-    meanwhile (409), the whole status is written instead, as without ``old``."""
+def write_status(
+    target: Target, status: RolloutStatus, stored: dict[str, Any] | None = None
+) -> None:
+    """Patch ``status``. With ``stored`` (the raw status the decision read, as the API
+    server keeps it) only the fields that differ from it are sent (``status.merge_patch``:
+    the history, conditions and hooks lists only when they changed), guarded by the
+    ``resourceVersion`` the decision read (or our own write of this reconcile returned,
+    e.g. the action annotation cleared): applied to that very object the patch gives
+    ``status``. The diff is taken against the stored dict, never against the parsed
+    model: a field the server does not hold yet (e.g. ``step`` on a new object) parses
+    to its default, and a diff against that default would never send it. When the
+    object has moved on meanwhile (409), the whole status is written instead, as
+    without ``stored``."""
     kube, fields = target.runtime.kube, status.to_k8s()
     version = target.runtime.rollouts.version(target.body)
     written = None
-    if old is not None and version:
+    if stored is not None and version:
         body = {
             "metadata": {"resourceVersion": version},
-            "status": merge_patch(old.to_k8s(), fields),
+            "status": merge_patch(stored, fields),
         }
         try:
             written = kube.patch(ROLLOUTS, target.ns, target.name, body, sub="status")
@@ -76,5 +83,5 @@ def execute(
         APPLIERS[type(action)](target, action)
         own_metrics.ACTIONS.labels(type(action).__name__).inc()
     if record and status_changed(old, decision.status):
-        write_status(target, decision.status, old)
+        write_status(target, decision.status, target.body.get("status") or {})
     post_events(target, decision, now)

@@ -85,7 +85,7 @@ def test_the_changed_fields_are_written_guarded_by_the_version_read() -> None:
     old = status(Phase.PROGRESSING, step=0)
     new = old.model_copy(update={"step": 1, "phase_since": datetime(2026, 1, 1, tzinfo=UTC)})
     kube = Kube()
-    write_status(target(kube), new, old)
+    write_status(target(kube), new, old.to_k8s())
     assert kube.sent == [
         {
             "metadata": {"resourceVersion": "7"},
@@ -98,7 +98,7 @@ def test_a_conflict_writes_the_whole_status() -> None:
     old = status(Phase.PROGRESSING, step=0)
     new = old.model_copy(update={"step": 1})
     kube = Kube(conflict=True)
-    write_status(target(kube), new, old)
+    write_status(target(kube), new, old.to_k8s())
     assert kube.sent[-1] == {"status": new.to_k8s()}
     assert len(kube.sent) == 2
 
@@ -108,5 +108,18 @@ def test_the_guard_is_our_own_newer_write_of_this_reconcile() -> None:
     kube, t = Kube(), target(Kube())
     t.runtime.kube = kube
     t.runtime.rollouts.note({"metadata": {**t.body["metadata"], "resourceVersion": "8"}})
-    write_status(t, old.model_copy(update={"step": 1}), old)
+    write_status(t, old.model_copy(update={"step": 1}), old.to_k8s())
     assert kube.sent[0]["metadata"] == {"resourceVersion": "8"}
+
+
+def test_a_field_the_server_does_not_hold_yet_is_sent_even_at_its_default() -> None:
+    """A new object's status lacks ``step``; parsed, it reads 0. The patch is taken against
+    what the server holds, so ``step: 0`` is written (a diff against the parsed default
+    never sent it, and a reader of the stored status found no ``step``)."""
+    stored_status = {"phase": "Initializing", "canaryWeight": 0}
+    new = status(Phase.PROGRESSING, step=0).model_copy(update={"canary_weight": 20})
+    kube = Kube()
+    write_status(target(kube), new, stored_status)
+    sent = kube.sent[0]["status"]
+    assert sent["step"] == 0 and sent["canaryWeight"] == 20 and sent["phase"] == "Progressing"
+    assert stored(apply(stored_status, sent)) == stored(new.to_k8s())

@@ -14,8 +14,11 @@ kwok picks them for those pods and the stock stages for every other pod:
   ``ready: false``, conditions ``Ready``/``ContainersReady`` False; the pod runner flips
   them from the real process's ``/readyz`` (the kubelet's readiness probe);
 - ``inference-pod-delete``: a terminating pod is removed after a short grace
-  (annotation ``e2e.mlops.creditrisk.io/grace-ms``, default 1500 ms) instead of at once,
-  so EndpointSlices drop it and traffic drains before the runner stops its process.
+  (annotation ``e2e.mlops.creditrisk.io/grace-ms``, default 5000 ms: the chart's
+  ``inference.preStopSleepSeconds``) instead of at once, so EndpointSlices drop it and
+  traffic drains before the runner stops its process. 1500 ms was too short on a loaded
+  machine: the route table's refresh lagged the deletion and a request reached a stopped
+  process (a ``connect`` failure in a fresh-clone CI run).
 
 The control plane starts kwok with the stock "fast" stages (``--config``); kwok also
 loads ``$KWOK_WORKDIR/kwok.yaml``, so :func:`environment` writes these two there and sets

@@ -121,5 +121,5 @@ def test_a_field_the_server_does_not_hold_yet_is_sent_even_at_its_default() -> N
     kube = Kube()
     write_status(target(kube), new, stored_status)
     sent = kube.sent[0]["status"]
-    assert sent["step"] == 0 and sent["canaryWeight"] == 20 and sent["phase"] == "Progressing"
+    assert (sent["step"], sent["canaryWeight"], sent["phase"]) == (0, 20, "Progressing")
     assert stored(apply(stored_status, sent)) == stored(new.to_k8s())

@@ -40,7 +40,7 @@ demo: $(STAMP) controlplane ## the whole story: train, serve, batch, roll out v2
 	$(PYTHON) scripts/demo.py
 
 test: $(STAMP) controlplane docker images compose ## the whole suite: unit, integration, system and container tests (incl. compose up) against real servers
-	$(PYTHON) -m pytest -p no:cacheprovider -q
+	$(PYTHON) -m pytest -p no:cacheprovider -q --durations=30
 
 test-unit: $(STAMP) ## fast unit tests only
 	$(PYTHON) -m pytest -p no:cacheprovider -q -m unit

@@ -14,7 +14,7 @@ behind; it starts no cluster itself (a cluster run takes 10-20 min of a shared m
 - beside them the local harness's figures (bench/results/rollout.json);
 - **per scenario**: each kind test's wall time from the JUnit file test.sh writes
   (.cache/kind/pytest.xml), with its outcome, and the whole run (every step summed),
-  beside the 75-minute CI budget less the ~40 min the rest of ``make test`` takes.
+  beside the 75-minute CI budget less the ~47 min the rest of ``make test`` takes.
 
 Run: flock /tmp/bench.lock python3 bench/kind/bench_kind.py --steps TSV --watch JSON \
   [--junit XML]  (the watch: ``kubectl get mro -w -o json --output-watch-events``, JSON
@@ -38,7 +38,7 @@ from bench.common import RESULTS, write_results
 
 STEPS = ("kind-up", "images", "kind-load", "deploy")
 CI_BUDGET_S = 75 * 60
-REST_OF_MAKE_TEST_S = 40 * 60  # make test without the kind scenarios (issue 14's brief)
+REST_OF_MAKE_TEST_S = 47 * 60  # make test without the kind scenarios (the lead, 2026-12-05; was 40)
 
 
 def read_watch(text: str) -> list[dict[str, Any]]:
@@ -213,14 +213,17 @@ def main() -> int:
         room = CI_BUDGET_S - REST_OF_MAKE_TEST_S
         rows.append(
             {
-                "metric": "fits make test's 75 min with the rest's ~40 min (room s)",
+                "metric": (
+                    f"fits make test's 75 min with the rest's ~{REST_OF_MAKE_TEST_S // 60} min"
+                    " (room s)"
+                ),
                 "kind": f"{'yes' if whole <= room else 'no'} ({whole} of {room})",
                 "local harness": "",
             }
         )
     notes = (
-        "Offline kind profile (one node, 2 shared cores), scripts/kind/e2e.sh's rollout: steps "
-        "[20, 50], interval 30 s, failureThreshold 2. Local harness column: bench/results/"
+        "Offline kind profile (one node, 2 shared cores), tests/kind/test_rollout.py's rollout: "
+        "steps [20, 50], interval 30 s, failureThreshold 2. Local harness column: bench/results/"
         "rollout.json, a different rollout (interval 10 s; its rollback figure runs from the "
         "faulty canary first taking traffic), so compare orders of magnitude only. " + args.note
     )

@@ -39,8 +39,9 @@ controlplane: $(STAMP) ## build kube-apiserver, controller-manager, scheduler, k
 demo: $(STAMP) controlplane ## the whole story: train, serve, batch, roll out v2, roll back a faulty v3
 	$(PYTHON) scripts/demo.py
 
-test: $(STAMP) controlplane docker images compose ## the whole suite: unit, integration, system and container tests (incl. compose up) against real servers
+test: $(STAMP) controlplane docker images compose ## the whole suite: unit, integration, system and container tests (incl. compose up) against real servers, then the kind scenarios on real kubelets (test-kind)
 	$(PYTHON) -m pytest -p no:cacheprovider -q --durations=30
+	bash scripts/kind/test.sh
 
 test-unit: $(STAMP) ## fast unit tests only
 	$(PYTHON) -m pytest -p no:cacheprovider -q -m unit

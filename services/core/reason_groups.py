@@ -34,28 +34,12 @@ MAX_TABLE_BYTES = 64 << 20  # the contributions table of one loaded model, at mo
 
 
 @dataclass(frozen=True)
-class RowGroups:
-    """Rows that share their bin vector and their reasons' sides (so their probability and
-    reasons): row ``i`` is in group ``inverse[i]``; ``first[g]`` is one row of group ``g``.
-    A column constant within groups is ``column[first][inverse]`` (the decision record
-    stores such columns once per group: ``chunk_codec``)."""
-
-    first: np.ndarray
-    inverse: np.ndarray
-
-
-@dataclass(frozen=True)
 class GroupedReasons:
     """``top_reason_columns`` of many rows as one row per group and each row's group:
-    ``ReasonColumns(feature[inverse], contribution[inverse], statement[inverse])``;
-    ``first``: one row of each group."""
+    ``ReasonColumns(feature[inverse], contribution[inverse], statement[inverse])``."""
 
     groups: ReasonColumns
     inverse: np.ndarray
-    first: np.ndarray
-
-    def row_groups(self) -> RowGroups:
-        return RowGroups(self.first, self.inverse)
 
     def rows(self) -> ReasonColumns:
         g, i = self.groups, self.inverse
@@ -101,8 +85,7 @@ class ReasonGroups:
         first, inverse = distinct_keys(refined, combinations)
         representatives = np.ascontiguousarray(encoded[first])
         phi = self._known_contributions(representatives, keys[first])
-        found = top_reason_columns(phi, representatives, self.statements, k)
-        return GroupedReasons(found, inverse, first)
+        return GroupedReasons(top_reason_columns(phi, representatives, self.statements, k), inverse)
 
     def _known_contributions(self, rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """The contributions of ``rows`` (one per key), from the table, computing (once)

@@ -36,7 +36,6 @@ from services.core.decisions.record import (
 )
 from services.core.decisions.writer import DecisionWriter
 from services.core.model_store import LoadedModel
-from services.core.reason_groups import RowGroups
 
 TRACK = "batch"
 BLOCK_ROWS = 25_000  # rows per written block (one COPY, one transaction)
@@ -158,13 +157,11 @@ def submit_record(
     inputs: pa.Table | pd.DataFrame,
     result: pa.Table,
     chunk_index: int = 0,
-    groups: RowGroups | None = None,
 ) -> PendingRecord:
     """Hand the chunk's decisions to the writer without waiting for them.
 
     ``chunk`` layout: one document, built on the encoder thread straight from the chunk's
-    Arrow columns (the privacy setting applies there; ``groups``: the rows that share their
-    probability and reasons, stored once per group), then one row. ``row`` layout: blocks
+    Arrow columns (the privacy setting applies there), then one row. ``row`` layout: blocks
     of ``BLOCK_ROWS`` built here, column-wise (the rows ``chunk_decisions`` + ``to_row``
     give); the writer thread COPYs one while this thread builds the next. Each is its own
     idempotent transaction; ``PendingRecord.wait`` waits for all of them."""
@@ -175,8 +172,7 @@ def submit_record(
         head, mode, salt = header(model, job), writer.settings.inputs, writer.salt
 
         def build() -> None:
-            doc = chunk_document(head, chunk_index, features, result, mode, salt, groups)
-            writer.submit_chunk(doc)
+            writer.submit_chunk(chunk_document(head, chunk_index, features, result, mode, salt))
 
         return PendingRecord(job, _encoder_thread().submit(build))
     frame = inputs[names] if isinstance(inputs, pd.DataFrame) else inputs.select(names).to_pandas()

@@ -7,13 +7,10 @@ scored the row, dictionary-encoded: one value per chunk); see ``domain.RESULT_CO
 With reason codes on (``BATCH_REASONS_TOP_K`` = k > 0), every row also gets, for i =
 1..k, ``reason_i`` (the statement), ``reason_i_feature`` and ``reason_i_contribution``
 (exact TreeSHAP, log-odds): the i-th largest positive contribution, null where fewer
-than i features raised the row's score. ``score_chunk`` also says which rows share their
-probability and reasons (``RowGroups``), for the decision record's compact document.
+than i features raised the row's score.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,17 +19,7 @@ import pyarrow as pa
 from services.batch.domain import ChunkSummary
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
-from services.core.reason_groups import RowGroups
 from services.core.reasons import NO_REASON, top_reason_columns
-
-
-@dataclass(frozen=True)
-class Scored:
-    """A chunk's result table and, when its reasons were ranked per group of rows, those
-    groups (rows in a group have the same probability and reasons)."""
-
-    table: pa.Table
-    groups: RowGroups | None = None
 
 
 def score_table(
@@ -64,27 +51,13 @@ def score_encoded(
     reasons_k: int = 0,
 ) -> pa.Table:
     """The result table of an encoded (rows, features) matrix (see ``encode_frame``)."""
-    return score_chunk(model, encoded, first_row, id_column, ids, reasons_k).table
-
-
-def score_chunk(
-    model: LoadedModel,
-    encoded: np.ndarray,
-    first_row: int,
-    id_column: str | None = None,
-    ids: pa.ChunkedArray | None = None,
-    reasons_k: int = 0,
-) -> Scored:
-    """``score_encoded``'s table, with the rows' reason groups when it has them."""
     keys = model.split_bins.keys(encoded) if reasons_k else None  # shared by both
     proba = model.probabilities_of_many(encoded, keys)
     table = result_table(model, proba, first_row, id_column, ids)
-    if not reasons_k:
-        return Scored(table)
-    columns, groups = grouped_reason_columns(model, encoded, reasons_k, keys)
-    for name, column in columns.items():
-        table = table.append_column(name, column)
-    return Scored(table, groups)
+    if reasons_k:
+        for name, column in reason_columns(model, encoded, reasons_k, keys).items():
+            table = table.append_column(name, column)
+    return table
 
 
 def result_table(
@@ -117,21 +90,14 @@ def reason_columns(
     """``reason_i``, ``reason_i_feature``, ``reason_i_contribution`` for i = 1..k (exact
     TreeSHAP, ranked once per group of rows with the same reasons; ``reason_groups``).
     ``keys``: the rows' ``split_bins.keys``, when the caller has them."""
-    return grouped_reason_columns(model, encoded, k, keys)[0]
-
-
-def grouped_reason_columns(
-    model: LoadedModel, encoded: np.ndarray, k: int, keys: np.ndarray | None = None
-) -> tuple[dict[str, pa.Array], RowGroups | None]:
-    """``reason_columns`` and the groups of rows they were ranked for (None: per row)."""
     statements = model.statements
     grouped = model.reason_groups.columns(encoded, k, keys)
     if grouped is None:  # rows or a model the groups cannot number: per chunk's groups
         contributions, inverse = model.grouped_contributions(encoded)
         found = top_reason_columns(contributions, encoded, statements, k, inverse)
-        groups, rows, row_groups = found, None, None
+        groups, rows = found, None
     else:
-        groups, rows, row_groups = grouped.groups, grouped.inverse, grouped.row_groups()
+        groups, rows = grouped.groups, grouped.inverse
     texts, names = pa.array(statements.texts), pa.array(statements.names)
     columns: dict[str, pa.Array] = {}
     for i in range(k):  # per group: the codes (0 where no reason) and the gaps; then rows
@@ -147,7 +113,7 @@ def grouped_reason_columns(
         columns[f"reason_{i + 1}_contribution"] = _with_nulls(
             pa.float64(), _per_row(groups.contribution[:, i], rows), valid, nulls
         )
-    return columns, row_groups
+    return columns
 
 
 def _per_row(column: np.ndarray, rows: np.ndarray | None) -> np.ndarray:

@@ -15,12 +15,10 @@ The document is an Arrow IPC stream, zstd-compressed, one column per field:
   JSON text of the reason's input value, which the per-row layout keeps in its reasons).
 
 Format 2 (``arrow-ipc-zstd/2``) stores less for the same rows: ``row_index`` is left out
-when the rows are consecutive (``first_row`` .. ``last_row`` rebuild it), and given the rows'
-groups (``RowGroups``: rows sharing their bin vector and reasons' sides, as the worker ranks
-them) ``probability`` and ``reason_i_contribution`` are dictionary columns, one value per
-group and a 16-bit group code per row, when each is constant within every group (checked
-bit for bit; otherwise stored per row). Both halve the bytes to compress: the document is
-built in a third of the time. ``read_payload`` gives format 1's table for either.
+when the rows are consecutive (``first_row`` .. ``last_row`` rebuild it), and a
+``reason_i_contribution`` column whose values are all float32 values (the worker's
+contributions table is float32) is stored as float32 (checked bit for bit; otherwise
+float64). ``read_payload`` gives format 1's table for either format.
 
 Decoding rebuilds each row's ``inputs`` and ``reasons`` JSON texts with the same kernels as
 the per-row layout (``texts``), so a decoded row equals, column for column and byte for
@@ -32,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import Any
 
 import numpy as np
@@ -49,10 +48,10 @@ from services.core.decisions.texts import (
     reasons_texts,
     value_texts,
 )
-from services.core.reason_groups import RowGroups
 
 INPUT = "input:"  # a feature's values, in their own Arrow type
 INPUT_JSON = "input_json:"  # an object column's values as JSON texts
+NARROWED = re.compile(r"reason_\d+_contribution")  # stored as float32 when lossless
 OPTIONS = pa.ipc.IpcWriteOptions(compression=pa.Codec("zstd", compression_level=1))
 
 
@@ -118,28 +117,18 @@ def _consecutive(rows: pa.ChunkedArray | pa.Array) -> bool:
     return bool(np.array_equal(values, np.arange(values[0], values[0] + len(values))))
 
 
-def _per_group(
-    column: pa.ChunkedArray | pa.Array, groups: RowGroups | None
-) -> pa.Array | pa.ChunkedArray:
-    """A float64 column as one value per group (``groups.first``) and each row's group code
-    (int16 when the groups are that few), if it is bit for bit ``column[first][inverse]``
-    (nulls included); else the column as it is."""
-    if groups is None or len(groups.inverse) != len(column) or not len(column):
+def _narrow(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
+    """A float64 column as float32 when every value is a float32 value (bit for bit, so
+    widening gives it back exactly: ``NARROWED`` columns are widened on reading); else as
+    it is."""
+    if not pa.types.is_float64(column.type):
         return column
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_float64(array.type):
-        return array
-    first = np.asarray(groups.first)
-    inverse = np.asarray(groups.inverse)
-    values = array.to_numpy(zero_copy_only=False)  # nulls: NaN
-    if not np.array_equal(values.view(np.uint64), values[first][inverse].view(np.uint64)):
-        return array
-    if array.null_count:
-        valid = np.asarray(array.is_valid())
-        if not np.array_equal(valid, valid[first][inverse]):
-            return array
-    codes = inverse.astype(np.int16 if len(first) <= np.iinfo(np.int16).max else np.int32)
-    return pa.DictionaryArray.from_arrays(pa.array(codes), array.take(pa.array(first)))
+    narrow = pc.cast(column, pa.float32(), safe=False)
+    wide = pc.cast(narrow, pa.float64()).to_numpy(zero_copy_only=False)  # nulls: NaN
+    values = column.to_numpy() if isinstance(column, pa.ChunkedArray) else column.to_numpy(False)
+    if not np.array_equal(values.view(np.uint64), wide.view(np.uint64)):
+        return column
+    return narrow
 
 
 def encode_payload(
@@ -147,11 +136,10 @@ def encode_payload(
     result: pa.Table,
     mode: InputsMode,
     salt: str = "",
-    groups: RowGroups | None = None,
 ) -> bytes:
     """The chunk's decisions (``inputs``: the scored features, as the chunk's Arrow table or
-    a frame; ``result``: the result table; ``groups``: rows sharing probability and reasons,
-    when known) as the compressed document described in the module doc."""
+    a frame; ``result``: the result table) as the compressed document described in the
+    module doc."""
     k = reason_count(result)
     rows = result.column("row")
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
@@ -159,7 +147,7 @@ def encode_payload(
         columns["row_index"] = rows
     columns.update(
         {
-            "probability": _per_group(pc.cast(result.column("probability"), pa.float64()), groups),
+            "probability": pc.cast(result.column("probability"), pa.float64()),
             "prediction": pc.cast(result.column("prediction"), pa.int8()),
             "risk_band": result.column("risk_band"),
         }
@@ -177,9 +165,7 @@ def encode_payload(
     for i in range(1, k + 1):
         columns[f"reason_{i}"] = _small_dictionary(result.column(f"reason_{i}"))
         columns[f"reason_{i}_feature"] = _small_dictionary(result.column(f"reason_{i}_feature"))
-        columns[f"reason_{i}_contribution"] = _per_group(
-            result.column(f"reason_{i}_contribution"), groups
-        )
+        columns[f"reason_{i}_contribution"] = _narrow(result.column(f"reason_{i}_contribution"))
     columns["risk_band"] = _small_dictionary(columns["risk_band"])
     table = pa.table(columns).replace_schema_metadata(
         {"format": PAYLOAD_FORMAT, "inputs": mode.value, "reasons": str(k)}
@@ -197,10 +183,9 @@ def chunk_document(
     result: pa.Table,
     mode: InputsMode,
     salt: str = "",
-    groups: RowGroups | None = None,
 ) -> ChunkDocument:
     """A scored chunk as the chunk table's row (the payload encoded here)."""
-    payload = encode_payload(inputs, result, mode, salt, groups)
+    payload = encode_payload(inputs, result, mode, salt)
     rows = result.column("row")
     return ChunkDocument(
         job_id=header.job_id,
@@ -221,7 +206,7 @@ def chunk_document(
 
 def read_payload(doc: ChunkDocument) -> pa.Table:
     """The document's table, after checking its digest and format, in format 1's columns
-    (``row_index`` first; per-group columns back to one value per row)."""
+    (``row_index`` first; float32 contributions widened)."""
     if doc.payload_format not in PAYLOAD_FORMATS:
         raise ValueError(f"unknown chunk payload format {doc.payload_format!r}")
     if hashlib.sha256(doc.payload).hexdigest() != doc.payload_sha256:
@@ -229,10 +214,9 @@ def read_payload(doc: ChunkDocument) -> pa.Table:
     with pa.ipc.open_stream(pa.py_buffer(doc.payload)) as reader:
         table = reader.read_all()
     for i, field in enumerate(table.schema):
-        kind = field.type
-        if pa.types.is_dictionary(kind) and pa.types.is_floating(kind.value_type):
-            plain = table.column(i).combine_chunks().dictionary_decode()
-            table = table.set_column(i, pa.field(field.name, kind.value_type), plain)
+        if NARROWED.fullmatch(field.name) and pa.types.is_float32(field.type):
+            wide = pc.cast(table.column(i), pa.float64())
+            table = table.set_column(i, pa.field(field.name, pa.float64()), wide)
     if "row_index" not in table.column_names:
         n = table.num_rows
         if n != doc.row_count or doc.last_row - doc.first_row + 1 != n:

@@ -13,45 +13,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from services.batch.worker.scoring import score_chunk, score_frame
+from services.batch.worker.scoring import score_frame
 from services.core.decisions.chunk import PAYLOAD_FORMAT, PAYLOAD_FORMATS, ChunkDocument
 from services.core.decisions.chunk_codec import (
-    _per_group,
+    _narrow,
     chunk_document,
     decoded_rows,
     encode_payload,
     read_payload,
 )
 from services.core.decisions.record import COLUMNS, InputsMode
-from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
-from services.core.reason_groups import RowGroups
 from tests.unit.batch.test_record_block import CREATED, SALT, batch_header, block_of, synthetic
 
 pytestmark = pytest.mark.unit
 
 
-def document(
-    model: Any,
-    frame: pd.DataFrame,
-    result: pa.Table,
-    mode: InputsMode,
-    groups: RowGroups | None = None,
-) -> ChunkDocument:
-    header = batch_header(model, "job-1", CREATED)
-    return chunk_document(header, 3, frame, result, mode, SALT, groups)
+def document(model: Any, frame: pd.DataFrame, result: pa.Table, mode: InputsMode) -> ChunkDocument:
+    return chunk_document(batch_header(model, "job-1", CREATED), 3, frame, result, mode, SALT)
 
 
-def assert_decodes_to_block_rows(
-    model: Any, frame: pd.DataFrame, result: pa.Table, groups: RowGroups | None = None
-) -> None:
+def assert_decodes_to_block_rows(model: Any, frame: pd.DataFrame, result: pa.Table) -> None:
     block = block_of(model, frame, result)
     at = COLUMNS.index("decided_at")
     for mode in InputsMode:
-        doc = document(model, frame, result, mode, groups)
+        doc = document(model, frame, result, mode)
         assert doc.payload_sha256 == hashlib.sha256(doc.payload).hexdigest()
         assert (doc.first_row, doc.last_row, doc.row_count) == (
             result.column("row")[0].as_py(),
@@ -135,61 +125,60 @@ def test_a_document_built_from_the_chunks_arrow_table_decodes_as_from_its_frame(
         assert [g[:at] + g[at + 1 :] for g in got] == [e[:at] + e[at + 1 :] for e in expected]
 
 
-def scored_with_groups(
+def scored(
     model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame], rows: int
-) -> tuple[pd.DataFrame, pa.Table, RowGroups]:
+) -> tuple[pd.DataFrame, pa.Table]:
     frame = applicants(rows, 12)
     frame["student"] = frame["student"].astype("category")
     frame.loc[frame.index[::13], "income"] = np.nan
-    encoded = encode_frame(model.contract.features, frame)
-    scored = score_chunk(model, encoded, 1, reasons_k=4)
-    assert scored.groups is not None  # the Default model's reasons are ranked per group
-    assert len(scored.groups.first) < rows // 2
-    return frame, scored.table, scored.groups
+    return frame, score_frame(model, frame, 1, reasons_k=4)
 
 
-def test_a_grouped_document_stores_one_value_per_group_and_decodes_to_the_per_row_rows(
+def stored_table(doc: ChunkDocument) -> pa.Table:
+    with pa.ipc.open_stream(pa.py_buffer(doc.payload)) as reader:
+        return reader.read_all()
+
+
+def test_format_2_leaves_consecutive_rows_out_and_stores_float32_contributions(
     model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
 ) -> None:
-    frame, result, groups = scored_with_groups(model, applicants, 20_000)
-    assert_decodes_to_block_rows(model, frame, result, groups)
-    doc = document(model, frame, result, InputsMode.VALUES, groups)
+    frame, result = scored(model, applicants, 5_000)
+    doc = document(model, frame, result, InputsMode.VALUES)
     assert doc.payload_format == PAYLOAD_FORMAT
-    with pa.ipc.open_stream(pa.py_buffer(doc.payload)) as reader:
-        stored = reader.read_all()
+    stored = stored_table(doc)
     assert "row_index" not in stored.column_names  # consecutive rows: rebuilt on reading
-    for name in ["probability", *(f"reason_{i}_contribution" for i in range(1, 5))]:
-        kind = stored.schema.field(name).type
-        assert pa.types.is_dictionary(kind), name
-        assert pa.types.is_int16(kind.index_type), name
-        assert len(stored.column(name).chunk(0).dictionary) == len(groups.first)
+    names = [f"reason_{i}_contribution" for i in range(1, 5)]
+    assert [stored.schema.field(n).type for n in names] == [pa.float32()] * 4
+    assert stored.schema.field("probability").type == pa.float64()  # not float32 values
     table = read_payload(doc)
+    assert table.column_names[0] == "row_index"
     assert table.column("row_index").to_pylist() == result.column("row").to_pylist()
-    for name in ["probability", *(f"reason_{i}_contribution" for i in range(1, 5))]:
+    for name in names:  # widened back bit for bit, nulls where no reason
         assert table.schema.field(name).type == pa.float64()
-        assert table.column(name).equals(result.column(name))  # nulls where no reason
+        assert table.column(name).equals(result.column(name))
+    # rows not consecutive (every other row) keep their numbers
+    every_other = np.arange(0, result.num_rows, 2)
+    gapped = result.take(pa.array(every_other))
+    part = frame.iloc[every_other].reset_index(drop=True)
+    doc = document(model, part, gapped, InputsMode.VALUES)
+    assert "row_index" in stored_table(doc).column_names
+    assert read_payload(doc).column("row_index").equals(gapped.column("row"))
+    at = COLUMNS.index("decided_at")
+    got = [tuple(r[c] for c in COLUMNS) for r in decoded_rows(doc)]
+    expected = block_of(model, part, gapped).rows(InputsMode.VALUES, SALT)
+    assert [g[:at] + g[at + 1 :] for g in got] == [e[:at] + e[at + 1 :] for e in expected]
 
 
-def test_a_column_not_constant_within_the_groups_is_stored_per_row(
-    model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
-) -> None:
-    """Groups that do not fit a column (here: the rows' groups shuffled) never change what
-    is recorded: that column is stored per row, bit for bit."""
-    frame, result, groups = scored_with_groups(model, applicants, 5_000)
-    wrong = RowGroups(groups.first, np.random.default_rng(1).permutation(groups.inverse))
-    doc = document(model, frame, result, InputsMode.VALUES, wrong)
-    with pa.ipc.open_stream(pa.py_buffer(doc.payload)) as reader:
-        stored = reader.read_all()
-    assert stored.schema.field("probability").type == pa.float64()
-    assert_decodes_to_block_rows(model, frame, result, wrong)
-    # a value differing from its group's only in its bits (-0.0 and 0.0) is kept as it is
-    column = np.zeros(4)
-    column[3] = -0.0
-    one = RowGroups(np.array([0]), np.zeros(4, dtype=np.int64))
-    assert pa.types.is_dictionary(_per_group(pa.array(np.zeros(4)), one).type)
-    kept = _per_group(pa.array(column), one)
-    assert kept.type == pa.float64()
-    assert str(kept[3].as_py()) == "-0.0"
+def test_a_contribution_that_is_not_a_float32_value_is_stored_as_float64() -> None:
+    exact = pa.array([0.5, None, float(np.float32(0.1)), -0.0])
+    narrowed = _narrow(exact)
+    assert narrowed.type == pa.float32()
+    assert pc.cast(narrowed, pa.float64()).equals(exact)
+    assert str(pc.cast(narrowed, pa.float64())[3].as_py()) == "-0.0"
+    for values in ([0.1, 0.5], [1e300], [float(np.float32(0.1)) + 1e-12]):
+        kept = _narrow(pa.array(values))
+        assert kept.type == pa.float64()
+        assert kept.to_pylist() == values
 
 
 def test_format_1_documents_still_decode(
@@ -197,8 +186,8 @@ def test_format_1_documents_still_decode(
 ) -> None:
     """A document recorded before format 2 (every column per row, ``row_index`` stored)
     decodes to the same rows."""
-    frame, result, groups = scored_with_groups(model, applicants, 3_000)
-    new = document(model, frame, result, InputsMode.VALUES, groups)
+    frame, result = scored(model, applicants, 3_000)
+    new = document(model, frame, result, InputsMode.VALUES)
     sink = pa.BufferOutputStream()
     table = read_payload(new)
     table = table.replace_schema_metadata(

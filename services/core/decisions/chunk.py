@@ -37,7 +37,10 @@ CHUNK_COLUMNS = (
     "payload_sha256",
     "payload",
 )
-PAYLOAD_FORMAT = "arrow-ipc-zstd/1"
+PAYLOAD_FORMAT = "arrow-ipc-zstd/2"
+# formats ``chunk_codec`` reads: /1 stores every column per row; /2 may leave ``row_index``
+# out (consecutive rows) and store per-group columns as dictionaries
+PAYLOAD_FORMATS = ("arrow-ipc-zstd/1", PAYLOAD_FORMAT)
 
 
 @dataclass(frozen=True)

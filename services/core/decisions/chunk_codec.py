@@ -14,6 +14,12 @@ The document is an Arrow IPC stream, zstd-compressed, one column per field:
   for i = 1..k, as in the result file; with ``inputs=hash`` also ``reason_i_value`` (the
   JSON text of the reason's input value, which the per-row layout keeps in its reasons).
 
+Format 2 (``arrow-ipc-zstd/2``) stores less for the same rows: ``row_index`` is left out
+when the rows are consecutive (``first_row`` .. ``last_row`` rebuild it), and a
+``reason_i_contribution`` column whose values are all float32 values (the worker's
+contributions table is float32) is stored as float32 (checked bit for bit; otherwise
+float64). ``read_payload`` gives format 1's table for either format.
+
 Decoding rebuilds each row's ``inputs`` and ``reasons`` JSON texts with the same kernels as
 the per-row layout (``texts``), so a decoded row equals, column for column and byte for
 byte, the row ``chunk_block`` + ``DecisionBlock.table`` would have stored. Columns that
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import Any
 
 import numpy as np
@@ -31,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from services.core.decisions.chunk import PAYLOAD_FORMAT, ChunkDocument
+from services.core.decisions.chunk import PAYLOAD_FORMAT, PAYLOAD_FORMATS, ChunkDocument
 from services.core.decisions.record import COLUMNS, BatchHeader, InputsMode, now
 from services.core.decisions.texts import (
     _plain_strings,
@@ -44,6 +51,7 @@ from services.core.decisions.texts import (
 
 INPUT = "input:"  # a feature's values, in their own Arrow type
 INPUT_JSON = "input_json:"  # an object column's values as JSON texts
+NARROWED = re.compile(r"reason_\d+_contribution")  # stored as float32 when lossless
 OPTIONS = pa.ipc.IpcWriteOptions(compression=pa.Codec("zstd", compression_level=1))
 
 
@@ -101,19 +109,49 @@ def _input_columns(inputs: pa.Table | pd.DataFrame) -> dict[str, pa.Array | pa.C
     return columns
 
 
+def _consecutive(rows: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether the row numbers count up by one from the first (the worker's chunks)."""
+    values = rows.to_numpy() if isinstance(rows, pa.ChunkedArray) else rows.to_numpy(False)
+    if rows.null_count or not len(values):
+        return False
+    return bool(np.array_equal(values, np.arange(values[0], values[0] + len(values))))
+
+
+def _narrow(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
+    """A float64 column as float32 when every value is a float32 value (bit for bit, so
+    widening gives it back exactly: ``NARROWED`` columns are widened on reading); else as
+    it is."""
+    if not pa.types.is_float64(column.type):
+        return column
+    narrow = pc.cast(column, pa.float32(), safe=False)
+    wide = pc.cast(narrow, pa.float64()).to_numpy(zero_copy_only=False)  # nulls: NaN
+    values = column.to_numpy() if isinstance(column, pa.ChunkedArray) else column.to_numpy(False)
+    if not np.array_equal(values.view(np.uint64), wide.view(np.uint64)):
+        return column
+    return narrow
+
+
 def encode_payload(
-    inputs: pa.Table | pd.DataFrame, result: pa.Table, mode: InputsMode, salt: str = ""
+    inputs: pa.Table | pd.DataFrame,
+    result: pa.Table,
+    mode: InputsMode,
+    salt: str = "",
 ) -> bytes:
     """The chunk's decisions (``inputs``: the scored features, as the chunk's Arrow table or
     a frame; ``result``: the result table) as the compressed document described in the
     module doc."""
     k = reason_count(result)
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        "row_index": result.column("row"),
-        "probability": pc.cast(result.column("probability"), pa.float64()),
-        "prediction": pc.cast(result.column("prediction"), pa.int8()),
-        "risk_band": result.column("risk_band"),
-    }
+    rows = result.column("row")
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    if not _consecutive(rows):
+        columns["row_index"] = rows
+    columns.update(
+        {
+            "probability": pc.cast(result.column("probability"), pa.float64()),
+            "prediction": pc.cast(result.column("prediction"), pa.int8()),
+            "risk_band": result.column("risk_band"),
+        }
+    )
     if mode is InputsMode.VALUES:
         columns.update(_input_columns(inputs))
     else:
@@ -127,7 +165,7 @@ def encode_payload(
     for i in range(1, k + 1):
         columns[f"reason_{i}"] = _small_dictionary(result.column(f"reason_{i}"))
         columns[f"reason_{i}_feature"] = _small_dictionary(result.column(f"reason_{i}_feature"))
-        columns[f"reason_{i}_contribution"] = result.column(f"reason_{i}_contribution")
+        columns[f"reason_{i}_contribution"] = _narrow(result.column(f"reason_{i}_contribution"))
     columns["risk_band"] = _small_dictionary(columns["risk_band"])
     table = pa.table(columns).replace_schema_metadata(
         {"format": PAYLOAD_FORMAT, "inputs": mode.value, "reasons": str(k)}
@@ -167,13 +205,27 @@ def chunk_document(
 
 
 def read_payload(doc: ChunkDocument) -> pa.Table:
-    """The document's table, after checking its digest and format."""
-    if doc.payload_format != PAYLOAD_FORMAT:
+    """The document's table, after checking its digest and format, in format 1's columns
+    (``row_index`` first; float32 contributions widened)."""
+    if doc.payload_format not in PAYLOAD_FORMATS:
         raise ValueError(f"unknown chunk payload format {doc.payload_format!r}")
     if hashlib.sha256(doc.payload).hexdigest() != doc.payload_sha256:
         raise ValueError(f"chunk {doc.job_id}:{doc.first_row}: payload digest mismatch")
     with pa.ipc.open_stream(pa.py_buffer(doc.payload)) as reader:
-        return reader.read_all()
+        table = reader.read_all()
+    for i, field in enumerate(table.schema):
+        if NARROWED.fullmatch(field.name) and pa.types.is_float32(field.type):
+            wide = pc.cast(table.column(i), pa.float64())
+            table = table.set_column(i, pa.field(field.name, pa.float64()), wide)
+    if "row_index" not in table.column_names:
+        n = table.num_rows
+        if n != doc.row_count or doc.last_row - doc.first_row + 1 != n:
+            raise ValueError(
+                f"chunk {doc.job_id}:{doc.first_row}: {n} rows, expected {doc.row_count}"
+            )
+        rows = pa.array(np.arange(doc.first_row, doc.first_row + n, dtype=np.int64))
+        table = table.add_column(0, "row_index", rows)
+    return table
 
 
 def decoded_table(doc: ChunkDocument, row_index: int | None = None) -> pa.Table:

@@ -36,7 +36,7 @@ from services.core.decisions.export import write_export
 from services.core.decisions.metrics import DecisionMetrics
 from services.core.decisions.record import COLUMNS, BatchLayout, InputsMode, to_row
 from services.core.decisions.settings import DecisionSettings
-from services.core.decisions.store import DecisionStore
+from services.core.decisions.store import CHUNK_SCHEMA, DecisionStore
 from services.core.decisions.writer import DecisionWriter
 from services.core.model_store import LoadedModel
 from tests.integration.batch.conftest import make_settings
@@ -353,6 +353,64 @@ def test_the_chunk_layout_answers_as_the_row_layout(
         store.close()
         with psycopg.connect(postgres.dsn) as conn:
             conn.execute("DROP TABLE IF EXISTS cmp_rows, cmp_chunks")
+
+
+def payload_storage(dsn: str, table: str) -> list[str]:
+    """``attstorage`` of ``payload`` in the table and each of its partitions."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT a.attstorage FROM pg_attribute a WHERE a.attname = 'payload' AND "
+            "a.attrelid IN (SELECT %s::regclass UNION ALL "
+            "SELECT inhrelid FROM pg_inherits WHERE inhparent = %s::regclass)",
+            (table, table),
+        ).fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
+def test_chunk_payloads_are_stored_without_pglz_and_old_tables_are_altered(
+    postgres: PostgresServer,
+    model: LoadedModel,
+    applicants: Callable[[int, int], pd.DataFrame],
+) -> None:
+    """The zstd payload is stored out of line as it is (``STORAGE EXTERNAL``): a new chunk
+    table and its partitions, and a table made by an earlier release (default storage, a
+    partition and a chunk already in it) once a store opens it; old and new chunks read
+    back the same."""
+    frame = applicants(2_000, 4)
+    result = score_frame(model, frame, 1, reasons_k=4)
+    old_doc = chunk_of(model, frame, result, "job-storage-old", InputsMode.VALUES)
+    new_doc = chunk_of(model, frame, result, "job-storage-new", InputsMode.VALUES)
+    before = DecisionStore(postgres.dsn, table="st_rows", chunk_table="st_chunks")
+    try:
+        with psycopg.connect(postgres.dsn, autocommit=True) as conn:  # an earlier release's
+            conn.execute(CHUNK_SCHEMA.format(table="st_chunks"))  # type: ignore[call-overload]
+        before._chunk_schema_ready = True  # as a store of that release left it
+        assert before.insert_chunk(old_doc) == 2_000
+        assert payload_storage(postgres.dsn, "st_chunks") == ["x", "x"]
+    finally:
+        before.close()
+    store = DecisionStore(postgres.dsn, table="st_rows", chunk_table="st_chunks")
+    try:
+        assert store.insert_chunk(new_doc) == 2_000
+        assert payload_storage(postgres.dsn, "st_chunks") == ["e", "e"]
+        old, new = store.find_row("job-storage-old"), store.find_row("job-storage-new")
+        assert len(old) == len(new) == 2_000
+        for a, b in zip(old, new, strict=True):
+            assert a.pop("job_id") == "job-storage-old"
+            assert b.pop("job_id") == "job-storage-new"
+            for key in ("decision_id", "decided_at"):
+                a.pop(key), b.pop(key)
+            assert a == b
+    finally:
+        store.close()
+    fresh = DecisionStore(postgres.dsn, table="st_rows2", chunk_table="st_chunks2")
+    try:
+        assert fresh.insert_chunk(new_doc) == 2_000
+        assert payload_storage(postgres.dsn, "st_chunks2") == ["e", "e"]
+    finally:
+        fresh.close()
+        with psycopg.connect(postgres.dsn) as conn:
+            conn.execute("DROP TABLE IF EXISTS st_rows, st_chunks, st_rows2, st_chunks2")
 
 
 def test_a_chunk_is_spooled_during_an_outage_and_replayed(

@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from services.batch.worker.scoring import score_frame
-from services.core.decisions.chunk import ChunkDocument
+from services.core.decisions.chunk import PAYLOAD_FORMAT, PAYLOAD_FORMATS, ChunkDocument
 from services.core.decisions.chunk_codec import (
+    _narrow,
     chunk_document,
     decoded_rows,
     encode_payload,
@@ -121,3 +123,88 @@ def test_a_document_built_from_the_chunks_arrow_table_decodes_as_from_its_frame(
         got = [tuple(r[c] for c in COLUMNS) for r in decoded_rows(doc)]
         expected = block.rows(mode, SALT)
         assert [g[:at] + g[at + 1 :] for g in got] == [e[:at] + e[at + 1 :] for e in expected]
+
+
+def scored(
+    model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame], rows: int
+) -> tuple[pd.DataFrame, pa.Table]:
+    frame = applicants(rows, 12)
+    frame["student"] = frame["student"].astype("category")
+    frame.loc[frame.index[::13], "income"] = np.nan
+    return frame, score_frame(model, frame, 1, reasons_k=4)
+
+
+def stored_table(doc: ChunkDocument) -> pa.Table:
+    with pa.ipc.open_stream(pa.py_buffer(doc.payload)) as reader:
+        return reader.read_all()
+
+
+def test_format_2_leaves_consecutive_rows_out_and_stores_float32_contributions(
+    model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    frame, result = scored(model, applicants, 5_000)
+    doc = document(model, frame, result, InputsMode.VALUES)
+    assert doc.payload_format == PAYLOAD_FORMAT
+    stored = stored_table(doc)
+    assert "row_index" not in stored.column_names  # consecutive rows: rebuilt on reading
+    names = [f"reason_{i}_contribution" for i in range(1, 5)]
+    assert [stored.schema.field(n).type for n in names] == [pa.float32()] * 4
+    assert stored.schema.field("probability").type == pa.float64()  # not float32 values
+    table = read_payload(doc)
+    assert table.column_names[0] == "row_index"
+    assert table.column("row_index").to_pylist() == result.column("row").to_pylist()
+    for name in names:  # widened back bit for bit, nulls where no reason
+        assert table.schema.field(name).type == pa.float64()
+        assert table.column(name).equals(result.column(name))
+    # rows not consecutive (every other row) keep their numbers
+    every_other = np.arange(0, result.num_rows, 2)
+    gapped = result.take(pa.array(every_other))
+    part = frame.iloc[every_other].reset_index(drop=True)
+    doc = document(model, part, gapped, InputsMode.VALUES)
+    assert "row_index" in stored_table(doc).column_names
+    assert read_payload(doc).column("row_index").equals(gapped.column("row"))
+    at = COLUMNS.index("decided_at")
+    got = [tuple(r[c] for c in COLUMNS) for r in decoded_rows(doc)]
+    expected = block_of(model, part, gapped).rows(InputsMode.VALUES, SALT)
+    assert [g[:at] + g[at + 1 :] for g in got] == [e[:at] + e[at + 1 :] for e in expected]
+
+
+def test_a_contribution_that_is_not_a_float32_value_is_stored_as_float64() -> None:
+    exact = pa.array([0.5, None, float(np.float32(0.1)), -0.0])
+    narrowed = _narrow(exact)
+    assert narrowed.type == pa.float32()
+    assert pc.cast(narrowed, pa.float64()).equals(exact)
+    assert str(pc.cast(narrowed, pa.float64())[3].as_py()) == "-0.0"
+    for values in ([0.1, 0.5], [1e300], [float(np.float32(0.1)) + 1e-12]):
+        kept = _narrow(pa.array(values))
+        assert kept.type == pa.float64()
+        assert kept.to_pylist() == values
+
+
+def test_format_1_documents_still_decode(
+    model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    """A document recorded before format 2 (every column per row, ``row_index`` stored)
+    decodes to the same rows."""
+    frame, result = scored(model, applicants, 3_000)
+    new = document(model, frame, result, InputsMode.VALUES)
+    sink = pa.BufferOutputStream()
+    table = read_payload(new)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), b"format": PAYLOAD_FORMATS[0].encode()}
+    )
+    with pa.ipc.new_stream(sink, table.schema) as out:
+        out.write_table(table)
+    payload = bytes(sink.getvalue())
+    old = ChunkDocument(
+        **{
+            **new.__dict__,
+            "payload": payload,
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+            "payload_format": PAYLOAD_FORMATS[0],
+        }
+    )
+    assert decoded_rows(old) == decoded_rows(new)
+    unknown = ChunkDocument(**{**old.__dict__, "payload_format": "arrow-ipc-zstd/9"})
+    with pytest.raises(ValueError, match="format"):
+        read_payload(unknown)

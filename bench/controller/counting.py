@@ -137,7 +137,8 @@ class CountingKube(Kube):
             at = parts.index("namespaces")
             rest = parts[at + 1 :]
             if len(rest) == 3:
-                found = self.cache.peek(rest[1], rest[0], rest[2])
+                peek = getattr(self.cache, "peek", None)  # absent in older controllers
+                found = peek(rest[1], rest[0], rest[2]) if peek is not None else None
                 if found is not None:
                     return resource_version(found)
         with self._lock:

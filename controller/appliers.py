@@ -14,12 +14,14 @@ from controller.builders import (
     canary_hpa,
     canary_ingress,
     canary_service,
+    floor_in_place,
     hpa_floor_patch,
     ingress_mirror,
     ingress_mirror_patch,
     mirror_url,
     mirrored_rules,
     promote_patch,
+    promoted,
     route_mirror,
     route_weight,
     weighted_rules,
@@ -47,10 +49,21 @@ def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     service = t.need(SERVICES, spec.stable_service)
     t.owned(SERVICES, spec.canary_service)  # both names checked before the first write
     existing = t.owned(DEPLOYMENTS, spec.canary_name)
-    kube.apply(canary_deployment(stable, spec, t.owner, a.model_uri, a.baseline_uri, a.shadow))
-    if existing is None or not existing["spec"].get("replicas"):
+    built = canary_deployment(stable, spec, t.owner, a.model_uri, a.baseline_uri, a.shadow)
+    applied = kube.apply(built)
+    if needs_replicas(existing, applied, a.replicas):
         kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
-    kube.apply(canary_service(service, spec, t.owner, stable))  # ownership checked above
+    t.apply_owned(canary_service(service, spec, t.owner, stable))  # skipped when in place
+
+
+def needs_replicas(existing: Obj | None, applied: Obj, replicas: int) -> bool:
+    """Whether the canary Deployment needs its ``replicas`` set after the apply (which
+    leaves the field to the HPA): only when it was absent or scaled to zero before, and
+    then not when the apply's answer already has that count (a new Deployment gets the
+    API's default of 1, the usual first step)."""
+    if existing is not None and existing["spec"].get("replicas"):
+        return False
+    return (applied.get("spec") or {}).get("replicas") != replicas
 
 
 def scale_canary(t: Target, a: act.ScaleCanary) -> None:
@@ -148,12 +161,23 @@ def delete_canary(t: Target, a: act.DeleteCanary) -> None:
 
 
 def hold_hpa(t: Target, a: act.HoldStableHPAMin) -> None:
-    t.runtime.kube.patch(HPAS, t.ns, a.hpa, hpa_floor_patch(a.min_replicas, a.original_min))
+    """Raise the stable HPA's floor; no write when the HPA (as read, usually from the watch
+    cache) already holds it with the same original recorded."""
+    kube = t.runtime.kube
+    if floor_in_place(kube.get(HPAS, t.ns, a.hpa), a.min_replicas, a.original_min):
+        return
+    kube.patch(HPAS, t.ns, a.hpa, hpa_floor_patch(a.min_replicas, a.original_min))
 
 
 def restore_hpa(t: Target, a: act.RestoreStableHPAMin) -> None:
+    """Give the stable HPA its floor back; no write when it already has it (and no held
+    annotation) or is gone."""
+    kube = t.runtime.kube
+    found = kube.get(HPAS, t.ns, a.hpa)
+    if found is None or floor_in_place(found, a.min_replicas, None):
+        return
     try:
-        t.runtime.kube.patch(HPAS, t.ns, a.hpa, hpa_floor_patch(a.min_replicas, None))
+        kube.patch(HPAS, t.ns, a.hpa, hpa_floor_patch(a.min_replicas, None))
     except KubeError as exc:
         if exc.status != 404:
             raise
@@ -161,6 +185,8 @@ def restore_hpa(t: Target, a: act.RestoreStableHPAMin) -> None:
 
 def promote_stable(t: Target, a: act.PromoteStable) -> None:
     stable = t.need(DEPLOYMENTS, t.spec.target_ref.name)
+    if promoted(stable, t.spec, a.model_uri):
+        return  # e.g. a tick repeated before the watch showed the rolling update
     patch = promote_patch(stable, t.spec, a.model_uri)
     t.runtime.kube.patch(DEPLOYMENTS, t.ns, t.spec.target_ref.name, patch, STRATEGIC)
 

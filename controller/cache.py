@@ -109,6 +109,12 @@ class ObjectCache:
                 return absent, None
         return True, copy.deepcopy(found)
 
+    def peek(self, plural: str, namespace: str, name: str) -> Obj | None:
+        """The cached object itself (not a copy; do not change it), without asking for it
+        to be kept: ``None`` when not held. For reads that must not change what is kept."""
+        with self._lock:
+            return self._objects.get((plural, namespace, name))
+
     def watched(self, plural: str, namespace: str) -> bool:
         with self._lock:
             return (plural, namespace) in self._watched

@@ -26,6 +26,15 @@ def status_changed(old: RolloutStatus, new: RolloutStatus) -> bool:
     return old.to_k8s() != new.to_k8s()
 
 
+def diff_worth_guarding(stored: dict[str, Any] | None) -> bool:
+    """Whether to send only the fields that differ from ``stored``, guarded by the version
+    read, rather than the whole status at once: not without ``stored``, nor when it is
+    empty (never written: the object's first reconcile, whose version read is nearly
+    always stale by then — kopf has just added its finalizer — so the guarded patch, the
+    whole status anyway, would meet a 409 and be sent again: two requests, not one)."""
+    return bool(stored)
+
+
 def write_status(
     target: Target, status: RolloutStatus, stored: dict[str, Any] | None = None
 ) -> None:
@@ -38,11 +47,11 @@ def write_status(
     model: a field the server does not hold yet (e.g. ``step`` on a new object) parses
     to its default, and a diff against that default would never send it. When the
     object has moved on meanwhile (409), the whole status is written instead, as
-    without ``stored``."""
+    without ``stored`` or with an empty one (``diff_worth_guarding``)."""
     kube, fields = target.runtime.kube, status.to_k8s()
     version = target.runtime.rollouts.version(target.body)
     written = None
-    if stored is not None and version:
+    if stored is not None and diff_worth_guarding(stored) and version:
         body = {
             "metadata": {"resourceVersion": version},
             "status": merge_patch(stored, fields),

@@ -444,11 +444,31 @@ def figures(
         "api_writes_per_analysis": round(
             sum(v for k, v in stats["api_calls"].items() if not k.startswith("GET ")) / per, 2
         ),
+        "api_calls_per_analysis": {
+            k: round(v / per, 2)
+            for k, v in sorted(stats["api_calls"].items(), key=lambda kv: -kv[1])
+        },
+        "api_unchanged_writes_per_analysis": {
+            k: round(v / per, 2)
+            for k, v in sorted(
+                (stats.get("api_unchanged_writes") or {}).items(), key=lambda kv: -kv[1]
+            )
+        },
+        "api_errors": stats.get("api_errors") or {},
+        "mlflow_call_ms_p50_p99": {
+            k: [_ms(percentile(v, 0.5)), _ms(percentile(v, 0.99))]
+            for k, v in sorted((stats.get("mlflow_call_s") or {}).items())
+        },
+        "events_per_analysis": {
+            k: round(v / per, 2)
+            for k, v in sorted((stats.get("event_reasons") or {}).items(), key=lambda kv: -kv[1])
+        },
         "mlflow_writes_per_analysis": round(
             sum(mlflow.get(k, 0) for k in ("set_model_version_tag", "set_registered_model_alias"))
             / per,
             2,
         ),
+        "mlflow_repeated_tags_per_analysis": round(stats.get("mlflow_repeated_tags", 0) / per, 2),
         "mlflow_tags_asked_per_analysis": round(stats.get("mlflow_tags_asked", 0) / per, 2),
         "mlflow_calls_per_analysis": {k: round(v / per, 2) for k, v in sorted(mlflow.items())},
         "promql_per_analysis": round(stats["prometheus_queries"] / per, 2),

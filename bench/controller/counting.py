@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from controller.kube import Kube
+from controller.kube import Kube, KubeError
 from controller.prometheus import MetricsSource, Sample
 from controller.runtime import MetricsFactory
 from controller.spec import RolloutSpec
@@ -51,13 +51,26 @@ class RegistryTally:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.tags_asked = 0
+        self.repeated_tags = 0  # set_model_version_tag of the value this process last set
+        self.seconds: dict[str, list[float]] = {}  # latency of each call, by method
+        self._written: dict[tuple[str, ...], str] = {}
         self._lock = threading.Lock()
 
     def _count(self, name: str, inner: Any) -> Any:
         def counted(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
                 self.calls[name] += 1
-            return inner(*args, **kwargs)
+                if name == "set_model_version_tag" and len(args) >= 5:
+                    key, value = tuple(map(str, args[1:4])), str(args[4])
+                    self.repeated_tags += self._written.get(key) == value
+                    self._written[key] = value
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                took = time.perf_counter() - started
+                with self._lock:
+                    self.seconds.setdefault(name, []).append(took)
 
         return counted
 
@@ -79,15 +92,57 @@ class RegistryTally:
         registry.tag = tag
 
 
+def object_path(path: str) -> str:
+    """The path of the object a request names (a subresource's ``/status`` dropped)."""
+    return path[: -len("/status")] if path.endswith("/status") else path
+
+
+def resource_version(obj: Any) -> str | None:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    found = (meta or {}).get("resourceVersion") if isinstance(meta, dict) else None
+    return None if found is None else str(found)
+
+
+def unchanged_write(method: str, before: str | None, after: str | None) -> bool:
+    """Whether a PATCH left its object as it was: the API server keeps the
+    ``resourceVersion`` of an object a patch does not change, so the version after equals
+    the one known before (from the patch's own guard, our last read or the watch cache)."""
+    return method == "PATCH" and before is not None and before == after
+
+
 class CountingKube(Kube):
-    """``Kube`` counting every request by ``call_key`` (thread-safe)."""
+    """``Kube`` counting every request by ``call_key`` (thread-safe), the PATCHes that
+    changed nothing by ``call_key`` (``unchanged``: the object's ``resourceVersion`` as
+    known before equals the answer's) and the Events POSTed by reason."""
 
     def __init__(
         self, api: Any, field_manager: str, timeout: float = 10.0, cache: Any = None
     ) -> None:
         super().__init__(api, field_manager, timeout, cache)
         self.calls: Counter[str] = Counter()
+        self.unchanged: Counter[str] = Counter()
+        self.event_reasons: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()  # "409 PATCH modelrollouts/{name}/status"
+        self._versions: dict[str, str] = {}  # object path -> last resourceVersion answered
         self._lock = threading.Lock()
+
+    def _known_version(self, path: str, body: Any) -> str | None:
+        """The object's version before a write: the patch's guard, else the watch cache's
+        copy, else the last answer about that object."""
+        guard = resource_version(body)
+        if guard is not None:
+            return guard
+        parts = object_path(path).strip("/").split("/")
+        if self.cache is not None and "namespaces" in parts and len(parts) >= 2:
+            at = parts.index("namespaces")
+            rest = parts[at + 1 :]
+            if len(rest) == 3:
+                peek = getattr(self.cache, "peek", None)  # absent in older controllers
+                found = peek(rest[1], rest[0], rest[2]) if peek is not None else None
+                if found is not None:
+                    return resource_version(found)
+        with self._lock:
+            return self._versions.get(object_path(path))
 
     @classmethod
     def like(cls, kube: Kube) -> CountingKube:
@@ -102,9 +157,25 @@ class CountingKube(Kube):
         content_type: str = "application/json",
         accept: str = "application/json",
     ) -> dict[str, Any]:
+        key = call_key(method, path)
+        before = self._known_version(path, body) if method == "PATCH" else None
         with self._lock:
-            self.calls[call_key(method, path)] += 1
-        return super().request(method, path, body, query, content_type, accept)
+            self.calls[key] += 1
+            if method == "POST" and path.endswith("/events") and isinstance(body, dict):
+                self.event_reasons[str(body.get("reason"))] += 1
+        try:
+            answer = super().request(method, path, body, query, content_type, accept)
+        except KubeError as exc:
+            with self._lock:
+                self.errors[f"{exc.status} {key}"] += 1
+            raise
+        after = resource_version(answer)
+        with self._lock:
+            if unchanged_write(method, before, after):
+                self.unchanged[key] += 1
+            if after is not None and method in ("GET", "PATCH"):
+                self._versions[object_path(path)] = after
+        return answer
 
 
 class MetricsTally:

@@ -75,6 +75,10 @@ def main() -> None:
             "reconcile_cpu_s": meter.cpu,
             "reconcile_phase": meter.phases,
             "api_calls": dict(kube.calls),
+            "api_unchanged_writes": dict(kube.unchanged),
+            "event_reasons": dict(kube.event_reasons),
+            "api_errors": dict(kube.errors),
+            "mlflow_call_s": mlflow.seconds,
             "api_requests": kube.requests,
             "metrics_sources": tally.sources,
             "prometheus_probes": tally.http_probes(),
@@ -83,6 +87,7 @@ def main() -> None:
             "prometheus_query_s": tally.seconds,
             "mlflow_calls": dict(mlflow.calls),
             "mlflow_tags_asked": mlflow.tags_asked,
+            "mlflow_repeated_tags": mlflow.repeated_tags,
             "cache_reads": {
                 f"{s.labels['resource']} {s.labels['result']}": s.value
                 for m in REGISTRY.collect()

@@ -17,8 +17,10 @@ from controller.builders.workloads import (
     canary_deployment,
     canary_hpa,
     canary_service,
+    floor_in_place,
     hpa_floor_patch,
     promote_patch,
+    promoted,
 )
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "canary_service",
     "controlled_by",
     "env_value",
+    "floor_in_place",
     "hpa_floor_patch",
     "in_place",
     "ingress_mirror",
@@ -38,6 +41,7 @@ __all__ = [
     "mirror_url",
     "mirrored_rules",
     "promote_patch",
+    "promoted",
     "route_mirror",
     "route_weight",
     "weighted_rules",

@@ -140,3 +140,26 @@ def hpa_floor_patch(min_replicas: int, original: int | None) -> Obj:
     """Merge patch of the stable HPA floor; ``original`` kept as an annotation while held."""
     held = None if original is None else str(original)
     return {"metadata": {"annotations": {HELD_FROM: held}}, "spec": {"minReplicas": min_replicas}}
+
+
+def floor_in_place(hpa: Obj | None, min_replicas: int, original: int | None) -> bool:
+    """Whether ``hpa_floor_patch(min_replicas, original)`` would change nothing in ``hpa``:
+    its floor already ``min_replicas`` (absent: 1, the API's default) and its annotation
+    already ``original`` (absent when ``None``). ``None`` (no HPA) is never in place."""
+    if hpa is None:
+        return False
+    annotations = (hpa.get("metadata") or {}).get("annotations") or {}
+    held = None if original is None else str(original)
+    floor = (hpa.get("spec") or {}).get("minReplicas", 1)
+    return floor == min_replicas and annotations.get(HELD_FROM) == held
+
+
+def promoted(stable: Obj, spec: RolloutSpec, model_uri: str) -> bool:
+    """Whether ``promote_patch(stable, spec, model_uri)`` would change nothing: the stable
+    container's ``MODEL_URI`` already is ``model_uri`` (a literal value)."""
+    try:
+        target = container(stable["spec"]["template"]["spec"], spec.target_ref.container)
+    except (KeyError, ValueError):
+        return False
+    env = [e for e in target.get("env") or [] if e.get("name") == MODEL_URI]
+    return len(env) == 1 and env[0].get("value") == model_uri and "valueFrom" not in env[0]

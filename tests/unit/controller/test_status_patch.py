@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controller.cache import LatestCopies
-from controller.executor import write_status
+from controller.executor import diff_worth_guarding, write_status
 from controller.kube import KubeError
 from controller.status import Phase, merge_patch
 from tests.unit.controller.factories import status
@@ -123,3 +123,15 @@ def test_a_field_the_server_does_not_hold_yet_is_sent_even_at_its_default() -> N
     sent = kube.sent[0]["status"]
     assert (sent["step"], sent["canaryWeight"], sent["phase"]) == (0, 20, "Progressing")
     assert stored(apply(stored_status, sent)) == stored(new.to_k8s())
+
+
+def test_the_first_status_is_written_whole_without_a_guard() -> None:
+    """Never written (nothing stored): one unguarded write of the whole status, not a
+    guarded patch that kopf's finalizer patch has made stale (409, then the same again)."""
+    new = status(Phase.INITIALIZING)
+    kube = Kube(conflict=True)
+    write_status(target(kube), new, {})
+    assert kube.sent == [{"status": new.to_k8s()}]
+    assert not diff_worth_guarding({})
+    assert not diff_worth_guarding(None)
+    assert diff_worth_guarding({"phase": "Pending"})

@@ -5,29 +5,26 @@ pure predicates first, then the appliers against a dict-backed stand-in for ``Ku
 
 from __future__ import annotations
 
-import copy
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from controller.appliers import ensure_canary, hold_hpa, needs_replicas, promote_stable, restore_hpa
 from controller.builders import HELD_FROM, floor_in_place, promoted
 from controller.builders.meta import MODEL_URI
-from controller.kube import BY_KIND, DEPLOYMENTS, HPAS, SERVICES, Resource
+from controller.kube import DEPLOYMENTS, HPAS, SERVICES
 from controller.rollout.actions import (
     EnsureCanary,
     HoldStableHPAMin,
     PromoteStable,
     RestoreStableHPAMin,
 )
-from controller.runtime import Runtime
-from controller.target import Target
-from tests.unit.controller.factories import CANDIDATE_URI, OWNER, STABLE_URI, spec
+from tests.unit.controller.factories import CANDIDATE_URI, STABLE_URI, spec
+from tests.unit.controller.kube_store import KubeStore, target
 
 pytestmark = pytest.mark.unit
 
 Obj = dict[str, Any]
-BODY = {"metadata": {"name": OWNER.name, "namespace": OWNER.namespace, "uid": OWNER.uid}}
 
 
 def hpa(min_replicas: int | None = 2, held: str | None = None) -> Obj:
@@ -60,47 +57,6 @@ def service() -> Obj:
         "metadata": {"name": "inference", "labels": {"app": "inference"}},
         "spec": {"type": "ClusterIP", "selector": {"app": "inference"}, "ports": ports},
     }
-
-
-class Store:
-    """Objects by (plural, name), as the API server would keep them (merge patches and
-    applies merged in, a new Deployment defaulted to one replica); records the writes."""
-
-    def __init__(self, *objs: tuple[Resource, Obj]) -> None:
-        self.objs = {(res.plural, o["metadata"]["name"]): copy.deepcopy(o) for res, o in objs}
-        self.writes: list[str] = []
-
-    def get(self, res: Resource, ns: str, name: str) -> Obj | None:
-        return copy.deepcopy(self.objs.get((res.plural, name)))
-
-    def apply(self, obj: Obj) -> Obj:
-        res = BY_KIND[obj["kind"]]
-        self.writes.append(f"apply {res.plural}")
-        stored = copy.deepcopy(obj)
-        known = self.objs.get((res.plural, obj["metadata"]["name"]))
-        replicas = (known or {}).get("spec", {}).get("replicas", 1)
-        if res is DEPLOYMENTS:
-            stored["spec"]["replicas"] = replicas  # left to the HPA: kept, or defaulted
-        self.objs[(res.plural, obj["metadata"]["name"])] = stored
-        return copy.deepcopy(stored)
-
-    def patch(self, res: Resource, ns: str, name: str, body: Obj, *args: Any, **kw: Any) -> Obj:
-        self.writes.append(f"patch {res.plural}")
-        found = self.objs[(res.plural, name)]
-        found["spec"].update(body.get("spec") or {})
-        notes = (body.get("metadata") or {}).get("annotations") or {}
-        kept = found["metadata"].setdefault("annotations", {})
-        for key, value in notes.items():
-            if value is None:
-                kept.pop(key, None)
-            else:
-                kept[key] = value
-        return copy.deepcopy(found)
-
-
-def target(store: Store) -> Target:
-    runtime = cast(Runtime, type("R", (), {"kube": store})())
-    return Target(runtime, BODY, spec())
 
 
 # ------------------------------------------------------------------------ predicates
@@ -142,7 +98,7 @@ def test_needs_replicas(existing: Obj | None, applied: Obj, replicas: int, neede
 
 # ------------------------------------------------------------------------ appliers
 def test_the_floor_is_held_once_and_given_back_once() -> None:
-    store = Store((HPAS, hpa(2)))
+    store = KubeStore((HPAS, hpa(2)))
     hold_hpa(target(store), HoldStableHPAMin("inference", 4, 2))
     hold_hpa(target(store), HoldStableHPAMin("inference", 4, 2))  # the Promoting tick again
     assert store.writes == ["patch horizontalpodautoscalers"]
@@ -154,20 +110,20 @@ def test_the_floor_is_held_once_and_given_back_once() -> None:
 
 
 def test_a_floor_changed_by_someone_else_is_written_again() -> None:
-    store = Store((HPAS, hpa(4, held="2")))
+    store = KubeStore((HPAS, hpa(4, held="2")))
     store.objs[(HPAS.plural, "inference")]["spec"]["minReplicas"] = 3
     hold_hpa(target(store), HoldStableHPAMin("inference", 4, 2))
     assert store.writes == ["patch horizontalpodautoscalers"]
 
 
 def test_giving_back_the_floor_of_a_deleted_hpa_writes_nothing() -> None:
-    store = Store()
+    store = KubeStore()
     restore_hpa(target(store), RestoreStableHPAMin("inference", 2))
     assert store.writes == []
 
 
 def test_the_stable_is_promoted_once() -> None:
-    store = Store((DEPLOYMENTS, stable()))
+    store = KubeStore((DEPLOYMENTS, stable()))
     promote_stable(target(store), PromoteStable(CANDIDATE_URI))
     assert store.writes == ["patch deployments"]
     store.objs[(DEPLOYMENTS.plural, "inference")] = stable(CANDIDATE_URI)  # as the API has it
@@ -176,14 +132,14 @@ def test_the_stable_is_promoted_once() -> None:
 
 
 def test_a_new_canary_at_one_replica_is_created_without_a_replicas_patch() -> None:
-    store = Store((DEPLOYMENTS, stable()), (SERVICES, service()))
+    store = KubeStore((DEPLOYMENTS, stable()), (SERVICES, service()))
     ensure_canary(target(store), EnsureCanary(CANDIDATE_URI, 1))
     assert store.writes == ["apply deployments", "apply services"]
     assert store.objs[(DEPLOYMENTS.plural, "inference-canary")]["spec"]["replicas"] == 1
 
 
 def test_a_new_canary_of_more_replicas_or_one_scaled_to_zero_gets_them() -> None:
-    store = Store((DEPLOYMENTS, stable()), (SERVICES, service()))
+    store = KubeStore((DEPLOYMENTS, stable()), (SERVICES, service()))
     ensure_canary(target(store), EnsureCanary(CANDIDATE_URI, 2))
     assert store.writes == ["apply deployments", "patch deployments", "apply services"]
     store.objs[(DEPLOYMENTS.plural, "inference-canary")]["spec"]["replicas"] = 0

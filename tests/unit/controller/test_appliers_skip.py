@@ -5,55 +5,21 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from controller.appliers import scale_canary, scale_canary_down
 from controller.builders import canary_hpa, in_place
-from controller.kube import DEPLOYMENTS, HPAS, Resource
+from controller.kube import DEPLOYMENTS, HPAS
 from controller.rollout.actions import ScaleCanary, ScaleCanaryDown
-from controller.runtime import Runtime
-from controller.target import NotOwned, Target
+from controller.target import NotOwned
 from tests.unit.controller.factories import OWNER, spec
+from tests.unit.controller.kube_store import KubeStore, target
 
 pytestmark = pytest.mark.unit
 
 Obj = dict[str, Any]
-BODY = {"metadata": {"name": OWNER.name, "namespace": OWNER.namespace, "uid": OWNER.uid}}
-
-
-class Store:
-    """Objects by (plural, name); counts the writes (apply, patch, delete)."""
-
-    def __init__(self, *objs: tuple[Resource, Obj]) -> None:
-        self.objs = {(res.plural, o["metadata"]["name"]): copy.deepcopy(o) for res, o in objs}
-        self.writes: list[str] = []
-
-    def get(self, res: Resource, ns: str, name: str) -> Obj | None:
-        return copy.deepcopy(self.objs.get((res.plural, name)))
-
-    def apply(self, obj: Obj) -> Obj:
-        self.writes.append(f"apply {obj['kind']}")
-        plural = {"HorizontalPodAutoscaler": HPAS.plural}[obj["kind"]]
-        stored = {**copy.deepcopy(obj), "status": {"currentReplicas": 1}}
-        stored["metadata"]["uid"] = "hpa-uid"
-        self.objs[(plural, obj["metadata"]["name"])] = stored
-        return stored
-
-    def patch(self, res: Resource, ns: str, name: str, body: Obj, *args: Any) -> Obj:
-        self.writes.append(f"patch {res.plural}")
-        self.objs[(res.plural, name)]["spec"].update(body["spec"])
-        return self.objs[(res.plural, name)]
-
-    def delete(self, res: Resource, ns: str, name: str, uid: str | None = None) -> bool:
-        self.writes.append(f"delete {res.plural}")
-        return self.objs.pop((res.plural, name), None) is not None
-
-
-def target(store: Store) -> Target:
-    runtime = cast(Runtime, type("R", (), {"kube": store})())
-    return Target(runtime, BODY, spec())
 
 
 def canary(replicas: int | None) -> Obj:
@@ -62,26 +28,26 @@ def canary(replicas: int | None) -> Obj:
 
 
 def test_the_canary_hpa_is_applied_once_for_the_same_bounds() -> None:
-    store = Store()
+    store = KubeStore()
     scale_canary(target(store), ScaleCanary(1, 3))
     scale_canary(target(store), ScaleCanary(1, 3))  # e.g. the first step after Initializing
-    assert store.writes == ["apply HorizontalPodAutoscaler"]
+    assert store.writes == ["apply horizontalpodautoscalers"]
     scale_canary(target(store), ScaleCanary(2, 5))
-    assert store.writes == ["apply HorizontalPodAutoscaler"] * 2
+    assert store.writes == ["apply horizontalpodautoscalers"] * 2
     assert store.objs[(HPAS.plural, "inference-canary")]["spec"]["minReplicas"] == 2
 
 
 def test_an_hpa_someone_else_made_is_still_refused() -> None:
     hpa = canary_hpa(spec(), OWNER, 1, 3)
     hpa["metadata"]["ownerReferences"] = []
-    store = Store((HPAS, hpa))
+    store = KubeStore((HPAS, hpa))
     with pytest.raises(NotOwned):
         scale_canary(target(store), ScaleCanary(1, 3))
     assert store.writes == []
 
 
 def test_scale_down_writes_replicas_only_when_not_already_zero() -> None:
-    store = Store((DEPLOYMENTS, canary(2)))
+    store = KubeStore((DEPLOYMENTS, canary(2)))
     scale_canary_down(target(store), ScaleCanaryDown())
     assert store.writes == ["patch deployments"]
     scale_canary_down(target(store), ScaleCanaryDown())  # the Failed tick after RollingBack
@@ -90,7 +56,7 @@ def test_scale_down_writes_replicas_only_when_not_already_zero() -> None:
 
 
 def test_scale_down_of_a_deployment_without_replicas_writes_them() -> None:
-    store = Store((DEPLOYMENTS, canary(None)))  # replicas absent: the default, 1
+    store = KubeStore((DEPLOYMENTS, canary(None)))  # replicas absent: the default, 1
     scale_canary_down(target(store), ScaleCanaryDown())
     assert store.writes == ["patch deployments"]
 

@@ -39,7 +39,7 @@ CHUNK_COLUMNS = (
 )
 PAYLOAD_FORMAT = "arrow-ipc-zstd/2"
 # formats ``chunk_codec`` reads: /1 stores every column per row; /2 may leave ``row_index``
-# out (consecutive rows) and store per-group columns as dictionaries
+# out (consecutive rows) and store reason contributions as float32 (when lossless)
 PAYLOAD_FORMATS = ("arrow-ipc-zstd/1", PAYLOAD_FORMAT)
 
 

@@ -111,7 +111,7 @@ def _input_columns(inputs: pa.Table | pd.DataFrame) -> dict[str, pa.Array | pa.C
 
 def _consecutive(rows: pa.ChunkedArray | pa.Array) -> bool:
     """Whether the row numbers count up by one from the first (the worker's chunks)."""
-    values = rows.to_numpy() if isinstance(rows, pa.ChunkedArray) else rows.to_numpy(False)
+    values = rows.to_numpy(zero_copy_only=False)
     if rows.null_count or not len(values):
         return False
     return bool(np.array_equal(values, np.arange(values[0], values[0] + len(values))))
@@ -125,7 +125,7 @@ def _narrow(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
         return column
     narrow = pc.cast(column, pa.float32(), safe=False)
     wide = pc.cast(narrow, pa.float64()).to_numpy(zero_copy_only=False)  # nulls: NaN
-    values = column.to_numpy() if isinstance(column, pa.ChunkedArray) else column.to_numpy(False)
+    values = column.to_numpy(zero_copy_only=False)
     if not np.array_equal(values.view(np.uint64), wide.view(np.uint64)):
         return column
     return narrow

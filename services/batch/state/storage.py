@@ -143,7 +143,9 @@ class Storage:
                 resolved = candidate.resolve()
                 if any(resolved.is_relative_to(d) for d in dirs) and resolved.is_file():
                     return resolved
-            except (OSError, ValueError):  # NUL byte, unencodable text, name too long, ...
+            # NUL byte, unencodable text, name too long, a symlink loop (RuntimeError before
+            # Python 3.13), ...
+            except (OSError, ValueError, RuntimeError):
                 continue
         return None
 

@@ -206,6 +206,34 @@ def test_a_create_raced_by_a_twin_is_tried_again_and_yields_to_it(
     assert tasks(client) == []
 
 
+def test_a_job_created_meanwhile_by_another_replica_is_not_queued_twice(
+    store: RedisJobStore, client: Redis, redis: RedisServer
+) -> None:
+    """The same job (a retried submit) is registered by another replica between WATCH and
+    EXEC: the create is retried, finds the job and queues nothing more."""
+    other = Redis.from_url(redis.url)
+
+    def racing(pipe: Pipeline) -> None:
+        other.hset(f"batch:job:{A}", mapping={"state": "running", "submitted_by": "k9"})
+        pipe.rpush("tasks", A)
+
+    try:
+        assert store.create(manifest(A), CHUNKS, 7, racing, 600) == A
+    finally:
+        other.close()
+    assert tasks(client) == []
+    assert store.record(A) == {"state": "running", "submitted_by": "k9"}
+    assert store.stats() == {}
+
+
+def test_a_new_job_counts_as_queued_unless_told_it_is_recovered(store: RedisJobStore) -> None:
+    assert store.create(manifest(), None, None, no_tasks, 600) == A
+    record = store.record(A)
+    assert record is not None
+    assert record["recovered"] == "0"
+    assert store.stats() == {"entered:queued": 1}
+
+
 def test_the_index_keeps_the_most_recent_jobs(
     store: RedisJobStore, client: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,6 +291,9 @@ def test_a_closed_job_is_restored_with_its_results_and_expires_with_them(
     assert store.idempotent(digest) == A
     assert client.zscore("batch:jobs", A) == 5.0
     assert store.stats() == {}  # counted when it ran
+    create(store, manifest(B))
+    store.restore_closed(manifest(C), closed, CHUNKS, 300)
+    assert client.ttl("batch:stats") == -1  # the global counters never expire
 
 
 def test_a_restored_job_does_not_take_a_key_another_job_holds(
@@ -405,6 +436,10 @@ def test_the_scoring_uri_is_the_pinned_version_if_any(store: RedisJobStore) -> N
     create(store, manifest(B, model_pinned_uri="models:/m/4"))
     assert store.scoring_uri(A) == "models:/m@champion"
     assert store.scoring_uri(B) == "models:/m/4"
+    # a record written before pinning has no pinned URI: the configured one is used
+    old = "9" * 32
+    store.redis.hset(f"batch:job:{old}", mapping={"state": "queued", "model_uri": "models:/o"})
+    assert store.scoring_uri(old) == "models:/o"
 
 
 def test_recent_jobs_newest_first_and_an_owner_sees_only_theirs(
@@ -435,8 +470,9 @@ def test_recent_jobs_newest_first_and_an_owner_sees_only_theirs(
 def test_an_owner_s_jobs_are_found_past_the_first_page_and_past_expired_ones(
     store: RedisJobStore, client: Redis
 ) -> None:
-    """The index is read 200 at a time: the owner's older jobs lie on the second page, and
-    expired jobs dropped from the first page do not make the next page skip any."""
+    """The index is read 200 at a time, and only as far as needed: the owner's older jobs
+    lie on later pages, and expired jobs dropped from a page do not make the next page skip
+    any."""
     pipe = client.pipeline(transaction=False)
     for i in range(450):
         job_id = f"{i:032x}"
@@ -444,16 +480,20 @@ def test_an_owner_s_jobs_are_found_past_the_first_page_and_past_expired_ones(
         pipe.hset(f"batch:job:{job_id}", mapping={"state": "queued", "submitted_by": owner})
         pipe.zadd("batch:jobs", {job_id: float(i)})
     pipe.execute()
-    for i in range(440, 450):
+    for i in (*range(440, 450), *range(230, 240)):
         client.delete(f"batch:job:{i:032x}")  # expired, still indexed
-    for i in range(230, 240):
-        client.delete(f"batch:job:{i:032x}")
-    assert [job_id for job_id, _ in store.recent(3, "old")] == [f"{i:032x}" for i in (2, 1, 0)]
-    assert client.zcard("batch:jobs") == 430
     found = store.recent(250, "new")
-    assert len(found) == 250
-    assert found[0][0] == f"{439:032x}"
-    assert found[-1][0] == f"{180:032x}"
+    assert [job_id for job_id, _ in found] == [
+        f"{i:032x}" for i in (*range(439, 239, -1), *range(229, 179, -1))
+    ]
+    assert client.zcard("batch:jobs") == 430  # the expired ones left the index
+    for i in range(100, 110):
+        client.delete(f"batch:job:{i:032x}")
+    # the first page holds 200 of the owner's jobs: the next page is not read
+    assert len(store.recent(200, "new")) == 200
+    assert client.zcard("batch:jobs") == 430
+    assert [job_id for job_id, _ in store.recent(3, "old")] == [f"{i:032x}" for i in (2, 1, 0)]
+    assert client.zcard("batch:jobs") == 420
     untagged = f"{999:032x}"
     client.hset(f"batch:job:{untagged}", mapping={"state": "queued"})
     client.zadd("batch:jobs", {untagged: 999.0})

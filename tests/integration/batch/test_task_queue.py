@@ -229,3 +229,19 @@ def test_the_target_names_host_and_port_never_the_password(
     assert backend.target == "127.0.0.1:1"
     unix = Backend.connect(settings, Redis(unix_socket_path=str(tmp_path / "r.sock")))
     assert unix.target == "?:?"
+
+
+def test_tasks_are_queued_only_when_the_job_s_transaction_runs(
+    client: Redis, redis: RedisServer, tmp_path: Path
+) -> None:
+    """Tasks go into the caller's MULTI/EXEC (with the job record): a transaction that is
+    dropped queues nothing, so a job is never half queued."""
+    enqueuer = Enqueuer(client, settings_for(redis, tmp_path))
+    with client.pipeline() as pipe:
+        pipe.multi()
+        enqueuer.enqueue_chunks(JOB, [0, 1], pipe)
+        enqueuer.enqueue_split("b" * 32, pipe)
+        assert queued(client) == []
+        pipe.reset()  # dropped: never executed
+    assert queued(client) == []
+    assert client.keys("rq:job:*") == []

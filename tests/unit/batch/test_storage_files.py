@@ -371,3 +371,26 @@ def test_a_result_without_text_or_integer_rows_is_written_plainly(tmp_path: Path
     columns = _columns(bare)
     assert not columns["id"].has_dictionary_page  # plain text is not dictionary-encoded
     assert "DELTA_BINARY_PACKED" in columns["row"].encodings
+
+
+def test_purge_boundaries_results_expire_at_their_time_orphans_only_after_a_day(
+    tmp_path: Path,
+) -> None:
+    storage = Storage(tmp_path)
+    now = 2_000_000_000.0
+    due = storage.job(A)
+    write_json(due.final, {"state": "succeeded", "finished_at": 1.0, "expires_at": now})
+    orphan = _job(storage, B, None, False)
+    os.utime(orphan, (now - ORPHAN_SECONDS, now - ORPHAN_SECONDS))
+    assert storage.purge_expired(now) == [A]  # expired at its time; the orphan is a day old
+    assert storage.purge_expired(now + 0.5) == [B]  # older than a day
+
+
+def test_a_key_file_that_cannot_be_read_does_not_stop_the_purge(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    paths = storage.job(A)
+    write_json(paths.manifest, manifest(A, DIGEST).model_dump())
+    paths.write_final("succeeded", 0)
+    storage.key_file(DIGEST).mkdir()  # reading it fails (IsADirectoryError)
+    assert storage.purge_expired(time.time() + 1) == [A]
+    assert not paths.dir.exists()

@@ -394,3 +394,21 @@ def test_a_key_file_that_cannot_be_read_does_not_stop_the_purge(tmp_path: Path) 
     storage.key_file(DIGEST).mkdir()  # reading it fails (IsADirectoryError)
     assert storage.purge_expired(time.time() + 1) == [A]
     assert not paths.dir.exists()
+
+
+def test_a_result_file_is_synced_to_disk_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(storage_module.os, "fsync", fsync)
+    write_result(tmp_path / "a.parquet", _result(2), ChunkSummary(2, 0), fsync=False)
+    assert synced == []
+    write_result(tmp_path / "b.parquet", _result(2), ChunkSummary(2, 0), fsync=True)
+    assert len(synced) == 1
+    assert Path(synced[0]).name.startswith(".b.parquet.")  # the file, before its rename

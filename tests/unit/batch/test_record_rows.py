@@ -119,7 +119,12 @@ def test_chunk_layout_records_one_document_under_the_chunk_s_index(
     (doc,) = store.chunks
     assert (doc.job_id, doc.chunk_index, doc.first_row, doc.last_row) == ("job-doc", 4, 1, 450)
     assert (doc.caller, doc.day) == ("k", job_day(CREATED))
-    assert (doc.model.name, doc.model.version) == (model.name, model.version)
+    assert (doc.model.name, doc.model.version, doc.model.track) == (
+        model.name,
+        model.version,
+        "batch",
+    )
+    assert doc.threshold == model.contract.threshold
     assert store.csv == []
 
 

@@ -395,6 +395,10 @@ def by_phase(walls: list[float], phases: list[str]) -> dict[str, Any]:
     }
 
 
+# MLflow calls that write: one tag, an alias, or (a SQL store) a version's tags at once
+MLFLOW_WRITES = ("set_model_version_tag", "set_registered_model_alias", "set_model_version_tags")
+
+
 def phase_split(walls: list[float], tallies: list[dict[str, float]]) -> dict[str, Any]:
     """Mean wall ms per phase of a reconcile (``clock.PhaseClock``), over all reconciles
     and over the slowest 1 % (wall >= p99); ``other`` = wall - parse - observe - decide -
@@ -484,9 +488,11 @@ def figures(
             for k, v in sorted((stats.get("event_reasons") or {}).items(), key=lambda kv: -kv[1])
         },
         "mlflow_writes_per_analysis": round(
-            sum(mlflow.get(k, 0) for k in ("set_model_version_tag", "set_registered_model_alias"))
-            / per,
+            sum(mlflow.get(k, 0) for k in MLFLOW_WRITES) / per,
             2,
+        ),
+        "mlflow_tags_written_at_once_per_analysis": round(
+            stats.get("mlflow_tags_written_at_once", 0) / per, 2
         ),
         "mlflow_repeated_tags_per_analysis": round(stats.get("mlflow_repeated_tags", 0) / per, 2),
         "mlflow_tags_asked_per_analysis": round(stats.get("mlflow_tags_asked", 0) / per, 2),

@@ -94,6 +94,7 @@ def main() -> None:
             "mlflow_calls": dict(mlflow.calls),
             "mlflow_tags_asked": mlflow.tags_asked,
             "mlflow_repeated_tags": mlflow.repeated_tags,
+            "mlflow_tags_written_at_once": mlflow.tags_written,
             "cache_reads": {
                 f"{s.labels['resource']} {s.labels['result']}": s.value
                 for m in REGISTRY.collect()

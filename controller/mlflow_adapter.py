@@ -38,7 +38,8 @@ def store_lock(tracking_uri: str) -> contextlib.AbstractContextManager[object]:
     again, so eight reconciles tagging at once waited hundreds of ms, seconds at the tail,
     for writes of a few ms each. In turn under a lock each call starts the moment the one
     before ends. A tracking server (HTTP) or another database serves calls side by side:
-    no lock."""
+    no lock. Contract loads (reads of a version, its run and one artifact) take no lock:
+    the cold loads of rollouts started together go side by side, not behind the writes."""
     if tracking_uri.startswith("sqlite:"):
         return threading.Lock()
     return contextlib.nullcontext()
@@ -105,8 +106,9 @@ class ModelRegistry:
             raise RegistryError(f"cannot resolve {uri!r}: {type(exc).__name__}: {exc}") from exc
 
     def _load_contract(self, name: str, version: str) -> ModelContract:
-        with self._store:
-            return version_contract(self.tracking_uri, name, version)
+        # reads only, outside the store lock: the cold loads of many versions (rollouts
+        # started together) go side by side instead of one after another behind the writes
+        return version_contract(self.tracking_uri, name, version)
 
     def contract(self, uri: str) -> ModelContract:
         """The contract of a registry URI or of a local model folder."""

@@ -104,3 +104,19 @@ def test_a_sqlite_store_is_called_in_turn_a_server_side_by_side() -> None:
     assert isinstance(sqlite, type(threading.Lock()))
     assert isinstance(store_lock("http://mlflow:5000"), contextlib.nullcontext)
     assert isinstance(store_lock("postgresql://db/mlflow"), contextlib.nullcontext)
+
+
+def test_a_contract_load_does_not_wait_for_the_sqlite_store_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loads are reads: the cold loads of many versions do not queue behind the writes."""
+    import controller.mlflow_adapter as adapter
+
+    monkeypatch.setattr(adapter, "version_contract", lambda uri, name, v: f"contract {v}")
+    registry = adapter.ModelRegistry("sqlite:///unused.db")
+    found: list[Any] = []
+    with registry._store:  # a tag write under way
+        loader = _run(lambda: found.append(registry.contract("models:/m/3")))
+        loader.join(DEADLINE)
+        assert not loader.is_alive(), "the load waited for the store lock"
+    assert found == ["contract 3"]

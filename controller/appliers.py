@@ -43,30 +43,6 @@ from controller.target import MissingObject, Target
 Obj = dict[str, Any]
 
 
-def _together(t: Target, *writes: Callable[[], object]) -> None:
-    """Independent writes of one action side by side: the first in this thread, the others
-    on the runtime's ``reads`` threads (which never wait on each other). All have finished
-    when this returns, so the action still completes before the next one starts; the first
-    failure is raised (the next tick decides again: every write is idempotent)."""
-    pool = getattr(t.runtime, "reads", None)
-    if pool is None or len(writes) < 2:
-        for write in writes:
-            write()
-        return
-    futures = [pool.submit(write) for write in writes[1:]]
-    errors: list[BaseException] = []
-    try:
-        writes[0]()
-    except Exception as exc:
-        errors.append(exc)
-    for future in futures:
-        error = future.exception()
-        if error is not None:
-            errors.append(error)
-    if errors:
-        raise errors[0]
-
-
 def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     kube, spec = t.runtime.kube, t.spec
     stable = t.need(DEPLOYMENTS, spec.target_ref.name)
@@ -74,15 +50,10 @@ def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     t.owned(SERVICES, spec.canary_service)  # both names checked before the first write
     existing = t.owned(DEPLOYMENTS, spec.canary_name)
     built = canary_deployment(stable, spec, t.owner, a.model_uri, a.baseline_uri, a.shadow)
-
-    def deployment() -> None:
-        applied = kube.apply(built)
-        if needs_replicas(existing, applied, a.replicas):
-            kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
-
-    # the Service beside the Deployment (ownership of both names checked above); the
-    # Service apply is skipped when in place
-    _together(t, deployment, lambda: t.apply_owned(canary_service(service, spec, t.owner, stable)))
+    applied = kube.apply(built)
+    if needs_replicas(existing, applied, a.replicas):
+        kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
+    t.apply_owned(canary_service(service, spec, t.owner, stable))  # skipped when in place
 
 
 def needs_replicas(existing: Obj | None, applied: Obj, replicas: int) -> bool:
@@ -174,27 +145,19 @@ def set_mirror(t: Target, a: act.SetMirror) -> None:
 
 def scale_canary_down(t: Target, a: act.ScaleCanaryDown) -> None:
     name = t.spec.canary_name
-
-    def replicas() -> None:
-        canary = t.owned(DEPLOYMENTS, name)
-        if canary is not None and canary["spec"].get("replicas") != 0:  # absent: 1
-            t.runtime.kube.patch(DEPLOYMENTS, t.ns, name, {"spec": {"replicas": 0}})
-
-    _together(t, lambda: t.delete_owned(HPAS, name), replicas)
+    t.delete_owned(HPAS, name)
+    canary = t.owned(DEPLOYMENTS, name)
+    if canary is not None and canary["spec"].get("replicas") != 0:  # absent: 1
+        t.runtime.kube.patch(DEPLOYMENTS, t.ns, name, {"spec": {"replicas": 0}})
 
 
 def delete_canary(t: Target, a: act.DeleteCanary) -> None:
-    """The canary's HPA, Deployment, Service (and Ingress) deleted side by side."""
     spec = t.spec
-    writes: list[Callable[[], object]] = [
-        lambda: t.delete_owned(HPAS, spec.canary_name),
-        lambda: t.delete_owned(DEPLOYMENTS, spec.canary_name),
-        lambda: t.delete_owned(SERVICES, spec.canary_service),
-    ]
+    t.delete_owned(HPAS, spec.canary_name)
+    t.delete_owned(DEPLOYMENTS, spec.canary_name)
+    t.delete_owned(SERVICES, spec.canary_service)
     if spec.router.ingress is not None:
-        ingress = f"{spec.router.ingress.name}-canary"
-        writes.append(lambda: t.delete_owned(INGRESSES, ingress))
-    _together(t, *writes)
+        t.delete_owned(INGRESSES, f"{spec.router.ingress.name}-canary")
 
 
 def hold_hpa(t: Target, a: act.HoldStableHPAMin) -> None:

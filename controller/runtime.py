@@ -29,7 +29,6 @@ from controller.spec import RolloutSpec
 from controller.ticks import TickPool
 
 MetricsFactory = Callable[[RolloutSpec], MetricsSource]
-EVENT_THREADS = 4  # threads posting Events (``EventQueue``)
 
 
 def http_metrics(shared: SharedHttpMetrics) -> MetricsFactory:
@@ -86,10 +85,8 @@ class Runtime:
 
 def api_client(settings: ControllerSettings) -> ApiClient:
     """An API client from ``settings.kubeconfig``, else in-cluster, else ~/.kube/config,
-    with three pooled connections per worker and one per Event thread (a reconcile reads
-    its canary Deployment beside the rest, and an effect's independent writes go side by
-    side; urllib3 would open, and after the request drop, a new TLS connection for every
-    request beyond the pool)."""
+    with two pooled connections per worker (a reconcile reads its canary Deployment beside
+    the rest; urllib3 would open and drop connections beyond the pool)."""
     configuration = Configuration()
     if settings.kubeconfig:
         kube_config.load_kube_config(settings.kubeconfig, client_configuration=configuration)
@@ -99,7 +96,7 @@ def api_client(settings: ControllerSettings) -> ApiClient:
         except kube_config.ConfigException:
             kube_config.load_kube_config(client_configuration=configuration)
     configuration.connection_pool_maxsize = max(
-        configuration.connection_pool_maxsize, 3 * settings.workers + EVENT_THREADS
+        configuration.connection_pool_maxsize, 2 * settings.workers
     )
     return ApiClient(configuration)
 
@@ -125,7 +122,7 @@ def build_runtime(settings: ControllerSettings, api: ApiClient | None = None) ->
         settings,
         metrics_source=http_metrics(SharedHttpMetrics(connections)),
         notifier=notifier,
-        events=EventQueue(kube, threads=EVENT_THREADS).start(),
-        reads=_pool("reads", 3 * settings.workers),
+        events=EventQueue(kube).start(),
+        reads=_pool("reads", 2 * settings.workers),
         queries=_pool("promql", connections),
     )

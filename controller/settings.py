@@ -52,7 +52,7 @@ class ControllerSettings(ServiceSettings):
         ge=1,
         le=256,
         description="ModelRollouts reconciled at once (kopf's thread pool for the sync "
-        "handlers; the Kubernetes connection pool holds three per worker)",
+        "handlers; the Kubernetes connection pool holds two per worker)",
     )
     prometheus_connections: int = Field(
         16,

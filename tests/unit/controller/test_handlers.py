@@ -43,9 +43,7 @@ def test_reconciles_run_on_controller_workers_threads() -> None:
     assert ControllerSettings().workers == 8
 
 
-def test_the_api_client_pools_three_connections_per_worker_and_one_per_event(
-    tmp_path: Path,
-) -> None:
+def test_the_api_client_pools_two_connections_per_worker(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
@@ -54,7 +52,7 @@ def test_the_api_client_pools_three_connections_per_worker_and_one_per_event(
         "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
     )
     api = api_client(ControllerSettings(kubeconfig=str(kubeconfig), workers=40))
-    assert api.configuration.connection_pool_maxsize == 3 * 40 + 4
+    assert api.configuration.connection_pool_maxsize == 80
     assert api.configuration.host == "https://127.0.0.1:6443"
 
 

@@ -7,8 +7,10 @@ Built on ``services.core.registry``; contracts come from ``services.core.contrac
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from functools import lru_cache
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from controller.rollout.readings import ContractCheck
@@ -28,25 +30,84 @@ class RegistryError(Exception):
     """The registry could not answer (unknown model/alias, MLflow unreachable)."""
 
 
+def store_lock(tracking_uri: str) -> contextlib.AbstractContextManager[object]:
+    """A process-wide lock around the registry calls of a SQLite store, none for others.
+
+    SQLite takes one writer at a time, and a reader waits while one commits; a connection
+    refused that way sleeps in SQLite's busy handler (1, 2, 5, ... 100 ms steps) and polls
+    again, so eight reconciles tagging at once waited hundreds of ms, seconds at the tail,
+    for writes of a few ms each. In turn under a lock each call starts the moment the one
+    before ends. A tracking server (HTTP) or another database serves calls side by side:
+    no lock. Contract loads (reads of a version, its run and one artifact) take no lock:
+    the cold loads of rollouts started together go side by side, not behind the writes."""
+    if tracking_uri.startswith("sqlite:"):
+        return threading.Lock()
+    return contextlib.nullcontext()
+
+
+class ContractCache:
+    """The last ``size`` contracts loaded, by (model, version). A hit takes no lock that a
+    load holds; a miss loads under that version's own lock, so rollouts started together
+    load each contract once (the others wait for that one load, not for every other
+    version's), and different versions load side by side."""
+
+    def __init__(self, load: Callable[[str, str], ModelContract], size: int = 64) -> None:
+        self._load, self._size = load, size
+        self._held: OrderedDict[tuple[str, str], ModelContract] = OrderedDict()
+        self._keys: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()  # guards the two dicts, never held during a load
+        self.loads = 0
+
+    def _hit(self, key: tuple[str, str]) -> ModelContract | None:
+        with self._lock:
+            found = self._held.get(key)
+            if found is not None:
+                self._held.move_to_end(key)
+            return found
+
+    def get(self, name: str, version: str) -> ModelContract:
+        key = (name, version)
+        found = self._hit(key)
+        if found is not None:
+            return found
+        with self._lock:
+            loading = self._keys.setdefault(key, threading.Lock())
+        with loading:
+            found = self._hit(key)  # loaded by the thread this one waited for
+            if found is not None:
+                return found
+            contract = self._load(name, version)
+            with self._lock:
+                self.loads += 1
+                self._held[key] = contract
+                while len(self._held) > self._size:
+                    self._held.popitem(last=False)
+                self._keys.pop(key, None)
+            return contract
+
+
 class ModelRegistry:
     def __init__(self, tracking_uri: str) -> None:
         # no progress bars in the operator's log; a stopped MLflow fails a tick in seconds
         use_service_client_defaults()
         self.tracking_uri = tracking_uri
-        self._contract = lru_cache(maxsize=64)(self._load_contract)
-        # One load at a time: rollouts started together would otherwise all miss the
-        # cache and each download and parse the same contracts at once.
-        self._loading = threading.Lock()
+        self._contracts = ContractCache(self._load_contract)
+        self._store = store_lock(tracking_uri)
 
     def resolve(self, uri: str) -> tuple[str, str]:
         """(name, version) of a ``models:/`` URI, aliases resolved now."""
         try:
             ref = ModelRef.parse(uri)
-            return ref.name, resolve_version(self.tracking_uri, ref)
+            if ref.version:
+                return ref.name, ref.version  # pinned: no registry call
+            with self._store:
+                return ref.name, resolve_version(self.tracking_uri, ref)
         except Exception as exc:
             raise RegistryError(f"cannot resolve {uri!r}: {type(exc).__name__}: {exc}") from exc
 
     def _load_contract(self, name: str, version: str) -> ModelContract:
+        # reads only, outside the store lock: the cold loads of many versions (rollouts
+        # started together) go side by side instead of one after another behind the writes
         return version_contract(self.tracking_uri, name, version)
 
     def contract(self, uri: str) -> ModelContract:
@@ -55,8 +116,7 @@ class ModelRegistry:
             if not uri.startswith("models:/"):
                 return find_contract(Path(uri))
             name, version = self.resolve(uri)
-            with self._loading:
-                return self._contract(name, version)
+            return self._contracts.get(name, version)
         except RegistryError:
             raise
         except Exception as exc:
@@ -69,7 +129,8 @@ class ModelRegistry:
 
     def move_alias(self, name: str, alias: str, version: str) -> None:
         try:
-            set_alias(self.tracking_uri, name, alias, version)
+            with self._store:
+                set_alias(self.tracking_uri, name, alias, version)
         except Exception as exc:  # any store error: retried at the next tick
             raise RegistryError(f"cannot move {name}@{alias} to v{version}: {exc}") from exc
 
@@ -79,9 +140,11 @@ class ModelRegistry:
         writers tag the same version at once) is a ``RegistryError``: the handler retries
         it at the next tick, not after kopf's default minute."""
         try:
-            return _tag_version(self.tracking_uri, name, version, tags)
+            with self._store:
+                return _tag_version(self.tracking_uri, name, version, tags)
         except Exception as exc:
             raise RegistryError(f"cannot tag {name} v{version}: {exc}") from exc
 
     def aliases(self, name: str, version: str) -> list[str]:
-        return aliases_of(self.tracking_uri, name, version)
+        with self._store:
+            return aliases_of(self.tracking_uri, name, version)

@@ -104,10 +104,13 @@ def idle(runtime: Runtime, body: dict[str, Any], now: datetime | None = None) ->
     status = body.get("status")
     if not status or status.get("phase") not in SKIPPABLE:
         return False  # the common case, before any parsing
+    # our last write's copy when newer; else that copy is dropped (kopf has seen it), so a
+    # finished rollout's ticks do not keep one whole copy of it per rollout for good
+    body = runtime.rollouts.pick(body)
+    status = body.get("status") or {}
+    if status.get("phase") not in SKIPPABLE:
+        return False
     in_flight = status.get("phase") not in FINISHED
-    if in_flight:
-        body = runtime.rollouts.pick(body)
-        status = body.get("status") or {}
     meta = body.get("metadata") or {}
     try:
         settings = runtime.settings

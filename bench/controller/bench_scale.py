@@ -395,6 +395,30 @@ def by_phase(walls: list[float], phases: list[str]) -> dict[str, Any]:
     }
 
 
+# MLflow calls that write: one tag, an alias, or (a SQL store) a version's tags at once
+MLFLOW_WRITES = ("set_model_version_tag", "set_registered_model_alias", "set_model_version_tags")
+
+
+def phase_split(walls: list[float], tallies: list[dict[str, float]]) -> dict[str, Any]:
+    """Mean wall ms per phase of a reconcile (``clock.PhaseClock``), over all reconciles
+    and over the slowest 1 % (wall >= p99); ``other`` = wall - parse - observe - decide -
+    execute (the lock, the counting, the GIL between them); ``effects`` and
+    ``status_write`` are parts of ``execute``, the MLflow ones of ``observe``/``effects``."""
+    if not tallies or len(tallies) != len(walls):
+        return {}
+    cut = percentile(walls, 0.99) or 0.0
+
+    def mean(rows: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
+        labels = sorted({k for _, t in rows for k in t})
+        out = {k: round(1000 * sum(t.get(k, 0.0) for _, t in rows) / len(rows), 1) for k in labels}
+        top = ("parse", "observe", "decide", "execute")
+        other = sum(w - sum(t.get(k, 0.0) for k in top) for w, t in rows) / len(rows)
+        return out | {"other": round(1000 * other, 1), "n": len(rows)}
+
+    pairs = list(zip(walls, tallies, strict=True))
+    return {"all": mean(pairs), "slowest_1pct": mean([p for p in pairs if p[0] >= cut])}
+
+
 def figures(
     count: int,
     failing: dict[str, bool],
@@ -464,9 +488,11 @@ def figures(
             for k, v in sorted((stats.get("event_reasons") or {}).items(), key=lambda kv: -kv[1])
         },
         "mlflow_writes_per_analysis": round(
-            sum(mlflow.get(k, 0) for k in ("set_model_version_tag", "set_registered_model_alias"))
-            / per,
+            sum(mlflow.get(k, 0) for k in MLFLOW_WRITES) / per,
             2,
+        ),
+        "mlflow_tags_written_at_once_per_analysis": round(
+            stats.get("mlflow_tags_written_at_once", 0) / per, 2
         ),
         "mlflow_repeated_tags_per_analysis": round(stats.get("mlflow_repeated_tags", 0) / per, 2),
         "mlflow_tags_asked_per_analysis": round(stats.get("mlflow_tags_asked", 0) / per, 2),
@@ -484,6 +510,10 @@ def figures(
         "rollback_reaction_p99_s": _round(percentile(reactions, 0.99)),
         "outcomes": dict(reasons),
         "cache_reads": stats.get("cache_reads") or {},
+        "reconcile_phases_ms": phase_split(walls, stats.get("reconcile_phases_s") or []),
+        "tick_wait_p50_s": _round(percentile(stats.get("tick_wait_s") or [], 0.5)),
+        "tick_wait_p99_s": _round(percentile(stats.get("tick_wait_s") or [], 0.99)),
+        "ticks": len(stats.get("tick_wait_s") or []),
         "cached_objects": stats.get("cached_objects"),
     } | ({"stack_samples": stats["stack_samples"]} if "stack_samples" in stats else {})
 

@@ -52,6 +52,7 @@ class RegistryTally:
         self.calls: Counter[str] = Counter()
         self.tags_asked = 0
         self.repeated_tags = 0  # set_model_version_tag of the value this process last set
+        self.tags_written = 0  # by set_version_tags (a SQL store's tags in one transaction)
         self.seconds: dict[str, list[float]] = {}  # latency of each call, by method
         self._written: dict[tuple[str, ...], str] = {}
         self._lock = threading.Lock()
@@ -79,6 +80,19 @@ class RegistryTally:
 
         for name in self.METHODS:
             setattr(MlflowClient, name, self._count(name, getattr(MlflowClient, name)))
+        import services.core.registry as registry
+
+        inner = getattr(registry, "set_version_tags", None)  # absent in older trees
+        if inner is not None:
+            counted = self._count("set_model_version_tags", inner)  # one transaction
+
+            def written(*args: Any, **kwargs: Any) -> Any:
+                found = counted(*args, **kwargs)
+                with self._lock:
+                    self.tags_written += int(found)
+                return found
+
+            registry.set_version_tags = written
         return self
 
     def wrap_tag(self, registry: Any) -> None:

@@ -26,7 +26,8 @@ class Meter:
     each call: wall time, thread CPU time and the phase it decided (``error`` when it
     raised). ``install``/``uninstall`` swap it in and out."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Any = None) -> None:
+        self.clock = clock  # a ``clock.PhaseClock`` (optional): the wall time by phase
         self.cpu: list[float] = []
         self.wall: list[float] = []
         self.phases: list[str] = []
@@ -36,11 +37,15 @@ class Meter:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         cpu, wall = time.thread_time(), time.perf_counter()
         phase = "error"
+        if self.clock is not None:
+            self.clock.start()
         try:
             decision = self.inner(*args, **kwargs)
             phase = str(decision.status.phase.value) if decision is not None else "gone"
             return decision
         finally:
+            if self.clock is not None:
+                self.clock.finish()
             with self._lock:
                 self.cpu.append(time.thread_time() - cpu)
                 self.wall.append(time.perf_counter() - wall)

@@ -20,6 +20,7 @@ from types import FrameType
 
 from prometheus_client import REGISTRY
 
+from bench.controller.clock import PhaseClock, QueueClock
 from bench.controller.counting import (
     CountingKube,
     MetricsTally,
@@ -50,7 +51,9 @@ def main() -> None:
     mlflow = RegistryTally().install()
     mlflow.wrap_tag(runtime.registry)
     runtime.metrics_source = counting_factory(runtime.metrics_source, tally)
-    meter = Meter().install()
+    clock = PhaseClock().install(runtime.registry)
+    runtime.ticks = queue_clock = QueueClock(settings.workers)
+    meter = Meter(clock).install()
     threads = ("ThreadPool", "ticks", "reads", "promql")  # kopf's executor, the runtime's pools
     sampler = StackSampler(prefixes=threads).start() if args.sample else None
     stop = threading.Event()
@@ -68,6 +71,7 @@ def main() -> None:
     finally:
         operator.stop()
         meter.uninstall()
+        clock.uninstall()
         if sampler is not None:
             sampler.stop()
         stats = {
@@ -79,6 +83,8 @@ def main() -> None:
             "event_reasons": dict(kube.event_reasons),
             "api_errors": dict(kube.errors),
             "mlflow_call_s": mlflow.seconds,
+            "reconcile_phases_s": clock.tallies,
+            "tick_wait_s": queue_clock.waits,
             "api_requests": kube.requests,
             "metrics_sources": tally.sources,
             "prometheus_probes": tally.http_probes(),
@@ -88,6 +94,7 @@ def main() -> None:
             "mlflow_calls": dict(mlflow.calls),
             "mlflow_tags_asked": mlflow.tags_asked,
             "mlflow_repeated_tags": mlflow.repeated_tags,
+            "mlflow_tags_written_at_once": mlflow.tags_written,
             "cache_reads": {
                 f"{s.labels['resource']} {s.labels['result']}": s.value
                 for m in REGISTRY.collect()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # mlflow is imported on first use: a local model folder never needs it
     from mlflow import MlflowClient
@@ -102,12 +102,64 @@ def changed_tags(current: Mapping[str, str], wanted: Mapping[str, str]) -> dict[
     return {key: value for key, value in wanted.items() if current.get(key) != value}
 
 
+def sql_store(mlflow_client: object) -> Any | None:
+    """The registry's SQLAlchemy store (SQLite, PostgreSQL, MySQL...) behind
+    ``mlflow_client``, or ``None``: a tracking server, another store, or an MLflow whose
+    store lacks what ``set_version_tags`` uses (then the tags go one call each)."""
+    registry_client = getattr(mlflow_client, "_get_registry_client", None)
+    if registry_client is None:
+        return None
+    try:
+        from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
+    except ImportError:
+        return None
+    store = registry_client().store
+    needed = ("ManagedSessionMaker", "_get_sql_model_version")
+    if not isinstance(store, SqlAlchemyStore) or not all(hasattr(store, a) for a in needed):
+        return None
+    return store
+
+
+def _write_session(store: Any) -> Any:
+    try:  # MLflow 3.x sessions are read-only unless asked otherwise
+        return store.ManagedSessionMaker(read_only=False)
+    except TypeError:  # an MLflow without read-only sessions
+        return store.ManagedSessionMaker()
+
+
+def set_version_tags(store: Any, name: str, version: str, tags: Mapping[str, str]) -> int:
+    """Read a version's tags and set those of ``tags`` missing or different in one
+    transaction of a SQL ``store`` (returns how many were set). MLflow's client sets one
+    tag per call, each its own transaction (a SQLite commit, an fsync, each); here a
+    verdict's eight tags cost one, and they land together or not at all."""
+    from mlflow.store.model_registry.dbmodels.models import SqlModelVersionTag
+    from mlflow.utils.validation import _validate_model_version_tag
+
+    for key, value in tags.items():
+        _validate_model_version_tag(key, value)
+    with _write_session(store) as session:
+        found = store._get_sql_model_version(session, name, version)
+        current = {tag.key: tag.value for tag in found.model_version_tags}
+        changed = changed_tags(current, tags)
+        where = {"workspace": found.workspace} if hasattr(found, "workspace") else {}
+        for key, value in changed.items():
+            row = SqlModelVersionTag(name=name, version=found.version, key=key, value=value)
+            for column, held in where.items():
+                setattr(row, column, held)
+            session.merge(row)
+    return len(changed)
+
+
 def tag_version(tracking_uri: str, name: str, version: str, tags: dict[str, str]) -> int:
     """Give the version ``tags`` (other tags are left as they are); returns how many were
-    written. MLflow sets one tag per call, so with more than one tag the version's tags are
-    read once and only those missing or different are set (a repeated decision, or tags
-    another writer already set, write nothing). A single tag is set without the read."""
+    written. A SQL store gets one transaction (``set_version_tags``). Otherwise MLflow sets
+    one tag per call, so with more than one tag the version's tags are read once and only
+    those missing or different are set (a repeated decision, or tags another writer
+    already set, write nothing); a single tag is set without the read."""
     mlflow_client = client(tracking_uri)
+    store = sql_store(mlflow_client)
+    if store is not None and tags:
+        return set_version_tags(store, name, version, tags)
     current = mlflow_client.get_model_version(name, version).tags if len(tags) > 1 else {}
     changed = changed_tags(current or {}, tags)
     for key, value in changed.items():

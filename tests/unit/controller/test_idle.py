@@ -133,3 +133,28 @@ def test_idle_reads_kopfs_copy_and_asks_the_registry_only_for_an_alias() -> None
     broken = body(finished())
     broken["spec"]["model"]["uri"] = "not a uri"
     assert not idle(busy, broken, now)  # the reconcile reports the invalid spec
+
+
+def test_a_finished_rollouts_tick_drops_our_last_writes_copy_once_kopf_has_seen_it() -> None:
+    """Otherwise every finished rollout would keep a whole copy of itself in memory."""
+    rt = runtime()
+    ours = body(finished())
+    ours["metadata"]["resourceVersion"] = "5"
+    rt.rollouts.note(ours)
+    seen = body(finished())
+    seen["metadata"]["resourceVersion"] = "6"
+    assert idle(rt, seen, NOW)
+    older = body(finished())
+    older["metadata"]["resourceVersion"] = "4"
+    assert rt.rollouts.version(older) == "4"  # the copy at 5 is gone
+
+
+def test_a_finished_copy_of_kopfs_is_not_skipped_when_our_write_moved_it_on() -> None:
+    """Kopf's copy still says Succeeded while our newer write says otherwise: not idle."""
+    rt = runtime()
+    ours = body(finished(Phase.PROGRESSING))
+    ours["metadata"]["resourceVersion"] = "7"
+    rt.rollouts.note(ours)
+    stale = body(finished())
+    stale["metadata"]["resourceVersion"] = "6"
+    assert not idle(rt, stale, NOW)

@@ -62,3 +62,11 @@ def test_a_single_tag_is_set_without_the_read(store: Client) -> None:
     assert tag_version("uri", "m", "2", {"a": "1"}) == 1
     assert store.calls == ["set a"]
     assert tag_version("uri", "m", "2", {}) == 0
+
+
+def test_a_tracking_server_or_a_stand_in_has_no_sql_store(store: Client) -> None:
+    """Then the tags go one call each (above); only a SQL store takes them at once."""
+    from services.core.registry import _client, sql_store
+
+    assert sql_store(store) is None
+    assert sql_store(_client("http://mlflow.invalid:5000")) is None

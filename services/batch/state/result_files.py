@@ -15,6 +15,7 @@ from services.batch.domain import ChunkSummary
 from services.batch.state.storage import atomic_write
 
 META_KEY = b"creditrisk.batch"
+WRITE_BATCH_ROWS = 65_536  # values handed to Parquet's column writers at a time
 
 
 def write_result(path: Path, result: pa.Table, summary: ChunkSummary, fsync: bool) -> None:
@@ -32,7 +33,10 @@ def write_table(table: pa.Table, where: Path | str) -> None:
     statistics are kept for the other columns (row, probability, prediction, id,
     contributions: what readers filter on); on the text columns they would cost a sixth of
     the write and say nothing useful (the first and last band name in alphabetical
-    order)."""
+    order). Values go to the column writers ``WRITE_BATCH_ROWS`` at a time rather than
+    Arrow's default 1,024: the per-batch work (levels, page-size checks) is paid ~3 times
+    per 200,000-row column instead of ~200 (a sixth of writing the ``reason_i`` columns);
+    the same values and encodings (a page closes at the first batch boundary past 1 MiB)."""
     texts = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
     others = [f.name for f in table.schema if not pa.types.is_dictionary(f.type)]
     row = table.schema.field("row") if "row" in table.schema.names else None
@@ -43,6 +47,7 @@ def write_table(table: pa.Table, where: Path | str) -> None:
         use_dictionary=texts or False,
         column_encoding=delta,
         write_statistics=others or False,
+        write_batch_size=WRITE_BATCH_ROWS,
     )
 
 

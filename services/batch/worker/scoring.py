@@ -12,6 +12,8 @@ than i features raised the row's score.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -99,27 +101,37 @@ def reason_columns(
     else:
         groups, rows = grouped.groups, grouped.inverse
     texts, names = pa.array(statements.texts), pa.array(statements.names)
+    none = groups.feature == NO_REASON  # (groups, k)
+    statement = np.where(none, 0, groups.statement).astype(np.int32)
+    feature = np.where(none, 0, groups.feature).astype(np.int32)
+    take = _gather(rows)
     columns: dict[str, pa.Array] = {}
-    for i in range(k):  # per group: the codes (0 where no reason) and the gaps; then rows
-        none = _per_row(groups.feature[:, i] == NO_REASON, rows)
-        valid = _bitmap(~none) if none.any() else None
-        nulls = int(np.count_nonzero(none)) if valid is not None else 0
-        statement, feature = (
-            _per_row(np.where(groups.feature[:, i] == NO_REASON, 0, codes[:, i]), rows)
-            for codes in (groups.statement, groups.feature)
+    for i in range(k):
+        # NaN exactly where there is no reason (top_reason_columns), so it gives the nulls
+        weights = take(pa.float64(), groups.contribution[:, i])
+        missing = None if not none[:, i].any() else np.isnan(weights.to_numpy())
+        valid = None if missing is None else _bitmap(~missing)
+        nulls = 0 if missing is None else int(np.count_nonzero(missing))
+        columns[f"reason_{i + 1}"] = dictionary(
+            take(pa.int32(), statement[:, i]), valid, nulls, texts
         )
-        columns[f"reason_{i + 1}"] = dictionary(statement, valid, nulls, texts)
-        columns[f"reason_{i + 1}_feature"] = dictionary(feature, valid, nulls, names)
+        columns[f"reason_{i + 1}_feature"] = dictionary(
+            take(pa.int32(), feature[:, i]), valid, nulls, names
+        )
         columns[f"reason_{i + 1}_contribution"] = _with_nulls(
-            pa.float64(), _per_row(groups.contribution[:, i], rows), valid, nulls
+            pa.float64(), weights.to_numpy(), valid, nulls
         )
     return columns
 
 
-def _per_row(column: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+def _gather(rows: np.ndarray | None) -> Callable[[pa.DataType, np.ndarray], pa.Array]:
     """A per-group column copied to the rows (``rows``: each row's group; None: one group
-    per row)."""
-    return np.ascontiguousarray(column if rows is None else column[rows])
+    per row), as an Arrow array without nulls: Arrow's ``take`` of a column without
+    nulls is ~3x faster than numpy's fancy indexing of it."""
+    if rows is None:
+        return lambda kind, column: pa.array(np.ascontiguousarray(column), kind)
+    indices = pa.array(rows.astype(np.int32, copy=False) if len(rows) < 2**31 else rows)
+    return lambda kind, column: pa.array(np.ascontiguousarray(column), kind).take(indices)
 
 
 def _bitmap(valid: np.ndarray) -> pa.Buffer:
@@ -136,10 +148,14 @@ def _with_nulls(
 
 
 def dictionary(
-    codes: np.ndarray, valid: pa.Buffer | None, nulls: int, values: pa.Array
+    codes: np.ndarray | pa.Array, valid: pa.Buffer | None, nulls: int, values: pa.Array
 ) -> pa.DictionaryArray:
-    """Codes (0 where null) into ``values`` as an Arrow dictionary column (int32 indices)."""
-    return pa.DictionaryArray.from_arrays(_with_nulls(pa.int32(), codes, valid, nulls), values)
+    """Codes (0 where null) into ``values`` as an Arrow dictionary column (int32 indices).
+    The codes are ours and in range: Arrow's bounds check of every index is skipped."""
+    if isinstance(codes, pa.Array):  # int32 without nulls: its data buffer, our bitmap
+        codes = np.frombuffer(codes.buffers()[1], np.int32, len(codes), codes.offset * 4)
+    indices = _with_nulls(pa.int32(), codes, valid, nulls)
+    return pa.DictionaryArray.from_arrays(indices, values, safe=False)
 
 
 def summarise(result: pa.Table, worker: str = "", model_version: str = "") -> ChunkSummary:

@@ -42,6 +42,18 @@ def restored_logging() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def messages_logged(level: str) -> Iterator[list[str]]:
+    """The messages (text only) logged through loguru at ``level`` or above inside the
+    block, whatever sinks are configured."""
+    messages: list[str] = []
+    sink = logger.add(lambda m: messages.append(m.record["message"]), level=level)
+    try:
+        yield messages
+    finally:
+        logger.remove(sink)
+
+
+@contextlib.contextmanager
 def captured(level: str = "INFO", service: str = "test", json: bool = True) -> Iterator[list[str]]:
     """The lines logged inside the block, each without its newline."""
     lines: list[str] = []

@@ -9,6 +9,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from redis import Redis
 
 from services.batch.api.app import create_app
 from services.batch.settings import BatchSettings
@@ -94,3 +95,13 @@ def spawn_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     yield spawn
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def redis_client(redis: RedisServer) -> Iterator[Redis]:
+    """A client of the test's own redis-server, closed after the test."""
+    client = Redis.from_url(redis.url)
+    try:
+        yield client
+    finally:
+        client.close()

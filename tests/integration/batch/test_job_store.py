@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,17 +29,8 @@ CHUNKS = [
 
 
 @pytest.fixture
-def client(redis: RedisServer) -> Iterator[Redis]:
-    client = Redis.from_url(redis.url)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def store(client: Redis) -> RedisJobStore:
-    return RedisJobStore(client)
+def store(redis_client: Redis) -> RedisJobStore:
+    return RedisJobStore(redis_client)
 
 
 def manifest(job_id: str = A, **fields: object) -> Manifest:
@@ -66,7 +56,7 @@ def no_tasks(pipe: Pipeline) -> None:
     return None
 
 
-def task(client: Redis, name: str) -> object:
+def task(redis_client: Redis, name: str) -> object:
     """An ``enqueue`` that queues ``name`` on a list, inside the create's MULTI/EXEC."""
 
     def enqueue(pipe: Pipeline) -> None:
@@ -75,8 +65,8 @@ def task(client: Redis, name: str) -> object:
     return enqueue
 
 
-def tasks(client: Redis) -> list[str]:
-    return [text(t) for t in client.lrange("tasks", 0, -1)]
+def tasks(redis_client: Redis) -> list[str]:
+    return [text(t) for t in redis_client.lrange("tasks", 0, -1)]
 
 
 def create(
@@ -91,7 +81,7 @@ def create(
 
 
 def test_a_new_job_is_recorded_indexed_counted_and_queued_in_one_step(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     m = manifest(
         name="x.parquet",
@@ -105,7 +95,7 @@ def test_a_new_job_is_recorded_indexed_counted_and_queued_in_one_step(
     assert not store.exists(A)
     assert create(store, m) == A
     assert store.exists(A)
-    assert sorted(text(k) for k in client.keys("*")) == [
+    assert sorted(text(k) for k in redis_client.keys("*")) == [
         f"batch:job:{A}",
         f"batch:job:{A}:chunks",
         "batch:jobs",
@@ -136,14 +126,14 @@ def test_a_new_job_is_recorded_indexed_counted_and_queued_in_one_step(
         "recovered": "0",
     }
     assert store.chunk_specs(A) == CHUNKS
-    assert client.zrange("batch:jobs", 0, -1, withscores=True) == [(A.encode(), 5.0)]
+    assert redis_client.zrange("batch:jobs", 0, -1, withscores=True) == [(A.encode(), 5.0)]
     assert store.stats() == {"entered:queued": 1}
-    assert tasks(client) == [A]
-    assert client.ttl(f"batch:job:{A}") == -1  # an active job does not expire
+    assert tasks(redis_client) == [A]
+    assert redis_client.ttl(f"batch:job:{A}") == -1  # an active job does not expire
 
 
 def test_a_split_job_is_unplanned_with_no_chunks_and_a_recovered_one_is_not_counted(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     assert create(store, manifest(), chunks=None, n_rows=None, recovered=True) == A
     record = store.record(A)
@@ -152,7 +142,7 @@ def test_a_split_job_is_unplanned_with_no_chunks_and_a_recovered_one_is_not_coun
     assert (record["recovered"], record["id_column"], record["request_digest"]) == ("1", "", "")
     assert record["submitted_by"] == "anonymous"
     assert store.chunk_specs(A) == []
-    assert not client.exists(f"batch:job:{A}:chunks")
+    assert not redis_client.exists(f"batch:job:{A}:chunks")
     assert store.stats() == {}  # entered the queue before Redis lost it: counted then
     assert create(store, manifest(B), chunks=[], n_rows=0) == B
     record = store.record(B)
@@ -161,28 +151,28 @@ def test_a_split_job_is_unplanned_with_no_chunks_and_a_recovered_one_is_not_coun
 
 
 def test_the_same_job_or_a_twin_request_is_created_once(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     digest = "d" * 32
     assert store.idempotent(digest) is None
     assert create(store, manifest(A, idempotency=digest), ttl=900) == A
     assert store.idempotent(digest) == A
-    assert 890 < client.ttl(f"batch:idem:{digest}") <= 900
+    assert 890 < redis_client.ttl(f"batch:idem:{digest}") <= 900
     # a twin request (same key, another job id) gets the first job, and queues nothing
     assert create(store, manifest(B, idempotency=digest)) == A
     assert not store.exists(B)
     # the same job submitted again (a retried submit) is not queued twice
     assert create(store, manifest(A, idempotency=digest)) == A
     assert create(store, manifest(A)) == A
-    assert tasks(client) == [A]
+    assert tasks(redis_client) == [A]
     assert store.stats() == {"entered:queued": 1}
     # without a key, no idempotency record
     assert create(store, manifest(C)) == C
-    assert client.keys("batch:idem:*") == [f"batch:idem:{digest}".encode()]
+    assert redis_client.keys("batch:idem:*") == [f"batch:idem:{digest}".encode()]
 
 
 def test_a_create_raced_by_a_twin_is_tried_again_and_yields_to_it(
-    store: RedisJobStore, client: Redis, redis: RedisServer
+    store: RedisJobStore, redis_client: Redis, redis: RedisServer
 ) -> None:
     """Another API replica writes the key between WATCH and EXEC: the create is retried,
     and finds the twin's job."""
@@ -203,11 +193,11 @@ def test_a_create_raced_by_a_twin_is_tried_again_and_yields_to_it(
     assert owner == B
     assert len(attempts) == 1
     assert not store.exists(A)
-    assert tasks(client) == []
+    assert tasks(redis_client) == []
 
 
 def test_a_job_created_meanwhile_by_another_replica_is_not_queued_twice(
-    store: RedisJobStore, client: Redis, redis: RedisServer
+    store: RedisJobStore, redis_client: Redis, redis: RedisServer
 ) -> None:
     """The same job (a retried submit) is registered by another replica between WATCH and
     EXEC: the create is retried, finds the job and queues nothing more."""
@@ -221,7 +211,7 @@ def test_a_job_created_meanwhile_by_another_replica_is_not_queued_twice(
         assert store.create(manifest(A), CHUNKS, 7, racing, 600) == A
     finally:
         other.close()
-    assert tasks(client) == []
+    assert tasks(redis_client) == []
     assert store.record(A) == {"state": "running", "submitted_by": "k9"}
     assert store.stats() == {}
 
@@ -235,23 +225,23 @@ def test_a_new_job_counts_as_queued_unless_told_it_is_recovered(store: RedisJobS
 
 
 def test_the_index_keeps_the_most_recent_jobs(
-    store: RedisJobStore, client: Redis, monkeypatch: pytest.MonkeyPatch
+    store: RedisJobStore, redis_client: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(store_module, "RECENT_JOBS", 2)
     for i, job_id in enumerate((A, B, C)):
         create(store, manifest(job_id, created_at=float(i)))
-    assert client.zrange("batch:jobs", 0, -1) == [B.encode(), C.encode()]
+    assert redis_client.zrange("batch:jobs", 0, -1) == [B.encode(), C.encode()]
     closed = ClosedJob("succeeded", 9.0, None, [ChunkSummary(4, 1, {"low": 4}, "w", "1")])
     store.restore_closed(manifest("f" * 32, created_at=0.5), closed, CHUNKS[:1], 60)
-    assert client.zrange("batch:jobs", 0, -1) == [B.encode(), C.encode()]
+    assert redis_client.zrange("batch:jobs", 0, -1) == [B.encode(), C.encode()]
 
 
-def test_a_prefix_names_every_key(client: Redis) -> None:
-    store = RedisJobStore(client, prefix="p1")
+def test_a_prefix_names_every_key(redis_client: Redis) -> None:
+    store = RedisJobStore(redis_client, prefix="p1")
     digest = "1" * 32
     create(store, manifest(idempotency=digest))
     store.close(A, JobState.FAILED, 60, "{}")
-    assert sorted(text(k) for k in client.keys("p1:*")) == [
+    assert sorted(text(k) for k in redis_client.keys("p1:*")) == [
         f"p1:idem:{digest}",
         f"p1:job:{A}",
         f"p1:job:{A}:chunks",
@@ -262,7 +252,7 @@ def test_a_prefix_names_every_key(client: Redis) -> None:
 
 
 def test_a_closed_job_is_restored_with_its_results_and_expires_with_them(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     digest = "2" * 32
     summaries = [
@@ -284,33 +274,33 @@ def test_a_closed_job_is_restored_with_its_results_and_expires_with_them(
     assert (record["band:low"], record["band:high"], record["model:2"]) == ("3", "4", "1")
     assert json.loads(record["error"]) == {"message": "m"}
     assert store.chunk_specs(A) == CHUNKS
-    assert client.smembers(f"batch:job:{A}:done") == {b"0", b"1"}
+    assert redis_client.smembers(f"batch:job:{A}:done") == {b"0", b"1"}
     for key in (f"batch:job:{A}", f"batch:job:{A}:done", f"batch:job:{A}:chunks"):
-        assert 290 < client.ttl(key) <= 300, key
-    assert 290 < client.ttl(f"batch:idem:{digest}") <= 300
+        assert 290 < redis_client.ttl(key) <= 300, key
+    assert 290 < redis_client.ttl(f"batch:idem:{digest}") <= 300
     assert store.idempotent(digest) == A
-    assert client.zscore("batch:jobs", A) == 5.0
+    assert redis_client.zscore("batch:jobs", A) == 5.0
     assert store.stats() == {}  # counted when it ran
     create(store, manifest(B))
     store.restore_closed(manifest(C), closed, CHUNKS, 300)
-    assert client.ttl("batch:stats") == -1  # the global counters never expire
+    assert redis_client.ttl("batch:stats") == -1  # the global counters never expire
 
 
 def test_a_restored_job_does_not_take_a_key_another_job_holds(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     digest = "3" * 32
     create(store, manifest(B, idempotency=digest), ttl=1000)
     closed = ClosedJob("failed", 9.0, None, [])
     store.restore_closed(manifest(A, idempotency=digest), closed, None, 300)
     assert store.idempotent(digest) == B
-    assert client.ttl(f"batch:idem:{digest}") > 300
+    assert redis_client.ttl(f"batch:idem:{digest}") > 300
     record = store.record(A)
     assert record is not None
     assert (record["state"], record["n_rows"], record["planned"]) == ("failed", "-1", "0")
     assert "error" not in record
-    assert not client.exists(f"batch:job:{A}:done")
-    assert not client.exists(f"batch:job:{A}:chunks")
+    assert not redis_client.exists(f"batch:job:{A}:done")
+    assert not redis_client.exists(f"batch:job:{A}:chunks")
     store.restore_closed(manifest(C), closed, [], 300)
     record = store.record(C)
     assert record is not None
@@ -318,7 +308,7 @@ def test_a_restored_job_does_not_take_a_key_another_job_holds(
 
 
 def test_begin_marks_the_job_running_once_and_hands_out_the_chunk(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     assert store.begin(A, 0) == ("missing", None, None)
     create(store, manifest(id_column="id"))
@@ -334,7 +324,7 @@ def test_begin_marks_the_job_running_once_and_hands_out_the_chunk(
 
 
 def test_chunks_count_once_and_the_last_one_closes_the_job(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     assert store.done(A, 0, ChunkSummary(4, 1), 60) == ("missing", "")
     create(store, manifest())
@@ -356,7 +346,7 @@ def test_chunks_count_once_and_the_last_one_closes_the_job(
     assert (record["state"], record["rows_done"], record["positives"]) == ("succeeded", "7", "3")
     assert (record["band:high"], record["model:2"]) == ("4", "1")
     assert float(record["finished_at"]) > 0
-    assert 110 < client.ttl(f"batch:job:{A}") <= 120
+    assert 110 < redis_client.ttl(f"batch:job:{A}") <= 120
     assert store.stats() == {
         "entered:queued": 1,
         "entered:running": 1,
@@ -368,13 +358,13 @@ def test_chunks_count_once_and_the_last_one_closes_the_job(
 
 
 def test_a_split_job_is_sealed_and_its_added_chunks_are_queued(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
-    assert store.add_chunks(A, CHUNKS, task(client, "lost")) == "missing"  # type: ignore[arg-type]
+    assert store.add_chunks(A, CHUNKS, task(redis_client, "lost")) == "missing"  # type: ignore[arg-type]
     create(store, manifest(split=True), chunks=None, n_rows=None)
     store.begin(A, None)
-    assert store.add_chunks(A, CHUNKS, task(client, "chunks")) == "running"  # type: ignore[arg-type]
-    assert tasks(client) == ["lost", A, "chunks"]
+    assert store.add_chunks(A, CHUNKS, task(redis_client, "chunks")) == "running"  # type: ignore[arg-type]
+    assert tasks(redis_client) == ["lost", A, "chunks"]
     assert store.chunk_specs(A) == CHUNKS
     summary = ChunkSummary(4, 0, {"low": 4}, "w", "1")
     assert store.done(A, 0, summary, 60) == ("counted", "running")  # not planned yet
@@ -396,7 +386,7 @@ def test_sealing_a_split_whose_chunks_are_all_done_closes_it(store: RedisJobStor
 
 
 def test_close_fails_or_cancels_a_job_once_and_says_why(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     create(store, manifest())
     create(store, manifest(B))
@@ -405,7 +395,7 @@ def test_close_fails_or_cancels_a_job_once_and_says_why(
     assert record is not None
     assert record["state"] == "cancelled"
     assert "error" not in record
-    assert 20 < client.ttl(f"batch:job:{A}") <= 30
+    assert 20 < redis_client.ttl(f"batch:job:{A}") <= 30
     assert store.close(A, JobState.FAILED, 30, '{"message": "x"}') == ("inactive", "cancelled")
     assert store.close(B, JobState.FAILED, 30, '{"message": "x"}') == ("closed", "failed")
     record = store.record(B)
@@ -443,7 +433,7 @@ def test_the_scoring_uri_is_the_pinned_version_if_any(store: RedisJobStore) -> N
 
 
 def test_recent_jobs_newest_first_and_an_owner_sees_only_theirs(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     assert store.recent(5) == []
     ids = [f"{i:032x}" for i in range(1, 8)]
@@ -461,19 +451,19 @@ def test_recent_jobs_newest_first_and_an_owner_sees_only_theirs(
     assert [job_id for job_id, _ in store.recent(9, "nobody")] == []
     # a job whose keys expired leaves the index when it is read (without an owner, one
     # page is read: the expired ones leave it short this once)
-    client.delete(f"batch:job:{ids[6]}", f"batch:job:{ids[5]}")
+    redis_client.delete(f"batch:job:{ids[6]}", f"batch:job:{ids[5]}")
     assert [job_id for job_id, _ in store.recent(3)] == [ids[4]]
-    assert client.zcard("batch:jobs") == 5
+    assert redis_client.zcard("batch:jobs") == 5
     assert [job_id for job_id, _ in store.recent(3)] == [ids[4], ids[3], ids[2]]
 
 
 def test_an_owner_s_jobs_are_found_past_the_first_page_and_past_expired_ones(
-    store: RedisJobStore, client: Redis
+    store: RedisJobStore, redis_client: Redis
 ) -> None:
     """The index is read 200 at a time, and only as far as needed: the owner's older jobs
     lie on later pages, and expired jobs dropped from a page do not make the next page skip
     any."""
-    pipe = client.pipeline(transaction=False)
+    pipe = redis_client.pipeline(transaction=False)
     for i in range(450):
         job_id = f"{i:032x}"
         owner = "old" if i < 3 else "new"
@@ -481,22 +471,22 @@ def test_an_owner_s_jobs_are_found_past_the_first_page_and_past_expired_ones(
         pipe.zadd("batch:jobs", {job_id: float(i)})
     pipe.execute()
     for i in (*range(440, 450), *range(230, 240)):
-        client.delete(f"batch:job:{i:032x}")  # expired, still indexed
+        redis_client.delete(f"batch:job:{i:032x}")  # expired, still indexed
     found = store.recent(250, "new")
     assert [job_id for job_id, _ in found] == [
         f"{i:032x}" for i in (*range(439, 239, -1), *range(229, 179, -1))
     ]
-    assert client.zcard("batch:jobs") == 430  # the expired ones left the index
+    assert redis_client.zcard("batch:jobs") == 430  # the expired ones left the index
     for i in range(100, 110):
-        client.delete(f"batch:job:{i:032x}")
+        redis_client.delete(f"batch:job:{i:032x}")
     # the first page holds 200 of the owner's jobs: the next page is not read
     assert len(store.recent(200, "new")) == 200
-    assert client.zcard("batch:jobs") == 430
+    assert redis_client.zcard("batch:jobs") == 430
     assert [job_id for job_id, _ in store.recent(3, "old")] == [f"{i:032x}" for i in (2, 1, 0)]
-    assert client.zcard("batch:jobs") == 420
+    assert redis_client.zcard("batch:jobs") == 420
     untagged = f"{999:032x}"
-    client.hset(f"batch:job:{untagged}", mapping={"state": "queued"})
-    client.zadd("batch:jobs", {untagged: 999.0})
+    redis_client.hset(f"batch:job:{untagged}", mapping={"state": "queued"})
+    redis_client.zadd("batch:jobs", {untagged: 999.0})
     assert [job_id for job_id, _ in store.recent(1, "anonymous")] == [untagged]
 
 

@@ -7,13 +7,10 @@ process, so mutation testing sees it.)"""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loguru import logger
 from redis import Redis
 from rq import Callback, Queue
 from rq.job import Job
@@ -34,30 +31,12 @@ from services.batch.state.queue import (
     task_queue,
 )
 from services.batch.worker.tasks import on_task_failure, score_chunk, split_job
+from tests.support.logs import messages_logged
 from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.integration
 
 JOB = "a" * 32
-
-
-@contextmanager
-def warnings_logged() -> Iterator[list[str]]:
-    messages: list[str] = []
-    sink = logger.add(lambda m: messages.append(m.record["message"]), level="WARNING")
-    try:
-        yield messages
-    finally:
-        logger.remove(sink)
-
-
-@pytest.fixture
-def client(redis: RedisServer) -> Iterator[Redis]:
-    client = Redis.from_url(redis.url)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def settings_for(redis: RedisServer, tmp_path: Path, **overrides: Any) -> BatchSettings:
@@ -71,9 +50,9 @@ def settings_for(redis: RedisServer, tmp_path: Path, **overrides: Any) -> BatchS
     return BatchSettings(**options)
 
 
-def queued(client: Redis, name: str = "batch") -> list[Job]:
+def queued(redis_client: Redis, name: str = "batch") -> list[Job]:
     """The tasks on the queue, read back as a worker reads them."""
-    queue = task_queue(client, name)
+    queue = task_queue(redis_client, name)
     jobs = [queue.fetch_job(task_id) for task_id in queue.get_job_ids()]
     assert all(job is not None for job in jobs)
     return jobs  # type: ignore[return-value]
@@ -86,7 +65,7 @@ def test_task_ids_name_the_job_and_the_chunk() -> None:
 
 
 def test_chunk_tasks_are_queued_with_retries_time_limits_and_the_failure_callback(
-    client: Redis, redis: RedisServer, tmp_path: Path
+    redis_client: Redis, redis: RedisServer, tmp_path: Path
 ) -> None:
     settings = settings_for(
         redis,
@@ -97,12 +76,12 @@ def test_chunk_tasks_are_queued_with_retries_time_limits_and_the_failure_callbac
         chunk_timeout_seconds=123,
         result_ttl_seconds=4567,
     )
-    enqueuer = Enqueuer(client, settings)
-    with client.pipeline() as pipe:
+    enqueuer = Enqueuer(redis_client, settings)
+    with redis_client.pipeline() as pipe:
         enqueuer.enqueue_chunks(JOB, [0, 2], pipe)
         enqueuer.enqueue_chunks(JOB, [], pipe)  # nothing to queue
         pipe.execute()
-    tasks = queued(client, "q1")
+    tasks = queued(redis_client, "q1")
     assert [t.id for t in tasks] == [chunk_task_id(JOB, 0), chunk_task_id(JOB, 2)]
     first = tasks[0]
     assert isinstance(first, TaskJob)
@@ -113,19 +92,19 @@ def test_chunk_tasks_are_queued_with_retries_time_limits_and_the_failure_callbac
     assert first.failure_callback is on_task_failure
     assert first.description == f"score_chunk('{JOB}', 0)"
     assert first.serializer is JSONSerializer or isinstance(first.serializer, JSONSerializer)
-    assert client.type(f"rq:job:{first.id}") == b"hash"
-    assert client.hget(f"rq:job:{first.id}", "data") is not None
+    assert redis_client.type(f"rq:job:{first.id}") == b"hash"
+    assert redis_client.hget(f"rq:job:{first.id}", "data") is not None
     assert tasks[1].args == [JOB, 2]
 
 
 def test_a_split_task_is_queued_whole_and_no_retries_means_none(
-    client: Redis, redis: RedisServer, tmp_path: Path
+    redis_client: Redis, redis: RedisServer, tmp_path: Path
 ) -> None:
-    enqueuer = Enqueuer(client, settings_for(redis, tmp_path, max_retries=0))
-    with client.pipeline() as pipe:
+    enqueuer = Enqueuer(redis_client, settings_for(redis, tmp_path, max_retries=0))
+    with redis_client.pipeline() as pipe:
         enqueuer.enqueue_split(JOB, pipe)
         pipe.execute()
-    (task,) = queued(client)
+    (task,) = queued(redis_client)
     assert (task.id, task.func_name, task.args) == (split_task_id(JOB), SPLIT_JOB, [JOB])
     assert task.func is split_job
     assert task.retries_left is None
@@ -134,12 +113,12 @@ def test_a_split_task_is_queued_whole_and_no_retries_means_none(
     assert task.timeout == 900  # the default chunk time limit
 
 
-def test_a_task_naming_other_code_is_refused(client: Redis) -> None:
+def test_a_task_naming_other_code_is_refused(redis_client: Redis) -> None:
     """Whoever can write to Redis cannot make a worker run code the batch tasks do not."""
-    plain = Queue("batch", connection=client, serializer=JSONSerializer)
+    plain = Queue("batch", connection=redis_client, serializer=JSONSerializer)
     plain.enqueue("os.getcwd", job_id="evil")
     plain.enqueue(SCORE_CHUNK, JOB, 0, job_id="ok", on_success=Callback("os.getcwd"))
-    (evil, ok) = queued(client)
+    (evil, ok) = queued(redis_client)
     with pytest.raises(RefusedTask, match=r"task evil names 'os\.getcwd': not a batch task"):
         evil.func  # noqa: B018
     assert ok.func is score_chunk
@@ -149,8 +128,8 @@ def test_a_task_naming_other_code_is_refused(client: Redis) -> None:
         ok.func  # noqa: B018
 
 
-def test_callbacks_other_than_the_batch_failure_callback_are_ignored(client: Redis) -> None:
-    plain = Queue("batch", connection=client, serializer=JSONSerializer)
+def test_callbacks_other_than_the_batch_failure_callback_are_ignored(redis_client: Redis) -> None:
+    plain = Queue("batch", connection=redis_client, serializer=JSONSerializer)
     plain.enqueue(
         SCORE_CHUNK,
         JOB,
@@ -162,8 +141,8 @@ def test_callbacks_other_than_the_batch_failure_callback_are_ignored(client: Red
     )
     plain.enqueue(SCORE_CHUNK, JOB, 1, job_id="t2", on_failure=Callback(ON_FAILURE))
     plain.enqueue(SCORE_CHUNK, JOB, 2, job_id="t3")
-    (t1, t2, t3) = queued(client)
-    with warnings_logged() as messages:
+    (t1, t2, t3) = queued(redis_client)
+    with messages_logged("WARNING") as messages:
         assert t1.failure_callback is None
         assert t1.success_callback is None
         assert t1.stopped_callback is None
@@ -172,7 +151,7 @@ def test_callbacks_other_than_the_batch_failure_callback_are_ignored(client: Red
         "task t1: ignored success callback 'os.getcwd'",
         "task t1: ignored stopped callback 'os.getpid'",
     ]
-    with warnings_logged() as messages:
+    with messages_logged("WARNING") as messages:
         assert t2.failure_callback is on_task_failure
         assert t3.failure_callback is None
         assert t3.success_callback is None
@@ -232,16 +211,16 @@ def test_the_target_names_host_and_port_never_the_password(
 
 
 def test_tasks_are_queued_only_when_the_job_s_transaction_runs(
-    client: Redis, redis: RedisServer, tmp_path: Path
+    redis_client: Redis, redis: RedisServer, tmp_path: Path
 ) -> None:
     """Tasks go into the caller's MULTI/EXEC (with the job record): a transaction that is
     dropped queues nothing, so a job is never half queued."""
-    enqueuer = Enqueuer(client, settings_for(redis, tmp_path))
-    with client.pipeline() as pipe:
+    enqueuer = Enqueuer(redis_client, settings_for(redis, tmp_path))
+    with redis_client.pipeline() as pipe:
         pipe.multi()
         enqueuer.enqueue_chunks(JOB, [0, 1], pipe)
         enqueuer.enqueue_split("b" * 32, pipe)
-        assert queued(client) == []
+        assert queued(redis_client) == []
         pipe.reset()  # dropped: never executed
-    assert queued(client) == []
-    assert client.keys("rq:job:*") == []
+    assert queued(redis_client) == []
+    assert redis_client.keys("rq:job:*") == []

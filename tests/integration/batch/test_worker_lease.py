@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from services.batch.state.queue import SERIALIZER, TaskJob
 from services.batch.state.storage import write_json
 from services.batch.worker import supervisor
 from services.batch.worker.supervisor import ChunkWorker, Heartbeat, make_worker
+from tests.support.logs import messages_logged
 from tests.support.processes import RedisServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -43,16 +42,6 @@ def hold() -> str:
     if not RELEASE.wait(120):
         raise TimeoutError("the test never released the held task")
     return "released"
-
-
-@contextmanager
-def warnings_logged() -> Iterator[list[str]]:
-    messages: list[str] = []
-    sink = logger.add(lambda m: messages.append(m.record["message"]), level="WARNING")
-    try:
-        yield messages
-    finally:
-        logger.remove(sink)
 
 
 def backend_for(redis: RedisServer, tmp_path: Path, **overrides: Any) -> Backend:
@@ -94,7 +83,7 @@ def test_the_heartbeat_renews_until_stopped_and_outlives_a_failed_renewal() -> N
     assert beat.name == "task-lease"
     assert beat.daemon  # never holds the process up
     assert beat.interval == 0.01
-    with warnings_logged() as warnings:
+    with messages_logged("WARNING") as warnings:
         beat.start()
         assert renewals.enough.wait(30), "the heartbeat renewed fewer than 3 times in 30 s"
         beat.stop()
@@ -248,7 +237,7 @@ def test_a_task_taken_but_never_started_is_retried_once_seen_for_a_lease(
 
     backend.redis.delete(lock)
     seen_long_ago(queue, "taken-1", 31)
-    with warnings_logged() as warnings:
+    with messages_logged("WARNING") as warnings:
         worker.rescue_taken_tasks()
     assert taken.get_job_ids() == []
     assert "task taken-1 was taken off the queue but never started" in warnings

@@ -6,14 +6,11 @@ A tiny booster trained here on two numeric features; no HTTP, no registry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import xgboost as xgb
-from loguru import logger
 
 from services.core.model_store import LoadedModel, Predictions
 from services.core.telemetry import OUTCOME_LABEL
@@ -24,6 +21,7 @@ from services.inference.recording import online_decisions
 from services.inference.runtime import Served
 from services.inference.schemas import build_schemas
 from services.inference.scoring import Scored, Scorer, ScoringFailed, score
+from tests.support.logs import messages_logged
 from tests.unit.inference.conftest import make_contract, numeric
 
 pytestmark = pytest.mark.unit
@@ -222,16 +220,6 @@ def outcomes_counted(metrics: InferenceMetrics) -> dict[str, float]:
     return counted
 
 
-@contextmanager
-def logged_errors() -> Iterator[list[str]]:
-    messages: list[str] = []
-    sink = logger.add(lambda m: messages.append(m.record["message"]), level="ERROR")
-    try:
-        yield messages
-    finally:
-        logger.remove(sink)
-
-
 async def test_a_lone_applicant_is_counted_under_its_predicted_outcome() -> None:
     metrics, served = InferenceMetrics(), served_toy()
     scorer = Scorer(metrics)
@@ -274,13 +262,13 @@ async def test_a_model_fault_logs_how_many_applicants_it_failed() -> None:
     broken = served_toy(BrokenBooster())
     records = [{"a": 1.0, "b": 1.0}, {"a": 2.0, "b": 1.0}, {"a": 3.0, "b": 1.0}]
     scorer = Scorer(InferenceMetrics())
-    with logged_errors() as messages, pytest.raises(ScoringFailed):
+    with messages_logged("ERROR") as messages, pytest.raises(ScoringFailed):
         scorer.score_many(broken, records)
     assert messages == ["prediction failed for 3 rows"]
-    with logged_errors() as messages, pytest.raises(ScoringFailed):
+    with messages_logged("ERROR") as messages, pytest.raises(ScoringFailed):
         await scorer.score_one(broken, records[0])  # alone
     assert messages == ["prediction failed for 1 rows"]
-    with logged_errors() as messages:
+    with messages_logged("ERROR") as messages:
         together = await asyncio.gather(
             *(scorer.score_one(broken, r) for r in records), return_exceptions=True
         )
@@ -295,12 +283,12 @@ async def test_a_treeshap_fault_logs_how_many_applicants_it_failed() -> None:
     broken = served_toy(OnlyContribsBroken(model_file=raw))
     records = [{"a": 9.0, "b": 1.0}, {"a": 1.0, "b": 1.0}, {"a": 8.0, "b": 1.0}]
     scorer = Scorer(InferenceMetrics())
-    with logged_errors() as messages, pytest.raises(ScoringFailed):
+    with messages_logged("ERROR") as messages, pytest.raises(ScoringFailed):
         scorer.score_many(broken, records, explain=True)  # every row explained
     assert messages == ["prediction failed for 3 rows"]
-    with logged_errors() as messages, pytest.raises(ScoringFailed):
+    with messages_logged("ERROR") as messages, pytest.raises(ScoringFailed):
         scorer.score_many(broken, records)  # the two declined ones only
     assert messages == ["prediction failed for 2 rows"]
-    with logged_errors() as messages, pytest.raises(ScoringFailed):
+    with messages_logged("ERROR") as messages, pytest.raises(ScoringFailed):
         await scorer.score_one(broken, records[0], explain=True)
     assert messages[-1] == "prediction failed for 1 rows"  # after the batcher's own line

@@ -16,7 +16,9 @@ EVENT_LOOP = "asyncio"
 # An idle keep-alive connection is kept this long (uvicorn's default is 5 s). It must
 # outlast the idle timeout of the gateway in front (Traefik's default is 90 s): otherwise the
 # gateway may send a request on a connection the server is closing at that instant, and the
-# applicant gets a 502 from a healthy pod. On shutdown, idle connections close at once.
+# applicant gets a 502 from a healthy pod. Envoy Gateway keeps them 1 h unless told: the chart
+# sets 60 s there (exposure.httpRoute.upstreamIdleTimeout). On shutdown, idle connections
+# close at once.
 KEEP_ALIVE_SECONDS = 100
 
 

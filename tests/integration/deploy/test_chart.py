@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.core.web.serving import KEEP_ALIVE_SECONDS
 from tests.integration.deploy.chart import (
     ALL_FEATURES,
     CHART,
@@ -247,6 +248,9 @@ BAD_VALUES = {
     "bad-prometheus-duration": {"metrics": {"prometheusRule": {"driftFor": "fifteen minutes"}}},
     "typo-in-component": {"inference": {"replicaCont": 2}},
     "bad-log-level": {"logLevel": "verbose"},
+    "upstream-idle-not-below-keep-alive": {
+        "exposure": {"httpRoute": {"upstreamIdleTimeout": "100s"}}
+    },
 }
 
 
@@ -472,3 +476,24 @@ def test_action_by_policy_renders_only_where_the_cluster_serves_its_api() -> Non
     assert policy["spec"] == plain[0]["spec"], "k8s/admission/action-by.yaml drifted from the chart"
     off = ("--api-versions", MAP_API, "--set", "controller.actionByPolicy.enabled=false")
     assert "MutatingAdmissionPolicy" not in template_text(extra=off)
+
+
+BTP_API = "gateway.envoyproxy.io/v1alpha1/BackendTrafficPolicy"
+
+
+def test_envoy_gateway_drops_idle_upstream_connections_before_the_services_do() -> None:
+    assert "BackendTrafficPolicy" not in template_text(), "rendered without Envoy Gateway's API"
+    docs = tuple(
+        d for d in yaml.safe_load_all(template_text(extra=("--api-versions", BTP_API))) if d
+    )
+    (policy,) = by_kind(docs, "BackendTrafficPolicy")
+    routes = {r["metadata"]["name"] for r in by_kind(docs, "HTTPRoute")}
+    assert {ref["name"] for ref in policy["spec"]["targetRefs"]} == routes
+    assert {ref["kind"] for ref in policy["spec"]["targetRefs"]} == {"HTTPRoute"}
+    idle = policy["spec"]["timeout"]["http"]["connectionIdleTimeout"]
+    seconds = int(re.fullmatch(r"(\d+)s", idle).group(1))  # type: ignore[union-attr]
+    assert seconds < KEEP_ALIVE_SECONDS, (idle, KEEP_ALIVE_SECONDS)
+    off = ("--api-versions", BTP_API, "--set", "exposure.httpRoute.upstreamIdleTimeout=")
+    assert "BackendTrafficPolicy" not in template_text(extra=off)
+    ingress = ("--api-versions", BTP_API, "--set", "exposure.type=ingress")
+    assert "BackendTrafficPolicy" not in template_text(extra=ingress)

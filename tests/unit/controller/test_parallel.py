@@ -1,0 +1,72 @@
+"""Which effects run side by side (``parallel.stages``) and how (``side_by_side``)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from controller.parallel import side_by_side, stages
+from controller.rollout import actions as act
+
+pytestmark = pytest.mark.unit
+
+RESTORE = act.RestoreStableHPAMin("stable-hpa", 2)
+
+
+def test_stages_put_the_floor_beside_the_canary_clean_up() -> None:
+    promoted = [act.SetWeight(0), act.DeleteCanary(), RESTORE, act.MoveAlias("m", "3", "champion")]
+    assert stages(promoted) == [
+        [act.SetWeight(0)],
+        [act.DeleteCanary(), RESTORE],
+        [act.MoveAlias("m", "3", "champion")],
+    ]
+    rolled_back = [act.SetWeight(0), act.ScaleCanaryDown(), RESTORE]
+    assert stages(rolled_back) == [[act.SetWeight(0)], [act.ScaleCanaryDown(), RESTORE]]
+
+
+def test_stages_keep_everything_else_in_turn() -> None:
+    effects: list[Any] = [act.SetWeight(0), RESTORE, act.DeleteCanary(), act.ScaleCanaryDown()]
+    assert stages(effects) == [[a] for a in effects]  # the route write is never joined
+    assert stages([RESTORE]) == [[RESTORE]]
+    assert stages([]) == []
+
+
+def test_side_by_side_runs_at_once_and_keeps_the_order() -> None:
+    both = threading.Barrier(2, timeout=10)  # passes only when both calls run at once
+
+    def call(value: int) -> int:
+        both.wait()
+        return value
+
+    with ThreadPoolExecutor(2) as pool:
+        assert side_by_side(pool, [lambda: call(1), lambda: call(2)]) == [1, 2]
+
+
+def test_side_by_side_waits_for_every_call_before_raising() -> None:
+    finished: list[str] = []
+    release = threading.Event()
+
+    def fails() -> None:
+        raise ValueError("first")
+
+    def slow() -> str:
+        assert release.wait(10), "never released"
+        finished.append("slow")
+        return "slow"
+
+    with ThreadPoolExecutor(2) as pool:
+        timer = threading.Timer(0.05, release.set)
+        timer.start()
+        with pytest.raises(ValueError, match="first"):
+            side_by_side(pool, [fails, slow])
+        timer.cancel()
+    assert finished == ["slow"]
+
+
+def test_side_by_side_in_turn_without_a_pool() -> None:
+    order: list[int] = []
+    assert side_by_side(None, [lambda: order.append(1), lambda: order.append(2)]) == [None, None]
+    assert order == [1, 2]

@@ -90,16 +90,17 @@ def execute(
 ) -> None:
     """Effects, then (if ``record`` and changed) the status, then the Events. The effects
     run in order, stage after stage; the actions of one stage side by side
-    (``parallel.stages``: the stable HPA's floor beside the canary's clean-up)."""
+    (``parallel.stages``: the stable HPA's floor and the registry's records beside the
+    canary's clean-up, once the route write has returned)."""
     for stage in stages(decision.effects):
-        for action in stage:
-            logger.info("{}/{}: {}", target.ns, target.name, action)
-        side_by_side(target.runtime.writes, [partial(_apply, target, action) for action in stage])
+        side_by_side(target.runtime.writes, [partial(_lane, target, lane) for lane in stage])
     if record and status_changed(old, decision.status):
         write_status(target, decision.status, target.body.get("status") or {})
     post_events(target, decision, now)
 
 
-def _apply(target: Target, action: Any) -> None:
-    APPLIERS[type(action)](target, action)
-    own_metrics.ACTIONS.labels(type(action).__name__).inc()
+def _lane(target: Target, lane: list[Any]) -> None:
+    for action in lane:
+        logger.info("{}/{}: {}", target.ns, target.name, action)
+        APPLIERS[type(action)](target, action)
+        own_metrics.ACTIONS.labels(type(action).__name__).inc()

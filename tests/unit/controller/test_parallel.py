@@ -16,21 +16,27 @@ pytestmark = pytest.mark.unit
 RESTORE = act.RestoreStableHPAMin("stable-hpa", 2)
 
 
-def test_stages_put_the_floor_beside_the_canary_clean_up() -> None:
-    promoted = [act.SetWeight(0), act.DeleteCanary(), RESTORE, act.MoveAlias("m", "3", "champion")]
+ALIAS = act.MoveAlias("m", "3", "champion")
+TAGS = act.TagVersion("m", "3", {"rollout.verdict": "promoted"})
+
+
+def test_stages_put_the_floor_and_the_records_beside_the_canary_clean_up() -> None:
+    promoted = [act.SetWeight(0), act.DeleteCanary(), RESTORE, ALIAS, TAGS]
     assert stages(promoted) == [
-        [act.SetWeight(0)],
-        [act.DeleteCanary(), RESTORE],
-        [act.MoveAlias("m", "3", "champion")],
+        [[act.SetWeight(0)]],
+        [[act.DeleteCanary()], [RESTORE], [ALIAS, TAGS]],  # alias, then tags, in turn
     ]
     rolled_back = [act.SetWeight(0), act.ScaleCanaryDown(), RESTORE]
-    assert stages(rolled_back) == [[act.SetWeight(0)], [act.ScaleCanaryDown(), RESTORE]]
+    assert stages(rolled_back) == [[[act.SetWeight(0)]], [[act.ScaleCanaryDown()], [RESTORE]]]
+    failed = [act.SetWeight(0), act.ScaleCanaryDown(), TAGS]
+    assert stages(failed) == [[[act.SetWeight(0)]], [[act.ScaleCanaryDown()], [TAGS]]]
 
 
 def test_stages_keep_everything_else_in_turn() -> None:
-    effects: list[Any] = [act.SetWeight(0), RESTORE, act.DeleteCanary(), act.ScaleCanaryDown()]
-    assert stages(effects) == [[a] for a in effects]  # the route write is never joined
-    assert stages([RESTORE]) == [[RESTORE]]
+    effects: list[Any] = [act.SetWeight(0), RESTORE, ALIAS, act.DeleteCanary()]
+    assert stages(effects) == [[[a]] for a in effects]  # the route write is never joined
+    cleanups: list[Any] = [act.DeleteCanary(), act.ScaleCanaryDown(), act.SetWeight(0), TAGS]
+    assert stages(cleanups) == [[[a]] for a in cleanups]
     assert stages([]) == []
 
 

@@ -115,7 +115,7 @@ class ConnectionClock:
         self._undo: list[tuple[Any, str, Any]] = []
 
     def install(self) -> ConnectionClock:
-        from urllib3.connectionpool import HTTPConnectionPool
+        from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
         get_conn, new_conn, put_conn = (
             HTTPConnectionPool._get_conn,
@@ -144,14 +144,22 @@ class ConnectionClock:
                     clock.discarded += 1
             return put_conn(pool, conn)
 
-        wrappers = (
-            ("_get_conn", timed_get),
-            ("_new_conn", counted_new),
-            ("_put_conn", counted_put),
+        https_new = HTTPSConnectionPool._new_conn  # its own (TLS): counted too
+
+        def counted_https(pool: Any, *args: Any, **kwargs: Any) -> Any:
+            with clock._lock:
+                clock.opened += 1
+            return https_new(pool, *args, **kwargs)
+
+        wrappers: tuple[tuple[type, str, Any], ...] = (
+            (HTTPConnectionPool, "_get_conn", timed_get),
+            (HTTPConnectionPool, "_new_conn", counted_new),
+            (HTTPConnectionPool, "_put_conn", counted_put),
+            (HTTPSConnectionPool, "_new_conn", counted_https),
         )
-        for name, fn in wrappers:
-            self._undo.append((HTTPConnectionPool, name, getattr(HTTPConnectionPool, name)))
-            setattr(HTTPConnectionPool, name, fn)
+        for owner, name, fn in wrappers:
+            self._undo.append((owner, name, owner.__dict__[name]))
+            setattr(owner, name, fn)
         return self
 
     def uninstall(self) -> None:

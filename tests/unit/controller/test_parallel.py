@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from controller.appliers import delete_canary
+from controller.kube import DEPLOYMENTS, HPAS, SERVICES
 from controller.parallel import side_by_side, stages
 from controller.rollout import actions as act
+from controller.runtime import Runtime
+from controller.target import Target
+from tests.unit.controller.factories import OWNER, spec
+from tests.unit.controller.kube_store import BODY, KubeStore
 
 pytestmark = pytest.mark.unit
 
@@ -76,3 +82,22 @@ def test_side_by_side_in_turn_without_a_pool() -> None:
     order: list[int] = []
     assert side_by_side(None, [lambda: order.append(1), lambda: order.append(2)]) == [None, None]
     assert order == [1, 2]
+
+
+def test_delete_canary_deletes_the_hpa_first_then_the_rest_side_by_side() -> None:
+    def owned(name: str) -> dict[str, Any]:
+        meta = {"name": name, "uid": f"{name}-uid", "ownerReferences": [OWNER.reference()]}
+        return {"metadata": meta, "spec": {}}
+
+    rollout = spec()
+    store = KubeStore(
+        (HPAS, owned(rollout.canary_name)),
+        (DEPLOYMENTS, owned(rollout.canary_name)),
+        (SERVICES, owned(rollout.canary_service)),
+    )
+    with ThreadPoolExecutor(2) as pool:
+        runtime = cast(Runtime, type("R", (), {"kube": store, "writes": pool})())
+        delete_canary(Target(runtime, BODY, rollout), act.DeleteCanary())
+    assert store.writes[0] == "delete horizontalpodautoscalers"
+    assert sorted(store.writes[1:]) == ["delete deployments", "delete services"]
+    assert store.objs == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from loguru import logger
@@ -37,6 +38,7 @@ from controller.kube import (
     STRATEGIC,
     KubeError,
 )
+from controller.parallel import side_by_side
 from controller.rollout import actions as act
 from controller.target import MissingObject, Target
 
@@ -152,12 +154,19 @@ def scale_canary_down(t: Target, a: act.ScaleCanaryDown) -> None:
 
 
 def delete_canary(t: Target, a: act.DeleteCanary) -> None:
+    """The canary HPA first (it would scale the Deployment back), then the Deployment,
+    Service (and canary Ingress) side by side: independent once the HPA is gone. The
+    route write that took the canary's traffic away has returned before (an earlier
+    effect), and the HPA delete keeps one round trip between it and the teardown."""
     spec = t.spec
     t.delete_owned(HPAS, spec.canary_name)
-    t.delete_owned(DEPLOYMENTS, spec.canary_name)
-    t.delete_owned(SERVICES, spec.canary_service)
+    calls: list[Callable[[], bool]] = [
+        partial(t.delete_owned, DEPLOYMENTS, spec.canary_name),
+        partial(t.delete_owned, SERVICES, spec.canary_service),
+    ]
     if spec.router.ingress is not None:
-        t.delete_owned(INGRESSES, f"{spec.router.ingress.name}-canary")
+        calls.append(partial(t.delete_owned, INGRESSES, f"{spec.router.ingress.name}-canary"))
+    side_by_side(t.runtime.writes, calls)
 
 
 def hold_hpa(t: Target, a: act.HoldStableHPAMin) -> None:

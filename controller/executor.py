@@ -9,6 +9,7 @@ status. A failure to post an Event is logged, never retried; with the runtime's
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from loguru import logger
@@ -17,6 +18,7 @@ import controller.metrics as own_metrics
 from controller.appliers import APPLIERS
 from controller.events import event
 from controller.kube import EVENTS, ROLLOUTS, KubeError
+from controller.parallel import side_by_side, stages
 from controller.rollout import Decision
 from controller.status import RolloutStatus, merge_patch
 from controller.target import Target
@@ -86,11 +88,19 @@ def post_events(target: Target, decision: Decision, now: datetime) -> None:
 def execute(
     target: Target, old: RolloutStatus, decision: Decision, now: datetime, *, record: bool = True
 ) -> None:
-    """Effects, then (if ``record`` and changed) the status, then the Events."""
-    for action in decision.effects:
-        logger.info("{}/{}: {}", target.ns, target.name, action)
-        APPLIERS[type(action)](target, action)
-        own_metrics.ACTIONS.labels(type(action).__name__).inc()
+    """Effects, then (if ``record`` and changed) the status, then the Events. The effects
+    run in order, stage after stage; the actions of one stage side by side
+    (``parallel.stages``: the stable HPA's floor and the registry's records beside the
+    canary's clean-up, once the route write has returned)."""
+    for stage in stages(decision.effects):
+        side_by_side(target.runtime.writes, [partial(_lane, target, lane) for lane in stage])
     if record and status_changed(old, decision.status):
         write_status(target, decision.status, target.body.get("status") or {})
     post_events(target, decision, now)
+
+
+def _lane(target: Target, lane: list[Any]) -> None:
+    for action in lane:
+        logger.info("{}/{}: {}", target.ns, target.name, action)
+        APPLIERS[type(action)](target, action)
+        own_metrics.ACTIONS.labels(type(action).__name__).inc()

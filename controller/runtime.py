@@ -62,6 +62,10 @@ class Runtime:
     # tasks, never on another reads task, so neither pool can deadlock.
     reads: ThreadPoolExecutor = field(default_factory=lambda: _pool("reads"))
     queries: ThreadPoolExecutor = field(default_factory=lambda: _pool("promql"))
+    # Threads for the independent writes of one reconcile's effects (``controller.parallel``:
+    # the canary's Deployment and Service deletes, the stable HPA's floor beside the
+    # canary's clean-up). Its tasks never wait on it themselves.
+    writes: ThreadPoolExecutor = field(default_factory=lambda: _pool("writes", 8))
     # HPA of each stable Deployment (namespace, deployment) → HPA name, as last found:
     # read by name, the namespace listed only when it no longer matches.
     hpa_names: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -125,4 +129,5 @@ def build_runtime(settings: ControllerSettings, api: ApiClient | None = None) ->
         events=EventQueue(kube).start(),
         reads=_pool("reads", 2 * settings.workers),
         queries=_pool("promql", connections),
+        writes=_pool("writes", settings.workers),
     )

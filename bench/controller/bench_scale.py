@@ -514,6 +514,13 @@ def figures(
         "tick_wait_p50_s": _round(percentile(stats.get("tick_wait_s") or [], 0.5)),
         "tick_wait_p99_s": _round(percentile(stats.get("tick_wait_s") or [], 0.99)),
         "ticks": len(stats.get("tick_wait_s") or []),
+        "connection_wait_ms_p50_p99_max": [
+            _ms(percentile(stats.get("connection_wait_s") or [], 0.5)),
+            _ms(percentile(stats.get("connection_wait_s") or [], 0.99)),
+            _ms(max(stats.get("connection_wait_s") or [0.0])),
+        ],
+        "connections_opened": stats.get("connections_opened"),
+        "connections_discarded": stats.get("connections_discarded"),
         "cached_objects": stats.get("cached_objects"),
     } | ({"stack_samples": stats["stack_samples"]} if "stack_samples" in stats else {})
 

@@ -99,3 +99,70 @@ class QueueClock(TickPool):
             return fn(*inner)
 
         return super().submit(key, timed, *args)
+
+
+class ConnectionClock:
+    """How long requests wait to take a pooled urllib3 connection (``_get_conn``: with the
+    kubernetes client's non-blocking pools, only the queue's lock), how many connections
+    are opened (``_new_conn``: a TLS handshake each) and how many are closed on return
+    because the pool is full (``_put_conn`` finding no room: opened for one request)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.opened = 0
+        self.discarded = 0
+        self._lock = threading.Lock()
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> ConnectionClock:
+        from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+        get_conn, new_conn, put_conn = (
+            HTTPConnectionPool._get_conn,
+            HTTPConnectionPool._new_conn,
+            HTTPConnectionPool._put_conn,
+        )
+        clock = self
+
+        def timed_get(pool: Any, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return get_conn(pool, *args, **kwargs)
+            finally:
+                with clock._lock:
+                    clock.waits.append(time.perf_counter() - started)
+
+        def counted_new(pool: Any, *args: Any, **kwargs: Any) -> Any:
+            with clock._lock:
+                clock.opened += 1
+            return new_conn(pool, *args, **kwargs)
+
+        def counted_put(pool: Any, conn: Any) -> Any:
+            full = pool.pool is not None and pool.pool.full()
+            if full and conn is not None:
+                with clock._lock:
+                    clock.discarded += 1
+            return put_conn(pool, conn)
+
+        https_new = HTTPSConnectionPool._new_conn  # its own (TLS): counted too
+
+        def counted_https(pool: Any, *args: Any, **kwargs: Any) -> Any:
+            with clock._lock:
+                clock.opened += 1
+            return https_new(pool, *args, **kwargs)
+
+        wrappers: tuple[tuple[type, str, Any], ...] = (
+            (HTTPConnectionPool, "_get_conn", timed_get),
+            (HTTPConnectionPool, "_new_conn", counted_new),
+            (HTTPConnectionPool, "_put_conn", counted_put),
+            (HTTPSConnectionPool, "_new_conn", counted_https),
+        )
+        for owner, name, fn in wrappers:
+            self._undo.append((owner, name, owner.__dict__[name]))
+            setattr(owner, name, fn)
+        return self
+
+    def uninstall(self) -> None:
+        for owner, name, inner in reversed(self._undo):
+            setattr(owner, name, inner)
+        self._undo.clear()

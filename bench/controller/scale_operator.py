@@ -20,7 +20,7 @@ from types import FrameType
 
 from prometheus_client import REGISTRY
 
-from bench.controller.clock import PhaseClock, QueueClock
+from bench.controller.clock import ConnectionClock, PhaseClock, QueueClock
 from bench.controller.counting import (
     CountingKube,
     MetricsTally,
@@ -54,6 +54,7 @@ def main() -> None:
     clock = PhaseClock().install(runtime.registry)
     runtime.ticks = queue_clock = QueueClock(settings.workers)
     meter = Meter(clock).install()
+    connections = ConnectionClock().install()
     threads = ("ThreadPool", "ticks", "reads", "promql")  # kopf's executor, the runtime's pools
     sampler = StackSampler(prefixes=threads).start() if args.sample else None
     stop = threading.Event()
@@ -72,6 +73,7 @@ def main() -> None:
         operator.stop()
         meter.uninstall()
         clock.uninstall()
+        connections.uninstall()
         if sampler is not None:
             sampler.stop()
         stats = {
@@ -85,6 +87,9 @@ def main() -> None:
             "mlflow_call_s": mlflow.seconds,
             "reconcile_phases_s": clock.tallies,
             "tick_wait_s": queue_clock.waits,
+            "connection_wait_s": connections.waits,
+            "connections_opened": connections.opened,
+            "connections_discarded": connections.discarded,
             "api_requests": kube.requests,
             "metrics_sources": tally.sources,
             "prometheus_probes": tally.http_probes(),

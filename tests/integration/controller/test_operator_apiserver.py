@@ -866,7 +866,8 @@ def test_a_finished_rollout_is_left_alone_until_something_can_move_it(harness: H
 
     h.models.alias("cand-idle", second)  # no Kubernetes event: found by the registry call
     wait_for("alias followed", lambda: h.status("mro-idle").get("canaryVersion") == second)
-    assert "NewCandidate" in h.events("mro-idle")
+    # the Event is queued after the status write the wait above saw: wait for it too
+    wait_for("NewCandidate event", lambda: "NewCandidate" in h.events("mro-idle"), 30)
     h.wait_phase("mro-idle", "Succeeded", 90)
     assert h.status("mro-idle")["stableVersion"] == second
 

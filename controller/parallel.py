@@ -1,0 +1,88 @@
+"""Independent writes of one reconcile issued side by side, and which effects may run so.
+
+Only what is independent by construction goes side by side, and never the route write
+that moves traffic: the executor runs the effects in order, one stage after the other
+(``stages``), and an applier starts its side-by-side writes only once its ordered ones
+have returned (``delete_canary``: the canary HPA first, then its Deployment and Service).
+A failing effect still raises before the status is written (``side_by_side`` waits for
+every lane first), so the next reconcile decides again from the old status; every
+effect that may run beside another is idempotent, as each effect already had to be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
+
+from controller.rollout import actions as act
+
+T = TypeVar("T")
+
+# Clean-up of the canary, after the route write that took its traffic away: a stage opens.
+CANARY_CLEANUP: tuple[type, ...] = (act.DeleteCanary, act.ScaleCanaryDown)
+# What may join that stage, each in its own lane (in order within a lane): the stable
+# HPA's floor given back (another object), the registry's records (MLflow only, not the
+# cluster: the stable serves the candidate alone once the route write has returned).
+LANES: tuple[tuple[type, ...], ...] = (
+    CANARY_CLEANUP,
+    (act.RestoreStableHPAMin,),
+    (act.MoveAlias, act.TagVersion),
+)
+
+
+def _lane(action: Any) -> int | None:
+    """The lane ``action`` takes in a stage opened by a canary clean-up (``None``: none)."""
+    return next((i for i, kinds in enumerate(LANES) if i and isinstance(action, kinds)), None)
+
+
+Stage = list[list[Any]]  # lanes run side by side, the actions of one lane in turn
+
+
+def stages(effects: Sequence[Any]) -> list[Stage]:
+    """The effects in order, grouped into stages of lanes: the lanes of a stage run side
+    by side, the actions of a lane in turn, stage after stage. A canary clean-up opens a
+    stage that the actions right after it join when they are a stable-HPA floor given
+    back or a registry record (alias, tags), each kind in its lane; every other action
+    (the route writes above all) is a stage of its own, one lane of one action."""
+    out: list[Stage] = []
+    opened = False  # whether the last stage was opened by a canary clean-up
+    for action in effects:
+        lane = _lane(action)
+        if out and opened and lane is not None:
+            lanes = out[-1]
+            found = next((ln for ln in lanes[1:] if _lane(ln[0]) == lane), None)
+            if found is None:
+                lanes.append([action])
+            else:
+                found.append(action)
+            continue
+        out.append([[action]])
+        opened = isinstance(action, CANARY_CLEANUP)
+    return out
+
+
+def side_by_side(pool: Executor | None, calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run ``calls`` at once: the first in the calling thread, the rest on ``pool`` (all in
+    turn without one); their results in order. Every call is waited for before the first
+    exception (in ``calls`` order) is raised, so none is left running behind a failure.
+    A call run on ``pool`` must not itself wait on ``pool`` (no nesting: no deadlock)."""
+    if pool is None or len(calls) < 2:
+        return [call() for call in calls]
+    futures: list[Future[T]] = [pool.submit(call) for call in calls[1:]]
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    try:
+        results.append(calls[0]())
+    except BaseException as exc:  # raised after the others have finished
+        errors.append(exc)
+        results.append(None)
+    for future in futures:
+        try:
+            results.append(future.result())
+        except BaseException as exc:
+            errors.append(exc)
+            results.append(None)
+    if errors:
+        raise errors[0]
+    return results

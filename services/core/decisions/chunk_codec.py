@@ -65,24 +65,33 @@ def _digests(texts: pa.Array, salt: str) -> pa.Array:
     return pa.array(out, pa.string())
 
 
+def _one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The column as one array (a one-chunk column's chunk as it is: no copy)."""
+    if isinstance(column, pa.Array):
+        return column
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def _small_dictionary(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
     """A dictionary column with int8 indices when its dictionary is that small (features,
     statements, bands): a quarter of the bytes to compress; other columns as they are."""
     if not pa.types.is_dictionary(column.type):
         return column
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    array = _one_array(column)
     if len(array.dictionary) > 127:
         return array
     codes = array.indices
     if codes.offset or not pa.types.is_int32(codes.type):
         return pa.DictionaryArray.from_arrays(pc.cast(codes, pa.int8()), array.dictionary)
-    # the int32 codes narrowed in numpy, the validity bitmap shared: no kernel, no copy of it
+    # the int32 codes narrowed in numpy, the validity bitmap shared: no kernel, no copy of
+    # it; the codes are a valid dictionary array's, so Arrow's check of every index (most
+    # of this function's time) is skipped
     valid, data = codes.buffers()
     narrow = np.frombuffer(data, dtype=np.int32, count=len(codes)).astype(np.int8)
     indices = pa.Array.from_buffers(
         pa.int8(), len(codes), [valid, pa.py_buffer(narrow)], null_count=codes.null_count
     )
-    return pa.DictionaryArray.from_arrays(indices, array.dictionary)
+    return pa.DictionaryArray.from_arrays(indices, array.dictionary, safe=False)
 
 
 def _input_columns(inputs: pa.Table | pd.DataFrame) -> dict[str, pa.Array | pa.ChunkedArray]:
@@ -120,15 +129,29 @@ def _consecutive(rows: pa.ChunkedArray | pa.Array) -> bool:
 def _narrow(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
     """A float64 column as float32 when every value is a float32 value (bit for bit, so
     widening gives it back exactly: ``NARROWED`` columns are widened on reading); else as
-    it is."""
+    it is. In numpy on the data buffer (what is under a null is not compared: the
+    validity bitmap is shared)."""
     if not pa.types.is_float64(column.type):
         return column
-    narrow = pc.cast(column, pa.float32(), safe=False)
-    wide = pc.cast(narrow, pa.float64()).to_numpy(zero_copy_only=False)  # nulls: NaN
-    values = column.to_numpy(zero_copy_only=False)
-    if not np.array_equal(values.view(np.uint64), wide.view(np.uint64)):
+    array = _one_array(column)
+    n, start = len(array), array.offset
+    valid, data = array.buffers()
+    values = np.frombuffer(data, dtype=np.float64, count=start + n)[start:]
+    with np.errstate(over="ignore"):  # a value beyond float32 is inf: not equal, kept
+        narrow = values.astype(np.float32)
+    differ = np.flatnonzero(values.view(np.uint64) != narrow.astype(np.float64).view(np.uint64))
+    if len(differ) and (valid is None or _valid_at(valid, start + differ).any()):
         return column
-    return narrow
+    if start and valid is not None:  # the bitmap from the array's first row
+        return pc.cast(array, pa.float32(), safe=False)
+    buffers = [valid, pa.py_buffer(narrow)]
+    return pa.Array.from_buffers(pa.float32(), n, buffers, null_count=array.null_count)
+
+
+def _valid_at(bitmap: pa.Buffer, positions: np.ndarray) -> np.ndarray:
+    """Whether the validity bitmap marks each of ``positions`` valid."""
+    bits = np.frombuffer(bitmap, dtype=np.uint8)
+    return ((bits[positions >> 3] >> (positions & 7).astype(np.uint8)) & 1).astype(bool)
 
 
 def encode_payload(

@@ -181,6 +181,29 @@ def test_a_contribution_that_is_not_a_float32_value_is_stored_as_float64() -> No
         assert kept.to_pylist() == values
 
 
+def test_narrowing_looks_only_at_valid_values_and_keeps_slices_and_chunks() -> None:
+    # a null slot's data (here 0.1, no float32 value) is not a value: still narrowed
+    values = np.array([0.5, 0.1, 0.25], dtype=np.float64)
+    valid = pa.py_buffer(np.packbits([True, False, True], bitorder="little"))
+    masked = pa.Array.from_buffers(pa.float64(), 3, [valid, pa.py_buffer(values)], 1)
+    narrowed = _narrow(masked)
+    assert narrowed.type == pa.float32()
+    assert pc.cast(narrowed, pa.float64()).to_pylist() == [0.5, None, 0.25]
+    # a valid value that is not a float32 value keeps the column float64
+    long = pa.array([0.5, None, 0.25] * 5 + [0.1])
+    assert _narrow(long).type == pa.float64()
+    for column in (  # slices (with and without a bitmap) and columns of several chunks
+        long.slice(1, 14),
+        pa.array([0.5, 0.25, 0.75, 2.0]).slice(1),
+        pa.chunked_array([[0.5, None], [0.25]]),
+        pa.chunked_array([long.slice(0, 3)]),
+    ):
+        narrowed = _narrow(column)
+        assert narrowed.type == pa.float32()
+        assert pc.cast(narrowed, pa.float64()).to_pylist() == column.to_pylist()
+    assert _narrow(long.slice(9)).type == pa.float64()
+
+
 def test_format_1_documents_still_decode(
     model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
 ) -> None:

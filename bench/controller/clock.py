@@ -36,19 +36,23 @@ class PhaseClock:
             self.tallies.append(tally)
         return tally
 
-    def wrap(self, owner: Any, attr: str, label: str) -> None:
-        inner = getattr(owner, attr)
+    def timed(self, fn: Callable[..., Any], label: str) -> Callable[..., Any]:
+        """``fn``, adding each call's wall time to the current thread's tally under ``label``."""
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return inner(*args, **kwargs)
+                return fn(*args, **kwargs)
             finally:
                 tally = getattr(self._local, "tally", None)
                 if tally is not None:
                     tally[label] = tally.get(label, 0.0) + time.perf_counter() - started
 
-        setattr(owner, attr, timed)
+        return timed
+
+    def wrap(self, owner: Any, attr: str, label: str) -> None:
+        inner = getattr(owner, attr)
+        setattr(owner, attr, self.timed(inner, label))
         self._undo.append((owner, attr, inner))
 
     def install(self, registry: Any) -> PhaseClock:
@@ -65,21 +69,9 @@ class PhaseClock:
             self.wrap(registry, method, label)
         self.wrap(registry, "tag", "mlflow_write")
         for kind, fn in list(appliers.APPLIERS.items()):
-            self._wrap_applier(appliers, kind, fn)
+            appliers.APPLIERS[kind] = self.timed(fn, "effects")
+            self._undo.append((appliers.APPLIERS, kind, fn))
         return self
-
-    def _wrap_applier(self, appliers: Any, kind: type, fn: Callable[..., Any]) -> None:
-        def timed(*args: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return fn(*args)
-            finally:
-                tally = getattr(self._local, "tally", None)
-                if tally is not None:
-                    tally["effects"] = tally.get("effects", 0.0) + time.perf_counter() - started
-
-        appliers.APPLIERS[kind] = timed
-        self._undo.append((appliers.APPLIERS, kind, fn))
 
     def uninstall(self) -> None:
         for owner, attr, inner in reversed(self._undo):

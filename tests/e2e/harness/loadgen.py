@@ -4,8 +4,9 @@ A dispatcher thread releases one request every ``1/rate`` seconds (for at most
 ``duration`` seconds); worker threads send them. Each request picks a backend by smooth
 weighted round-robin over the current route snapshot (exact proportions, no random
 drift), then a ready address of that backend round-robin. Every request is counted per
-track; every failure (non-2xx, connection error, timeout, or no ready endpoint for a
-backend that has weight — a gateway's 503) is kept with its time, track and reason.
+track; every failure (non-2xx, connection refused or broken, timeout, or no ready
+endpoint for a backend that has weight — a gateway's 503) is kept with its time, track
+and reason.
 
 A backend with a ``mirror`` share (an HTTPRoute ``RequestMirror`` filter) gets a copy of
 that share of requests (chosen evenly, by a running count), sent on a separate thread
@@ -37,7 +38,7 @@ class Failure:
     at: float  # time.time()
     track: str
     address: str | None
-    reason: str  # http_500, connect, timeout, no_endpoints, no_route
+    reason: str  # http_500, connect, disconnected, timeout, no_endpoints, no_route
 
 
 @dataclass
@@ -134,6 +135,17 @@ class WeightedPicker:
         return (n + 1) * backend.mirror // 100 > n * backend.mirror // 100
 
 
+# Pooled connections are dropped after this long idle: below uvicorn's keep-alive timeout
+# (5 s, the inference server's default). At equal timeouts a request sent on a connection
+# the server is closing at that instant fails without reaching it ("Server disconnected");
+# a gateway's idle timeout is set below its upstreams' keep-alive for the same reason.
+KEEPALIVE_EXPIRY = 2.0
+
+
+def client(timeout: float) -> httpx.Client:
+    return httpx.Client(timeout=timeout, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY))
+
+
 class LoadGenerator:
     def __init__(
         self,
@@ -154,7 +166,7 @@ class LoadGenerator:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._mirrors = ThreadPoolExecutor(max_workers=4, thread_name_prefix="load-mirror")
-        self._mirror_http = httpx.Client(timeout=timeout)
+        self._mirror_http = client(timeout)
         self.copies_submitted = 0  # mirror copies handed to the pool (sent or cancelled)
         self._copies_lock = threading.Lock()
         self.started_at: float | None = None
@@ -206,7 +218,7 @@ class LoadGenerator:
                 self.stats.skipped += 1
 
     def _work(self) -> None:
-        with httpx.Client(timeout=self.timeout) as http:
+        with client(self.timeout) as http:
             while True:
                 try:
                     tick = self._ticks.get(timeout=0.5)
@@ -234,8 +246,10 @@ class LoadGenerator:
             reason = None if response.is_success else f"http_{response.status_code}"
         except httpx.TimeoutException:
             reason = "timeout"
-        except httpx.HTTPError:
+        except httpx.ConnectError:
             reason = "connect"
+        except httpx.HTTPError:  # the connection broke after it was made
+            reason = "disconnected"
         self.stats.record(backend.track, address, reason)
         for target in backends:
             if target is not backend and self.picker.mirror(target):

@@ -21,13 +21,13 @@ from rq import Queue, Retry
 from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
 
-from services.batch.domain import Manifest
 from services.batch.settings import BatchSettings
 from services.batch.state.backend import Backend
 from services.batch.state.queue import SERIALIZER, TaskJob
 from services.batch.state.storage import write_json
 from services.batch.worker import supervisor
 from services.batch.worker.supervisor import ChunkWorker, Heartbeat, make_worker
+from tests.support.batch_jobs import job_manifest
 from tests.support.logs import messages_logged
 from tests.support.processes import RedisServer, free_port
 
@@ -458,10 +458,10 @@ def test_maintenance_restores_lost_jobs_purges_expired_ones_and_survives_a_fault
     backend = backend_for(redis, tmp_path)
     storage = backend.storage
     expired = storage.job("e" * 32)
-    write_json(expired.manifest, _manifest("e" * 32).model_dump())
+    write_json(expired.manifest, job_manifest("e" * 32).model_dump())
     expired.write_final("succeeded", ttl=0)
     lost = storage.job("f" * 32)
-    write_json(lost.manifest, _manifest("f" * 32).model_dump())
+    write_json(lost.manifest, job_manifest("f" * 32).model_dump())
     lost.write_final("failed", ttl=600)
     worker = make_worker(backend, "maint")
     messages: list[str] = []
@@ -482,16 +482,3 @@ def test_maintenance_restores_lost_jobs_purges_expired_ones_and_survives_a_fault
         assert "batch maintenance failed: storage gone" in messages
     finally:
         logger.remove(sink)
-
-
-def _manifest(job_id: str) -> Manifest:
-    return Manifest(
-        job_id=job_id,
-        created_at=1.0,
-        kind="upload",
-        format="csv",
-        source="input.csv",
-        chunk_rows=4,
-        split=True,
-        model_uri="m",
-    )

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from services.batch.domain import ChunkSummary, Manifest
+from services.batch.domain import ChunkSummary
 from services.batch.state import storage as storage_module
 from services.batch.state.result_files import META_KEY, read_summary, write_result, write_table
 from services.batch.state.storage import (
@@ -24,25 +24,12 @@ from services.batch.state.storage import (
     atomic_write,
     write_json,
 )
+from tests.support.batch_jobs import job_manifest
 
 pytestmark = pytest.mark.unit
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 DIGEST = "d" * 32
-
-
-def manifest(job_id: str, idempotency: str | None = None) -> Manifest:
-    return Manifest(
-        job_id=job_id,
-        created_at=1.0,
-        kind="path",
-        format="csv",
-        source="/in/x.csv",
-        chunk_rows=10,
-        split=True,
-        model_uri="m",
-        idempotency=idempotency,
-    )
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -119,8 +106,8 @@ def test_manifest_and_final_record_read_back_or_none(tmp_path: Path) -> None:
     paths = Storage(tmp_path).job(A)
     assert paths.read_manifest() is None
     assert paths.read_final() is None
-    write_json(paths.manifest, manifest(A).model_dump())
-    assert paths.read_manifest() == manifest(A)
+    write_json(paths.manifest, job_manifest(A).model_dump())
+    assert paths.read_manifest() == job_manifest(A)
     before = time.time()
     paths.write_final("failed", 600, {"error": {"message": "boom"}})
     final = paths.read_final()
@@ -218,7 +205,7 @@ def _job(storage: Storage, job_id: str, final: tuple[str, int] | None, manifest_
     paths = storage.job(job_id)
     paths.dir.mkdir(parents=True)
     if manifest_too:
-        write_json(paths.manifest, manifest(job_id).model_dump())
+        write_json(paths.manifest, job_manifest(job_id).model_dump())
     if final:
         paths.write_final(*final)
     return paths.dir
@@ -273,7 +260,7 @@ def test_purging_a_job_frees_its_idempotency_key_unless_another_job_holds_it(
     other = "e" * 32
     for job_id, digest in ((A, DIGEST), (B, other), (C, None)):
         paths = storage.job(job_id)
-        write_json(paths.manifest, manifest(job_id, digest).model_dump())
+        write_json(paths.manifest, job_manifest(job_id, idempotency=digest).model_dump())
         paths.write_final("succeeded", 0)
     storage.remember_key(DIGEST, A)
     storage.remember_key(other, "f" * 32)  # the key passed to a newer job
@@ -389,7 +376,7 @@ def test_purge_boundaries_results_expire_at_their_time_orphans_only_after_a_day(
 def test_a_key_file_that_cannot_be_read_does_not_stop_the_purge(tmp_path: Path) -> None:
     storage = Storage(tmp_path)
     paths = storage.job(A)
-    write_json(paths.manifest, manifest(A, DIGEST).model_dump())
+    write_json(paths.manifest, job_manifest(A, idempotency=DIGEST).model_dump())
     paths.write_final("succeeded", 0)
     storage.key_file(DIGEST).mkdir()  # reading it fails (IsADirectoryError)
     assert storage.purge_expired(time.time() + 1) == [A]

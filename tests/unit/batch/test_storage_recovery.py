@@ -10,10 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from services.batch.domain import ChunkSummary, ClosedJob, Manifest
+from services.batch.domain import ChunkSummary, ClosedJob
 from services.batch.state.recovery import IncompleteResults, scored_chunks
 from services.batch.state.result_files import write_result
 from services.batch.state.storage import Storage, write_json
+from tests.support.batch_jobs import job_manifest
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +30,7 @@ def test_idempotency_key_pointer_lives_as_long_as_its_job(tmp_path: Path) -> Non
     assert storage.job_for_key(digest) is None
     storage.remember_key(digest, job.job_id)
     assert storage.job_for_key(digest) == job.job_id
-    write_json(job.manifest, _manifest(job.job_id, split=True, idempotency=digest).model_dump())
+    write_json(job.manifest, job_manifest(job.job_id, idempotency=digest).model_dump())
     job.write_final("succeeded", ttl=0)
     assert storage.purge_expired(time.time() + 1) == [job.job_id]
     assert storage.job_for_key(digest) is None
@@ -55,7 +56,7 @@ def test_a_split_job_is_rebuilt_from_its_parts_and_results_or_refused(tmp_path: 
         pq.write_table(pa.table({"x": list(range(rows))}), _mkdir(job.part(index)))
         result = pa.table({"row": list(range(rows)), "risk_band": ["low"] * rows})
         write_result(_mkdir(job.result(index)), result, ChunkSummary(rows, 0, {"low": rows}), False)
-    manifest = _manifest(job.job_id, split=True)
+    manifest = job_manifest(job.job_id)
     chunks, summaries = scored_chunks(manifest, job)
     assert [(c.index, c.offset, c.rows) for c in chunks] == [(0, 0, 4), (1, 4, 3)]
     assert [s.rows for s in summaries] == [4, 3]
@@ -67,17 +68,3 @@ def test_a_split_job_is_rebuilt_from_its_parts_and_results_or_refused(tmp_path: 
 def _mkdir(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _manifest(job_id: str, split: bool, idempotency: str | None = None) -> Manifest:
-    return Manifest(
-        job_id=job_id,
-        created_at=1.0,
-        kind="upload",
-        format="csv",
-        source="input.csv",
-        chunk_rows=4,
-        split=split,
-        model_uri="m",
-        idempotency=idempotency,
-    )

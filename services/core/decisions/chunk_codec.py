@@ -51,6 +51,7 @@ from services.core.decisions.texts import (
     reasons_texts,
     value_texts,
 )
+from services.core.reason_layout import with_null_reasons
 
 INPUT = "input:"  # a feature's values, in their own Arrow type
 INPUT_JSON = "input_json:"  # an object column's values as JSON texts
@@ -179,7 +180,9 @@ def encode_payload(
 ) -> bytes:
     """The chunk's decisions (``inputs``: the scored features, as the chunk's Arrow table or
     a frame; ``result``: the result table) as the compressed document described in the
-    module doc."""
+    module doc. Reasons are stored with nulls where a row has none, as the result table
+    had them before its reason columns became non-nullable (``reason_layout``)."""
+    result = with_null_reasons(result)
     k = reason_count(result)
     rows = result.column("row")
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}

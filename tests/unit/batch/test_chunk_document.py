@@ -28,6 +28,7 @@ from services.core.decisions.chunk_codec import (
 )
 from services.core.decisions.record import COLUMNS, InputsMode
 from services.core.model_store import LoadedModel
+from services.core.reason_layout import with_null_reasons
 from tests.unit.batch.test_record_block import CREATED, SALT, batch_header, block_of, synthetic
 
 pytestmark = pytest.mark.unit
@@ -155,7 +156,7 @@ def test_format_2_leaves_consecutive_rows_out_and_stores_float32_contributions(
     assert table.column("row_index").to_pylist() == result.column("row").to_pylist()
     for name in names:  # widened back bit for bit, nulls where no reason
         assert table.schema.field(name).type == pa.float64()
-        assert table.column(name).equals(result.column(name))
+        assert table.column(name).equals(with_null_reasons(result).column(name))
     # rows not consecutive (every other row) keep their numbers
     every_other = np.arange(0, result.num_rows, 2)
     gapped = result.take(pa.array(every_other))

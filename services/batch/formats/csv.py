@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from services.batch.checks import check_frame, missing_columns, needed_columns
 from services.batch.domain import BadInput
 from services.batch.formats.base import Features, InputFormat, ResultFiles
+from services.core.reason_layout import with_null_reasons
 
 BLOCK_BYTES = 4 << 20
 
@@ -58,7 +59,8 @@ def stream_csv(chunks: ResultFiles) -> Iterator[bytes]:
     """One CSV (a header, then every chunk's rows), streamed chunk by chunk."""
     for n, (_, path) in enumerate(chunks):
         sink = io.BytesIO()
-        pacsv.write_csv(pq.read_table(path), sink, pacsv.WriteOptions(include_header=n == 0))
+        table = with_null_reasons(pq.read_table(path))  # an empty cell, not "" or nan
+        pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=n == 0))
         yield sink.getvalue()
 
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from services.batch.formats import ResultFiles
+from services.core.reason_layout import with_null_reasons
 
 
 def page(chunks: ResultFiles, offset: int, limit: int) -> list[dict[str, Any]]:
@@ -21,7 +22,7 @@ def page(chunks: ResultFiles, offset: int, limit: int) -> list[dict[str, Any]]:
     for spec, path in chunks:
         if spec.offset + spec.rows <= offset or spec.offset >= end:
             continue
-        table = pq.read_table(path)
+        table = with_null_reasons(pq.read_table(path))  # null, not "" / NaN
         start = max(offset - spec.offset, 0)
         tables.append(table.slice(start, min(end, spec.offset + spec.rows) - spec.offset - start))
     if not tables:

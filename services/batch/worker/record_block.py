@@ -18,12 +18,14 @@ from services.core.decisions.texts import (
     reasons_texts,
     value_texts,
 )
+from services.core.reason_layout import with_null_reasons
 
 __all__ = ["chunk_block", "reason_count"]
 
 
 def chunk_block(header: BatchHeader, frame: pd.DataFrame, result: pa.Table) -> DecisionBlock:
     """The chunk's decisions as ``chunk_decisions`` would make them, column-wise."""
+    result = with_null_reasons(result)
     values = {str(c): value_texts(frame[c]) for c in frame.columns}
     return DecisionBlock(
         job_id=header.job_id,

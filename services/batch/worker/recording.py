@@ -36,6 +36,7 @@ from services.core.decisions.record import (
 )
 from services.core.decisions.writer import DecisionWriter
 from services.core.model_store import LoadedModel
+from services.core.reason_layout import with_null_reasons
 
 TRACK = "batch"
 BLOCK_ROWS = 25_000  # rows per written block (one COPY, one transaction)
@@ -95,6 +96,7 @@ def row_reasons(inputs: list[dict[str, Any]], result: pa.Table) -> list[list[dic
     """Each row's reason codes from the result's ``reason_i`` columns (statement, feature,
     contribution; ``BATCH_REASONS_TOP_K`` of them, none when it is 0), in the shape of
     ``services.core.reasons.Reason.to_dict`` with the row's input value."""
+    result = with_null_reasons(result)  # "" / NaN: no reason (reason_layout)
     k = reason_count(result)
     per_row: list[list[dict[str, Any]]] = [[] for _ in range(result.num_rows)]
     for i in range(1, k + 1):

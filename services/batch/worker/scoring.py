@@ -6,8 +6,9 @@ names one, ``probability`` (calibrated), ``prediction`` (0/1 at the contract thr
 scored the row, dictionary-encoded: one value per chunk); see ``domain.RESULT_COLUMNS``.
 With reason codes on (``BATCH_REASONS_TOP_K`` = k > 0), every row also gets, for i =
 1..k, ``reason_i`` (the statement), ``reason_i_feature`` and ``reason_i_contribution``
-(exact TreeSHAP, log-odds): the i-th largest positive contribution, null where fewer
-than i features raised the row's score.
+(exact TreeSHAP, log-odds): the i-th largest positive contribution; where fewer than i
+features raised the row's score, ``""``, ``""`` and NaN (non-nullable columns, so the
+result file's are REQUIRED: ``services.core.reason_layout``; readers show null there).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow as pa
 from services.batch.domain import ChunkSummary
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
+from services.core.reason_layout import NO_REASON_TEXT
 from services.core.reasons import NO_REASON, top_reason_columns
 
 
@@ -58,7 +60,7 @@ def score_encoded(
     table = result_table(model, proba, first_row, id_column, ids)
     if reasons_k:
         for name, column in reason_columns(model, encoded, reasons_k, keys).items():
-            table = table.append_column(name, column)
+            table = table.append_column(pa.field(name, column.type, nullable=False), column)
     return table
 
 
@@ -91,7 +93,9 @@ def reason_columns(
 ) -> dict[str, pa.Array]:
     """``reason_i``, ``reason_i_feature``, ``reason_i_contribution`` for i = 1..k (exact
     TreeSHAP, ranked once per group of rows with the same reasons; ``reason_groups``).
-    ``keys``: the rows' ``split_bins.keys``, when the caller has them."""
+    ``keys``: the rows' ``split_bins.keys``, when the caller has them. No nulls: a row
+    without an i-th reason has ``""`` (the dictionaries' last entry) and NaN
+    (``reason_layout``), so the result file's columns are REQUIRED."""
     statements = model.statements
     grouped = model.reason_groups.columns(encoded, k, keys)
     if grouped is None:  # rows or a model the groups cannot number: per chunk's groups
@@ -100,27 +104,18 @@ def reason_columns(
         groups, rows = found, None
     else:
         groups, rows = grouped.groups, grouped.inverse
-    texts, names = pa.array(statements.texts), pa.array(statements.names)
+    texts = pa.array([*statements.texts, NO_REASON_TEXT], pa.string())
+    names = pa.array([*statements.names, NO_REASON_TEXT], pa.string())
     none = groups.feature == NO_REASON  # (groups, k)
-    statement = np.where(none, 0, groups.statement).astype(np.int32)
-    feature = np.where(none, 0, groups.feature).astype(np.int32)
+    statement = np.where(none, len(texts) - 1, groups.statement).astype(np.int32)
+    feature = np.where(none, len(names) - 1, groups.feature).astype(np.int32)
     take = _gather(rows)
     columns: dict[str, pa.Array] = {}
     for i in range(k):
-        # NaN exactly where there is no reason (top_reason_columns), so it gives the nulls
-        weights = take(pa.float64(), groups.contribution[:, i])
-        missing = None if not none[:, i].any() else np.isnan(weights.to_numpy())
-        valid = None if missing is None else _bitmap(~missing)
-        nulls = 0 if missing is None else int(np.count_nonzero(missing))
-        columns[f"reason_{i + 1}"] = dictionary(
-            take(pa.int32(), statement[:, i]), valid, nulls, texts
-        )
-        columns[f"reason_{i + 1}_feature"] = dictionary(
-            take(pa.int32(), feature[:, i]), valid, nulls, names
-        )
-        columns[f"reason_{i + 1}_contribution"] = _with_nulls(
-            pa.float64(), weights.to_numpy(), valid, nulls
-        )
+        # NaN exactly where there is no reason (top_reason_columns)
+        columns[f"reason_{i + 1}"] = dictionary(take(pa.int32(), statement[:, i]), texts)
+        columns[f"reason_{i + 1}_feature"] = dictionary(take(pa.int32(), feature[:, i]), names)
+        columns[f"reason_{i + 1}_contribution"] = take(pa.float64(), groups.contribution[:, i])
     return columns
 
 
@@ -134,28 +129,10 @@ def _gather(rows: np.ndarray | None) -> Callable[[pa.DataType, np.ndarray], pa.A
     return lambda kind, column: pa.array(np.ascontiguousarray(column), kind).take(indices)
 
 
-def _bitmap(valid: np.ndarray) -> pa.Buffer:
-    """An Arrow validity bitmap (least significant bit first) of a boolean array."""
-    return pa.py_buffer(np.packbits(valid, bitorder="little"))
-
-
-def _with_nulls(
-    kind: pa.DataType, values: np.ndarray, valid: pa.Buffer | None, nulls: int
-) -> pa.Array:
-    """``pa.array(values, kind, mask=...)`` built from the buffers (no per-value work)."""
-    data = pa.py_buffer(np.ascontiguousarray(values, dtype=kind.to_pandas_dtype()))
-    return pa.Array.from_buffers(kind, len(values), [valid, data], null_count=nulls)
-
-
-def dictionary(
-    codes: np.ndarray | pa.Array, valid: pa.Buffer | None, nulls: int, values: pa.Array
-) -> pa.DictionaryArray:
-    """Codes (0 where null) into ``values`` as an Arrow dictionary column (int32 indices).
-    The codes are ours and in range: Arrow's bounds check of every index is skipped."""
-    if isinstance(codes, pa.Array):  # int32 without nulls: its data buffer, our bitmap
-        codes = np.frombuffer(codes.buffers()[1], np.int32, len(codes), codes.offset * 4)
-    indices = _with_nulls(pa.int32(), codes, valid, nulls)
-    return pa.DictionaryArray.from_arrays(indices, values, safe=False)
+def dictionary(codes: pa.Array, values: pa.Array) -> pa.DictionaryArray:
+    """int32 codes (no nulls, ours and in range) into ``values`` as an Arrow dictionary
+    column: Arrow's bounds check of every index is skipped."""
+    return pa.DictionaryArray.from_arrays(codes, values, safe=False)
 
 
 def summarise(result: pa.Table, worker: str = "", model_version: str = "") -> ChunkSummary:

@@ -37,10 +37,11 @@ CHUNK_COLUMNS = (
     "payload_sha256",
     "payload",
 )
-PAYLOAD_FORMAT = "arrow-ipc-zstd/2"
+PAYLOAD_FORMAT = "arrow-ipc-zstd/3"
 # formats ``chunk_codec`` reads: /1 stores every column per row; /2 may leave ``row_index``
-# out (consecutive rows) and store reason contributions as float32 (when lossless)
-PAYLOAD_FORMATS = ("arrow-ipc-zstd/1", PAYLOAD_FORMAT)
+# out (consecutive rows) and store reason contributions as float32 (when lossless); /3 also
+# float64 inputs as float32 (when lossless, the field marked)
+PAYLOAD_FORMATS = ("arrow-ipc-zstd/1", "arrow-ipc-zstd/2", PAYLOAD_FORMAT)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ Format 2 (``arrow-ipc-zstd/2``) stores less for the same rows: ``row_index`` is 
 when the rows are consecutive (``first_row`` .. ``last_row`` rebuild it), and a
 ``reason_i_contribution`` column whose values are all float32 values (the worker's
 contributions table is float32) is stored as float32 (checked bit for bit; otherwise
-float64). ``read_payload`` gives format 1's table for either format.
+float64). Format 3 (``arrow-ipc-zstd/3``) narrows a float64 input column
+(``input:<feature>``) the same way when every value is a float32 value, the field marked
+``narrowed: float64`` (an input column of another type is stored as it is, unmarked).
+``read_payload`` gives format 1's table for every format.
 
 Decoding rebuilds each row's ``inputs`` and ``reasons`` JSON texts with the same kernels as
 the per-row layout (``texts``), so a decoded row equals, column for column and byte for
@@ -48,10 +51,14 @@ from services.core.decisions.texts import (
     reasons_texts,
     value_texts,
 )
+from services.core.reason_layout import with_null_reasons
 
 INPUT = "input:"  # a feature's values, in their own Arrow type
 INPUT_JSON = "input_json:"  # an object column's values as JSON texts
 NARROWED = re.compile(r"reason_\d+_contribution")  # stored as float32 when lossless
+WIDEN = {b"narrowed": b"float64"}  # field metadata: a float64 column stored as float32
+CHECK_FIRST = 4_096  # values checked before the whole column: most columns that are not
+# float32 values (measured inputs: decimals) show it in their first values
 OPTIONS = pa.ipc.IpcWriteOptions(compression=pa.Codec("zstd", compression_level=1))
 
 
@@ -65,24 +72,33 @@ def _digests(texts: pa.Array, salt: str) -> pa.Array:
     return pa.array(out, pa.string())
 
 
+def _one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The column as one array (a one-chunk column's chunk as it is: no copy)."""
+    if isinstance(column, pa.Array):
+        return column
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def _small_dictionary(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
     """A dictionary column with int8 indices when its dictionary is that small (features,
     statements, bands): a quarter of the bytes to compress; other columns as they are."""
     if not pa.types.is_dictionary(column.type):
         return column
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    array = _one_array(column)
     if len(array.dictionary) > 127:
         return array
     codes = array.indices
     if codes.offset or not pa.types.is_int32(codes.type):
         return pa.DictionaryArray.from_arrays(pc.cast(codes, pa.int8()), array.dictionary)
-    # the int32 codes narrowed in numpy, the validity bitmap shared: no kernel, no copy of it
+    # the int32 codes narrowed in numpy, the validity bitmap shared: no kernel, no copy of
+    # it; the codes are a valid dictionary array's, so Arrow's check of every index (most
+    # of this function's time) is skipped
     valid, data = codes.buffers()
     narrow = np.frombuffer(data, dtype=np.int32, count=len(codes)).astype(np.int8)
     indices = pa.Array.from_buffers(
         pa.int8(), len(codes), [valid, pa.py_buffer(narrow)], null_count=codes.null_count
     )
-    return pa.DictionaryArray.from_arrays(indices, array.dictionary)
+    return pa.DictionaryArray.from_arrays(indices, array.dictionary, safe=False)
 
 
 def _input_columns(inputs: pa.Table | pd.DataFrame) -> dict[str, pa.Array | pa.ChunkedArray]:
@@ -119,16 +135,41 @@ def _consecutive(rows: pa.ChunkedArray | pa.Array) -> bool:
 
 def _narrow(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
     """A float64 column as float32 when every value is a float32 value (bit for bit, so
-    widening gives it back exactly: ``NARROWED`` columns are widened on reading); else as
-    it is."""
+    widening gives it back exactly: ``NARROWED`` columns and ``WIDEN`` fields are widened
+    on reading); else as it is. In numpy on the data buffer (what is under a null is not
+    compared: the validity bitmap is shared); the first ``CHECK_FIRST`` values first."""
     if not pa.types.is_float64(column.type):
         return column
-    narrow = pc.cast(column, pa.float32(), safe=False)
-    wide = pc.cast(narrow, pa.float64()).to_numpy(zero_copy_only=False)  # nulls: NaN
-    values = column.to_numpy(zero_copy_only=False)
-    if not np.array_equal(values.view(np.uint64), wide.view(np.uint64)):
+    array = _one_array(column)
+    n, start = len(array), array.offset
+    valid, data = array.buffers()
+    values = np.frombuffer(data, dtype=np.float64, count=start + n)[start:]
+    if n > CHECK_FIRST and _float32_values(values[:CHECK_FIRST], valid, start) is None:
         return column
+    narrow = _float32_values(values, valid, start)
+    if narrow is None:
+        return column
+    if start and valid is not None:  # the bitmap from the array's first row
+        return pc.cast(array, pa.float32(), safe=False)
+    buffers = [valid, pa.py_buffer(narrow)]
+    return pa.Array.from_buffers(pa.float32(), n, buffers, null_count=array.null_count)
+
+
+def _float32_values(values: np.ndarray, valid: pa.Buffer | None, start: int) -> np.ndarray | None:
+    """``values`` as float32 if each valid one is a float32 value, bit for bit; else None
+    (``valid``: the validity bitmap of the array whose values start at bit ``start``)."""
+    with np.errstate(over="ignore"):  # a value beyond float32 is inf: not equal, kept
+        narrow = values.astype(np.float32)
+    differ = np.flatnonzero(values.view(np.uint64) != narrow.astype(np.float64).view(np.uint64))
+    if len(differ) and (valid is None or _valid_at(valid, start + differ).any()):
+        return None
     return narrow
+
+
+def _valid_at(bitmap: pa.Buffer, positions: np.ndarray) -> np.ndarray:
+    """Whether the validity bitmap marks each of ``positions`` valid."""
+    bits = np.frombuffer(bitmap, dtype=np.uint8)
+    return ((bits[positions >> 3] >> (positions & 7).astype(np.uint8)) & 1).astype(bool)
 
 
 def encode_payload(
@@ -139,7 +180,9 @@ def encode_payload(
 ) -> bytes:
     """The chunk's decisions (``inputs``: the scored features, as the chunk's Arrow table or
     a frame; ``result``: the result table) as the compressed document described in the
-    module doc."""
+    module doc. Reasons are stored with nulls where a row has none, as the result table
+    had them before its reason columns became non-nullable (``reason_layout``)."""
+    result = with_null_reasons(result)
     k = reason_count(result)
     rows = result.column("row")
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
@@ -152,8 +195,12 @@ def encode_payload(
             "risk_band": result.column("risk_band"),
         }
     )
+    widened: set[str] = set()
     if mode is InputsMode.VALUES:
-        columns.update(_input_columns(inputs))
+        for name, column in _input_columns(inputs).items():
+            columns[name] = _narrow(column)
+            if columns[name].type != column.type:
+                widened.add(name)
     else:
         frame = inputs if isinstance(inputs, pd.DataFrame) else inputs.to_pandas()
         values = {str(c): value_texts(frame[c]) for c in frame.columns}
@@ -167,9 +214,12 @@ def encode_payload(
         columns[f"reason_{i}_feature"] = _small_dictionary(result.column(f"reason_{i}_feature"))
         columns[f"reason_{i}_contribution"] = _narrow(result.column(f"reason_{i}_contribution"))
     columns["risk_band"] = _small_dictionary(columns["risk_band"])
-    table = pa.table(columns).replace_schema_metadata(
-        {"format": PAYLOAD_FORMAT, "inputs": mode.value, "reasons": str(k)}
-    )
+    fields = [
+        pa.field(name, column.type, metadata=WIDEN if name in widened else None)
+        for name, column in columns.items()
+    ]
+    meta = {"format": PAYLOAD_FORMAT, "inputs": mode.value, "reasons": str(k)}
+    table = pa.table(columns, schema=pa.schema(fields, meta))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema, options=OPTIONS) as out:
         out.write_table(table)
@@ -206,7 +256,7 @@ def chunk_document(
 
 def read_payload(doc: ChunkDocument) -> pa.Table:
     """The document's table, after checking its digest and format, in format 1's columns
-    (``row_index`` first; float32 contributions widened)."""
+    (``row_index`` first; float32 contributions and ``WIDEN`` fields widened)."""
     if doc.payload_format not in PAYLOAD_FORMATS:
         raise ValueError(f"unknown chunk payload format {doc.payload_format!r}")
     if hashlib.sha256(doc.payload).hexdigest() != doc.payload_sha256:
@@ -214,7 +264,8 @@ def read_payload(doc: ChunkDocument) -> pa.Table:
     with pa.ipc.open_stream(pa.py_buffer(doc.payload)) as reader:
         table = reader.read_all()
     for i, field in enumerate(table.schema):
-        if NARROWED.fullmatch(field.name) and pa.types.is_float32(field.type):
+        marked = field.metadata is not None and field.metadata.items() >= WIDEN.items()
+        if (NARROWED.fullmatch(field.name) or marked) and pa.types.is_float32(field.type):
             wide = pc.cast(table.column(i), pa.float64())
             table = table.set_column(i, pa.field(field.name, pa.float64()), wide)
     if "row_index" not in table.column_names:

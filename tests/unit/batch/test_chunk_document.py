@@ -28,6 +28,7 @@ from services.core.decisions.chunk_codec import (
 )
 from services.core.decisions.record import COLUMNS, InputsMode
 from services.core.model_store import LoadedModel
+from services.core.reason_layout import with_null_reasons
 from tests.unit.batch.test_record_block import CREATED, SALT, batch_header, block_of, synthetic
 
 pytestmark = pytest.mark.unit
@@ -155,7 +156,7 @@ def test_format_2_leaves_consecutive_rows_out_and_stores_float32_contributions(
     assert table.column("row_index").to_pylist() == result.column("row").to_pylist()
     for name in names:  # widened back bit for bit, nulls where no reason
         assert table.schema.field(name).type == pa.float64()
-        assert table.column(name).equals(result.column(name))
+        assert table.column(name).equals(with_null_reasons(result).column(name))
     # rows not consecutive (every other row) keep their numbers
     every_other = np.arange(0, result.num_rows, 2)
     gapped = result.take(pa.array(every_other))
@@ -169,6 +170,65 @@ def test_format_2_leaves_consecutive_rows_out_and_stores_float32_contributions(
     assert [g[:at] + g[at + 1 :] for g in got] == [e[:at] + e[at + 1 :] for e in expected]
 
 
+def test_format_3_stores_float64_inputs_of_float32_values_as_float32_marked(
+    model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    frame, result = scored(model, applicants, 5_000)  # balance, income: float32 values
+    frame["balance"] = frame["balance"].astype(np.float32).astype(np.float64)
+    frame["income"] = frame["income"].astype(np.float32).astype(np.float64)
+    rounded = frame.assign(balance=frame["balance"] + 0.01)  # decimals: not float32 values
+    for inputs, narrowed in ((frame, ["income", "balance"]), (rounded, ["income"])):
+        doc = document(model, inputs, result, InputsMode.VALUES)
+        stored = stored_table(doc)
+        for name in ("balance", "income"):
+            field = stored.schema.field(f"input:{name}")
+            if name in narrowed:
+                assert field.type == pa.float32()
+                assert field.metadata == {b"narrowed": b"float64"}
+            else:
+                assert field.type == pa.float64()
+                assert not field.metadata
+        table = read_payload(doc)
+        for name in ("balance", "income"):  # widened back bit for bit, nulls kept
+            column = table.column(f"input:{name}")
+            assert column.type == pa.float64()
+            assert column.equals(pa.chunked_array([pa.Array.from_pandas(inputs[name])]))
+        assert_rows_equal(decoded_rows(doc), block_of(model, inputs, result))
+    # a format 2 document (inputs as float64, unmarked) still decodes to the same rows
+    stored = stored_table(doc)
+    for i, field in enumerate(stored.schema):
+        if field.metadata:
+            stored = stored.set_column(i, field.name, pc.cast(stored.column(i), pa.float64()))
+    stored = stored.replace_schema_metadata(
+        {**(stored.schema.metadata or {}), b"format": PAYLOAD_FORMATS[1].encode()}
+    )
+    old = redone(doc, stored, PAYLOAD_FORMATS[1])
+    assert decoded_rows(old) == decoded_rows(doc)
+
+
+def assert_rows_equal(got: list[dict[str, Any]], block: Any) -> None:
+    at = COLUMNS.index("decided_at")
+    rows = [tuple(r[c] for c in COLUMNS) for r in got]
+    expected = block.rows(InputsMode.VALUES, SALT)
+    assert [g[:at] + g[at + 1 :] for g in rows] == [e[:at] + e[at + 1 :] for e in expected]
+
+
+def redone(doc: ChunkDocument, table: pa.Table, payload_format: str) -> ChunkDocument:
+    """``doc`` with ``table`` as its payload (uncompressed IPC), labelled ``payload_format``."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as out:
+        out.write_table(table)
+    payload = bytes(sink.getvalue())
+    return ChunkDocument(
+        **{
+            **doc.__dict__,
+            "payload": payload,
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+            "payload_format": payload_format,
+        }
+    )
+
+
 def test_a_contribution_that_is_not_a_float32_value_is_stored_as_float64() -> None:
     exact = pa.array([0.5, None, float(np.float32(0.1)), -0.0])
     narrowed = _narrow(exact)
@@ -179,6 +239,29 @@ def test_a_contribution_that_is_not_a_float32_value_is_stored_as_float64() -> No
         kept = _narrow(pa.array(values))
         assert kept.type == pa.float64()
         assert kept.to_pylist() == values
+
+
+def test_narrowing_looks_only_at_valid_values_and_keeps_slices_and_chunks() -> None:
+    # a null slot's data (here 0.1, no float32 value) is not a value: still narrowed
+    values = np.array([0.5, 0.1, 0.25], dtype=np.float64)
+    valid = pa.py_buffer(np.packbits([True, False, True], bitorder="little"))
+    masked = pa.Array.from_buffers(pa.float64(), 3, [valid, pa.py_buffer(values)], 1)
+    narrowed = _narrow(masked)
+    assert narrowed.type == pa.float32()
+    assert pc.cast(narrowed, pa.float64()).to_pylist() == [0.5, None, 0.25]
+    # a valid value that is not a float32 value keeps the column float64
+    long = pa.array([0.5, None, 0.25] * 5 + [0.1])
+    assert _narrow(long).type == pa.float64()
+    for column in (  # slices (with and without a bitmap) and columns of several chunks
+        long.slice(1, 14),
+        pa.array([0.5, 0.25, 0.75, 2.0]).slice(1),
+        pa.chunked_array([[0.5, None], [0.25]]),
+        pa.chunked_array([long.slice(0, 3)]),
+    ):
+        narrowed = _narrow(column)
+        assert narrowed.type == pa.float32()
+        assert pc.cast(narrowed, pa.float64()).to_pylist() == column.to_pylist()
+    assert _narrow(long.slice(9)).type == pa.float64()
 
 
 def test_format_1_documents_still_decode(

@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -19,6 +20,7 @@ from services.batch.service.results import page
 from services.batch.worker.chunk import run_chunk
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
+from services.core.reason_layout import with_null_reasons
 from services.core.reasons import top_reasons
 
 pytestmark = pytest.mark.unit
@@ -44,7 +46,16 @@ def test_every_row_gets_k_reason_columns_equal_to_the_one_row_path(
     tmp_path: Path, model: LoadedModel, applicants: Applicants
 ) -> None:
     frame = applicants(600, 4)
-    results = pa.concat_tables([pq.read_table(p) for _, p in scored(tmp_path, model, frame, 2)])
+    stored = pa.concat_tables([pq.read_table(p) for _, p in scored(tmp_path, model, frame, 2)])
+    for i in (1, 2):  # REQUIRED in the file: "" / NaN where a row has no i-th reason
+        for name in (f"reason_{i}", f"reason_{i}_feature", f"reason_{i}_contribution"):
+            assert not stored.schema.field(name).nullable
+            assert stored.column(name).null_count == 0
+        none = stored.column(f"reason_{i}_feature").to_pylist()
+        weights = stored.column(f"reason_{i}_contribution").to_numpy()
+        assert [f == "" for f in none] == np.isnan(weights).tolist()
+    assert "" in stored.column("reason_2").to_pylist()
+    results = with_null_reasons(stored)  # readers' view: null where no reason
     assert results.column_names[-6:] == [
         "reason_1",
         "reason_1_feature",
@@ -97,9 +108,14 @@ def test_reason_columns_in_csv_parquet_and_json_pages(
     assert None in [r["reason_4"] for r in json_rows]  # Default has 3 features: never 4
     # CSV has no null: no reason is an empty cell
     assert csv.column("reason_1").to_pylist() == [r["reason_1"] or "" for r in json_rows]
+    assert csv.column("reason_4_contribution").null_count == 600  # empty, not "nan"
+    assert b"nan" not in b"".join(stream_csv(files)).lower()  # type: ignore[arg-type]
+    # Parquet as written: "" / NaN (non-nullable columns) where JSON and CSV show nothing
     assert parquet.column("reason_1_feature").to_pylist() == [
-        r["reason_1_feature"] for r in json_rows
+        r["reason_1_feature"] or "" for r in json_rows
     ]
+    assert not parquet.schema.field("reason_1_contribution").nullable
+    assert all(r["reason_4_contribution"] is None for r in json_rows)
 
 
 def test_zero_turns_the_columns_off(

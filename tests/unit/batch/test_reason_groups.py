@@ -16,27 +16,34 @@ from services.batch.worker.scoring import reason_columns
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
 from services.core.reason_groups import ReasonGroups
+from services.core.reason_layout import with_null_reasons
 from services.core.reasons import NO_REASON, top_reason_columns
 
 pytestmark = pytest.mark.unit
 Applicants = Callable[[int, int], pd.DataFrame]
 
 
-def reference(model: LoadedModel, encoded: np.ndarray, k: int) -> dict[str, pa.Array]:
-    """The reason columns from every row's own contributions (no grouping at all)."""
+def reference(
+    model: LoadedModel, encoded: np.ndarray, k: int, nulls: bool = False
+) -> dict[str, pa.Array]:
+    """The reason columns from every row's own contributions (no grouping at all): no
+    reason as ``""`` / NaN (the result table's layout), or with ``nulls`` as nulls (the
+    layout readers see, ``with_null_reasons``)."""
     found = top_reason_columns(model.contributions(encoded), encoded, model.statements, k)
-    texts, names = pa.array(model.statements.texts), pa.array(model.statements.names)
+    texts = pa.array([*model.statements.texts, ""])
+    names = pa.array([*model.statements.names, ""])
     out: dict[str, pa.Array] = {}
     for i in range(k):
         none = found.feature[:, i] == NO_REASON
+        mask = none if nulls else None
         for name, codes, values in (
             (f"reason_{i + 1}", found.statement[:, i], texts),
             (f"reason_{i + 1}_feature", found.feature[:, i], names),
         ):
-            indices = pa.array(np.where(none, 0, codes).astype(np.int32), mask=none)
+            indices = pa.array(np.where(none, len(values) - 1, codes).astype(np.int32), mask=mask)
             out[name] = pa.DictionaryArray.from_arrays(indices, values)
         out[f"reason_{i + 1}_contribution"] = pa.array(
-            found.contribution[:, i], pa.float64(), mask=none
+            found.contribution[:, i], pa.float64(), mask=mask
         )
     return out
 
@@ -54,7 +61,8 @@ def assert_same(got: dict[str, pa.Array], expected: dict[str, pa.Array]) -> None
     assert list(got) == list(expected)
     for name, column in expected.items():
         assert got[name].type == column.type, name
-        assert got[name].equals(column), name
+        if not name.endswith("_contribution"):  # NaN: compared bit for bit below
+            assert got[name].equals(column), name
         assert got[name].null_count == column.null_count, name
     for name in expected:
         if name.endswith("_contribution"):  # bit for bit, not approximately
@@ -90,6 +98,27 @@ def test_batch_reason_columns_equal_the_reference(
     for seed in (4, 5):
         encoded = encode_frame(model.contract.features, chunk(applicants, 5_000, seed))
         assert_same(reason_columns(model, encoded, 4), reference(model, encoded, 4))
+
+
+def test_readers_see_null_where_there_is_no_reason(
+    model: LoadedModel, applicants: Applicants
+) -> None:
+    """The non-nullable columns ("" / NaN) read through ``with_null_reasons`` equal the
+    nullable layout the result table had before (null statement, feature, contribution)."""
+    encoded = encode_frame(model.contract.features, chunk(applicants, 5_000, 7))
+    table = pa.table(reason_columns(model, encoded, 4))
+    assert table.column("reason_4").null_count == 0
+    assert table.column("reason_4").to_pylist() == [""] * 5_000  # Default: 3 features
+    viewed = with_null_reasons(table)
+    expected = reference(model, encoded, 4, nulls=True)
+    assert viewed.column("reason_4").null_count == 5_000
+    assert viewed.column("reason_1").null_count > 0  # some rows have no reason at all
+    for name, column in expected.items():
+        got = viewed.column(name).combine_chunks()
+        assert got.null_count == column.null_count, name
+        assert got.equals(column), name
+        assert got.to_pylist() == column.to_pylist(), name
+    assert with_null_reasons(viewed).equals(viewed)  # nulls already: as it is
 
 
 def test_rows_the_groups_cannot_number_fall_back_to_the_same_columns(

@@ -21,7 +21,7 @@ from services.batch.domain import BadInput, ChunkSpec
 from services.batch.state import storage
 from services.batch.worker.chunk import encode_chunk, read_chunk, run_chunk
 from services.batch.worker.recording import ChunkRecord
-from services.batch.worker.scoring import score_frame
+from services.batch.worker.scoring import score_frame, summarise
 from services.core.decisions.chunk import ChunkDocument
 from services.core.decisions.metrics import DecisionMetrics
 from services.core.decisions.settings import DecisionSettings
@@ -149,3 +149,24 @@ def test_a_recorded_chunk_is_filed_under_its_index_and_synced(
     assert [(d.chunk_index, d.first_row, d.last_row) for d in store.chunks] == [(2, 201, 300)]
     assert path.exists()
     assert synced, "the recorded chunk's result file is fsynced unless told otherwise"
+
+
+def test_a_summary_names_no_worker_and_no_version_unless_given(
+    model: LoadedModel, applicants: Applicants
+) -> None:
+    result = score_frame(model, applicants(50, 8), 1)
+    summary = summarise(result)
+    assert (summary.rows, summary.worker, summary.model_version) == (50, "", "")
+    assert sum(summary.bands.values()) == 50
+
+
+def test_reason_columns_count_exactly_their_nulls(
+    model: LoadedModel, applicants: Applicants
+) -> None:
+    result = score_frame(model, applicants(300, 10), 1, reasons_k=3)
+    for i in (1, 2, 3):
+        for name in (f"reason_{i}", f"reason_{i}_feature", f"reason_{i}_contribution"):
+            column = result.column(name)
+            column.validate(full=True)
+            assert column.null_count == column.to_pylist().count(None), name
+    assert result.column("reason_1").null_count < 300

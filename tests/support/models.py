@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from services.trainer.pipeline import TrainSummary, train
 from services.trainer.settings import TrainerSettings
@@ -37,3 +39,18 @@ def train_quick(tracking_uri: str, dataset: str = "default", **overrides: object
     }
     options.update(overrides)
     return TrainedModel(tracking_uri, train(TrainerSettings(**options)))  # type: ignore[arg-type]
+
+
+_kept: dict[str, Any] = {}
+
+
+def once_per_process(key: str, make: Callable[[], Any]) -> Any:
+    """``make()``'s value, made once per process and kept in this module (which outlives a
+    pytest session). Under mutmut every mutant's tests run in a new pytest session forked
+    from the process that ran the clean session: a session fixture would train and load
+    the test model again in each forked mutant process (tens of CPU seconds, beyond
+    mutmut's time limit, so a timeout meant nothing); kept here, the fork inherits it.
+    In an ordinary run (one session per process) this is the session fixture's value."""
+    if key not in _kept:
+        _kept[key] = make()
+    return _kept[key]

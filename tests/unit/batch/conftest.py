@@ -11,12 +11,20 @@ import pytest
 from services.core.datasets import load_config
 from services.core.model_store import LoadedModel, load_model
 from services.core.synthetic import ApplicantGenerator
-from tests.support.models import TrainedModel
+from tests.support.models import TrainedModel, once_per_process
 
 
 @pytest.fixture(scope="session")
-def model(default_model: TrainedModel) -> LoadedModel:
-    return load_model(default_model.uri, default_model.tracking_uri, nthread=1)
+def model(request: pytest.FixtureRequest) -> LoadedModel:
+    """The default test model, trained and loaded once per process (``once_per_process``:
+    a mutmut mutant's forked session does not train it again)."""
+
+    def make() -> LoadedModel:
+        trained: TrainedModel = request.getfixturevalue("default_model")
+        return load_model(trained.uri, trained.tracking_uri, nthread=1)
+
+    loaded: LoadedModel = once_per_process("unit-batch-model", make)
+    return loaded
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -21,9 +22,16 @@ from prometheus_client import CollectorRegistry
 
 from services.batch.worker import recording
 from services.batch.worker.record_block import chunk_block
-from services.batch.worker.recording import ChunkRecord, RecordNotFlushed, header, record_chunk
+from services.batch.worker.recording import (
+    ChunkRecord,
+    RecordNotFlushed,
+    chunk_decisions,
+    header,
+    record_chunk,
+)
 from services.batch.worker.scoring import score_frame
 from services.core.decisions.chunk import ChunkDocument
+from services.core.decisions.chunk_codec import chunk_document
 from services.core.decisions.metrics import DecisionMetrics
 from services.core.decisions.record import InputsMode, job_day
 from services.core.decisions.settings import DecisionSettings
@@ -138,3 +146,62 @@ def test_a_record_not_stored_in_time_fails_the_chunk(
     with pytest.raises(RecordNotFlushed, match="decisions of job job-late not written in time"):
         record_chunk(model, job, frame, result)
     assert store.csv == []
+
+
+def test_the_chunk_layout_hashes_the_inputs_under_the_writer_s_salt(
+    tmp_path: Path, model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    frame, result = scored(model, applicants)
+    store = Store()
+    settings = DecisionSettings(
+        dsn="postgresql://unused@127.0.0.1:1/x",
+        spool_dir=tmp_path / "spool",
+        batch_layout="chunk",
+        inputs="hash",
+        hash_salt="pepper",
+    )
+    writer = DecisionWriter(settings, DecisionMetrics(CollectorRegistry()), store)  # type: ignore[arg-type]
+    writer.start()
+    job = ChunkRecord(writer, "job-hash", CREATED, "k")
+    try:
+        record_chunk(model, job, frame, result)  # no chunk index: the first chunk's, 0
+        recording.submit_record(model, job, frame, result).wait()
+    finally:
+        writer.close(5)
+    names = [f.name for f in model.contract.features]
+    salted = chunk_document(header(model, job), 0, frame[names], result, InputsMode.HASH, "pepper")
+    unsalted = chunk_document(header(model, job), 0, frame[names], result, InputsMode.HASH)
+    assert salted.payload_sha256 != unsalted.payload_sha256
+    assert [(d.chunk_index, d.payload_sha256) for d in store.chunks] == [
+        (0, salted.payload_sha256)
+    ] * 2
+
+
+def test_per_row_decisions_carry_their_time_and_refuse_inputs_of_another_length(
+    model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    frame, result = scored(model, applicants)
+    job = ChunkRecord(None, "job-ref", CREATED, "caller")  # type: ignore[arg-type]
+    before = datetime.now(UTC)
+    decisions = chunk_decisions(model, job, frame, result)
+    after = datetime.now(UTC)
+    assert len(decisions) == 450
+    assert all(before <= d.decided_at <= after for d in decisions)
+    longer = pd.concat([frame, frame.iloc[:1]], ignore_index=True)  # one input row too many
+    with pytest.raises(ValueError, match="zip"):
+        chunk_decisions(model, job, longer, result)
+
+
+def test_one_encoder_thread_per_process_builds_the_documents_in_turn() -> None:
+    pool = recording._encoder_thread()
+    assert recording._encoder_thread() is pool
+    release = threading.Event()
+    first = pool.submit(release.wait, 10)
+    second = pool.submit(lambda: threading.current_thread().name)
+    try:  # a busy thread and work waiting: a pool of more threads would start another now
+        threads = [t.name for t in threading.enumerate() if t.name.startswith("decision-chunk")]
+    finally:
+        release.set()
+    assert len(threads) == 1
+    assert first.result(10) is True
+    assert second.result(10) in threads

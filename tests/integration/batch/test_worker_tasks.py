@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from loguru import logger
 from prometheus_client import REGISTRY
 from redis import Redis
 from rq.exceptions import AbandonedJobError
@@ -35,13 +37,13 @@ from services.batch.domain import ChunkSpec, JobState, Manifest
 from services.batch.state.jobs import register
 from services.batch.state.queue import chunk_task_id, split_task_id
 from services.batch.state.recovery import planned
+from services.batch.worker import chunk as chunk_module
 from services.batch.worker import context as context_module
 from services.batch.worker import tasks
 from services.batch.worker.context import WorkerContext, build_context, context, install
 from services.batch.worker.recording import ChunkRecord
 from services.core.model_store import LoadedModel, ModelGone
 from tests.integration.batch.conftest import make_settings
-from tests.support.logs import messages_logged
 from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -93,6 +95,23 @@ def ctx(
         yield built
     finally:
         built.backend.redis.close()
+
+
+@contextmanager
+def logged(level: str) -> Iterator[list[str]]:
+    """The messages logged at ``level`` or above inside the block, each after the job id
+    bound to it (``-`` when none is)."""
+    messages: list[str] = []
+
+    def keep(message: Any) -> None:
+        record = message.record
+        messages.append(f"{record['extra'].get('job_id', '-')} {record['message']}")
+
+    sink = logger.add(keep, level=level)
+    try:
+        yield messages
+    finally:
+        logger.remove(sink)
 
 
 def chunks_counted(outcome: str) -> float:
@@ -210,6 +229,9 @@ def test_a_split_job_is_cut_into_chunks_queued_scored_and_closed_once(
     assert document["expires_at"] - document["finished_at"] == pytest.approx(777)
     results = [pq.read_table(ctx.storage.job(JOB).result(i)) for i in range(3)]
     assert [t.num_rows for t in results] == [40, 40, 20]
+    names = results[0].column_names
+    assert "reason_4" in names  # the worker's reasons_top_k (4)
+    assert "reason_5" not in names
     metadata = results[0].schema.metadata or {}
     assert ctx.name.encode() in b"".join(metadata.values())
     # a chunk task run again (a retry after the worker died) reads its result back
@@ -218,6 +240,46 @@ def test_a_split_job_is_cut_into_chunks_queued_scored_and_closed_once(
     assert again == {"skipped": "succeeded"}
     assert counted.chunks() == {"skipped": 1}
     assert counted.rows() == 0
+
+
+def test_the_id_column_is_kept_through_the_split_and_the_chunks(
+    ctx: WorkerContext, tmp_path: Path, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    frame = applicants(30, 13)
+    frame.insert(0, "loan_id", [f"L{i}" for i in range(30)])
+    frame["ignored"] = 1
+    source = csv_input(tmp_path / "in" / "x.csv", frame)
+    submitted(ctx, source, split=True, id_column="loan_id", chunk_rows=20)
+    assert tasks.split_job(JOB) == {"chunks": 2, "rows": 30}
+    part = pq.read_table(ctx.storage.job(JOB).part(0))
+    assert "loan_id" in part.column_names
+    assert "ignored" not in part.column_names
+    tasks.score_chunk(JOB, 0)
+    tasks.score_chunk(JOB, 1)
+    scored = pa.concat_tables([pq.read_table(ctx.storage.job(JOB).result(i)) for i in range(2)])
+    assert scored["loan_id"].to_pylist() == [f"L{i}" for i in range(30)]
+
+
+def test_a_job_registered_before_pinning_is_split_with_its_configured_model(
+    ctx: WorkerContext, tmp_path: Path, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    source = csv_input(tmp_path / "in" / "x.csv", applicants(10, 14))
+    submitted(ctx, source, split=True)
+    ctx.store.redis.hdel(ctx.store.job_key(JOB), "model_pinned_uri")
+    assert tasks.split_job(JOB) == {"chunks": 1, "rows": 10}
+
+
+def test_a_chunk_task_reports_its_scoring_time_to_the_tenth_of_a_millisecond(
+    ctx: WorkerContext,
+    tmp_path: Path,
+    applicants: Callable[[int, int], pd.DataFrame],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = parquet_input(tmp_path / "in" / "x.parquet", applicants(10, 15), 10)
+    submitted(ctx, source, split=False)
+    clock = iter([100.0, 102.345678])
+    monkeypatch.setattr(chunk_module, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    assert tasks.score_chunk(JOB, 0)["seconds"] == 2.3457
 
 
 def test_a_chunk_already_scored_is_not_scored_again(
@@ -291,7 +353,7 @@ def test_a_bad_value_fails_the_split_job_once_with_its_row(
     frame.loc[7, "income"] = "abc"
     source = csv_input(tmp_path / "in" / "x.csv", frame)
     submitted(ctx, source, split=True)
-    with messages_logged("ERROR") as errors:
+    with logged("ERROR") as errors:
         outcome = tasks.split_job(JOB)
     assert set(outcome) == {"failed"}
     assert "income" in outcome["failed"]
@@ -301,7 +363,7 @@ def test_a_bad_value_fails_the_split_job_once_with_its_row(
     assert document["error"]["message"] == outcome["failed"]
     assert document["error"]["details"]
     assert json.loads(ctx.store.record(JOB)["error"]) == document["error"]  # type: ignore[index]
-    assert errors == [f"job failed: {outcome['failed']}"]
+    assert errors == [f"{JOB} job failed: {outcome['failed']}"]
     assert tasks.split_job(JOB) == {"skipped": "failed"}  # the task run again does nothing
 
 
@@ -338,7 +400,7 @@ def test_a_job_whose_model_version_is_gone_fails_saying_so(
     source = parquet_input(tmp_path / "in" / "x.parquet", applicants(20, 7), 10)
     submitted(ctx, source, split=False, model_pinned_uri=gone)
     counted = Counted()
-    with messages_logged("ERROR") as errors:
+    with logged("ERROR") as errors:
         assert tasks.score_chunk(JOB, 0) == {"failed": "its model version is gone"}
     assert counted.chunks() == {"model_gone": 1}
     message = final(ctx)["error"]["message"]
@@ -348,7 +410,7 @@ def test_a_job_whose_model_version_is_gone_fails_saying_so(
         "it with the current model (no model folder at "
     )
     assert final(ctx)["error"]["details"] == []
-    assert errors == [f"job failed: {message}"]
+    assert errors == [f"{JOB} job failed: {message}"]
     assert tasks.score_chunk(JOB, 1) == {"skipped": "failed"}
     submitted(ctx, source, split=True, job_id="b" * 32, model_pinned_uri=gone)
     assert tasks.split_job("b" * 32) == {"failed": "its model version is gone"}
@@ -439,10 +501,10 @@ def test_a_job_is_failed_once_and_its_final_file_keeps_the_reason(
 ) -> None:
     submitted(ctx, tmp_path / "x.parquet", split=True)
     error = {"message": "it broke", "details": [{"row": 3}]}
-    with messages_logged("INFO") as messages:
+    with logged("INFO") as messages:
         tasks.fail_job(ctx, JOB, error)
         tasks.fail_job(ctx, JOB, {"message": "again", "details": []})
-    assert messages == [f"job {JOB} failed", "job failed: it broke"]
+    assert messages == [f"{JOB} job {JOB} failed", f"{JOB} job failed: it broke"]
     assert json.loads(ctx.store.record(JOB)["error"]) == error  # type: ignore[index]
     document = final(ctx)
     assert (document["state"], document["error"]) == ("failed", error)
@@ -476,6 +538,16 @@ def test_a_job_closed_failed_by_the_store_gets_its_reason_from_the_record(
     assert "error" not in final(ctx, "f" * 32)
 
 
+def test_a_failed_job_is_closed_on_storage_while_redis_is_down(
+    ctx: WorkerContext, redis: RedisServer, tmp_path: Path
+) -> None:
+    submitted(ctx, tmp_path / "x.parquet", split=True)
+    redis.stop()
+    tasks.closed(ctx, JOB, "failed")
+    assert final(ctx)["state"] == "failed"
+    assert "error" not in final(ctx)
+
+
 def task_of(redis_client: Redis, args: tuple[object, ...], retries_left: int | None) -> Job:
     job = Job.create(tasks.score_chunk, args=args, connection=redis_client)
     job.retries_left = retries_left
@@ -489,11 +561,11 @@ def test_a_failed_task_with_retries_left_only_warns(
     ctx: WorkerContext, tmp_path: Path, args: tuple[object, ...], what: str
 ) -> None:
     submitted(ctx, tmp_path / "x.parquet", split=True)
-    with messages_logged("WARNING") as messages:
+    with logged("WARNING") as messages:
         tasks.on_task_failure(
             task_of(ctx.backend.redis, args, 2), ctx.backend.redis, KeyError, KeyError("x"), None
         )
-    assert messages == [f"{what} of job {JOB} failed (KeyError), 2 retries left"]
+    assert messages == [f"- {what} of job {JOB} failed (KeyError), 2 retries left"]
     assert state(ctx) == "queued"
 
 
@@ -525,11 +597,11 @@ def test_a_task_out_of_retries_fails_its_job_saying_why(
     reason: str,
 ) -> None:
     submitted(ctx, tmp_path / "x.parquet", split=True)
-    with messages_logged("WARNING") as messages:
+    with logged("WARNING") as messages:
         tasks.on_task_failure(
             task_of(ctx.backend.redis, args, retries_left), ctx.backend.redis, type(exc), exc, None
         )
-    assert messages == [f"job failed: {reason}"]
+    assert messages == [f"{JOB} job failed: {reason}"]
     assert final(ctx)["error"] == {"message": reason, "details": []}
     assert state(ctx) == "failed"
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from loguru import logger
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 from redis import Redis
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
@@ -42,8 +42,13 @@ from services.batch.worker import context as context_module
 from services.batch.worker import tasks
 from services.batch.worker.context import WorkerContext, build_context, context, install
 from services.batch.worker.recording import ChunkRecord
+from services.core.decisions.metrics import DecisionMetrics
+from services.core.decisions.settings import DecisionSettings
+from services.core.decisions.store import DecisionStore
+from services.core.decisions.writer import DecisionWriter
 from services.core.model_store import LoadedModel, ModelGone
 from tests.integration.batch.conftest import make_settings
+from tests.support.postgres import PostgresServer
 from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -280,6 +285,27 @@ def test_a_chunk_task_reports_its_scoring_time_to_the_tenth_of_a_millisecond(
     clock = iter([100.0, 102.345678])
     monkeypatch.setattr(chunk_module, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
     assert tasks.score_chunk(JOB, 0)["seconds"] == 2.3457
+
+
+def test_a_chunk_is_recorded_under_its_job_when_the_decision_record_is_on(
+    ctx: WorkerContext,
+    postgres: PostgresServer,
+    tmp_path: Path,
+    applicants: Callable[[int, int], pd.DataFrame],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = DecisionSettings(dsn=postgres.dsn, spool_dir=tmp_path / "spool")
+    writer = DecisionWriter(config, DecisionMetrics(CollectorRegistry())).start()
+    monkeypatch.setattr(ctx, "decisions", writer)
+    source = parquet_input(tmp_path / "in" / "x.parquet", applicants(12, 16), 12)
+    submitted(ctx, source, split=False)
+    try:
+        assert tasks.score_chunk(JOB, 0)["outcome"] == "finished"
+    finally:
+        writer.close()
+    rows = DecisionStore(postgres.dsn).find_row(JOB)
+    assert [r["row_index"] for r in rows] == list(range(1, 13))
+    assert str(rows[0]["day"]) == "2023-11-14"  # the job's submission day
 
 
 def test_a_chunk_already_scored_is_not_scored_again(

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 K = 4
-CHUNK_ROWS = 200_000
+
 DISTINCT = 10  # distinct input chunks, cycled
 
 
@@ -65,11 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=40)
     args = parser.parse_args(argv)
 
-    import pyarrow.parquet as pq
     from prometheus_client import CollectorRegistry
 
-    from bench.batch.inputs import default_applicants, one_worker_model
-    from services.batch.domain import ChunkSpec
+    from bench.batch.inputs import chunked_input, one_worker_model
     from services.batch.worker import recording
     from services.batch.worker.chunk import encode_chunk, read_chunk, run_chunk
     from services.batch.worker.scoring import score_encoded
@@ -89,13 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         model = one_worker_model(work)
         names = [f.name for f in model.contract.features]
-        source = work / "in.parquet"
-        frame = default_applicants(CHUNK_ROWS * DISTINCT)
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, 100_000)
-
-        def spec(n: int) -> ChunkSpec:
-            c = n % DISTINCT
-            return ChunkSpec(n, str(source), c * CHUNK_ROWS, CHUNK_ROWS, (2 * c, 2 * c + 2))
+        spec = chunked_input(work, DISTINCT)
 
         # encode alone, and the decoded documents compared
         head = BatchHeader(ModelIdentity("m", "1", "batch"), 0.5, "ab", time.time(), "caller")

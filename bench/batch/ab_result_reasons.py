@@ -28,13 +28,11 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-import pyarrow as pa
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 K = 4
-CHUNK_ROWS = 200_000
+
 DISTINCT = 5  # distinct input chunks, cycled
 
 
@@ -57,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow.parquet as pq
     from prometheus_client import CollectorRegistry
 
-    from bench.batch.inputs import default_applicants, one_worker_model
-    from services.batch.domain import ChunkSpec
+    from bench.batch.inputs import chunked_input, one_worker_model
     from services.batch.worker import chunk as chunk_module
     from services.batch.worker import recording, scoring
     from services.core.decisions import chunk_codec
@@ -89,13 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         model = one_worker_model(work)
         names = [f.name for f in model.contract.features]
-        source = work / "in.parquet"
-        frame = default_applicants(CHUNK_ROWS * DISTINCT)
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, 100_000)
-
-        def spec(n: int) -> ChunkSpec:
-            c = n % DISTINCT
-            return ChunkSpec(n, str(source), c * CHUNK_ROWS, CHUNK_ROWS, (2 * c, 2 * c + 2))
+        spec = chunked_input(work, DISTINCT)
 
         head = BatchHeader(ModelIdentity("m", "1", "batch"), 0.5, "ab", time.time(), "caller")
         for n in range(DISTINCT):  # same readers' view, same decoded document

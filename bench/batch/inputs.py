@@ -3,13 +3,17 @@ worker of the two-worker deployment loads it, and synthetic Default applicants."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from services.batch.domain import ChunkSpec
     from services.core.model_store import LoadedModel
+
+CHUNK_ROWS = 200_000  # rows per chunk in the in-process chunk benchmarks
 
 
 def one_worker_model(work: Path) -> LoadedModel:
@@ -29,3 +33,22 @@ def default_applicants(rows: int, seed: int = 3) -> pd.DataFrame:
     frame = ApplicantGenerator.from_config(load_config("default")).sample(rows, seed=seed)
     frame["student"] = frame["student"].astype("category")
     return frame
+
+
+def chunked_input(work: Path, chunks: int) -> Callable[[int], ChunkSpec]:
+    """``chunks`` distinct chunks of ``CHUNK_ROWS`` synthetic applicants in one Parquet file
+    under ``work`` (row groups of 100,000); the spec of chunk ``n``, cycling over them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from services.batch.domain import ChunkSpec
+
+    source = work / "in.parquet"
+    frame = default_applicants(CHUNK_ROWS * chunks)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, 100_000)
+
+    def spec(n: int) -> ChunkSpec:
+        c = n % chunks
+        return ChunkSpec(n, str(source), c * CHUNK_ROWS, CHUNK_ROWS, (2 * c, 2 * c + 2))
+
+    return spec

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 K = 4
-CHUNK_ROWS = 200_000
+from bench.batch.inputs import CHUNK_ROWS  # noqa: E402
 
 
 def _reasons(table: pa.Table) -> list[str]:
@@ -137,10 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args(argv)
 
-    import pyarrow.parquet as pq
-
-    from bench.batch.inputs import default_applicants, one_worker_model
-    from services.batch.domain import ChunkSpec
+    from bench.batch.inputs import chunked_input, one_worker_model
     from services.batch.state.result_files import write_table
     from services.batch.worker.chunk import encode_chunk, read_chunk
     from services.batch.worker.scoring import score_encoded
@@ -149,12 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         model = one_worker_model(work)
         features = len(model.contract.features)
-        source = work / "in.parquet"
-        frame = default_applicants(CHUNK_ROWS * args.chunks)
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, 100_000)
+        chunk_spec = chunked_input(work, args.chunks)
         results = []
         for c in range(args.chunks):
-            spec = ChunkSpec(c, str(source), c * CHUNK_ROWS, CHUNK_ROWS, (2 * c, 2 * c + 2))
+            spec = chunk_spec(c)
             table = read_chunk(model, spec, None)
             encoded = encode_chunk(model, table, spec.offset)
             results.append(score_encoded(model, encoded, spec.offset + 1, None, None, K))

@@ -14,11 +14,10 @@ from services.core.decisions.record import BatchHeader, now
 from services.core.decisions.texts import (
     _plain_strings,
     inputs_texts,
-    reason_count,
     reasons_texts,
     value_texts,
 )
-from services.core.reason_layout import with_null_reasons
+from services.core.reason_layout import reason_count, with_null_reasons
 
 __all__ = ["chunk_block", "reason_count"]
 

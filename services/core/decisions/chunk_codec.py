@@ -46,12 +46,11 @@ from services.core.decisions.record import COLUMNS, BatchHeader, InputsMode, now
 from services.core.decisions.texts import (
     _plain_strings,
     inputs_texts,
-    reason_count,
     reason_value_texts,
     reasons_texts,
     value_texts,
 )
-from services.core.reason_layout import with_null_reasons
+from services.core.reason_layout import reason_count, with_null_reasons
 
 INPUT = "input:"  # a feature's values, in their own Arrow type
 INPUT_JSON = "input_json:"  # an object column's values as JSON texts

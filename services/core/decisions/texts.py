@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from services.core.decisions.record import _plain
+from services.core.reason_layout import reason_count
 
 NULL = "null"
 
@@ -105,15 +106,6 @@ def _plain_strings(column: pa.ChunkedArray) -> pa.Array:
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     return pc.cast(array, pa.string())
-
-
-def reason_count(result: pa.Table) -> int:
-    """How many ``reason_i`` columns the result has (``BATCH_REASONS_TOP_K``; 0: none)."""
-    names = set(result.column_names)
-    k = 0
-    while f"reason_{k + 1}" in names:
-        k += 1
-    return k
 
 
 def reason_value_texts(values: dict[str, pa.Array], result: pa.Table, i: int) -> pa.Array:

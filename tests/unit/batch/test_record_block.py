@@ -138,3 +138,14 @@ def test_scored_chunk_rows_are_the_reference_rows(
     if k:
         block = block_of(model, frame, result)
         assert any(r != "[]" for r in block.reasons.to_pylist())
+
+
+def test_a_frame_without_input_columns_records_empty_inputs_per_row(
+    model: LoadedModel, applicants: Callable[[int, int], pd.DataFrame]
+) -> None:
+    frame = applicants(4, 6)
+    result = score_frame(model, frame, 1)
+    empty = pd.DataFrame(index=frame.index)  # no column to record: "{}" for every row
+    block = block_of(model, empty, result)
+    assert block.inputs.to_pylist() == ["{}"] * 4
+    assert_same_rows(model, empty, result)

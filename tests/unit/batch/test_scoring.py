@@ -72,6 +72,9 @@ def test_result_columns_types_and_values_from_probabilities(model: LoadedModel) 
     for column in table.columns:
         assert column.null_count == 0
         column.validate(full=True)
+    # float64 whatever the probabilities' dtype (domain.RESULT_COLUMNS)
+    single = result_table(model, proba.astype(np.float32), 1).column("probability")
+    assert single.type == pa.float64()
 
 
 def test_the_id_column_only_when_named_and_given(model: LoadedModel) -> None:

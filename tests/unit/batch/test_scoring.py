@@ -23,6 +23,7 @@ from services.batch.worker.scoring import (
     score_frame,
     score_table,
 )
+from services.core import split_bins
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
 
@@ -172,3 +173,29 @@ def test_dictionary_keeps_codes_and_values() -> None:
     assert column.type == pa.dictionary(pa.int32(), pa.string())
     assert column.to_pylist() == ["", "x", "y"]
     assert column.null_count == 0
+
+
+def test_rows_are_binned_once_for_probabilities_and_reasons(
+    model: LoadedModel, applicants: Applicants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows' ``split_bins.keys`` are computed once and handed to both the grouped
+    probabilities and the grouped reasons (a pass-through count of the column binning)."""
+    rows = encode_frame(model.contract.features, applicants(2_000, 23))
+    encoded = np.tile(rows, (40, 1))  # enough rows for the grouped probabilities' path
+    assert model.split_bins.few_groups(len(encoded))
+    binned = 0
+    column_bins = split_bins._column_bins
+
+    def counted(values: np.ndarray, cuts: np.ndarray | None) -> np.ndarray:
+        nonlocal binned
+        binned += 1
+        return column_bins(values, cuts)
+
+    monkeypatch.setattr(split_bins, "_column_bins", counted)
+    assert model.split_bins.keys(encoded) is not None
+    once, binned = binned, 0
+    with_reasons = score_encoded(model, encoded, 1, None, None, 2)
+    assert binned == once
+    monkeypatch.setattr(split_bins, "_column_bins", column_bins)
+    expected = score_encoded(model, encoded, 1, None, None, 2)
+    assert same(with_reasons, expected)

@@ -152,6 +152,8 @@ def test_gather_copies_each_group_s_value_to_its_rows() -> None:
     alone = _gather(None)(pa.float64(), column)
     assert alone.type == pa.float64()
     assert alone.to_pylist() == [1.5, 2.5, 3.5]
+    as_kind = _gather(None)(pa.int32(), np.array([4, 5, 6], dtype=np.int64))
+    assert as_kind.type == pa.int32()
     rows = np.array([2, 0, 0, 1, 2], dtype=np.int64)
     grouped = _gather(rows)(pa.float64(), column)
     assert grouped.type == pa.float64()

@@ -83,15 +83,17 @@ def merge(
     previous: list[dict[str, Any]], current: list[dict[str, Any]], run: str
 ) -> list[dict[str, Any]]:
     """``previous`` module rows, each replaced by its ``current`` row when this run ran
-    at least as many of its mutants (labelled ``run``, and ``partial`` when some were not
-    run); the ``**all**`` row recomputed over the result."""
+    every mutant of the module (fewer than before when the module shrank) or at least as
+    many as before (labelled ``run``, and ``partial`` when some were not run); the
+    ``**all**`` row recomputed over the result."""
     by_module = {r["module"]: r for r in previous if r["module"] != "**all**"}
     for row in current:
         if row["module"] == "**all**":
             continue
         done = row["mutants"] - row["not_run"]
         before = by_module.get(row["module"])
-        if before is not None and (not done or done < before["mutants"] - before["not_run"]):
+        whole = done and not row["not_run"]
+        if before is not None and not whole and done < before["mutants"] - before["not_run"]:
             continue
         label = (run + (", partial" if row["not_run"] else "")) if done else "-"
         by_module[row["module"]] = {**row, "run": label}

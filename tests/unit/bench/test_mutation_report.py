@@ -74,3 +74,17 @@ def test_a_partial_run_that_ran_more_of_a_module_replaces_its_row_marked_partial
     assert table["services.core.psi"]["run"] == "2, partial"
     assert table["services.core.psi"]["killed"] == 2
     assert table["controller.rollout.records"]["run"] == "1"
+
+
+def test_a_whole_run_of_a_module_that_shrank_replaces_its_row() -> None:
+    earlier = [{**r, "run": "1"} for r in rows(tally(OUTPUT.splitlines()))]
+    later = """\
+    controller.rollout.records.x_compact__mutmut_1: killed
+    services.core.psi.x_psi__mutmut_3: killed
+"""
+    table = {r["module"]: r for r in merge(earlier, rows(tally(later.splitlines())), "2")}
+    assert table["controller.rollout.records"]["run"] == "2"  # 1 mutant today, all run
+    assert table["controller.rollout.records"]["mutants"] == 1
+    assert table["controller.rollout.records"]["survived"] == 0
+    assert table["services.core.psi"]["run"] == "2"
+    assert table["controller.rollout.phases"]["run"] == "1"

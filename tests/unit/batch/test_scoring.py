@@ -201,3 +201,24 @@ def test_rows_are_binned_once_for_probabilities_and_reasons(
     monkeypatch.setattr(split_bins, "_column_bins", column_bins)
     expected = score_encoded(model, encoded, 1, None, None, 2)
     assert same(with_reasons, expected)
+
+
+def test_a_chunk_too_small_to_group_is_not_binned_without_reasons(
+    model: LoadedModel, applicants: Applicants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without reasons the keys serve only the grouped probabilities: a chunk too small to
+    group (every row evaluated) is never binned (a pass-through count, as above)."""
+    encoded = encode_frame(model.contract.features, applicants(500, 24))
+    assert not model.split_bins.few_groups(len(encoded))
+    binned = 0
+    column_bins = split_bins._column_bins
+
+    def counted(values: np.ndarray, cuts: np.ndarray | None) -> np.ndarray:
+        nonlocal binned
+        binned += 1
+        return column_bins(values, cuts)
+
+    monkeypatch.setattr(split_bins, "_column_bins", counted)
+    table = score_encoded(model, encoded, 1)
+    assert binned == 0
+    assert table.column("probability").to_pylist() == model.probabilities(encoded).tolist()

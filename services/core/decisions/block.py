@@ -10,8 +10,6 @@ with per-decision writes.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from services.core.decisions.digests import hmac_sha256_hex
 from services.core.decisions.record import COLUMNS, InputsMode, ModelIdentity, Row
 
 
@@ -47,13 +46,7 @@ class DecisionBlock:
         n = len(self)
         if mode is InputsMode.VALUES:
             return self.inputs, pa.nulls(n, pa.string())
-        base = hmac.new(salt.encode(), digestmod=hashlib.sha256)
-        digests = []
-        for text in self.inputs.to_pylist():
-            h = base.copy()
-            h.update(text.encode())
-            digests.append(h.hexdigest())
-        return pa.nulls(n, pa.string()), pa.array(digests, pa.string())
+        return pa.nulls(n, pa.string()), hmac_sha256_hex(self.inputs, salt)
 
     def table(self, mode: InputsMode, salt: str = "") -> pa.Table:
         """The rows in ``COLUMNS`` order as text columns (null: SQL NULL), ready for CSV."""

@@ -32,7 +32,6 @@ repeat the chunk (job, model, caller, threshold, decided_at) live in the chunk t
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from typing import Any
 
@@ -42,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from services.core.decisions.chunk import PAYLOAD_FORMAT, PAYLOAD_FORMATS, ChunkDocument
+from services.core.decisions.digests import hmac_sha256_hex
 from services.core.decisions.record import COLUMNS, BatchHeader, InputsMode, now
 from services.core.decisions.texts import (
     _plain_strings,
@@ -59,16 +59,6 @@ WIDEN = {b"narrowed": b"float64"}  # field metadata: a float64 column stored as 
 CHECK_FIRST = 4_096  # values checked before the whole column: most columns that are not
 # float32 values (measured inputs: decimals) show it in their first values
 OPTIONS = pa.ipc.IpcWriteOptions(compression=pa.Codec("zstd", compression_level=1))
-
-
-def _digests(texts: pa.Array, salt: str) -> pa.Array:
-    base = hmac.new(salt.encode(), digestmod=hashlib.sha256)
-    out = []
-    for text in texts.to_pylist():
-        h = base.copy()
-        h.update(text.encode())
-        out.append(h.hexdigest())
-    return pa.array(out, pa.string())
 
 
 def _one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -203,7 +193,7 @@ def encode_payload(
     else:
         frame = inputs if isinstance(inputs, pd.DataFrame) else inputs.to_pandas()
         values = {str(c): value_texts(frame[c]) for c in frame.columns}
-        columns["inputs_hash"] = _digests(inputs_texts(frame, values), salt)
+        columns["inputs_hash"] = hmac_sha256_hex(inputs_texts(frame, values), salt)
         for i in range(1, k + 1):
             feature = pc.is_valid(result.column(f"reason_{i}_feature"))
             texts = reason_value_texts(values, result, i)

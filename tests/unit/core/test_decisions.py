@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from services.core.decisions.digests import hmac_sha256_hex
 from services.core.decisions.export import write_export
 from services.core.decisions.partitions import (
     create_partition_sql,
@@ -194,3 +198,33 @@ def test_the_writer_imports_without_pyarrow() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("salt", ["", "s", "k" * 64, "k" * 65, "sél" * 30])
+def test_column_digests_are_the_per_row_hmac(salt: str) -> None:
+    """``hmac_sha256_hex`` (the batch inputs' digests, one column at a time) gives exactly
+    ``hmac.new(salt, text, sha256).hexdigest()`` per text: short, block-sized and hashed
+    salts, empty and non-ASCII texts, slices and chunked columns."""
+    texts = [
+        "",
+        "a",
+        '{"balance":1234.5,"income":null,"student":"No"}',
+        "é" * 300,
+        "x" * 64,
+    ] * 3
+    column = pa.array(texts)
+    for given, expected_texts in (
+        (column, texts),
+        (column.slice(2, 9), texts[2:11]),
+        (pa.chunked_array([column.slice(0, 4), column.slice(4)]), texts),
+        (pa.array(texts, pa.large_string()), texts),
+        (pa.array([], pa.string()), []),
+    ):
+        got = hmac_sha256_hex(given, salt)
+        got.validate(full=True)
+        assert got.type == pa.string()
+        assert got.to_pylist() == [
+            hmac.new(salt.encode(), t.encode(), hashlib.sha256).hexdigest() for t in expected_texts
+        ]
+    with pytest.raises(ValueError, match="null"):
+        hmac_sha256_hex(pa.array(["a", None]), salt)

@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.core.contract import (
+    Calibration,
     FeatureSpec,
     Histogram,
     ModelContract,
@@ -197,3 +198,21 @@ def test_a_lost_level_does_not_hide_a_reworded_statement_of_a_level_kept() -> No
 def test_an_unknown_feature_is_named_in_the_error() -> None:
     with pytest.raises(KeyError, match="salary"):
         make_contract().feature("salary")
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def test_platt_calibration_scales_and_shifts_the_margin() -> None:
+    margin = np.array([-3.0, -0.5, 0.0, 0.25, 2.0])
+    calibrated = Calibration(method="platt", a=2.0, b=-0.5).apply(margin)
+    np.testing.assert_allclose(calibrated, sigmoid(2.0 * margin - 0.5), rtol=0, atol=1e-15)
+    assert calibrated.dtype == np.float64
+
+
+def test_no_calibration_ignores_a_and_b() -> None:
+    margin = np.array([-3.0, -0.5, 0.0, 0.25, 2.0], dtype=np.float32)
+    calibrated = Calibration(method="none", a=2.0, b=-0.5).apply(margin)
+    np.testing.assert_allclose(calibrated, sigmoid(margin.astype(np.float64)), atol=1e-15)
+    assert calibrated.dtype == np.float64

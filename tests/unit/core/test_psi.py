@@ -98,7 +98,7 @@ def test_sliding_window_is_defined_from_first_observation() -> None:
 
 
 def test_window_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="window"):
+    with pytest.raises(ValueError, match=r"^window must be >= 1$"):
         SlidingWindowPSI([numeric_histogram(np.arange(5.0))], 0)
 
 

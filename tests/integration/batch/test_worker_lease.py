@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from loguru import logger
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
 
 from services.batch.settings import BatchSettings
 from services.batch.state.backend import Backend
-from services.batch.state.queue import SERIALIZER, TaskJob
+from services.batch.state.queue import ON_FAILURE, SERIALIZER, TaskJob
 from services.batch.state.storage import write_json
 from services.batch.worker import supervisor
 from services.batch.worker.supervisor import ChunkWorker, Heartbeat, make_worker
@@ -246,6 +246,29 @@ def test_a_task_taken_but_never_started_is_retried_once_seen_for_a_lease(
     assert task.get_status() == JobStatus.QUEUED  # retried
     assert task.retries_left == 1
     assert queue.get_job_ids() == ["taken-1"]
+
+
+def test_a_rescued_task_s_failure_callback_hears_it_was_abandoned(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """A batch task's own failure callback (``on_task_failure``) is run for a rescued task
+    as for any abandoned one: with the worker's death penalty and the abandonment's
+    exception info (with retries left it warns, naming the chunk, the job and the error)."""
+    backend = backend_for(redis, tmp_path, lease_seconds=30)
+    queue = backend.enqueuer.queue
+    plain = Queue(queue.name, connection=backend.redis, serializer=SERIALIZER)
+    plain.enqueue(
+        HELD, "job-9", 3, job_id="taken-9", retry=Retry(max=2), on_failure=Callback(ON_FAILURE)
+    )
+    assert backend.redis.lmove(queue.key, queue.intermediate_queue_key) == b"taken-9"
+    seen_long_ago(queue, "taken-9", 31)
+    with messages_logged("WARNING") as warnings:
+        make_worker(backend, "rescuer-9").rescue_taken_tasks()
+    assert "chunk 3 of job job-9 failed (AbandonedJobError), 2 retries left" in warnings
+    task = queue.fetch_job("taken-9")
+    assert task is not None
+    assert task.get_status() == JobStatus.QUEUED
+    assert task.retries_left == 1
 
 
 def test_a_taken_task_with_no_retries_left_fails_and_a_running_one_is_left_alone(

@@ -82,7 +82,7 @@ class Runtime:
     def tick_pool(self) -> TickPool:
         with self.locks["ticks"]:
             if self.ticks is None:
-                self.ticks = TickPool(self.settings.workers)
+                self.ticks = TickPool(self.settings.workers, starts=self.settings.start_workers)
             return self.ticks
 
     def lock(self, key: str) -> threading.Lock:

@@ -61,7 +61,10 @@ class TickPool:
     def submit(
         self, key: float, fn: Callable[..., Any], *args: Any, start: bool = False
     ) -> Future[Any]:
-        """Queue ``fn(*args)`` at ``key``; ``start``: the tick of a starting rollout."""
+        """Queue ``fn(*args)`` at ``key``; ``start``: the tick of a starting rollout. A
+        stopped pool takes no more jobs (``RuntimeError``, as an executor shut down)."""
+        if self._stopping:
+            raise RuntimeError("the tick pool is stopped")
         if len(self._threads) < self.workers:
             self._start()
         future: Future[Any] = Future()

@@ -132,3 +132,5 @@ def test_stopping_runs_what_is_queued_then_ends_the_threads() -> None:
     for thread in threads:
         thread.join(5)
     assert not any(t.is_alive() for t in threads), "a tick thread outlived stop()"
+    with pytest.raises(RuntimeError, match="stopped"):
+        pool.submit(2.0, ran.append, 2)

@@ -33,7 +33,7 @@ from controller.kube import BY_KIND, DEPLOYMENTS, HPAS, HTTPROUTES, SERVICES, Ku
 from controller.mlflow_adapter import RegistryError
 from controller.prometheus import PrometheusUnavailable
 from controller.reconcile import InvalidSpec, idle, reconcile
-from controller.rollout.urgency import order, urgency
+from controller.rollout.urgency import order, starting, urgency
 from controller.runtime import Runtime, build_runtime
 from controller.settings import ControllerSettings, get_settings
 from controller.target import MissingObject, NotOwned
@@ -133,13 +133,16 @@ async def tick(
     """Reconcile, unless kopf's copy of the object shows a finished rollout that nothing
     can make act or a Progressing one between analyses (then nothing is read:
     ``reconcile.idle``). Runs on the runtime's tick
-    threads (``CONTROLLER_WORKERS``), most urgent tick first (``rollout.urgency``); kopf's
+    threads (``CONTROLLER_WORKERS``), most urgent tick first (``rollout.urgency``), those of
+    starting rollouts ``CONTROLLER_START_WORKERS`` at a time (``ticks.TickPool``); kopf's
     copy is taken when the tick starts, so a tick that waited sees the latest."""
     runtime = memo.runtime
     level = urgency(body, ACTION_ANNOTATION)
     key = order(level, time.monotonic(), 2 * runtime.settings.tick_seconds)
     pool = runtime.tick_pool()
-    await asyncio.wrap_future(pool.submit(key, _tick, runtime, namespace or "", name or "", body))
+    start = starting(body, ACTION_ANNOTATION)
+    job = pool.submit(key, _tick, runtime, namespace or "", name or "", body, start=start)
+    await asyncio.wrap_future(job)
 
 
 def _copy(body: Any) -> dict[str, Any] | None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from pathlib import Path
+
+from loguru import logger
 
 from controller.rollout.readings import ContractCheck
 from services.core.contract import ModelContract, compatibility_issues
@@ -55,7 +58,8 @@ class ContractCache:
         self._load, self._size = load, size
         self._held: OrderedDict[tuple[str, str], ModelContract] = OrderedDict()
         self._keys: dict[tuple[str, str], threading.Lock] = {}
-        self._lock = threading.Lock()  # guards the two dicts, never held during a load
+        self._warming: set[tuple[str, str]] = set()  # queued or loading on a warm pool
+        self._lock = threading.Lock()  # guards the dicts and set, never held during a load
         self.loads = 0
 
     def _hit(self, key: tuple[str, str]) -> ModelContract | None:
@@ -64,6 +68,35 @@ class ContractCache:
             if found is not None:
                 self._held.move_to_end(key)
             return found
+
+    def warm(self, name: str, version: str, pool: Executor) -> bool:
+        """Load (name, version) on ``pool``, off the caller's path, unless it is held or
+        already being warmed (``True`` when a load was queued). The load is ``get``'s: a
+        reader that asks while it runs waits for that one load (single flight), not for a
+        second. A failed warm is dropped: the reader that needs the contract loads it
+        again and meets the error itself."""
+        key = (name, version)
+        with self._lock:
+            if key in self._held or key in self._warming:
+                return False
+            self._warming.add(key)
+
+        def load() -> None:
+            try:
+                self.get(name, version)
+            except Exception as exc:  # the reconcile that needs it raises it
+                logger.debug("contract of {} v{} not warmed: {}", name, version, exc)
+            finally:
+                with self._lock:
+                    self._warming.discard(key)
+
+        try:
+            pool.submit(load)
+        except RuntimeError:  # the pool is shut down (the operator is stopping)
+            with self._lock:
+                self._warming.discard(key)
+            return False
+        return True
 
     def get(self, name: str, version: str) -> ModelContract:
         key = (name, version)
@@ -121,6 +154,20 @@ class ModelRegistry:
             raise
         except Exception as exc:
             raise RegistryError(f"cannot read the contract of {uri!r}: {exc}") from exc
+
+    def warm(self, uris: Iterable[str | None], pool: Executor) -> int:
+        """Load the contracts of the pinned registry URIs among ``uris`` on ``pool``, ahead
+        of the ``check`` that will need them (how many loads were queued). An alias (its
+        version asked of the registry) or a local folder is left to ``check``."""
+        queued = 0
+        for uri in dict.fromkeys(u for u in uris if u and u.startswith("models:/")):
+            try:
+                ref = ModelRef.parse(uri)
+            except Exception:  # ``check`` reports it
+                continue
+            if ref.version:
+                queued += self._contracts.warm(ref.name, ref.version, pool)
+        return queued
 
     def check(self, stable_uri: str, candidate_uri: str) -> ContractCheck:
         """Whether the candidate's contract can replace the stable one's."""

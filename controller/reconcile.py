@@ -15,7 +15,7 @@ from controller.executor import execute
 from controller.kube import ROLLOUTS
 from controller.mlflow_adapter import RegistryError
 from controller.notifications import transition
-from controller.observe import observe
+from controller.observe import observe, warm_contracts
 from controller.rollout import Decision, decide
 from controller.rollout.between import between_analyses
 from controller.rollout.idle import at_rest
@@ -181,6 +181,7 @@ def reconcile(
             old = RolloutStatus.from_k8s(body.get("status"))
             readings = observe(runtime, body, spec, old, now)
             decision = decide(spec, old, readings, now)
+            warm_contracts(runtime, readings, old, decision.status)
             execute(Target(runtime, body, spec), old, decision, now, record=not readings.deleting)
             _count(old, decision, uid, readings.deleting)
             _notify(runtime, namespace, name, spec, old, decision, now)

@@ -66,6 +66,9 @@ class Runtime:
     # the canary's Deployment and Service deletes, the stable HPA's floor beside the
     # canary's clean-up). Its tasks never wait on it themselves.
     writes: ThreadPoolExecutor = field(default_factory=lambda: _pool("writes", 8))
+    # Threads that load contracts ahead of the tick that checks them (``observe.
+    # warm_contracts``); None: each check loads its contracts itself.
+    warm: ThreadPoolExecutor | None = field(default_factory=lambda: _pool("contracts", 2))
     # HPA of each stable Deployment (namespace, deployment) → HPA name, as last found:
     # read by name, the namespace listed only when it no longer matches.
     hpa_names: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -79,7 +82,7 @@ class Runtime:
     def tick_pool(self) -> TickPool:
         with self.locks["ticks"]:
             if self.ticks is None:
-                self.ticks = TickPool(self.settings.workers)
+                self.ticks = TickPool(self.settings.workers, starts=self.settings.start_workers)
             return self.ticks
 
     def lock(self, key: str) -> threading.Lock:

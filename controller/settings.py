@@ -54,6 +54,14 @@ class ControllerSettings(ServiceSettings):
         description="ModelRollouts reconciled at once (kopf's thread pool for the sync "
         "handlers; the Kubernetes connection pool holds two per worker)",
     )
+    start_workers: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="of the workers, how many may reconcile starting ModelRollouts (no "
+        "status yet, Pending, Initializing) at once; the others serve the rollouts further "
+        "on (capped at workers)",
+    )
     prometheus_connections: int = Field(
         16,
         ge=1,

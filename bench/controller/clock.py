@@ -85,12 +85,14 @@ class PhaseClock:
 class QueueClock(TickPool):
     """A ``TickPool`` that keeps each tick's wait for a thread (seconds)."""
 
-    def __init__(self, workers: int, name: str = "ticks") -> None:
-        super().__init__(workers, name)
+    def __init__(self, workers: int, name: str = "ticks", starts: int | None = None) -> None:
+        super().__init__(workers, name, starts)
         self.waits: list[float] = []
         self._waits_lock = threading.Lock()
 
-    def submit(self, key: float, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    def submit(
+        self, key: float, fn: Callable[..., Any], *args: Any, start: bool = False
+    ) -> Future[Any]:
         queued = time.perf_counter()
 
         def timed(*inner: Any) -> Any:
@@ -98,7 +100,7 @@ class QueueClock(TickPool):
                 self.waits.append(time.perf_counter() - queued)
             return fn(*inner)
 
-        return super().submit(key, timed, *args)
+        return super().submit(key, timed, *args, start=start)
 
 
 class ConnectionClock:

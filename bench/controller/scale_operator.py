@@ -52,7 +52,7 @@ def main() -> None:
     mlflow.wrap_tag(runtime.registry)
     runtime.metrics_source = counting_factory(runtime.metrics_source, tally)
     clock = PhaseClock().install(runtime.registry)
-    runtime.ticks = queue_clock = QueueClock(settings.workers)
+    runtime.ticks = queue_clock = QueueClock(settings.workers, starts=settings.start_workers)
     meter = Meter(clock).install()
     connections = ConnectionClock().install()
     threads = ("ThreadPool", "ticks", "reads", "promql")  # kopf's executor, the runtime's pools

@@ -36,6 +36,20 @@ def urgency(body: Mapping[str, Any] | None, action_annotation: str) -> int:
     return 3 if phase in FINISHED else 2
 
 
+STARTING = frozenset({"Pending", "Initializing"})
+
+
+def starting(body: Mapping[str, Any] | None, action_annotation: str) -> bool:
+    """Whether the tick is one of a starting rollout (no status yet, Pending, Initializing:
+    it reads its objects and contracts and writes its canary), which ``ticks.TickPool``
+    runs a bounded number at a time. Never a tick of urgency 0 (a deletion, an operator
+    action): those are not held back."""
+    if body is None or urgency(body, action_annotation) == 0:
+        return False
+    phase = (body.get("status") or {}).get("phase")
+    return phase is None or phase in STARTING
+
+
 def order(level: int, arrived: float, spread: float) -> float:
     """The sort key of a tick of ``urgency`` ``level`` that arrived at ``arrived``
     (monotonic seconds): level 0 before all, the rest by arrival with a head start."""

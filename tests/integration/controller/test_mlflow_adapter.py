@@ -98,3 +98,22 @@ def test_a_store_error_on_a_write_is_a_registry_error(
         registry.tag(name, "999", {"rollout.verdict": "promoted"})
     with pytest.raises(RegistryError, match="cannot move"):
         registry.move_alias(name, "champion", "999")
+
+
+def test_contracts_warmed_ahead_serve_the_check_without_a_load(
+    rollout_models: RolloutModels,
+) -> None:
+    """``warm`` loads the pinned versions' contracts from the real store on its pool; the
+    check then reads them from the cache, with the verdict it gives without warming."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = ModelRegistry(rollout_models.tracking_uri)
+    pool = ThreadPoolExecutor(max_workers=2)
+    uris = [rollout_models.uri("1"), rollout_models.uri("3")]
+    assert fresh.warm(uris, pool) == 2
+    pool.shutdown(wait=True)
+    assert fresh._contracts.loads == 2
+    check = fresh.check(rollout_models.uri("1"), rollout_models.uri("3"))
+    assert fresh._contracts.loads == 2  # both read from the cache
+    assert check == ModelRegistry(rollout_models.tracking_uri).check(*uris)
+    assert not check.compatible

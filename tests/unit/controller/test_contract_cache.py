@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -120,3 +121,83 @@ def test_a_contract_load_does_not_wait_for_the_sqlite_store_lock(
         loader.join(DEADLINE)
         assert not loader.is_alive(), "the load waited for the store lock"
     assert found == ["contract 3"]
+
+
+def _drain(pool: ThreadPoolExecutor) -> None:
+    pool.shutdown(wait=True)  # every queued warm has run
+
+
+def test_a_warm_loads_in_the_background_once_and_a_reader_then_hits() -> None:
+    loads = Loads()
+    cache = ContractCache(loads)
+    pool = ThreadPoolExecutor(max_workers=2)
+    assert cache.warm("m", "3", pool)
+    _drain(pool)
+    assert loads.calls == [("m", "3")]
+    assert not cache.warm("m", "3", ThreadPoolExecutor(max_workers=1))  # held: not queued
+    assert cache.get("m", "3") == "contract m v3"
+    assert loads.calls == [("m", "3")]  # the reader found it loaded
+
+
+def test_a_reader_asking_during_a_warm_shares_that_one_load() -> None:
+    loads = Loads(held=("4",))
+    cache = ContractCache(loads)
+    pool = ThreadPoolExecutor(max_workers=2)
+    assert cache.warm("m", "4", pool)
+    assert loads.started.wait(DEADLINE), "the warm never started"
+    assert not cache.warm("m", "4", pool)  # in flight: not queued twice
+    found: list[Any] = []
+    reader = _run(lambda: found.append(cache.get("m", "4")))
+    loads.release.set()
+    reader.join(DEADLINE)
+    assert not reader.is_alive(), "the reader never got the contract"
+    _drain(pool)
+    assert found == ["contract m v4"]
+    assert loads.calls == [("m", "4")]
+
+
+def test_a_failed_warm_is_dropped_and_the_reader_meets_the_error() -> None:
+    attempts: list[str] = []
+
+    def down(name: str, version: str) -> Any:
+        attempts.append(version)
+        raise OSError("store down")
+
+    cache = ContractCache(down)
+    pool = ThreadPoolExecutor(max_workers=1)
+    assert cache.warm("m", "1", pool)
+    _drain(pool)
+    with pytest.raises(OSError, match="store down"):
+        cache.get("m", "1")
+    assert attempts == ["1", "1"]
+    assert cache.warm("m", "1", ThreadPoolExecutor(max_workers=1))  # may be warmed again
+
+
+def test_a_warm_on_a_stopped_pool_queues_nothing() -> None:
+    cache = ContractCache(Loads())
+    pool = ThreadPoolExecutor(max_workers=1)
+    pool.shutdown()
+    assert not cache.warm("m", "1", pool)
+    assert cache.warm("m", "1", ThreadPoolExecutor(max_workers=1))  # not left marked
+
+
+def test_the_registry_warms_pinned_versions_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Aliases (a registry call to resolve) and local folders are left to the check."""
+    import controller.mlflow_adapter as adapter
+
+    loaded: list[str] = []
+
+    def contract(uri: str, name: str, version: str) -> str:
+        loaded.append(f"{name}/{version}")
+        return f"contract {version}"
+
+    monkeypatch.setattr(adapter, "version_contract", contract)
+    registry = adapter.ModelRegistry("sqlite:///unused.db")
+    pool = ThreadPoolExecutor(max_workers=2)
+    uris = ["models:/m/1", "models:/m/3", "models:/m/1", "models:/m@champion", "/models/x", None]
+    assert registry.warm(uris, pool) == 2
+    _drain(pool)
+    assert sorted(loaded) == ["m/1", "m/3"]
+    assert registry.contract("models:/m/3") == "contract 3"
+    assert registry.contract("models:/m/1") == "contract 1"
+    assert sorted(loaded) == ["m/1", "m/3"]  # the check's reads loaded nothing more

@@ -191,3 +191,22 @@ def test_workload_reading_has_the_shadow_flag(env: list[dict[str, str]], shadow:
     obj = deployment()
     obj["spec"]["template"]["spec"]["containers"][0]["env"].extend(env)
     assert workload(obj, None).shadow is shadow
+
+
+def test_contracts_are_due_next_when_a_decision_enters_initializing() -> None:
+    """A new attempt (Pending -> Initializing): its next tick checks the contract, so its
+    contracts are loaded ahead (``warm_contracts``); not again while Initializing holds."""
+    from controller.observe import contracts_next
+    from controller.rollout import decide
+    from controller.status import Phase
+    from tests.unit.controller.factories import readings, spec
+
+    pending = status(Phase.PENDING)
+    decision = decide(spec(), pending, readings(), NOW)
+    assert decision.status.phase is Phase.INITIALIZING
+    assert contracts_next(pending, decision.status)
+    held = status(Phase.INITIALIZING)
+    assert not contracts_next(held, decide(spec(), held, readings(contract=None), NOW).status)
+    assert not contracts_next(status(Phase.PROGRESSING), status(Phase.PROGRESSING))
+    nameless = status(Phase.INITIALIZING, canary_version=None)
+    assert not contracts_next(pending, nameless)

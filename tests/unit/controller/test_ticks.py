@@ -119,16 +119,18 @@ def test_starts_run_a_bounded_number_at_once_the_rest_beside_them() -> None:
 
 
 def test_stopping_runs_what_is_queued_then_ends_the_threads() -> None:
-    pool = TickPool(2, starts=1)
+    pool = TickPool(2, name="stopping-test", starts=1)  # its own threads' names
     gate, ran = threading.Event(), []
     held = pool.submit(0.0, gate.wait, 5, start=True)
     queued = [pool.submit(1.0, ran.append, i, start=True) for i in range(2)]
+    # this pool's threads only: pools of other tests (and runtimes) live in the same process
+    threads = [t for t in threading.enumerate() if t.name.startswith("stopping-test-")]
+    assert len(threads) == 2
     pool.stop()
     gate.set()
     for future in [held, *queued]:
         future.result(5)
     assert ran == [0, 1]
-    threads = [t for t in threading.enumerate() if t.name.startswith("ticks-")]
     for thread in threads:
         thread.join(5)
     assert not any(t.is_alive() for t in threads), "a tick thread outlived stop()"

@@ -27,6 +27,7 @@ from services.batch.domain import Manifest, is_job_id
 
 DIGEST = re.compile(r"^[0-9a-f]{32}$")  # an Idempotency-Key digest (see BatchService)
 ORPHAN_SECONDS = 86_400  # a job folder without manifest (an aborted submit) is removed after
+REMOVING = ".removing"  # suffix of a job folder being deleted (JobPaths.remove), hidden
 
 
 def atomic_write(target: Path, write: Callable[[Path], object], fsync: bool = False) -> Path:
@@ -89,7 +90,16 @@ class JobPaths:
         )
 
     def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Delete the job's folder, first renamed out of the jobs listing (one atomic
+        rename): the restore of lost jobs, which may run in another process, then sees the
+        whole job or none of it, never a manifest whose final record was deleted a moment
+        before (it would take the job for one lost before it ended and fail it again)."""
+        doomed = self.dir.with_name(f".{self.dir.name}{REMOVING}")
+        try:
+            self.dir.rename(doomed)
+        except OSError:  # gone already, or the rename refused: delete it where it is
+            doomed = self.dir
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 class Storage:
@@ -152,6 +162,8 @@ class Storage:
     def purge_expired(self, now: float | None = None) -> list[str]:
         """Delete jobs whose results expired, and folders of submits that never completed."""
         now = now or time.time()
+        for left in self.jobs_dir.glob(f".*{REMOVING}"):  # a removal cut short by a crash
+            shutil.rmtree(left, ignore_errors=True)
         removed = []
         for job_id in self.job_ids():
             paths = self.job(job_id)

@@ -19,6 +19,7 @@ from services.batch.state import storage as storage_module
 from services.batch.state.result_files import META_KEY, read_summary, write_result, write_table
 from services.batch.state.storage import (
     ORPHAN_SECONDS,
+    REMOVING,
     JobPaths,
     Storage,
     atomic_write,
@@ -251,6 +252,43 @@ def test_purge_skips_a_job_it_cannot_read(tmp_path: Path) -> None:
     _job(storage, B, ("succeeded", 0), True)
     assert storage.purge_expired(time.time() + 1) == [B]
     assert storage.job(A).dir.exists()
+
+
+def test_a_job_being_removed_leaves_the_listing_whole_before_any_file_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The restore of lost jobs (another process) lists jobs and reads their files while a
+    purge deletes one: it must never see the manifest without the final record (it would
+    fail the expired job again and bring it back)."""
+    storage = Storage(tmp_path)
+    _job(storage, A, ("succeeded", 0), True)
+    _job(storage, B, ("failed", 3600), True)
+    seen: list[tuple[list[str], bool]] = []
+    real = storage_module.shutil.rmtree
+
+    def rmtree(path: Path, ignore_errors: bool = False) -> None:  # a pass-through spy
+        seen.append((storage.job_ids(), Path(path).name.startswith(".")))
+        real(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(storage_module.shutil, "rmtree", rmtree)
+    assert storage.purge_expired(time.time() + 1) == [A]
+    assert seen == [([B], True)]  # deleted under a hidden name, out of the listing
+    assert sorted(p.name for p in storage.jobs_dir.iterdir()) == [B]
+
+
+def test_a_removal_cut_short_is_finished_by_the_next_purge_and_a_gone_job_is_fine(
+    tmp_path: Path,
+) -> None:
+    storage = Storage(tmp_path)
+    left = storage.jobs_dir / f".{A}{REMOVING}"
+    (left / "results").mkdir(parents=True)
+    (left / "results" / "part-00000.parquet").write_bytes(b"x")
+    _job(storage, B, ("failed", 3600), True)
+    assert storage.job_ids() == [B]
+    assert storage.purge_expired(time.time() + 1) == []
+    assert sorted(p.name for p in storage.jobs_dir.iterdir()) == [B]
+    storage.job(C).remove()  # never made: nothing to do, no error
+    assert sorted(p.name for p in storage.jobs_dir.iterdir()) == [B]
 
 
 def test_purging_a_job_frees_its_idempotency_key_unless_another_job_holds_it(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -10,6 +11,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
+
+
+def coverage_env() -> dict[str, str]:
+    """The variables by which `make coverage` measures the processes a test starts
+    (coverage's subprocess patch): for a test that hands its subprocess a minimal
+    environment. Empty outside a coverage run."""
+    return {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")}
 
 
 def free_port() -> int:

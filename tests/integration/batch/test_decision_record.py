@@ -44,7 +44,7 @@ from tests.integration.batch.harness import TestClient, WorkerProcess, wait_fina
 from tests.integration.batch.harness import write_parquet as write
 from tests.support.decision_tables import FIRST_SCHEMA
 from tests.support.postgres import PostgresServer
-from tests.support.processes import RedisServer
+from tests.support.processes import RedisServer, coverage_env
 from tests.unit.batch.test_record_block import batch_header
 
 pytestmark = pytest.mark.integration
@@ -484,6 +484,7 @@ def test_chunks_are_exported_row_by_row_and_dropped_by_retention(
             "DECISIONS_CHUNK_TABLE": "exp_chunks",
             "PATH": "/usr/bin:/bin",
             "PYTHONPATH": str(REPO),
+            **coverage_env(),  # measured by `make coverage` too
         }
         since, until = f"{today - timedelta(days=60)}", f"{today}"
         done = subprocess.run(

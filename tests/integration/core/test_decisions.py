@@ -40,6 +40,7 @@ from services.core.decisions.store import DecisionStore
 from services.core.decisions.writer import DecisionWriter
 from tests.support.decision_tables import FIRST_SCHEMA
 from tests.support.postgres import PostgresServer
+from tests.support.processes import coverage_env
 from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
@@ -267,6 +268,7 @@ def test_export_cli_writes_the_range(
     ]  # 10, 11, 12, 13, 14 February
     store.insert(rows)
     env = {"DECISIONS_DSN": postgres.dsn, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    env |= coverage_env()  # measured by `make coverage` too
 
     def export(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -79,8 +79,8 @@ def assert_same_rows(model: Any, frame: pd.DataFrame, result: pa.Table) -> None:
         assert len(lines) == len(got)
         for line, values in zip(lines, table.to_pylist(), strict=True):
             assert line == ["" if v is None else v for v in values.values()]
-        for line in text.splitlines():  # request_id and item: null, so unquoted and empty
-            assert ',,,"job-1",' in line
+        for text_line in text.splitlines():  # request_id and item: null, unquoted and empty
+            assert ',,,"job-1",' in text_line
 
 
 def synthetic(k: int) -> tuple[Any, pd.DataFrame, pa.Table]:

@@ -17,9 +17,9 @@ from services.core.decisions.texts import (
     reasons_texts,
     value_texts,
 )
-from services.core.reason_layout import reason_count, with_null_reasons
+from services.core.reason_layout import with_null_reasons
 
-__all__ = ["chunk_block", "reason_count"]
+__all__ = ["chunk_block"]
 
 
 def chunk_block(header: BatchHeader, frame: pd.DataFrame, result: pa.Table) -> DecisionBlock:

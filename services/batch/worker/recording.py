@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from services.batch.worker.record_block import chunk_block, reason_count
+from services.batch.worker.record_block import chunk_block
 from services.core.decisions.chunk_codec import chunk_document
 from services.core.decisions.record import (
     BatchHeader,
@@ -36,7 +36,7 @@ from services.core.decisions.record import (
 )
 from services.core.decisions.writer import DecisionWriter
 from services.core.model_store import LoadedModel
-from services.core.reason_layout import with_null_reasons
+from services.core.reason_layout import reason_count, with_null_reasons
 
 TRACK = "batch"
 BLOCK_ROWS = 25_000  # rows per written block (one COPY, one transaction)

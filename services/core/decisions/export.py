@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,15 @@ def parse_when(text: str, end: bool = False) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    if end and len(text) == 10:  # a bare date: up to the end of that day
+    if end and _bare_date(text):  # up to the end of that day
         value += timedelta(days=1)
     return value
+
+
+def _bare_date(text: str) -> bool:
+    """A date without a time, in any ISO 8601 form (``2026-03-01``, ``20260301``)."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

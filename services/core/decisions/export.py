@@ -74,12 +74,16 @@ def write_export(rows: Iterable[dict[str, Any]], out: Path, fmt: str) -> int:
         writer = pacsv.CSVWriter(tmp, SCHEMA)
     else:
         raise ValueError(f"unknown format {fmt!r} (parquet or csv)")
-    with writer:
-        for batch in _slices(rows):
-            writer.write_batch(batch)
-            written += batch.num_rows
-        if not written:
-            writer.write_batch(pa.RecordBatch.from_pylist([], schema=SCHEMA))
+    try:
+        with writer:
+            for batch in _slices(rows):
+                writer.write_batch(batch)
+                written += batch.num_rows
+            if not written:
+                writer.write_batch(pa.RecordBatch.from_pylist([], schema=SCHEMA))
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed export leaves only the earlier file, if any
+        raise
     tmp.replace(out)
     return written
 

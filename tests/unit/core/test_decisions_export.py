@@ -127,13 +127,14 @@ def test_an_export_replaces_the_earlier_file_and_leaves_no_temporary(tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == ["d.csv"]
 
 
-def test_a_failed_export_keeps_the_earlier_file(tmp_path: Path) -> None:
+def test_a_failed_export_keeps_the_earlier_file_and_nothing_else(tmp_path: Path) -> None:
     out = tmp_path / "d.parquet"
     write_export([stored(1)], out, "parquet")
     broken = {k: v for k, v in stored(2).items() if k != "probability"}
     with pytest.raises(KeyError, match="probability"):
         write_export([stored(3), broken], out, "parquet")
     assert pq.read_table(out).column("item").to_pylist() == [1]
+    assert [p.name for p in tmp_path.iterdir()] == ["d.parquet"]  # no half-written temporary
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from controller.rollout.analysis import evaluate, judge
 from controller.rollout.readings import MetricReadings
 from controller.status import AnalysisRecord, Phase, Verdict
 from tests.unit.controller.factories import NOW, metrics, spec, status
+from tests.unit.controller.test_shadow import paired
 
 pytestmark = pytest.mark.unit
 
@@ -68,6 +69,25 @@ def test_a_zero_below_its_minimum_is_described_as_zero() -> None:
     assert _analysis(approvalRate=0.0).message == "approvalRate 0 < min 0.3"
 
 
+def _custom(low: float | None, high: float | None, value: float) -> AnalysisRecord:
+    gate = {"name": "margin", "query": "vector(1)", "min": low, "max": high}
+    s = spec(analysis={"minRequests": 100, "custom": [gate]})
+    current = status(Phase.PROGRESSING, step=1, canary_weight=20)
+    return evaluate(s, current, metrics(500, True, margin=value), NOW)
+
+
+def test_a_value_below_a_zero_minimum_names_the_zero() -> None:
+    assert _custom(0.0, None, -0.5).message == "margin -0.5 < min 0"
+    assert _custom(0.0, 1.0, -0.5).message == "margin -0.5 < min 0"
+
+
+def test_a_contradictory_gate_says_which_bound_the_value_broke() -> None:
+    # min above max (the spec accepts it): every value fails, each by the bound it breaks
+    assert _custom(0.5, 0.2, 0.2).message == "margin 0.2 < min 0.5"  # at max, below min
+    assert _custom(0.5, 0.2, 0.3).message == "margin 0.3 > max 0.2"
+    assert _custom(0.5, 0.2, 0.1).message == "margin 0.1 < min 0.5"
+
+
 def test_too_few_requests_is_inconclusive_even_with_a_failing_gate() -> None:
     record = _analysis(requests=99, errorRatio=0.5)
     assert (record.verdict, record.reason) == (Verdict.INCONCLUSIVE, "TooFewRequests")
@@ -103,3 +123,12 @@ def test_nothing_measured_counts_as_unreachable() -> None:
     assert evaluate(spec(), status(Phase.PROGRESSING), bare, NOW).message == (
         "Prometheus unreachable"
     )
+
+
+def test_an_unreachable_prometheus_shows_no_paired_figures() -> None:
+    rollout = spec(shadow={"enabled": True}, analysis={"minRequests": 100})
+    current = status(Phase.PROGRESSING, step=1, canary_weight=20)
+    record = evaluate(rollout, current, metrics(online=False), NOW, paired(same=900, flipped=100))
+    assert (record.verdict, record.reason) == (Verdict.INCONCLUSIVE, "PrometheusUnreachable")
+    assert record.gates == []
+    assert record.paired is None  # figures of a window the analysis did not judge

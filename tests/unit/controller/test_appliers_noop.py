@@ -81,6 +81,22 @@ def test_promoted_reads_the_stable_containers_model_uri() -> None:
     assert not promoted({"spec": {}}, spec(), CANDIDATE_URI)
 
 
+def test_promoted_reads_the_target_container_not_the_first() -> None:
+    two = stable()
+    sidecar = {
+        "name": "proxy",
+        "image": "p:1",
+        "env": [{"name": MODEL_URI, "value": CANDIDATE_URI}],
+    }
+    two["spec"]["template"]["spec"]["containers"].insert(0, sidecar)
+    named = spec(targetRef={"name": "inference", "container": "inference"})
+    assert promoted(two, named, STABLE_URI)
+    assert not promoted(two, named, CANDIDATE_URI)  # only the sidecar has it
+    assert promoted(two, spec(), CANDIDATE_URI)  # no container named: the first one
+    missing = spec(targetRef={"name": "inference", "container": "absent"})
+    assert not promoted(two, missing, STABLE_URI)
+
+
 @pytest.mark.parametrize(
     ("existing", "applied", "replicas", "needed"),
     [

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from controller.builders import canary_deployment, mirrored_rules, route_mirror
+from controller.builders import (
+    canary_deployment,
+    ingress_mirror,
+    ingress_mirror_patch,
+    mirror_url,
+    mirrored_rules,
+    route_mirror,
+)
 from controller.builders.meta import BASELINE_MODEL_URI, env_value
 from controller.observe import workload
 from tests.unit.controller.factories import OWNER, spec
@@ -58,6 +65,25 @@ def test_the_mirror_is_replaced_not_added_twice_and_other_filters_stay() -> None
     rules = mirrored_rules(original, SPEC, 50)
     assert rules[0]["filters"] == [HEADER, mirror(50)]
     assert mirrored_rules(route(*rules), SPEC, 50) == rules  # idempotent
+
+
+def test_the_smallest_share_still_mirrors() -> None:
+    rules = mirrored_rules(route(rule(stable_ref())), SPEC, 1)
+    assert rules == [{"backendRefs": [stable_ref()], "filters": [mirror(1)]}]
+    assert route_mirror(route(*rules), CANARY) == 1
+
+
+def test_the_mirror_target_takes_the_stable_refs_address_not_its_filters() -> None:
+    # an HTTPBackendRef's own filters and weight belong to that ref; a RequestMirror's
+    # backendRef is a plain object reference (name, namespace, kind, port)
+    header = {"type": "RequestHeaderModifier", "requestHeaderModifier": {"add": []}}
+    ref = stable_ref(namespace="credit-risk", filters=[header])
+    rules = mirrored_rules(route(rule(ref)), SPEC, 100)
+    target = {"name": CANARY, "port": 80, "kind": "Service", "namespace": "credit-risk"}
+    assert rules[0]["filters"] == [
+        {"type": "RequestMirror", "requestMirror": {"backendRef": target, "percent": 100}}
+    ]
+    assert rules[0]["backendRefs"] == [ref]
 
 
 def test_zero_removes_only_our_mirror() -> None:
@@ -115,3 +141,90 @@ def test_the_shadow_flag_is_on_only_when_asked_and_never_inherited() -> None:
     assert env_value(after, "SHADOW") is None, "a stable template's flag is dropped"
     assert env_value(after, BASELINE_MODEL_URI) == baseline
     assert not workload(after, None).shadow
+
+
+# ingress-nginx's mirror annotation on the stable Ingress (``mirror_url``,
+# ``ingress_mirror_patch``, ``ingress_mirror``): Ingresses of any shape the API allows
+
+TARGET = "nginx.ingress.kubernetes.io/mirror-target"
+URL = f"http://{CANARY}.ns.svc.cluster.local:8000$request_uri"
+
+
+def ingress(*rules: Obj, name: str = "edge") -> Obj:
+    return {"metadata": {"name": name}, "spec": {"rules": list(rules)}}
+
+
+def path_to(service: str, port: Obj) -> Obj:
+    return {"path": "/", "backend": {"service": {"name": service, "port": port}}}
+
+
+def test_the_mirror_url_skips_rules_and_paths_that_send_nowhere_else() -> None:
+    found = ingress(
+        {"host": "docs.example"},  # no http section
+        {"http": {}},  # no paths
+        {
+            "http": {
+                "paths": [
+                    {"path": "/none"},  # no backend
+                    {"path": "/r", "backend": {"resource": {"kind": "Bucket", "name": "b"}}},
+                    path_to("other", {"number": 9000}),
+                    path_to(STABLE, {"number": 8000}),
+                ]
+            }
+        },
+    )
+    assert mirror_url(found, SPEC, "ns", None) == URL
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        {"metadata": {"name": "edge"}},  # no spec
+        {"metadata": {"name": "edge"}, "spec": {}},  # no rules
+        ingress(),
+        ingress({"http": {"paths": [path_to("other", {"number": 9000})]}}),
+        ingress({"http": {"paths": [path_to(STABLE, {})]}}),  # no port given
+    ],
+)
+def test_an_ingress_that_sends_nothing_to_the_stable_service_cannot_mirror(found: Obj) -> None:
+    message = f"^Ingress edge has no backend port for Service {STABLE} to mirror$"
+    with pytest.raises(ValueError, match=message):
+        mirror_url(found, SPEC, "ns", None)
+
+
+def test_the_error_of_an_ingress_without_metadata_still_names_the_service() -> None:
+    with pytest.raises(ValueError, match=f"^Ingress None has no backend port for Service {STABLE}"):
+        mirror_url({"spec": {}}, SPEC, "ns", None)
+
+
+@pytest.mark.parametrize("canary", [None, {}, {"spec": {}}, {"spec": {"ports": []}}])
+def test_a_named_port_the_canary_service_lacks_cannot_mirror(canary: Obj | None) -> None:
+    found = ingress({"http": {"paths": [path_to(STABLE, {"name": "http"})]}})
+    with pytest.raises(ValueError, match=r"^Ingress edge has no backend port"):
+        mirror_url(found, SPEC, "ns", canary)
+    named = {"spec": {"ports": [{"name": "grpc", "port": 9000}, {"name": "http", "port": 8000}]}}
+    assert mirror_url(found, SPEC, "ns", named) == URL
+
+
+@pytest.mark.parametrize("metadata", [None, {}, {"annotations": None}, {"annotations": {}}])
+def test_an_ingress_without_the_annotation_is_patched_only_to_set_it(
+    metadata: Obj | None,
+) -> None:
+    bare: Obj = {} if metadata is None else {"metadata": metadata}
+    assert ingress_mirror_patch(bare, URL) == {"metadata": {"annotations": {TARGET: URL}}}
+    assert ingress_mirror_patch(bare, None) is None  # already without one
+    assert ingress_mirror(bare, SPEC) == 0
+    assert ingress_mirror(None, SPEC) == 0
+
+
+def test_the_ingress_mirrors_only_to_our_canary_service() -> None:
+    def annotated(url: str) -> Obj:
+        return {"metadata": {"annotations": {TARGET: url}}}
+
+    assert ingress_mirror(annotated(URL), SPEC) == 100
+    assert ingress_mirror_patch(annotated(URL), URL) is None
+    assert ingress_mirror_patch(annotated(URL), None) == {
+        "metadata": {"annotations": {TARGET: None}}
+    }
+    assert ingress_mirror(annotated("http://audit.ns.svc.cluster.local:80$request_uri"), SPEC) == 0
+    assert ingress_mirror(annotated(""), SPEC) == 0

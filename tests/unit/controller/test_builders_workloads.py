@@ -57,6 +57,23 @@ def test_the_canary_selector_narrows_to_the_canary_track_and_keeps_expressions()
     assert s == stable()
 
 
+def test_the_canary_selector_shares_nothing_with_the_stable_one() -> None:
+    s = stable()
+    selector = canary_selector(s)
+    selector["matchExpressions"][0]["operator"] = "Exists"
+    selector["matchExpressions"].append({"key": "y"})
+    assert s == stable()  # a later change of the canary's selector never reaches the stable
+
+
+def test_the_canary_deployment_keeps_the_stable_rollout_strategy() -> None:
+    s = stable()
+    own = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    s["spec"]["strategy"] = own
+    assert canary_deployment(s, SPEC, OWNER, URI)["spec"]["strategy"] == own
+    s["spec"]["strategy"] = {"type": "Recreate"}
+    assert canary_deployment(s, SPEC, OWNER, URI)["spec"]["strategy"] == {"type": "Recreate"}
+
+
 def test_the_canary_deployment_in_full() -> None:
     s = stable()
     built = canary_deployment(s, SPEC, OWNER, URI)

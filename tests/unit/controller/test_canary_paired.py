@@ -64,6 +64,15 @@ def test_too_few_pairs_are_shown_but_not_judged() -> None:
     assert record.paired.flips == 40
 
 
+@pytest.mark.parametrize(("same", "judged"), [(49, False), (50, True), (51, True)])
+def test_paired_gates_are_judged_from_exactly_min_requests_pairs(same: int, judged: bool) -> None:
+    record = _analysis(paired(same=same, flipped=50))  # minRequests 100: the floor counts
+    assert record.paired is not None
+    assert record.paired.pairs == same + 50
+    assert bool(_paired_gates(record)) is judged
+    assert record.verdict is (Verdict.FAILED if judged else Verdict.PASSED)
+
+
 def test_a_missing_paired_figure_never_holds_the_analysis() -> None:
     record = _analysis(paired(diff_sum=None, diff_count=None))
     assert _paired_gates(record)["pairedScoreDiff"] == "NoData"

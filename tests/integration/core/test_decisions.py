@@ -40,7 +40,7 @@ from services.core.decisions.store import DecisionStore
 from services.core.decisions.writer import DecisionWriter
 from tests.support.decision_tables import FIRST_SCHEMA
 from tests.support.postgres import PostgresServer
-from tests.support.processes import coverage_env
+from tests.support.processes import coverage_env, free_port
 from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.integration
@@ -248,6 +248,23 @@ def test_retention_drops_old_day_partitions(store: DecisionStore) -> None:
     assert store.insert([to_row(make(0, "again"), InputsMode.VALUES)]) == 1  # still writable
 
 
+def decisions_cli(dsn: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m services.core.decisions ARGS`` in a minimal environment (``DECISIONS_DSN``
+    only when given), measured by `make coverage` too."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)} | coverage_env()
+    if dsn is not None:
+        env["DECISIONS_DSN"] = dsn
+    return subprocess.run(
+        [sys.executable, "-m", "services.core.decisions", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
 def test_export_cli_writes_the_range(
     store: DecisionStore, postgres: PostgresServer, tmp_path: Path
 ) -> None:
@@ -267,18 +284,9 @@ def test_export_cli_writes_the_range(
         for i in range(5)
     ]  # 10, 11, 12, 13, 14 February
     store.insert(rows)
-    env = {"DECISIONS_DSN": postgres.dsn, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
-    env |= coverage_env()  # measured by `make coverage` too
 
     def export(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "services.core.decisions", "export", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=REPO,
-        )
+        return decisions_cli(postgres.dsn, "export", *args)
 
     out = tmp_path / "d.parquet"
     done = export(
@@ -310,6 +318,39 @@ def test_export_cli_writes_the_range(
     bad = export("--since", "yesterday", "--until", "2026-03-01", "--out", str(csv))
     assert bad.returncode == 2
     assert "bad date" in bad.stderr
+
+
+def test_retention_cli_drops_the_expired_days_and_reports_them(
+    store: DecisionStore, postgres: PostgresServer
+) -> None:
+    today = datetime.now(UTC).date()
+    old, kept = today - timedelta(days=10), today - timedelta(days=2)
+    store.insert(
+        [
+            to_row(make(0, f"ret{n}", day=d, decision_id=f"ret{n}"), InputsMode.VALUES)
+            for n, d in enumerate((old, kept))
+        ]
+    )
+    done = decisions_cli(postgres.dsn, "retention", "--days", "5")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"dropped 1 partitions: decisions_{old:%Y%m%d}"
+    assert store.partitions() == [f"decisions_{kept:%Y%m%d}"]
+    again = decisions_cli(postgres.dsn, "retention", "--days", "5")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "dropped 0 partitions: -"
+
+
+def test_cli_without_a_database_says_so(postgres: PostgresServer, tmp_path: Path) -> None:
+    out = tmp_path / "never.csv"
+    unset = decisions_cli(None, "retention")
+    assert unset.returncode == 2
+    assert "DECISIONS_DSN is not set" in unset.stderr
+    nothing_listens = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    range_ = ("--since", "2026-01-01", "--until", "2026-01-02")
+    down = decisions_cli(nothing_listens, "export", *range_, "--out", str(out))
+    assert down.returncode == 1
+    assert "decision record unreachable" in down.stderr
+    assert not out.exists()
 
 
 def test_look_up_before_any_write_finds_nothing(postgres: PostgresServer) -> None:

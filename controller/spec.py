@@ -125,6 +125,8 @@ class CustomGate(CamelModel):
     def _check(self) -> CustomGate:
         if self.min is None and self.max is None:
             raise ValueError(f"custom gate {self.name!r} needs min or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"custom gate {self.name!r}: min must not exceed max")
         if self.name in (*BUILTIN_GATES, "requests"):
             raise ValueError(f"custom gate {self.name!r} shadows a built-in gate")
         unknown = sorted(set(VARIABLE.findall(self.query)) - set(CUSTOM_VARS))

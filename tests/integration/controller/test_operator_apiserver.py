@@ -233,6 +233,10 @@ def test_crd_applies_defaults(cp: ControlPlane, admin: Kube) -> None:
         ({"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}, "minReplicas must not exceed"),
         ({"router": {"httpRoute": {"name": "a"}, "ingress": {"name": "b"}}}, "not both"),
         ({"analysis": {"custom": [{"name": "x", "query": "up"}]}}, "needs min or max"),
+        (
+            {"analysis": {"custom": [{"name": "x", "query": "up", "min": 2, "max": 1}]}},
+            "custom gate's min must not exceed its max",
+        ),
         ({"analysis": {"gates": {"errorRatio": {"min": 0.5, "max": 0.1}}}}, "min must not exceed"),
         ({"targetRef": {"kind": "StatefulSet", "name": "x"}}, "spec.targetRef.kind"),
         (

@@ -60,6 +60,7 @@ def test_step_weight_and_max_weight() -> None:
         {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}},
         {"router": {"httpRoute": {"name": "a"}, "ingress": {"name": "b"}}},
         {"analysis": {"custom": [{"name": "x", "query": "up"}]}},
+        {"analysis": {"custom": [{"name": "x", "query": "up", "min": 2, "max": 1}]}},
         {"analysis": {"custom": [{"name": "errorRatio", "query": "up", "max": 1}]}},
         {"analysis": {"custom": [{"name": "x", "query": "up{ {{ nope }} }", "max": 1}]}},
         {"analysis": {"custom": [{"name": "x", "query": "up", "max": 1}] * 2}},

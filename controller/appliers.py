@@ -52,10 +52,17 @@ def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     t.owned(SERVICES, spec.canary_service)  # both names checked before the first write
     existing = t.owned(DEPLOYMENTS, spec.canary_name)
     built = canary_deployment(stable, spec, t.owner, a.model_uri, a.baseline_uri, a.shadow)
-    applied = kube.apply(built)
-    if needs_replicas(existing, applied, a.replicas):
-        kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
-    t.apply_owned(canary_service(service, spec, t.owner, stable))  # skipped when in place
+
+    def deployment() -> None:
+        applied = kube.apply(built)
+        if needs_replicas(existing, applied, a.replicas):
+            kube.patch(DEPLOYMENTS, t.ns, spec.canary_name, {"spec": {"replicas": a.replicas}})
+
+    def canary_svc() -> None:  # skipped when in place
+        t.apply_owned(canary_service(service, spec, t.owner, stable))
+
+    # The Service does not depend on the Deployment (nor it on the Service): side by side.
+    side_by_side(t.runtime.writes, [deployment, canary_svc])
 
 
 def needs_replicas(existing: Obj | None, applied: Obj, replicas: int) -> bool:
@@ -154,14 +161,21 @@ def scale_canary_down(t: Target, a: act.ScaleCanaryDown) -> None:
 
 
 def delete_canary(t: Target, a: act.DeleteCanary) -> None:
-    """The canary HPA first (it would scale the Deployment back), then the Deployment,
-    Service (and canary Ingress) side by side: independent once the HPA is gone. The
-    route write that took the canary's traffic away has returned before (an earlier
-    effect), and the HPA delete keeps one round trip between it and the teardown."""
+    """The canary's pods last: the HPA first (it would scale the Deployment back), then
+    the Deployment; beside that chain, at once, the routing objects, the canary Service
+    (and canary Ingress), which hold no pod. The route write that took the canary's
+    traffic away has returned before (an earlier effect), and the HPA delete keeps one
+    round trip between it and the pods' teardown. The Service's delete is the slowest of
+    the three on the API server (its cluster IP given back), so it no longer waits for
+    the HPA's."""
     spec = t.spec
-    t.delete_owned(HPAS, spec.canary_name)
-    calls: list[Callable[[], bool]] = [
-        partial(t.delete_owned, DEPLOYMENTS, spec.canary_name),
+
+    def workload() -> None:
+        t.delete_owned(HPAS, spec.canary_name)
+        t.delete_owned(DEPLOYMENTS, spec.canary_name)
+
+    calls: list[Callable[[], object]] = [
+        workload,
         partial(t.delete_owned, SERVICES, spec.canary_service),
     ]
     if spec.router.ingress is not None:

@@ -7,11 +7,14 @@ Fed from three sources, the newest ``resourceVersion`` winning (``newer``):
   returns the whole object, so a reconcile reads its own writes before the watch event;
 - the controller's own DELETEs (``forget``).
 
-Bounded: only objects a ModelRollout controls (canaries) and objects a reconcile has asked
-for by name (the stable Deployment, its HPA, Service, route: ``want``) are kept, with their
-``managedFields`` dropped. An entry is served only once the watch of its kind has delivered
-something in its namespace (``watched``): where the watch is not running (forbidden, not
-started yet) every read is a GET, never a copy no watch can refresh.
+What is kept, always without ``managedFields``: with ``keep_all`` (the operator's, as an
+informer keeps its kinds) every object the watch delivers, so the first read of a stable
+Deployment, its HPA, Service and route is a hit, not a GET (their bodies come with the
+watch's initial listing anyway); without it (bounded) only objects a ModelRollout controls
+(canaries) and objects a reconcile has asked for by name (``want``). An entry is served
+only once the watch of its kind has delivered something in its namespace (``watched``):
+where the watch is not running (forbidden, not started yet) every read is a GET, never a
+copy no watch can refresh.
 
 Absent objects: the names of every object of a watched kind are kept (not the objects),
 from the watch and from one LIST of names per kind and namespace made once the watch runs
@@ -70,8 +73,11 @@ class ObjectCache:
     """The cached objects, the names asked for and recent deletions (tombstones: a copy no
     newer than the deletion is refused, so a GET that raced a delete cannot resurrect it)."""
 
-    def __init__(self, kinds: frozenset[str], tombstones: int = 4096) -> None:
+    def __init__(
+        self, kinds: frozenset[str], tombstones: int = 4096, keep_all: bool = False
+    ) -> None:
         self.kinds = kinds  # plurals served from the cache
+        self.keep_all = keep_all  # every object of those kinds kept, not only tracked ones
         self._objects: dict[Key, Obj] = {}
         self._wanted: set[Key] = set()
         self._watched: set[tuple[str, str]] = set()  # (plural, namespace)
@@ -161,7 +167,7 @@ class ObjectCache:
         if plural not in self.kinds or not key[2]:
             return False
         with self._lock:
-            if key not in self._wanted and not controlled_by_rollout(obj):
+            if not self._tracked(key, obj):
                 if key not in self._dead:
                     self._names.add(key)
                 return False
@@ -176,13 +182,17 @@ class ObjectCache:
             self._watched.add((plural, namespace))
             if kind == "DELETED":
                 self._bury(key, revision(obj))
-            elif key in self._wanted or controlled_by_rollout(obj):
+            elif self._tracked(key, obj):
                 self._put(key, obj)
             else:
                 self._objects.pop(key, None)  # e.g. no longer controlled by a rollout
                 dead, incoming = self._dead.get(key), revision(obj)
                 if dead is None or incoming is None or incoming > dead:
                     self._names.add(key)  # alive (not an event older than its deletion)
+
+    def _tracked(self, key: Key, obj: Obj) -> bool:
+        """Whether ``obj`` is kept (under the lock)."""
+        return self.keep_all or key in self._wanted or controlled_by_rollout(obj)
 
     def forget(self, plural: str, namespace: str, name: str, gone: Obj | None = None) -> None:
         """The controller deleted the object (``gone``: the DELETE's answer, when it is the

@@ -113,7 +113,7 @@ def build_runtime(settings: ControllerSettings, api: ApiClient | None = None) ->
         api or api_client(settings),
         settings.field_manager,
         settings.request_timeout,
-        cache=ObjectCache(CACHED),
+        cache=ObjectCache(CACHED, keep_all=True),  # as an informer: no first-read GETs
     )
     notifier = Notifier(
         partial(secret_data, kube),

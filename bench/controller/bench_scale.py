@@ -419,6 +419,13 @@ def phase_split(walls: list[float], tallies: list[dict[str, float]]) -> dict[str
     return {"all": mean(pairs), "slowest_1pct": mean([p for p in pairs if p[0] >= cut])}
 
 
+def slowest_cpu(walls: list[float], cpus: list[float]) -> float | None:
+    """Mean CPU ms (the tick thread's own) of the slowest 1 % of reconciles by wall."""
+    cut = percentile(walls, 0.99)
+    found = [c for w, c in zip(walls, cpus, strict=False) if cut is not None and w >= cut]
+    return _ms(sum(found) / len(found)) if found else None
+
+
 def figures(
     count: int,
     failing: dict[str, bool],
@@ -519,6 +526,16 @@ def figures(
             _ms(percentile(stats.get("connection_wait_s") or [], 0.99)),
             _ms(max(stats.get("connection_wait_s") or [0.0])),
         ],
+        "writes_wait_ms_p50_p99_max": [
+            _ms(percentile(stats.get("writes_wait_s") or [], 0.5)),
+            _ms(percentile(stats.get("writes_wait_s") or [], 0.99)),
+            _ms(max(stats.get("writes_wait_s") or [0.0])),
+        ],
+        "api_ms_p50_p99_by_request": {
+            key: [_ms(percentile(found, 0.5)), _ms(percentile(found, 0.99))]
+            for key, found in sorted((stats.get("api_call_s") or {}).items())
+        },
+        "reconcile_cpu_ms_slowest_1pct": slowest_cpu(walls, stats["reconcile_cpu_s"]),
         "connections_opened": stats.get("connections_opened"),
         "connections_discarded": stats.get("connections_discarded"),
         "cached_objects": stats.get("cached_objects"),

@@ -65,6 +65,7 @@ class PhaseClock:
         self.wrap(reconcile, "decide", "decide")
         self.wrap(reconcile, "execute", "execute")
         self.wrap(executor, "write_status", "status_write")
+        self.wrap(executor, "side_by_side", "stages")  # effects with the lanes waited for
         for method, label in (("check", "mlflow_contract"), ("move_alias", "mlflow_write")):
             self.wrap(registry, method, label)
         self.wrap(registry, "tag", "mlflow_write")
@@ -101,6 +102,31 @@ class QueueClock(TickPool):
             return fn(*inner)
 
         return super().submit(key, timed, *args, start=start)
+
+
+class PoolClock:
+    """How long each task of a ``ThreadPoolExecutor`` waits for one of its threads (the
+    runtime's ``writes`` pool: the side-by-side lanes of the effects)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self._lock = threading.Lock()
+
+    def install(self, pool: Any) -> PoolClock:
+        inner = pool.submit
+
+        def submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            queued = time.perf_counter()
+
+            def timed() -> Any:
+                with self._lock:
+                    self.waits.append(time.perf_counter() - queued)
+                return fn(*args, **kwargs)
+
+            return inner(timed)
+
+        pool.submit = submit
+        return self
 
 
 class ConnectionClock:

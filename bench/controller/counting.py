@@ -137,6 +137,7 @@ class CountingKube(Kube):
         self.unchanged: Counter[str] = Counter()
         self.event_reasons: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()  # "409 PATCH modelrollouts/{name}/status"
+        self.seconds: dict[str, list[float]] = {}  # call_key -> each request's wall time
         self._versions: dict[str, str] = {}  # object path -> last resourceVersion answered
         self._lock = threading.Lock()
 
@@ -177,12 +178,17 @@ class CountingKube(Kube):
             self.calls[key] += 1
             if method == "POST" and path.endswith("/events") and isinstance(body, dict):
                 self.event_reasons[str(body.get("reason"))] += 1
+        started = time.perf_counter()
         try:
             answer = super().request(method, path, body, query, content_type, accept)
         except KubeError as exc:
             with self._lock:
                 self.errors[f"{exc.status} {key}"] += 1
             raise
+        finally:
+            took = time.perf_counter() - started
+            with self._lock:
+                self.seconds.setdefault(key, []).append(took)
         after = resource_version(answer)
         with self._lock:
             if unchanged_write(method, before, after):

@@ -20,7 +20,7 @@ from types import FrameType
 
 from prometheus_client import REGISTRY
 
-from bench.controller.clock import ConnectionClock, PhaseClock, QueueClock
+from bench.controller.clock import ConnectionClock, PhaseClock, PoolClock, QueueClock
 from bench.controller.counting import (
     CountingKube,
     MetricsTally,
@@ -52,6 +52,8 @@ def main() -> None:
     mlflow.wrap_tag(runtime.registry)
     runtime.metrics_source = counting_factory(runtime.metrics_source, tally)
     clock = PhaseClock().install(runtime.registry)
+    clock.wrap(kube, "request", "api")  # API round trips of the tick thread itself
+    writes = PoolClock().install(runtime.writes)
     runtime.ticks = queue_clock = QueueClock(settings.workers, starts=settings.start_workers)
     meter = Meter(clock).install()
     connections = ConnectionClock().install()
@@ -88,6 +90,8 @@ def main() -> None:
             "reconcile_phases_s": clock.tallies,
             "tick_wait_s": queue_clock.waits,
             "connection_wait_s": connections.waits,
+            "writes_wait_s": writes.waits,
+            "api_call_s": kube.seconds,
             "connections_opened": connections.opened,
             "connections_discarded": connections.discarded,
             "api_requests": kube.requests,

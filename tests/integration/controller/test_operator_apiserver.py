@@ -162,7 +162,7 @@ def make_runtime(
     )
     sa = cp.serviceaccount_kubeconfig(NS, SA, create=False)
     # As ``build_runtime``: reads from the watch-fed cache, Events posted in the background.
-    cache = ObjectCache(CACHED)
+    cache = ObjectCache(CACHED, keep_all=True)
     kube = Kube(cp.client(sa), settings.field_manager, settings.request_timeout, cache=cache)
 
     def metrics(spec: RolloutSpec) -> FakeMetricsSource:
@@ -904,7 +904,7 @@ def test_cached_reads_follow_changes_made_through_the_api(harness: Harness) -> N
     change shows without a GET, a deleted object disappears."""
     h, kube = harness, harness.operator.runtime.kube
     h.world("cache-ext")
-    first = kube.get(DEPLOYMENTS, NS, "cache-ext")  # not tracked yet: a GET (a miss)
+    first = kube.get(DEPLOYMENTS, NS, "cache-ext")  # a GET, or the watch's copy if it came
     assert first is not None
     assert first["spec"]["replicas"] == 4
     h.admin.patch(DEPLOYMENTS, NS, "cache-ext", {"spec": {"replicas": 2}})
@@ -927,6 +927,20 @@ def test_cached_reads_follow_changes_made_through_the_api(harness: Harness) -> N
         return kube.get(DEPLOYMENTS, NS, "cache-ext") is None and kube.requests == requests
 
     wait_for("the deletion in the cache", gone, 30)
+
+
+def test_a_first_read_of_an_object_nobody_asked_for_is_the_watchs_copy(harness: Harness) -> None:
+    """As an informer (``keep_all``): the watch's copy of a stable Deployment, Service and
+    route no reconcile has asked for yet is served without a GET."""
+    h, kube = harness, harness.operator.runtime.kube
+    h.world("cache-first")
+
+    def unasked() -> bool:  # the very first read of each, no request made
+        requests = kube.requests
+        found = [kube.get(res, NS, "cache-first") for res in (DEPLOYMENTS, SERVICES)]
+        return kube.requests == requests and all(f is not None for f in found)
+
+    wait_for("the watch's copies served at the first read", unasked, 30)
 
 
 def test_a_read_after_our_own_patch_sees_it(harness: Harness) -> None:

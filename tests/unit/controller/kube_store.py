@@ -58,5 +58,5 @@ class KubeStore:
 
 
 def target(store: KubeStore, rollout: RolloutSpec | None = None) -> Target:
-    runtime = cast(Runtime, type("R", (), {"kube": store})())
+    runtime = cast(Runtime, type("R", (), {"kube": store, "writes": None})())  # in turn
     return Target(runtime, BODY, rollout or spec())

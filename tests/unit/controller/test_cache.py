@@ -88,6 +88,28 @@ def test_only_tracked_objects_are_kept() -> None:
     assert len(cache) == 1
 
 
+def test_keep_all_keeps_every_watched_object_of_the_kinds() -> None:
+    cache = watched(ObjectCache(CACHED, keep_all=True))
+    cache.observe(DEP, None, obj("stranger", "2"))  # the watch's listing: no one asked
+    found = cache.get(DEP, "ns", "stranger")
+    assert found is not None
+    assert found["metadata"]["resourceVersion"] == "2"
+    assert "managedFields" not in found["metadata"]
+    assert cache.store(DEP, obj("stranger", "3"))  # a newer copy (a write's answer) kept
+    cache.observe(DEP, "MODIFIED", obj("stranger", "2"))  # older: refused
+    assert cache.get(DEP, "ns", "stranger")["metadata"]["resourceVersion"] == "3"  # type: ignore[index]
+    cache.observe(DEP, "DELETED", obj("stranger", "4"))
+    assert cache.lookup(DEP, "ns", "stranger") == (True, None)  # gone, known gone
+    assert not cache.store(DEP, obj("stranger", "3"))  # a racing GET cannot resurrect it
+    assert not cache.store("modelrollouts", obj("x", "1"))  # kind not cached
+
+
+def test_keep_all_serves_nothing_before_the_watch_runs() -> None:
+    cache = ObjectCache(CACHED, keep_all=True)
+    cache.store(DEP, obj("s", "1"))  # e.g. a GET's answer: held, but no watch refreshes it
+    assert cache.lookup(DEP, "ns", "s") == (False, None)
+
+
 def test_a_deleted_object_is_gone_and_stays_gone() -> None:
     cache = watched(ObjectCache(CACHED))
     cache.want(DEP, "ns", "a")

@@ -8,14 +8,15 @@ from typing import Any, cast
 
 import pytest
 
-from controller.appliers import delete_canary
-from controller.kube import DEPLOYMENTS, HPAS, SERVICES
+from controller.appliers import delete_canary, ensure_canary
+from controller.kube import BY_KIND, DEPLOYMENTS, HPAS, SERVICES
 from controller.parallel import side_by_side, stages
 from controller.rollout import actions as act
 from controller.runtime import Runtime
 from controller.target import Target
-from tests.unit.controller.factories import OWNER, spec
+from tests.unit.controller.factories import CANDIDATE_URI, OWNER, spec
 from tests.unit.controller.kube_store import BODY, KubeStore
+from tests.unit.controller.test_appliers_noop import service, stable
 
 pytestmark = pytest.mark.unit
 
@@ -84,20 +85,84 @@ def test_side_by_side_in_turn_without_a_pool() -> None:
     assert order == [1, 2]
 
 
-def test_delete_canary_deletes_the_hpa_first_then_the_rest_side_by_side() -> None:
-    def owned(name: str) -> dict[str, Any]:
-        meta = {"name": name, "uid": f"{name}-uid", "ownerReferences": [OWNER.reference()]}
-        return {"metadata": meta, "spec": {}}
+def _owned(name: str) -> dict[str, Any]:
+    meta = {"name": name, "uid": f"{name}-uid", "ownerReferences": [OWNER.reference()]}
+    return {"metadata": meta, "spec": {}}
 
+
+class WaitingStore(KubeStore):
+    """A store whose write of kind ``held`` waits until a write of kind ``awaited`` has
+    happened (each a ``"<verb> <plural>"``), recording whether it did before the deadline:
+    True only when the two writes were in flight at once."""
+
+    def __init__(self, held: str, awaited: str, *objs: Any) -> None:
+        super().__init__(*objs)
+        self.held, self.awaited = held, awaited
+        self.seen = threading.Event()
+        self.overlapped: bool | None = None
+
+    def _write(self, what: str) -> None:
+        if what == self.awaited:
+            self.seen.set()
+        if what == self.held:
+            self.overlapped = self.seen.wait(timeout=10)  # a deadline, not a timing
+
+    def delete(self, res: Any, ns: str, name: str, uid: str | None = None) -> bool:
+        self._write(f"delete {res.plural}")
+        return super().delete(res, ns, name, uid)
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self._write(f"apply {BY_KIND[obj['kind']].plural}")
+        return super().apply(obj)
+
+
+def test_delete_canary_deletes_the_hpa_before_the_deployment_and_the_service_beside() -> None:
     rollout = spec()
-    store = KubeStore(
-        (HPAS, owned(rollout.canary_name)),
-        (DEPLOYMENTS, owned(rollout.canary_name)),
-        (SERVICES, owned(rollout.canary_service)),
+    objs = (
+        (HPAS, _owned(rollout.canary_name)),
+        (DEPLOYMENTS, _owned(rollout.canary_name)),
+        (SERVICES, _owned(rollout.canary_service)),
     )
+    store = WaitingStore("delete horizontalpodautoscalers", "delete services", *objs)
     with ThreadPoolExecutor(2) as pool:
         runtime = cast(Runtime, type("R", (), {"kube": store, "writes": pool})())
         delete_canary(Target(runtime, BODY, rollout), act.DeleteCanary())
-    assert store.writes[0] == "delete horizontalpodautoscalers"
-    assert sorted(store.writes[1:]) == ["delete deployments", "delete services"]
+    assert store.overlapped  # the Service went while the HPA's delete was in flight
+    hpa, deployment = (store.writes.index(f"delete {r.plural}") for r in (HPAS, DEPLOYMENTS))
+    assert hpa < deployment  # the pods only once the HPA is gone
+    assert sorted(store.writes) == [
+        "delete deployments",
+        "delete horizontalpodautoscalers",
+        "delete services",
+    ]
     assert store.objs == {}
+
+
+def test_delete_canary_in_turn_without_a_pool_keeps_the_hpa_first() -> None:
+    rollout = spec()
+    store = KubeStore(
+        (HPAS, _owned(rollout.canary_name)),
+        (DEPLOYMENTS, _owned(rollout.canary_name)),
+        (SERVICES, _owned(rollout.canary_service)),
+    )
+    runtime = cast(Runtime, type("R", (), {"kube": store, "writes": None})())
+    delete_canary(Target(runtime, BODY, rollout), act.DeleteCanary())
+    assert store.writes == [
+        "delete horizontalpodautoscalers",
+        "delete deployments",
+        "delete services",
+    ]
+
+
+def test_ensure_canary_applies_the_service_beside_the_deployment() -> None:
+    store = WaitingStore(
+        "apply deployments", "apply services", (DEPLOYMENTS, stable()), (SERVICES, service())
+    )
+    with ThreadPoolExecutor(2) as pool:
+        runtime = cast(Runtime, type("R", (), {"kube": store, "writes": pool})())
+        ensure_canary(Target(runtime, BODY, spec()), act.EnsureCanary(CANDIDATE_URI, 2))
+    assert store.overlapped  # the Service applied while the Deployment's apply was in flight
+    assert sorted(store.writes) == ["apply deployments", "apply services", "patch deployments"]
+    # the replicas patch follows the Deployment's own apply
+    assert store.writes.index("apply deployments") < store.writes.index("patch deployments")
+    assert store.objs[(DEPLOYMENTS.plural, "inference-canary")]["spec"]["replicas"] == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,45 +23,20 @@ from services.core.decisions.partitions import (
 from services.core.decisions.record import (
     COLUMNS,
     BaselineAnswer,
-    Decision,
     InputsMode,
-    ModelIdentity,
     as_dict,
     batch_decision_id,
     canonical_inputs,
     inputs_digest,
     job_day,
-    online_decision_id,
     row_from_json,
     row_to_json,
     to_row,
 )
 from services.core.decisions.settings import DecisionSettings
+from tests.support.decision_samples import AT, REASONS, decision
 
 pytestmark = pytest.mark.unit
-
-AT = datetime(2026, 3, 1, 23, 59, 59, 123456, tzinfo=UTC)
-REASONS = [{"feature": "balance", "value": 1800.0, "contribution": 1.2, "statement": "High"}]
-
-
-def decision(**changes: object) -> Decision:
-    base: dict[str, object] = {
-        "decision_id": online_decision_id("abc", 2),
-        "decided_at": AT,
-        "day": AT.date(),
-        "model": ModelIdentity("credit-default", "7", "canary"),
-        "inputs": {"income": 41000.5, "student": "No", "balance": float("nan")},
-        "probability": 0.61,
-        "prediction": 1,
-        "risk_band": "high",
-        "threshold": 0.5,
-        "caller": "0123456789ab",
-        "request_id": "req-1",
-        "item": 2,
-        "reasons": REASONS,
-    }
-    base.update(changes)
-    return Decision(**base)  # type: ignore[arg-type]
 
 
 def test_row_follows_the_columns_and_keeps_values() -> None:

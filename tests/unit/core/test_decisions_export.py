@@ -16,35 +16,21 @@ from services.core.decisions import export
 from services.core.decisions.export import FIELDS, SCHEMA, parse_when, write_export
 from services.core.decisions.record import (
     COLUMNS,
-    Decision,
     InputsMode,
-    ModelIdentity,
     online_decision_id,
     to_row,
 )
+from tests.support.decision_samples import AT, REASONS, decision
 
 pytestmark = pytest.mark.unit
-
-AT = datetime(2026, 3, 1, 23, 59, 59, 123456, tzinfo=UTC)
-REASONS = [{"feature": "balance", "value": 1800.0, "contribution": 1.2, "statement": "High"}]
 
 
 def stored(item: int, /, **changes: Any) -> dict[str, Any]:
     """A row as the store hands it to the export (column → value, ``day`` included)."""
-    made = Decision(
+    made = decision(
         decision_id=online_decision_id("abc", item),
-        decided_at=AT,
-        day=AT.date(),
-        model=ModelIdentity("credit-default", "7", "canary"),
         inputs={"income": 41000.5, "student": "No"},
-        probability=0.61,
-        prediction=1,
-        risk_band="high",
-        threshold=0.5,
-        caller="0123456789ab",
-        request_id="req-1",
         item=item,
-        reasons=REASONS,
     )
     return {**dict(zip(COLUMNS, to_row(made, InputsMode.VALUES), strict=True)), **changes}
 

@@ -208,7 +208,11 @@ RULES: tuple[Rule, ...] = (
         (
             Elsewhere(
                 "tests/integration/core/test_decisions.py",
-                ('"-m", "services.core.decisions", "export"', '"csv"'),
+                (
+                    '"-m", "services.core.decisions", *args',
+                    'decisions_cli(postgres.dsn, "export"',
+                    '"csv"',
+                ),
             ),
         ),
     ),

@@ -4,8 +4,9 @@ of judgement, and the exact messages users read in the status and Events."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from controller.rollout.analysis import evaluate, judge
+from controller.rollout.analysis import _describe, evaluate, judge
 from controller.rollout.readings import MetricReadings
 from controller.status import AnalysisRecord, Phase, Verdict
 from tests.unit.controller.factories import NOW, metrics, spec, status
@@ -82,10 +83,16 @@ def test_a_value_below_a_zero_minimum_names_the_zero() -> None:
 
 
 def test_a_contradictory_gate_says_which_bound_the_value_broke() -> None:
-    # min above max (the spec accepts it): every value fails, each by the bound it breaks
-    assert _custom(0.5, 0.2, 0.2).message == "margin 0.2 < min 0.5"  # at max, below min
-    assert _custom(0.5, 0.2, 0.3).message == "margin 0.3 > max 0.2"
-    assert _custom(0.5, 0.2, 0.1).message == "margin 0.1 < min 0.5"
+    # min above max: refused by the spec and the CRD, so only the pure message function
+    # sees it here; every value fails, each named by the bound it breaks
+    def message(value: float) -> str:
+        return _describe(judge("margin", value, 0.5, 0.2))
+
+    assert message(0.2) == "margin 0.2 < min 0.5"  # at max, below min
+    assert message(0.3) == "margin 0.3 > max 0.2"
+    assert message(0.1) == "margin 0.1 < min 0.5"
+    with pytest.raises(ValidationError, match="min must not exceed max"):
+        _custom(0.5, 0.2, 0.3)
 
 
 def test_too_few_requests_is_inconclusive_even_with_a_failing_gate() -> None:

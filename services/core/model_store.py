@@ -24,7 +24,7 @@ from services.core.fast_margin import MarginPredictor
 from services.core.paths import find_below
 from services.core.reason_groups import ReasonGroups
 from services.core.reasons import Statements
-from services.core.registry import client, is_local, pin
+from services.core.registry import client, drop_pooled_connections, is_local, pin
 from services.core.split_bins import SplitBins
 
 BOOSTER_FILE = "booster.ubj"
@@ -186,6 +186,8 @@ def load_model(uri: str, tracking_uri: str, nthread: int = 0) -> LoadedModel:
     except ModelLoadError:
         raise
     except Exception as exc:  # any failure of a dependency is a refusal to load
+        if not is_local(uri):
+            drop_pooled_connections()  # the next try dials MLflow afresh
         error = ModelGone if _does_not_exist(exc) else ModelLoadError
         raise error(f"cannot load model {uri!r}: {type(exc).__name__}: {exc}") from exc
 

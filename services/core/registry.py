@@ -72,6 +72,23 @@ class PinnedModel:
     name: str | None = None
 
 
+def drop_pooled_connections() -> None:
+    """Forget MLflow's pooled HTTP sessions, so the next call dials the server again.
+
+    After a failed call: a connection opened before the cluster routed the tracking
+    Service's address (seen on kind: the pod's first request, made as the Service was
+    created, was answered 404 by whatever the unrouted address reached) is kept alive by the
+    pool and every later call reuses it, so the load never succeeds. MLflow caches one
+    session per retry setting (``request_utils._cached_get_request_session``, private);
+    if that name moves, this does nothing. The dropped sessions' sockets close when
+    they are collected."""
+    from mlflow.utils import request_utils
+
+    cached = getattr(request_utils, "_cached_get_request_session", None)
+    if cached is not None and hasattr(cached, "cache_clear"):
+        cached.cache_clear()
+
+
 def is_local(uri: str) -> bool:
     """A model folder on disk (no scheme), not a registry or runs URI."""
     return "://" not in uri and ":/" not in uri

@@ -8,13 +8,15 @@ processes inherit it instead of training again."""
 from __future__ import annotations
 
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
 
-from services.core.model_store import ModelGone, load_folder, load_model
+from services.core.model_store import ModelGone, ModelLoadError, load_folder, load_model
 from services.core.registry import set_alias
 from tests.support.models import TrainedModel, once_per_process, tracking_uri_for, train_quick
 
@@ -107,3 +109,39 @@ def test_a_version_the_registry_does_not_have_is_gone(registered: TrainedModel) 
     name = registered.summary.model_name
     with pytest.raises(ModelGone, match=f"models:/{name}/999"):
         load_model(f"models:/{name}/999", registered.tracking_uri)
+
+
+class _NotFound(BaseHTTPRequestHandler):
+    """Answers every request 404 with an empty body on a kept-alive connection (what a
+    pod's first request to a not yet routed Service address met on kind)."""
+
+    protocol_version = "HTTP/1.1"
+    connections = 0
+
+    def setup(self) -> None:
+        type(self).connections += 1
+        super().setup()
+
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # no stderr noise
+        pass
+
+
+def test_a_failed_load_dials_the_tracking_server_again_on_the_next_try() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    tracking = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for attempt in (1, 2):
+            with pytest.raises(ModelLoadError, match="404"):
+                load_model("models:/credit-default@champion", tracking)
+            # a pooled connection would be reused (still 1): the wrong answer forever
+            assert _NotFound.connections == attempt
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -90,6 +90,15 @@ def _owned(name: str) -> dict[str, Any]:
     return {"metadata": meta, "spec": {}}
 
 
+def _canary_objects(rollout: Any) -> tuple[tuple[Any, dict[str, Any]], ...]:
+    """The canary's HPA, Deployment and Service, owned by the rollout."""
+    return (
+        (HPAS, _owned(rollout.canary_name)),
+        (DEPLOYMENTS, _owned(rollout.canary_name)),
+        (SERVICES, _owned(rollout.canary_service)),
+    )
+
+
 class WaitingStore(KubeStore):
     """A store whose write of kind ``held`` waits until a write of kind ``awaited`` has
     happened (each a ``"<verb> <plural>"``), recording whether it did before the deadline:
@@ -118,11 +127,7 @@ class WaitingStore(KubeStore):
 
 def test_delete_canary_deletes_the_hpa_before_the_deployment_and_the_service_beside() -> None:
     rollout = spec()
-    objs = (
-        (HPAS, _owned(rollout.canary_name)),
-        (DEPLOYMENTS, _owned(rollout.canary_name)),
-        (SERVICES, _owned(rollout.canary_service)),
-    )
+    objs = _canary_objects(rollout)
     store = WaitingStore("delete horizontalpodautoscalers", "delete services", *objs)
     with ThreadPoolExecutor(2) as pool:
         runtime = cast(Runtime, type("R", (), {"kube": store, "writes": pool})())
@@ -140,11 +145,7 @@ def test_delete_canary_deletes_the_hpa_before_the_deployment_and_the_service_bes
 
 def test_delete_canary_in_turn_without_a_pool_keeps_the_hpa_first() -> None:
     rollout = spec()
-    store = KubeStore(
-        (HPAS, _owned(rollout.canary_name)),
-        (DEPLOYMENTS, _owned(rollout.canary_name)),
-        (SERVICES, _owned(rollout.canary_service)),
-    )
+    store = KubeStore(*_canary_objects(rollout))
     runtime = cast(Runtime, type("R", (), {"kube": store, "writes": None})())
     delete_canary(Target(runtime, BODY, rollout), act.DeleteCanary())
     assert store.writes == [

@@ -6,7 +6,7 @@ TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock controlplane demo test test-unit e2e-local soak lint fmt bench clean
+.PHONY: help install lock controlplane demo test test-under-load test-unit e2e-local soak lint fmt bench clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,11 @@ demo: $(STAMP) controlplane ## the whole story: train, serve, batch, roll out v2
 test: $(STAMP) controlplane docker images compose ## the whole suite: unit, integration, system and container tests (incl. compose up) against real servers, then the kind scenarios on real kubelets (test-kind)
 	$(PYTHON) -m pytest -p no:cacheprovider -q --durations=30
 	bash scripts/kind/test.sh
+
+RUNS ?= 3
+HOGS ?= 1
+test-under-load: $(STAMP) controlplane docker images compose ## the pytest suite RUNS (3) times in a row beside HOGS (1) busy-loop process(es): no timing races → bench/results/suite_under_load.md
+	$(PYTHON) bench/suite_under_load.py --runs $(RUNS) --hogs $(HOGS)
 
 test-unit: $(STAMP) ## fast unit tests only
 	$(PYTHON) -m pytest -p no:cacheprovider -q -m unit

@@ -96,6 +96,16 @@ RULES: tuple[Rule, ...] = (
             Elsewhere("tests/unit/bench/test_mutation_report.py", ("from bench.mutation_report",)),
         ),
     ),
+    # three whole-suite runs (hours): its recipe, and the tests of its runner
+    Rule(
+        "make test-under-load",
+        (
+            Elsewhere("Makefile", ("test-under-load: $(STAMP)", "bench/suite_under_load.py")),
+            Elsewhere(
+                "tests/integration/bench/test_suite_under_load.py", ("suite_under_load.main",)
+            ),
+        ),
+    ),
     Rule(
         "make controlplane",
         (

@@ -3,7 +3,10 @@
 Only what is independent by construction goes side by side, and never the route write
 that moves traffic: the executor runs the effects in order, one stage after the other
 (``stages``), and an applier starts its side-by-side writes only once its ordered ones
-have returned (``delete_canary``: the canary HPA first, then its Deployment and Service).
+have returned (``ensure_canary``: the Deployment's replicas patch after its own apply,
+beside the Service's; ``scale_canary_down``: the canary HPA deleted before its Deployment
+is scaled to zero, which it would scale back). ``delete_canary`` deletes every canary
+object at once: a deleted Deployment has no ``scale`` for its HPA to write.
 A failing effect still raises before the status is written (``side_by_side`` waits for
 every lane first), so the next reconcile decides again from the old status; every
 effect that may run beside another is idempotent, as each effect already had to be.

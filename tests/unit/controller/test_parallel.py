@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 
 from controller.appliers import delete_canary, ensure_canary
-from controller.kube import BY_KIND, DEPLOYMENTS, HPAS, SERVICES
+from controller.kube import BY_KIND, DEPLOYMENTS, HPAS, INGRESSES, SERVICES
 from controller.parallel import side_by_side, stages
 from controller.rollout import actions as act
 from controller.runtime import Runtime
@@ -125,16 +125,35 @@ class WaitingStore(KubeStore):
         return super().apply(obj)
 
 
-def test_delete_canary_deletes_the_hpa_before_the_deployment_and_the_service_beside() -> None:
-    rollout = spec()
-    objs = _canary_objects(rollout)
-    store = WaitingStore("delete horizontalpodautoscalers", "delete services", *objs)
-    with ThreadPoolExecutor(2) as pool:
+class BarrierStore(KubeStore):
+    """A store whose deletes each wait at one barrier of ``parties``: they pass (before the
+    deadline) only when that many deletes are in flight at once; ``overlapped`` records
+    whether they did."""
+
+    def __init__(self, parties: int, *objs: Any) -> None:
+        super().__init__(*objs)
+        self.barrier = threading.Barrier(parties, timeout=10)  # a deadline, not a timing
+        self.overlapped = True
+
+    def delete(self, res: Any, ns: str, name: str, uid: str | None = None) -> bool:
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            self.overlapped = False
+        return super().delete(res, ns, name, uid)
+
+
+def _delete_with_pool(store: KubeStore, rollout: Any) -> None:
+    with ThreadPoolExecutor(4) as pool:
         runtime = cast(Runtime, type("R", (), {"kube": store, "writes": pool})())
         delete_canary(Target(runtime, BODY, rollout), act.DeleteCanary())
-    assert store.overlapped  # the Service went while the HPA's delete was in flight
-    hpa, deployment = (store.writes.index(f"delete {r.plural}") for r in (HPAS, DEPLOYMENTS))
-    assert hpa < deployment  # the pods only once the HPA is gone
+
+
+def test_delete_canary_deletes_the_hpa_the_deployment_and_the_service_at_once() -> None:
+    rollout = spec()
+    store = BarrierStore(3, *_canary_objects(rollout))
+    _delete_with_pool(store, rollout)
+    assert store.overlapped  # all three in flight together: one round trip, not two
     assert sorted(store.writes) == [
         "delete deployments",
         "delete horizontalpodautoscalers",
@@ -143,7 +162,17 @@ def test_delete_canary_deletes_the_hpa_before_the_deployment_and_the_service_bes
     assert store.objs == {}
 
 
-def test_delete_canary_in_turn_without_a_pool_keeps_the_hpa_first() -> None:
+def test_delete_canary_deletes_the_canary_ingress_beside_them() -> None:
+    rollout = spec(router={"ingress": {"name": "inference"}})
+    ingress = (INGRESSES, _owned("inference-canary"))
+    store = BarrierStore(4, *_canary_objects(rollout), ingress)
+    _delete_with_pool(store, rollout)
+    assert store.overlapped  # the four deletes in flight together
+    assert "delete ingresses" in store.writes
+    assert store.objs == {}
+
+
+def test_delete_canary_in_turn_without_a_pool() -> None:
     rollout = spec()
     store = KubeStore(*_canary_objects(rollout))
     runtime = cast(Runtime, type("R", (), {"kube": store, "writes": None})())

@@ -76,6 +76,10 @@ def needs_replicas(existing: Obj | None, applied: Obj, replicas: int) -> bool:
 
 
 def scale_canary(t: Target, a: act.ScaleCanary) -> None:
+    """The canary HPA, applied (when not in place) only if the Deployment it scales is not
+    someone else's: it may run beside ``ensure_canary`` (``parallel.stages``), whose own
+    check of that name would come too late to keep an HPA off a stranger's Deployment."""
+    t.owned(DEPLOYMENTS, t.spec.canary_name)
     t.apply_owned(canary_hpa(t.spec, t.owner, a.min_replicas, a.max_replicas))
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 
-from controller.appliers import delete_canary, ensure_canary
+from controller.appliers import delete_canary, ensure_canary, scale_canary
+from controller.executor import execute
 from controller.kube import BY_KIND, DEPLOYMENTS, HPAS, INGRESSES, SERVICES
 from controller.parallel import side_by_side, stages
+from controller.rollout import Decision
 from controller.rollout import actions as act
 from controller.runtime import Runtime
-from controller.target import Target
+from controller.status import RolloutStatus
+from controller.target import NotOwned, Target
 from tests.unit.controller.factories import CANDIDATE_URI, OWNER, spec
 from tests.unit.controller.kube_store import BODY, KubeStore
 from tests.unit.controller.test_appliers_noop import service, stable
@@ -45,6 +49,21 @@ def test_stages_keep_everything_else_in_turn() -> None:
     cleanups: list[Any] = [act.DeleteCanary(), act.ScaleCanaryDown(), act.SetWeight(0), TAGS]
     assert stages(cleanups) == [[[a]] for a in cleanups]
     assert stages([]) == []
+
+
+ENSURE = act.EnsureCanary(CANDIDATE_URI, 2)
+SCALE = act.ScaleCanary(2, 4)
+
+
+def test_stages_put_the_canary_hpa_beside_the_canary_made() -> None:
+    initializing = [ENSURE, SCALE]
+    assert stages(initializing) == [[[ENSURE], [SCALE]]]
+    first_step: list[Any] = [SCALE, act.SetWeight(25)]  # capacity, then traffic: in turn
+    assert stages(first_step) == [[[a]] for a in first_step]
+    after: list[Any] = [ENSURE, SCALE, act.SetWeight(25)]  # the route write never joins
+    assert stages(after) == [[[ENSURE], [SCALE]], [[act.SetWeight(25)]]]
+    apart: list[Any] = [ENSURE, act.SetMirror(0), SCALE]  # only right after it
+    assert stages(apart) == [[[a]] for a in apart]
 
 
 def test_side_by_side_runs_at_once_and_keeps_the_order() -> None:
@@ -196,3 +215,34 @@ def test_ensure_canary_applies_the_service_beside_the_deployment() -> None:
     # the replicas patch follows the Deployment's own apply
     assert store.writes.index("apply deployments") < store.writes.index("patch deployments")
     assert store.objs[(DEPLOYMENTS.plural, "inference-canary")]["spec"]["replicas"] == 2
+
+
+def test_the_executor_applies_the_canary_hpa_beside_its_deployment() -> None:
+    store = WaitingStore(
+        "apply deployments",
+        "apply horizontalpodautoscalers",
+        (DEPLOYMENTS, stable()),
+        (SERVICES, service()),
+    )
+    with ThreadPoolExecutor(3) as pool:
+        stub = {"kube": store, "writes": pool, "events": None}
+        runtime = cast(Runtime, type("R", (), stub)())
+        target = Target(runtime, BODY, spec())
+        decision = Decision(RolloutStatus(), (ENSURE, SCALE))
+        execute(target, RolloutStatus(), decision, datetime.now(UTC), record=False)
+    assert store.overlapped  # the Deployment applied while the HPA's apply was in flight
+    assert sorted(store.writes) == [
+        "apply deployments",
+        "apply horizontalpodautoscalers",
+        "apply services",
+        "patch deployments",
+    ]
+
+
+def test_the_canary_hpa_is_not_made_for_a_deployment_someone_else_owns() -> None:
+    foreign = {"metadata": {"name": "inference-canary", "uid": "x"}, "spec": {}}
+    store = KubeStore((DEPLOYMENTS, foreign))
+    runtime = cast(Runtime, type("R", (), {"kube": store, "writes": None})())
+    with pytest.raises(NotOwned):
+        scale_canary(Target(runtime, BODY, spec()), SCALE)
+    assert store.writes == []  # refused before the apply, even run beside ensure_canary

@@ -49,8 +49,7 @@ def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     kube, spec = t.runtime.kube, t.spec
     stable = t.need(DEPLOYMENTS, spec.target_ref.name)
     service = t.need(SERVICES, spec.stable_service)
-    t.owned(SERVICES, spec.canary_service)  # both names checked before the first write
-    existing = t.owned(DEPLOYMENTS, spec.canary_name)
+    existing = canary_names_ours(t)  # both names checked before the first write
     built = canary_deployment(stable, spec, t.owner, a.model_uri, a.baseline_uri, a.shadow)
 
     def deployment() -> None:
@@ -75,11 +74,20 @@ def needs_replicas(existing: Obj | None, applied: Obj, replicas: int) -> bool:
     return (applied.get("spec") or {}).get("replicas") != replicas
 
 
+def canary_names_ours(t: Target) -> Obj | None:
+    """Raise ``NotOwned`` when the canary Service's or Deployment's name is taken by an
+    object this rollout did not make (read, usually from the watch cache, not written);
+    the canary Deployment if it is ours, ``None`` if absent."""
+    t.owned(SERVICES, t.spec.canary_service)
+    return t.owned(DEPLOYMENTS, t.spec.canary_name)
+
+
 def scale_canary(t: Target, a: act.ScaleCanary) -> None:
-    """The canary HPA, applied (when not in place) only if the Deployment it scales is not
-    someone else's: it may run beside ``ensure_canary`` (``parallel.stages``), whose own
-    check of that name would come too late to keep an HPA off a stranger's Deployment."""
-    t.owned(DEPLOYMENTS, t.spec.canary_name)
+    """The canary HPA, applied (when not in place) only when the canary's names are ours
+    (``canary_names_ours``): it may run beside ``ensure_canary`` (``parallel.stages``),
+    whose own check would come too late to keep an HPA off a stranger's Deployment, or
+    to make none for a canary refused for a squatted Service name."""
+    canary_names_ours(t)
     t.apply_owned(canary_hpa(t.spec, t.owner, a.min_replicas, a.max_replicas))
 
 

@@ -37,7 +37,7 @@ LANES: tuple[tuple[type, ...], ...] = (
 # The canary (re)made at weight 0 (``EnsureCanary``, never beside a route write: it opens
 # a stage) and its HPA applied beside it: the HPA holds no pod and writes only through
 # its target's ``scale`` subresource, so made before its Deployment it waits for it, and
-# ``scale_canary`` checks the Deployment's name is the rollout's own before its apply.
+# ``scale_canary`` checks the canary's names are the rollout's own before its apply.
 CANARY_MADE: tuple[tuple[type, ...], ...] = ((act.EnsureCanary,), (act.ScaleCanary,))
 
 

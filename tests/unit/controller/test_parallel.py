@@ -239,10 +239,12 @@ def test_the_executor_applies_the_canary_hpa_beside_its_deployment() -> None:
     ]
 
 
-def test_the_canary_hpa_is_not_made_for_a_deployment_someone_else_owns() -> None:
-    foreign = {"metadata": {"name": "inference-canary", "uid": "x"}, "spec": {}}
-    store = KubeStore((DEPLOYMENTS, foreign))
+@pytest.mark.parametrize("res", [DEPLOYMENTS, SERVICES])
+def test_the_canary_hpa_is_not_made_when_a_canary_name_is_someone_elses(res: Any) -> None:
+    rollout = spec()
+    name = rollout.canary_name if res is DEPLOYMENTS else rollout.canary_service
+    store = KubeStore((res, {"metadata": {"name": name, "uid": "x"}, "spec": {}}))
     runtime = cast(Runtime, type("R", (), {"kube": store, "writes": None})())
     with pytest.raises(NotOwned):
-        scale_canary(Target(runtime, BODY, spec()), SCALE)
+        scale_canary(Target(runtime, BODY, rollout), SCALE)
     assert store.writes == []  # refused before the apply, even run beside ensure_canary

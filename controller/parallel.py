@@ -3,7 +3,8 @@
 Only what is independent by construction goes side by side, and never the route write
 that moves traffic: the executor runs the effects in order, one stage after the other
 (``stages``: the canary's clean-up, after the route write, with the stable HPA's floor
-and the registry's records; the canary made at weight 0 with its HPA), and an applier
+and the registry's records; the canary made at weight 0 with its HPA; the stable HPA's
+floor held with the version's tags), and an applier
 starts its side-by-side writes only once its ordered ones have returned
 (``ensure_canary``: the Deployment's replicas patch after its own apply, beside the
 Service's; ``scale_canary_down``: the canary HPA deleted before its Deployment is scaled
@@ -39,11 +40,15 @@ LANES: tuple[tuple[type, ...], ...] = (
 # its target's ``scale`` subresource, so made before its Deployment it waits for it, and
 # ``scale_canary`` checks the canary's names are the rollout's own before its apply.
 CANARY_MADE: tuple[tuple[type, ...], ...] = ((act.EnsureCanary,), (act.ScaleCanary,))
+# The stable HPA's floor held as a promotion is entered (no route write: none is in that
+# decision's stage) and the registry's record of the analysis that chose it (MLflow only)
+# beside it: both before the status, as in turn; a failing floor still raises first.
+FLOOR_HELD: tuple[tuple[type, ...], ...] = ((act.HoldStableHPAMin,), (act.TagVersion,))
 
 
 def _joins(opener: Any) -> tuple[tuple[type, ...], ...]:
     """The lanes of a stage opened by ``opener``, its own first (one lane: none may join)."""
-    for lanes in (LANES, CANARY_MADE):
+    for lanes in (LANES, CANARY_MADE, FLOOR_HELD):
         if isinstance(opener, lanes[0]):
             return lanes
     return ((type(opener),),)
@@ -63,8 +68,9 @@ def stages(effects: Sequence[Any]) -> list[Stage]:
     by side, the actions of a lane in turn, stage after stage. A canary clean-up opens a
     stage that the actions right after it join when they are a stable-HPA floor given
     back or a registry record (alias, tags), each kind in its lane; a canary made
-    (``EnsureCanary``) opens one that its HPA (``ScaleCanary``) right after it joins;
-    every other action (the route writes above all) is a stage of its own, one lane of
+    (``EnsureCanary``) opens one that its HPA (``ScaleCanary``) right after it joins; a
+    stable floor held (``HoldStableHPAMin``) one that the version's tags right after it
+    join; every other action (the route writes above all) is a stage of its own, one lane of
     one action."""
     out: list[Stage] = []
     lanes: tuple[tuple[type, ...], ...] = ()  # those of the last stage

@@ -20,7 +20,7 @@ from controller.status import RolloutStatus
 from controller.target import NotOwned, Target
 from tests.unit.controller.factories import CANDIDATE_URI, OWNER, spec
 from tests.unit.controller.kube_store import BODY, KubeStore
-from tests.unit.controller.test_appliers_noop import service, stable
+from tests.unit.controller.test_appliers_noop import hpa, service, stable
 
 pytestmark = pytest.mark.unit
 
@@ -64,6 +64,18 @@ def test_stages_put_the_canary_hpa_beside_the_canary_made() -> None:
     assert stages(after) == [[[ENSURE], [SCALE]], [[act.SetWeight(25)]]]
     apart: list[Any] = [ENSURE, act.SetMirror(0), SCALE]  # only right after it
     assert stages(apart) == [[[a]] for a in apart]
+
+
+HOLD = act.HoldStableHPAMin("inference", 4, 2)
+
+
+def test_stages_put_the_analysis_tags_beside_the_stable_floor_held() -> None:
+    promoting: list[Any] = [act.SetMirror(0), HOLD, TAGS]  # a promotion entered
+    assert stages(promoting) == [[[act.SetMirror(0)]], [[HOLD], [TAGS]]]
+    advanced: list[Any] = [SCALE, act.SetWeight(50), TAGS]  # after a route write: in turn
+    assert stages(advanced) == [[[a]] for a in advanced]
+    no_hpa: list[Any] = [act.SetMirror(0), TAGS]  # no floor to hold: the tags in turn
+    assert stages(no_hpa) == [[[a]] for a in no_hpa]
 
 
 def test_side_by_side_runs_at_once_and_keeps_the_order() -> None:
@@ -248,3 +260,33 @@ def test_the_canary_hpa_is_not_made_when_a_canary_name_is_someone_elses(res: Any
     with pytest.raises(NotOwned):
         scale_canary(Target(runtime, BODY, rollout), SCALE)
     assert store.writes == []  # refused before the apply, even run beside ensure_canary
+
+
+class TaggedStore(KubeStore):
+    """A store whose HPA patch waits (with a deadline) for the registry's tag write:
+    ``overlapped`` is True only when the two were in flight at once."""
+
+    def __init__(self, *objs: Any) -> None:
+        super().__init__(*objs)
+        self.tagged = threading.Event()
+        self.overlapped: bool | None = None
+
+    def patch(self, res: Any, ns: str, name: str, body: Any, *args: Any, **kw: Any) -> Any:
+        self.overlapped = self.tagged.wait(timeout=10)  # a deadline, not a timing
+        return super().patch(res, ns, name, body, *args, **kw)
+
+    def tag(self, name: str, version: str, tags: dict[str, str]) -> int:
+        self.tagged.set()
+        return len(tags)
+
+
+def test_the_executor_tags_the_version_beside_holding_the_stable_floor() -> None:
+    store = TaggedStore((HPAS, hpa(2)))
+    with ThreadPoolExecutor(2) as pool:
+        stub = {"kube": store, "registry": store, "writes": pool, "events": None}
+        target = Target(cast(Runtime, type("R", (), stub)()), BODY, spec())
+        decision = Decision(RolloutStatus(), (HOLD, TAGS))
+        execute(target, RolloutStatus(), decision, datetime.now(UTC), record=False)
+    assert store.overlapped  # the floor's patch in flight while the tags were written
+    assert store.writes == ["patch horizontalpodautoscalers"]
+    assert store.objs[(HPAS.plural, "inference")]["spec"]["minReplicas"] == 4

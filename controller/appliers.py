@@ -49,8 +49,7 @@ def ensure_canary(t: Target, a: act.EnsureCanary) -> None:
     kube, spec = t.runtime.kube, t.spec
     stable = t.need(DEPLOYMENTS, spec.target_ref.name)
     service = t.need(SERVICES, spec.stable_service)
-    t.owned(SERVICES, spec.canary_service)  # both names checked before the first write
-    existing = t.owned(DEPLOYMENTS, spec.canary_name)
+    existing = canary_names_ours(t)  # both names checked before the first write
     built = canary_deployment(stable, spec, t.owner, a.model_uri, a.baseline_uri, a.shadow)
 
     def deployment() -> None:
@@ -75,7 +74,20 @@ def needs_replicas(existing: Obj | None, applied: Obj, replicas: int) -> bool:
     return (applied.get("spec") or {}).get("replicas") != replicas
 
 
+def canary_names_ours(t: Target) -> Obj | None:
+    """Raise ``NotOwned`` when the canary Service's or Deployment's name is taken by an
+    object this rollout did not make (read, usually from the watch cache, not written);
+    the canary Deployment if it is ours, ``None`` if absent."""
+    t.owned(SERVICES, t.spec.canary_service)
+    return t.owned(DEPLOYMENTS, t.spec.canary_name)
+
+
 def scale_canary(t: Target, a: act.ScaleCanary) -> None:
+    """The canary HPA, applied (when not in place) only when the canary's names are ours
+    (``canary_names_ours``): it may run beside ``ensure_canary`` (``parallel.stages``),
+    whose own check would come too late to keep an HPA off a stranger's Deployment, or
+    to make none for a canary refused for a squatted Service name."""
+    canary_names_ours(t)
     t.apply_owned(canary_hpa(t.spec, t.owner, a.min_replicas, a.max_replicas))
 
 
@@ -153,6 +165,8 @@ def set_mirror(t: Target, a: act.SetMirror) -> None:
 
 
 def scale_canary_down(t: Target, a: act.ScaleCanaryDown) -> None:
+    """The HPA deleted first, then the Deployment scaled to zero, in turn: the Deployment
+    stays, so an HPA still there would scale it back up to its floor."""
     name = t.spec.canary_name
     t.delete_owned(HPAS, name)
     canary = t.owned(DEPLOYMENTS, name)
@@ -161,21 +175,18 @@ def scale_canary_down(t: Target, a: act.ScaleCanaryDown) -> None:
 
 
 def delete_canary(t: Target, a: act.DeleteCanary) -> None:
-    """The canary's pods last: the HPA first (it would scale the Deployment back), then
-    the Deployment; beside that chain, at once, the routing objects, the canary Service
-    (and canary Ingress), which hold no pod. The route write that took the canary's
-    traffic away has returned before (an earlier effect), and the HPA delete keeps one
-    round trip between it and the pods' teardown. The Service's delete is the slowest of
-    the three on the API server (its cluster IP given back), so it no longer waits for
-    the HPA's."""
+    """Every canary object deleted at once: its HPA, Deployment and Service (and canary
+    Ingress), one round trip after the route write that took the canary's traffic away
+    (an earlier effect, returned before this one starts). The HPA need not go first here:
+    it scales its target only through the Deployment's ``scale`` subresource, which a
+    deleted Deployment no longer has (404), so it cannot bring the pods back; it only
+    fails to find its target until its own delete lands. ``scale_canary_down``, which
+    keeps the Deployment, still deletes the HPA first. The Service, the route's backend,
+    goes at the same moment as the pods, as it already did."""
     spec = t.spec
-
-    def workload() -> None:
-        t.delete_owned(HPAS, spec.canary_name)
-        t.delete_owned(DEPLOYMENTS, spec.canary_name)
-
     calls: list[Callable[[], object]] = [
-        workload,
+        partial(t.delete_owned, HPAS, spec.canary_name),
+        partial(t.delete_owned, DEPLOYMENTS, spec.canary_name),
         partial(t.delete_owned, SERVICES, spec.canary_service),
     ]
     if spec.router.ingress is not None:

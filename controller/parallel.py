@@ -2,8 +2,14 @@
 
 Only what is independent by construction goes side by side, and never the route write
 that moves traffic: the executor runs the effects in order, one stage after the other
-(``stages``), and an applier starts its side-by-side writes only once its ordered ones
-have returned (``delete_canary``: the canary HPA first, then its Deployment and Service).
+(``stages``: the canary's clean-up, after the route write, with the stable HPA's floor
+and the registry's records; the canary made at weight 0 with its HPA; the stable HPA's
+floor held with the version's tags), and an applier
+starts its side-by-side writes only once its ordered ones have returned
+(``ensure_canary``: the Deployment's replicas patch after its own apply, beside the
+Service's; ``scale_canary_down``: the canary HPA deleted before its Deployment is scaled
+to zero, which it would scale back). ``delete_canary`` deletes every canary object at
+once: a deleted Deployment has no ``scale`` for its HPA to write.
 A failing effect still raises before the status is written (``side_by_side`` waits for
 every lane first), so the next reconcile decides again from the old status; every
 effect that may run beside another is idempotent, as each effect already had to be.
@@ -29,11 +35,29 @@ LANES: tuple[tuple[type, ...], ...] = (
     (act.RestoreStableHPAMin,),
     (act.MoveAlias, act.TagVersion),
 )
+# The canary (re)made at weight 0 (``EnsureCanary``, never beside a route write: it opens
+# a stage) and its HPA applied beside it: the HPA holds no pod and writes only through
+# its target's ``scale`` subresource, so made before its Deployment it waits for it, and
+# ``scale_canary`` checks the canary's names are the rollout's own before its apply.
+CANARY_MADE: tuple[tuple[type, ...], ...] = ((act.EnsureCanary,), (act.ScaleCanary,))
+# The stable HPA's floor held as a promotion is entered (no route write: none is in that
+# decision's stage) and the registry's record of the analysis that chose it (MLflow only)
+# beside it: both before the status, as in turn; a failing floor still raises first.
+FLOOR_HELD: tuple[tuple[type, ...], ...] = ((act.HoldStableHPAMin,), (act.TagVersion,))
 
 
-def _lane(action: Any) -> int | None:
-    """The lane ``action`` takes in a stage opened by a canary clean-up (``None``: none)."""
-    return next((i for i, kinds in enumerate(LANES) if i and isinstance(action, kinds)), None)
+def _joins(opener: Any) -> tuple[tuple[type, ...], ...]:
+    """The lanes of a stage opened by ``opener``, its own first (one lane: none may join)."""
+    for lanes in (LANES, CANARY_MADE, FLOOR_HELD):
+        if isinstance(opener, lanes[0]):
+            return lanes
+    return ((type(opener),),)
+
+
+def _lane(lanes: tuple[tuple[type, ...], ...], action: Any) -> int | None:
+    """The lane ``action`` takes in a stage of ``lanes`` (``None``: none; never the
+    opener's own, so a second opener opens a stage of its own)."""
+    return next((i for i, kinds in enumerate(lanes) if i and isinstance(action, kinds)), None)
 
 
 Stage = list[list[Any]]  # lanes run side by side, the actions of one lane in turn
@@ -43,22 +67,24 @@ def stages(effects: Sequence[Any]) -> list[Stage]:
     """The effects in order, grouped into stages of lanes: the lanes of a stage run side
     by side, the actions of a lane in turn, stage after stage. A canary clean-up opens a
     stage that the actions right after it join when they are a stable-HPA floor given
-    back or a registry record (alias, tags), each kind in its lane; every other action
-    (the route writes above all) is a stage of its own, one lane of one action."""
+    back or a registry record (alias, tags), each kind in its lane; a canary made
+    (``EnsureCanary``) opens one that its HPA (``ScaleCanary``) right after it joins; a
+    stable floor held (``HoldStableHPAMin``) one that the version's tags right after it
+    join; every other action (the route writes above all) is a stage of its own, one lane of
+    one action."""
     out: list[Stage] = []
-    opened = False  # whether the last stage was opened by a canary clean-up
+    lanes: tuple[tuple[type, ...], ...] = ()  # those of the last stage
     for action in effects:
-        lane = _lane(action)
-        if out and opened and lane is not None:
-            lanes = out[-1]
-            found = next((ln for ln in lanes[1:] if _lane(ln[0]) == lane), None)
+        lane = _lane(lanes, action)
+        if out and lane is not None:
+            found = next((ln for ln in out[-1][1:] if _lane(lanes, ln[0]) == lane), None)
             if found is None:
-                lanes.append([action])
+                out[-1].append([action])
             else:
                 found.append(action)
             continue
         out.append([[action]])
-        opened = isinstance(action, CANARY_CLEANUP)
+        lanes = _joins(action)
     return out
 
 

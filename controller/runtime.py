@@ -63,8 +63,9 @@ class Runtime:
     reads: ThreadPoolExecutor = field(default_factory=lambda: _pool("reads"))
     queries: ThreadPoolExecutor = field(default_factory=lambda: _pool("promql"))
     # Threads for the independent writes of one reconcile's effects (``controller.parallel``:
-    # the canary's Deployment and Service deletes, the stable HPA's floor beside the
-    # canary's clean-up). Its tasks never wait on it themselves.
+    # the canary's HPA, Deployment and Service deletes, the stable HPA's floor beside the
+    # canary's clean-up, the canary HPA's apply beside its Deployment's). Its tasks never
+    # wait on it themselves.
     writes: ThreadPoolExecutor = field(default_factory=lambda: _pool("writes", 8))
     # Threads that load contracts ahead of the tick that checks them (``observe.
     # warm_contracts``); None: each check loads its contracts itself.

@@ -55,6 +55,15 @@ def test_scale_down_writes_replicas_only_when_not_already_zero() -> None:
     assert store.objs[(DEPLOYMENTS.plural, "inference-canary")]["spec"]["replicas"] == 0
 
 
+def test_scale_down_deletes_the_hpa_before_scaling_the_deployment_to_zero() -> None:
+    hpa = canary_hpa(spec(), OWNER, 1, 3)
+    hpa["metadata"]["uid"] = "hpa-uid"
+    store = KubeStore((HPAS, hpa), (DEPLOYMENTS, canary(2)))
+    scale_canary_down(target(store), ScaleCanaryDown())
+    # the Deployment stays: a live HPA would scale it back up, so it goes first
+    assert store.writes == ["delete horizontalpodautoscalers", "patch deployments"]
+
+
 def test_scale_down_of_a_deployment_without_replicas_writes_them() -> None:
     store = KubeStore((DEPLOYMENTS, canary(None)))  # replicas absent: the default, 1
     scale_canary_down(target(store), ScaleCanaryDown())

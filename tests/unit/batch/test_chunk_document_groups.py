@@ -7,6 +7,7 @@ the group index is int16 up to 32,768 groups, int32 past them."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from services.core.decisions.chunk_codec import (
     GROUP,
     LENGTH,
     RowGroups,
+    _grouped_payload,
     chunk_document,
     decoded_rows,
     encode_payload,
@@ -36,6 +38,7 @@ from services.core.decisions.record import COLUMNS, InputsMode
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
 from services.core.reason_layout import reason_count
+from tests.unit.batch import test_chunk_document
 from tests.unit.batch.test_chunk_document import assert_decodes_to_block_rows
 from tests.unit.batch.test_record_block import CREATED, SALT, batch_header, synthetic
 from tests.unit.batch.test_record_publish import Store, writer_with
@@ -167,7 +170,6 @@ def test_format_4_decodes_to_the_per_row_layouts_rows(
 ) -> None:
     """Against the per-row reference (not only format 3): every row, one row alone."""
     frame, result, groups = scored(model, applicants, 2_000, seed=8)
-    from tests.unit.batch import test_chunk_document
 
     def grouped(model: Any, frame: pd.DataFrame, result: pa.Table, mode: InputsMode) -> Any:
         doc = document(model, frame, result, mode, groups)
@@ -185,9 +187,7 @@ def test_a_wrong_group_table_is_not_read_as_the_chunks(
     index is shifted (built past the check) reads differently."""
     frame, result, groups = scored(model, applicants, 2_000)
     shifted = RowGroups((groups.group + 1) % groups.table.num_rows, groups.table)
-    from services.core.decisions import chunk_codec
-
-    payload = chunk_codec._grouped_payload(frame, result, InputsMode.VALUES, SALT, shifted)
+    payload = _grouped_payload(frame, result, InputsMode.VALUES, SALT, shifted)
     good = document(model, frame, result, InputsMode.VALUES, groups)
     bad = redone(good, payload)
     assert not read_payload(bad).equals(read_payload(good))
@@ -195,11 +195,16 @@ def test_a_wrong_group_table_is_not_read_as_the_chunks(
         read_payload(bad).column("probability").to_pylist()
         != result.column("probability").to_pylist()
     )
+    past = np.where(groups.group == 0, groups.table.num_rows, groups.group)
+    payload = _grouped_payload(
+        frame, result, InputsMode.VALUES, SALT, RowGroups(past, groups.table)
+    )
+    with pytest.raises(IndexError):  # an index past the groups: no row made up
+        read_payload(redone(good, payload))
 
 
 def redone(doc: ChunkDocument, payload: bytes) -> ChunkDocument:
-    import hashlib
-
+    """``doc`` with another payload (its digest updated)."""
     return dataclasses.replace(
         doc, payload=payload, payload_sha256=hashlib.sha256(payload).hexdigest()
     )

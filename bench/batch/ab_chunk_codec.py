@@ -8,7 +8,8 @@ checkout's own is the other. Synthetic Default chunks (200,000 rows) are scored 
 no record, the record built by the baseline's ``chunk_document``, by the checkout's — the
 record stored in a real PostgreSQL (``tests.support.postgres``) through the workers'
 ``DecisionWriter``. Before that, ``encode_payload`` + SHA-256 alone, alternated, and the
-two documents' decoded tables are checked equal.
+two documents' decoded tables are checked equal. The scoring's groups are given to both
+(``score_grouped``; a version without the ``groups`` parameter builds without them).
 
     python bench/batch/ab_chunk_codec.py --baseline /tmp/old_codec.py [--chunks 40]
 
@@ -21,14 +22,15 @@ import argparse
 import dataclasses
 import hashlib
 import importlib.util
+import inspect
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-
-import pyarrow as pa
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -59,6 +61,19 @@ def table(name: str, times: dict[str, list[float]], base: str | None = None) -> 
         print(f"| {step} | {min(values) * 1e3:.1f} | {med * 1e3:.1f}{more} |")
 
 
+def encoder(codec: ModuleType) -> Callable[..., bytes]:
+    """A version's ``encode_payload`` taking ``groups=`` (the scoring's: format 4); a
+    version without the parameter gets none."""
+    encode = codec.encode_payload
+    if "groups" in inspect.signature(encode).parameters:
+        return cast(Callable[..., bytes], encode)
+
+    def without_groups(*args: Any, groups: Any = None, **kwargs: Any) -> bytes:
+        return cast(bytes, encode(*args, **kwargs))
+
+    return without_groups
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", type=Path, required=True)
@@ -67,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from prometheus_client import CollectorRegistry
 
+    from bench.batch.ab_result_reasons import grouped_codec
     from bench.batch.inputs import chunked_input, one_worker_model
     from services.batch.worker import recording
     from services.batch.worker.chunk import encode_chunk, read_chunk, run_chunk
-    from services.batch.worker.scoring import score_encoded
+    from services.batch.worker.scoring import score_grouped
     from services.core.decisions import chunk_codec
     from services.core.decisions.metrics import DecisionMetrics
     from services.core.decisions.record import BatchHeader, InputsMode, ModelIdentity
@@ -94,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         encode: dict[str, list[float]] = {f"encode_payload + SHA-256, {c}": [] for c in codecs}
         for n in range(min(args.chunks, DISTINCT) * 3):
             chunk = read_chunk(model, spec(n), None)
-            result = score_encoded(
+            result, groups = score_grouped(
                 model, encode_chunk(model, chunk, spec(n).offset), spec(n).offset + 1, None, None, K
             )
             inputs = chunk.select(names)
@@ -102,20 +118,22 @@ def main(argv: list[str] | None = None) -> int:
             docs = {}
             for name in order:
                 started = time.perf_counter()
-                payload = codecs[name].encode_payload(inputs, result, InputsMode.VALUES)
+                payload = encoder(codecs[name])(inputs, result, InputsMode.VALUES, groups=groups)
                 hashlib.sha256(payload).hexdigest()
                 encode[f"encode_payload + SHA-256, {name}"].append(time.perf_counter() - started)
                 docs[name] = payload
             if n < DISTINCT:
-                new = chunk_codec.chunk_document(head, n, inputs, result, InputsMode.VALUES)
-                old_payload = docs["baseline"]
-                with pa.ipc.open_stream(pa.py_buffer(old_payload)) as reader:
-                    meta = reader.schema.metadata or {}
-                old = dataclasses.replace(
+                new = chunk_codec.chunk_document(
+                    head, n, inputs, result, InputsMode.VALUES, groups=groups
+                )
+                built = grouped_codec(baseline)(
+                    head, n, inputs, result, InputsMode.VALUES, groups=groups
+                )
+                old = dataclasses.replace(  # the baseline's payload, in its format
                     new,
-                    payload=old_payload,
-                    payload_sha256=hashlib.sha256(old_payload).hexdigest(),
-                    payload_format=meta[b"format"].decode(),
+                    payload=built.payload,
+                    payload_sha256=built.payload_sha256,
+                    payload_format=built.payload_format,
                 )
                 assert chunk_codec.decoded_table(old).equals(chunk_codec.decoded_table(new)), (
                     f"chunk {n}: the two documents decode differently"
@@ -134,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, name in enumerate(sequence):
                 record = None
                 if name:
-                    recording.chunk_document = codecs[name].chunk_document  # type: ignore[attr-defined]
+                    recording.chunk_document = grouped_codec(codecs[name])  # type: ignore[attr-defined]
                     record = recording.ChunkRecord(writer, f"ab{n}", time.time(), "bench0000000")
                 out = work / f"part-{n}.parquet"
                 started = time.perf_counter()

@@ -3,8 +3,11 @@ and of ``chunk_codec``, chunk by chunk, in one process (issue 17): e.g. nullable
 columns (rec17h) against non-nullable ones ("" / NaN, REQUIRED in Parquet).
 
 Not a test. ``--baseline-scoring`` / ``--baseline-codec`` are other versions of the two
-files (``git show rec17h:services/batch/worker/scoring.py > /tmp/base_scoring.py``); the
-checkout's own are the other. Synthetic Default chunks (200,000 rows) go through
+files (``git show main:services/batch/worker/scoring.py > /tmp/base_scoring.py``); the
+checkout's own are the other. A version without ``score_grouped`` (before chunk document
+format 4) is run through its ``score_encoded``, its ``chunk_document`` given no groups; each
+version's payload format and size is printed for every distinct chunk. Synthetic Default
+chunks (200,000 rows) go through
 ``run_chunk`` with k = 4 in five settings, interleaved per chunk (order reversed every
 other round): no reasons; reasons, baseline and checkout; reasons + record (a real
 PostgreSQL through the workers' ``DecisionWriter``), baseline and checkout. Before that,
@@ -21,12 +24,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import inspect
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -43,6 +49,32 @@ def load(path: Path, name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def grouped_scoring(score: ModuleType) -> Callable[..., tuple[Any, Any]]:
+    """A version's ``score_grouped`` (what ``run_chunk`` calls); a version without it
+    (before chunk document format 4): its ``score_encoded`` and no groups."""
+    found = getattr(score, "score_grouped", None)
+    if found is not None:
+        return cast(Callable[..., tuple[Any, Any]], found)
+
+    def without_groups(*args: Any, **kwargs: Any) -> tuple[Any, None]:
+        return score.score_encoded(*args, **kwargs), None
+
+    return without_groups
+
+
+def grouped_codec(codec: ModuleType) -> Callable[..., Any]:
+    """A version's ``chunk_document`` taking ``groups=`` (``recording`` passes them); a
+    version without the parameter gets none (it builds its own format)."""
+    build = codec.chunk_document
+    if "groups" in inspect.signature(build).parameters:
+        return cast(Callable[..., Any], build)
+
+    def without_groups(*args: Any, groups: Any = None, **kwargs: Any) -> Any:
+        return build(*args, **kwargs)
+
+    return without_groups
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def use(name: str) -> None:
         score, codec = versions[name]
-        chunk_module.score_encoded = score.score_encoded  # type: ignore[attr-defined]
-        recording.chunk_document = codec.chunk_document  # type: ignore[attr-defined]
+        chunk_module.score_grouped = grouped_scoring(score)  # type: ignore[attr-defined]
+        recording.chunk_document = grouped_codec(codec)  # type: ignore[attr-defined]
 
     with (
         tempfile.TemporaryDirectory(prefix="ab-result-reasons-") as tmp,
@@ -99,12 +131,18 @@ def main(argv: list[str] | None = None) -> int:
                 out.unlink()
                 chunk = chunk_module.read_chunk(model, spec(n), None)
                 encoded = chunk_module.encode_chunk(model, chunk, spec(n).offset)
-                result = versions[name][0].score_encoded(
-                    model, encoded, spec(n).offset + 1, None, None, K
+                score = grouped_scoring(versions[name][0])
+                result, groups = score(model, encoded, spec(n).offset + 1, None, None, K)
+                docs[name] = grouped_codec(versions[name][1])(
+                    head, n, chunk.select(names), result, InputsMode.VALUES, groups=groups
                 )
-                docs[name] = versions[name][1].chunk_document(
-                    head, n, chunk.select(names), result, InputsMode.VALUES
-                )
+            print(
+                f"chunk {n}: "
+                + ", ".join(
+                    f"{name} {d.payload_format} {len(d.payload):,} B" for name, d in docs.items()
+                ),
+                flush=True,
+            )
             assert files["baseline"].to_pylist() == files["checkout"].to_pylist(), n
             base = dataclasses.replace(  # the baseline's payload in the checkout's row
                 docs["checkout"],

@@ -104,12 +104,17 @@ def run_job(model: Any, source: Path, rows: int, out: Path, setting: str, pg: An
     return seconds
 
 
-def recorded(pg: PostgresServer) -> int:
-    """Decisions recorded (rows of both layouts), then both tables emptied."""
+def recorded(pg: PostgresServer, formats: dict[str, int]) -> int:
+    """Decisions recorded (rows of both layouts), then both tables emptied; the chunks'
+    payload formats counted into ``formats`` (format 4: built from the scoring's groups)."""
     import psycopg
 
     count = 0
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('decision_chunks')").fetchone() != (None,):
+            query = "SELECT payload_format, count(*) FROM decision_chunks GROUP BY 1"
+            for name, chunks in conn.execute(query).fetchall():
+                formats[str(name)] = formats.get(str(name), 0) + int(chunks)
         for table, query in (
             ("decisions", "SELECT count(*) FROM decisions"),
             ("decision_chunks", "SELECT coalesce(sum(row_count), 0) FROM decision_chunks"),
@@ -128,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     settings = (*SETTINGS, ROW_LAYOUT) if args.row_layout else SETTINGS
     seconds: dict[str, list[float]] = {s: [] for s in settings}
+    formats: dict[str, int] = {}  # chunk documents stored, by payload format
     with (
         tempfile.TemporaryDirectory(prefix="bench-records-batch-") as tmp,
         postgres_server() as pg,
@@ -142,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 out.mkdir()
                 seconds[setting].append(run_job(model, source, args.rows, out, setting, pg))
                 if setting.startswith("reasons + record"):
-                    stored = recorded(pg)
+                    stored = recorded(pg, formats)
                     assert stored == args.rows, f"{stored} decisions recorded of {args.rows}"
                 print(f"round {i} {setting}: {seconds[setting][-1]:.2f} s", flush=True)
     rate = {s: args.rows * len(v) / sum(v) for s, v in seconds.items()}
@@ -168,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         f"the chunk's decisions as one Arrow IPC + zstd document), flushed before each result "
         f"file (all {args.rows:,} counted after every round)"
         + (", and with `--row-layout` one row per decision" if args.row_layout else "")
+        + "; chunk documents stored by payload format: "
+        + (", ".join(f"`{f}` {n}" for f, n in sorted(formats.items())) or "none")
         + f". Target (issue 17): reasons + "
         f"record ≥ 50 % of off at 10^7 rows. Load average before: {load_before}; after: "
         f"{load}; wall "

@@ -68,14 +68,14 @@ def main(argv: list[str] | None = None) -> int:
 
     timed(chunk_module, "read_chunk", "worker: read")
     timed(chunk_module, "encode_chunk", "worker: encode (features)")
-    timed(chunk_module, "score_encoded", "worker: score (+ reasons)")
+    timed(chunk_module, "score_grouped", "worker: score (+ reasons)")
     timed(chunk_module, "summarise", "worker: summarise")
     timed(chunk_module, "submit_record", "worker: hand record over")
     timed(chunk_module, "write_result", "worker: result file (staged)")
     timed(recording.PendingRecord, "wait", "worker: wait for the record")
     timed(recording.os, "replace", "worker: rename")
     timed(recording, "chunk_document", "encoder: document (all)")
-    timed(chunk_codec, "encode_payload", "encoder: encode_payload")
+    timed(chunk_codec, "encode_document", "encoder: encode_payload")
     timed(pa.ipc, "new_stream", "encoder: IPC stream opened")
     timed(DecisionStore, "insert_chunk", "writer: insert_chunk (PostgreSQL)")
 

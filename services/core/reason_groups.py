@@ -36,10 +36,13 @@ MAX_TABLE_BYTES = 64 << 20  # the contributions table of one loaded model, at mo
 @dataclass(frozen=True)
 class GroupedReasons:
     """``top_reason_columns`` of many rows as one row per group and each row's group:
-    ``ReasonColumns(feature[inverse], contribution[inverse], statement[inverse])``."""
+    ``ReasonColumns(feature[inverse], contribution[inverse], statement[inverse])``.
+    ``first``: one row of each group (rows of a group have the same bin vector, so the
+    same probability too: the batch decision record stores it once per group)."""
 
     groups: ReasonColumns
     inverse: np.ndarray
+    first: np.ndarray | None = None
 
     def rows(self) -> ReasonColumns:
         g, i = self.groups, self.inverse
@@ -85,7 +88,8 @@ class ReasonGroups:
         first, inverse = distinct_keys(refined, combinations)
         representatives = np.ascontiguousarray(encoded[first])
         phi = self._known_contributions(representatives, keys[first])
-        return GroupedReasons(top_reason_columns(phi, representatives, self.statements, k), inverse)
+        found = top_reason_columns(phi, representatives, self.statements, k)
+        return GroupedReasons(found, inverse, first)
 
     def _known_contributions(self, rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """The contributions of ``rows`` (one per key), from the table, computing (once)

@@ -24,7 +24,7 @@ from services.batch.domain import BadInput, ChunkSpec, ChunkSummary
 from services.batch.state.result_files import read_summary, write_result
 from services.batch.worker.arrow_encoding import encode_checked
 from services.batch.worker.recording import ChunkRecord, publish_recorded, submit_record
-from services.batch.worker.scoring import score_encoded, summarise
+from services.batch.worker.scoring import score_grouped, summarise
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
 
@@ -46,12 +46,12 @@ def run_chunk(
     table = read_chunk(model, spec, id_column)
     encoded = encode_chunk(model, table, spec.offset)
     ids = table.column(id_column) if id_column else None
-    result = score_encoded(model, encoded, spec.offset + 1, id_column, ids, reasons_k)
+    result, groups = score_grouped(model, encoded, spec.offset + 1, id_column, ids, reasons_k)
     summary = summarise(result, worker, model.version)
     if record is None:
         write_result(result_path, result, summary, fsync)
     else:  # the record committed before the result file is published (worker/recording.py)
-        pending = submit_record(model, record, table, result, spec.index)
+        pending = submit_record(model, record, table, result, spec.index, groups=groups)
         publish_recorded(pending, result_path, lambda p: write_result(p, result, summary, fsync))
     summary.seconds = time.perf_counter() - started
     return summary

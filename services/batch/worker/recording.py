@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from services.batch.worker.record_block import chunk_block
-from services.core.decisions.chunk_codec import chunk_document
+from services.core.decisions.chunk_codec import RowGroups, chunk_document
 from services.core.decisions.record import (
     BatchHeader,
     BatchLayout,
@@ -159,6 +159,8 @@ def submit_record(
     inputs: pa.Table | pd.DataFrame,
     result: pa.Table,
     chunk_index: int = 0,
+    *,
+    groups: RowGroups | None = None,
 ) -> PendingRecord:
     """Hand the chunk's decisions to the writer without waiting for them.
 
@@ -166,7 +168,9 @@ def submit_record(
     Arrow columns (the privacy setting applies there), then one row. ``row`` layout: blocks
     of ``BLOCK_ROWS`` built here, column-wise (the rows ``chunk_decisions`` + ``to_row``
     give); the writer thread COPYs one while this thread builds the next. Each is its own
-    idempotent transaction; ``PendingRecord.wait`` waits for all of them."""
+    idempotent transaction; ``PendingRecord.wait`` waits for all of them. ``groups``: the
+    scoring's (``score_grouped``), from which the document stores the outcome and reasons
+    once per group (format 4, when they reproduce ``result``); the row layout ignores them."""
     writer = job.writer
     names = [f.name for f in model.contract.features]
     if writer.settings.batch_layout is BatchLayout.CHUNK:
@@ -174,7 +178,8 @@ def submit_record(
         head, mode, salt = header(model, job), writer.settings.inputs, writer.salt
 
         def build() -> None:
-            writer.submit_chunk(chunk_document(head, chunk_index, features, result, mode, salt))
+            doc = chunk_document(head, chunk_index, features, result, mode, salt, groups=groups)
+            writer.submit_chunk(doc)
 
         return PendingRecord(job, _encoder_thread().submit(build))
     frame = inputs[names] if isinstance(inputs, pd.DataFrame) else inputs.select(names).to_pandas()

@@ -13,13 +13,12 @@ result file's are REQUIRED: ``services.core.reason_layout``; readers show null t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from services.batch.domain import ChunkSummary
+from services.core.decisions.chunk_codec import RowGroups
 from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
 from services.core.reason_layout import NO_REASON_TEXT
@@ -55,13 +54,37 @@ def score_encoded(
     reasons_k: int = 0,
 ) -> pa.Table:
     """The result table of an encoded (rows, features) matrix (see ``encode_frame``)."""
+    return score_grouped(model, encoded, first_row, id_column, ids, reasons_k)[0]
+
+
+def score_grouped(
+    model: LoadedModel,
+    encoded: np.ndarray,
+    first_row: int,
+    id_column: str | None = None,
+    ids: pa.ChunkedArray | None = None,
+    reasons_k: int = 0,
+) -> tuple[pa.Table, RowGroups | None]:
+    """``score_encoded`` and, with reasons, the groups it ranked them in (``RowGroups``:
+    each row's group, and the outcome and reason columns once per group), which the
+    decision record stores instead of repeating them per row (a few small arrays: the
+    reasons are ranked per group anyway). None when the rows were not grouped
+    (``reason_groups`` cannot number them) or without reasons."""
     keys = model.split_bins.keys(encoded) if reasons_k else None  # shared by both
     proba = model.probabilities_of_many(encoded, keys)
     table = result_table(model, proba, first_row, id_column, ids)
-    if reasons_k:
-        for name, column in reason_columns(model, encoded, reasons_k, keys).items():
-            table = table.append_column(pa.field(name, column.type, nullable=False), column)
-    return table
+    if not reasons_k:
+        return table, None
+    per_group, rows, first = _grouped_reasons(model, encoded, reasons_k, keys)
+    group = None if rows is None else _indices(rows)
+    for name, column in _per_row(per_group, group).items():
+        table = table.append_column(pa.field(name, column.type, nullable=False), column)
+    if group is None or first is None or group.dtype != np.int32:
+        return table, None
+    # every row of a group has its representative's probability (the groups refine the
+    # split-bin keys, which fix the margin); the record checks it (``reproduces``)
+    outcome = outcome_columns(model, proba[first])
+    return table, RowGroups(group, pa.table({**outcome, **per_group}))
 
 
 def result_table(
@@ -72,20 +95,28 @@ def result_table(
     ids: pa.ChunkedArray | None = None,
 ) -> pa.Table:
     """Row numbers, the id column, probability, prediction, band and model version."""
-    names = pa.array([band.name for band in model.contract.risk_bands])
-    bands = pa.DictionaryArray.from_arrays(pa.array(model.band_codes(proba)), names)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "row": pa.array(np.arange(first_row, first_row + len(proba), dtype=np.int64))
     }
     if id_column and ids is not None:
         columns[id_column] = ids
-    columns["probability"] = pa.array(proba, pa.float64())
-    columns["prediction"] = pa.array((proba >= model.contract.threshold).astype(np.int8))
-    columns["risk_band"] = bands
+    columns.update(outcome_columns(model, proba))
     columns["model_version"] = pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(len(proba), dtype=np.int8)), pa.array([model.version])
     )
     return pa.table(columns)
+
+
+def outcome_columns(model: LoadedModel, proba: np.ndarray) -> dict[str, pa.Array]:
+    """``probability``, ``prediction`` (at the contract threshold) and ``risk_band``
+    (dictionary-encoded band name) of each probability."""
+    names = pa.array([band.name for band in model.contract.risk_bands])
+    bands = pa.DictionaryArray.from_arrays(pa.array(model.band_codes(proba)), names)
+    return {
+        "probability": pa.array(proba, pa.float64()),
+        "prediction": pa.array((proba >= model.contract.threshold).astype(np.int8)),
+        "risk_band": bands,
+    }
 
 
 def reason_columns(
@@ -96,37 +127,61 @@ def reason_columns(
     ``keys``: the rows' ``split_bins.keys``, when the caller has them. No nulls: a row
     without an i-th reason has ``""`` (the dictionaries' last entry) and NaN
     (``reason_layout``), so the result file's columns are REQUIRED."""
+    per_group, rows, _ = _grouped_reasons(model, encoded, k, keys)
+    return _per_row(per_group, None if rows is None else _indices(rows))
+
+
+def _grouped_reasons(
+    model: LoadedModel, encoded: np.ndarray, k: int, keys: np.ndarray | None
+) -> tuple[dict[str, pa.Array], np.ndarray | None, np.ndarray | None]:
+    """``reason_columns`` once per group, each row's group and one row of each group
+    (None, None: one group per row, the columns are the rows')."""
     statements = model.statements
     grouped = model.reason_groups.columns(encoded, k, keys)
+    first: np.ndarray | None
     if grouped is None:  # rows or a model the groups cannot number: per chunk's groups
         contributions, inverse = model.grouped_contributions(encoded)
         found = top_reason_columns(contributions, encoded, statements, k, inverse)
-        groups, rows = found, None
+        groups, rows, first = found, None, None
     else:
-        groups, rows = grouped.groups, grouped.inverse
+        groups, rows, first = grouped.groups, grouped.inverse, grouped.first
     texts = pa.array([*statements.texts, NO_REASON_TEXT], pa.string())
     names = pa.array([*statements.names, NO_REASON_TEXT], pa.string())
     none = groups.feature == NO_REASON  # (groups, k)
     statement = np.where(none, len(texts) - 1, groups.statement).astype(np.int32)
     feature = np.where(none, len(names) - 1, groups.feature).astype(np.int32)
-    take = _gather(rows)
     columns: dict[str, pa.Array] = {}
     for i in range(k):
         # NaN exactly where there is no reason (top_reason_columns)
-        columns[f"reason_{i + 1}"] = dictionary(take(pa.int32(), statement[:, i]), texts)
-        columns[f"reason_{i + 1}_feature"] = dictionary(take(pa.int32(), feature[:, i]), names)
-        columns[f"reason_{i + 1}_contribution"] = take(pa.float64(), groups.contribution[:, i])
-    return columns
+        columns[f"reason_{i + 1}"] = dictionary(_array(pa.int32(), statement[:, i]), texts)
+        columns[f"reason_{i + 1}_feature"] = dictionary(_array(pa.int32(), feature[:, i]), names)
+        columns[f"reason_{i + 1}_contribution"] = _array(pa.float64(), groups.contribution[:, i])
+    return columns, rows, first
 
 
-def _gather(rows: np.ndarray | None) -> Callable[[pa.DataType, np.ndarray], pa.Array]:
-    """A per-group column copied to the rows (``rows``: each row's group; None: one group
-    per row), as an Arrow array without nulls: Arrow's ``take`` of a column without
-    nulls is ~3x faster than numpy's fancy indexing of it."""
+def _array(kind: pa.DataType, column: np.ndarray) -> pa.Array:
+    return pa.array(np.ascontiguousarray(column), kind)
+
+
+def _indices(rows: np.ndarray) -> np.ndarray:
+    return rows.astype(np.int32, copy=False) if len(rows) < 2**31 else rows
+
+
+def _per_row(per_group: dict[str, pa.Array], rows: np.ndarray | None) -> dict[str, pa.Array]:
+    """Per-group columns copied to the rows (``rows``: each row's group; None: one group
+    per row), without nulls: Arrow's ``take`` of a column without nulls is ~3x faster than
+    numpy's fancy indexing of it (a dictionary column's codes taken, its dictionary kept
+    without Arrow's check of every index)."""
     if rows is None:
-        return lambda kind, column: pa.array(np.ascontiguousarray(column), kind)
-    indices = pa.array(rows.astype(np.int32, copy=False) if len(rows) < 2**31 else rows)
-    return lambda kind, column: pa.array(np.ascontiguousarray(column), kind).take(indices)
+        return per_group
+    indices = pa.array(rows)
+    columns: dict[str, pa.Array] = {}
+    for name, column in per_group.items():
+        if isinstance(column, pa.DictionaryArray):
+            columns[name] = dictionary(column.indices.take(indices), column.dictionary)
+        else:
+            columns[name] = column.take(indices)
+    return columns
 
 
 def dictionary(codes: pa.Array, values: pa.Array) -> pa.DictionaryArray:

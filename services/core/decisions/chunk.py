@@ -37,11 +37,13 @@ CHUNK_COLUMNS = (
     "payload_sha256",
     "payload",
 )
-PAYLOAD_FORMAT = "arrow-ipc-zstd/3"
+PAYLOAD_FORMAT = "arrow-ipc-zstd/3"  # a document built without the scoring's groups
+GROUPED_FORMAT = "arrow-ipc-zstd/4"  # built from them (``chunk_codec.RowGroups``)
 # formats ``chunk_codec`` reads: /1 stores every column per row; /2 may leave ``row_index``
 # out (consecutive rows) and store reason contributions as float32 (when lossless); /3 also
-# float64 inputs as float32 (when lossless, the field marked)
-PAYLOAD_FORMATS = ("arrow-ipc-zstd/1", "arrow-ipc-zstd/2", PAYLOAD_FORMAT)
+# float64 inputs as float32 (when lossless, the field marked); /4 stores the outcome and
+# the reasons once per group of the scoring, each row its group
+PAYLOAD_FORMATS = ("arrow-ipc-zstd/1", "arrow-ipc-zstd/2", PAYLOAD_FORMAT, GROUPED_FORMAT)
 
 
 @dataclass(frozen=True)

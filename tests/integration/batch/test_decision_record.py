@@ -28,9 +28,9 @@ from services.batch.api.app import create_app
 from services.batch.worker.chunk import run_chunk
 from services.batch.worker.record_block import chunk_block
 from services.batch.worker.recording import ChunkRecord, chunk_decisions
-from services.batch.worker.scoring import score_frame
-from services.core.decisions.chunk import ChunkDocument
-from services.core.decisions.chunk_codec import chunk_document
+from services.batch.worker.scoring import score_frame, score_grouped
+from services.core.decisions.chunk import GROUPED_FORMAT, PAYLOAD_FORMAT, ChunkDocument
+from services.core.decisions.chunk_codec import RowGroups, chunk_document
 from services.core.decisions.export import SCHEMA as EXPORT_SCHEMA
 from services.core.decisions.export import write_export
 from services.core.decisions.metrics import DecisionMetrics
@@ -38,6 +38,7 @@ from services.core.decisions.record import COLUMNS, BatchLayout, InputsMode, to_
 from services.core.decisions.settings import DecisionSettings
 from services.core.decisions.store import CHUNK_SCHEMA, DecisionStore
 from services.core.decisions.writer import DecisionWriter
+from services.core.encoding import encode_frame
 from services.core.model_store import LoadedModel
 from tests.integration.batch.conftest import make_settings
 from tests.integration.batch.harness import TestClient, WorkerProcess, wait_final, wait_for
@@ -176,9 +177,10 @@ def test_a_chunk_scored_again_records_nothing_twice(
         assert store.find_row(job_id, 4_321)[0]["row_index"] == 4_321
         with psycopg.connect(postgres.dsn) as conn:
             assert conn.execute(
-                "SELECT count(*), sum(row_count) FROM decision_chunks WHERE job_id = %s",
+                "SELECT count(*), sum(row_count), min(payload_format) FROM decision_chunks "
+                "WHERE job_id = %s",
                 (job_id,),
-            ).fetchone() == (1, 5_000)
+            ).fetchone() == (1, 5_000, GROUPED_FORMAT)  # from the scoring's groups
 
 
 def stored(dsn: str, table: str) -> list[tuple[Any, ...]]:
@@ -311,28 +313,45 @@ def test_a_block_partly_stored_inserts_only_the_rest(
 
 
 def chunk_of(
-    model: LoadedModel, frame: pd.DataFrame, result: pa.Table, job_id: str, mode: InputsMode
+    model: LoadedModel,
+    frame: pd.DataFrame,
+    result: pa.Table,
+    job_id: str,
+    mode: InputsMode,
+    groups: RowGroups | None = None,
 ) -> ChunkDocument:
-    return chunk_document(
-        batch_header(model, job_id, 1_767_225_600.0), 0, frame, result, mode, "salt"
-    )
+    """The chunk's document: format 4 with the scoring's ``groups``, else format 3."""
+    head = batch_header(model, job_id, 1_767_225_600.0)
+    doc = chunk_document(head, 0, frame, result, mode, "salt", groups=groups)
+    assert doc.payload_format == (PAYLOAD_FORMAT if groups is None else GROUPED_FORMAT)
+    return doc
 
 
+def scored(model: LoadedModel, frame: pd.DataFrame) -> tuple[pa.Table, RowGroups]:
+    """``score_frame`` with k = 4, and the groups the scoring ranked the reasons in."""
+    encoded = encode_frame(model.contract.features, frame)
+    result, groups = score_grouped(model, encoded, 1, reasons_k=4)
+    assert groups is not None
+    return result, groups
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["format-3", "format-4"])
 @pytest.mark.parametrize("mode", list(InputsMode))
 def test_the_chunk_layout_answers_as_the_row_layout(
     postgres: PostgresServer,
     model: LoadedModel,
     applicants: Callable[[int, int], pd.DataFrame],
     mode: InputsMode,
+    grouped: bool,
 ) -> None:
     """A chunk recorded as one document and the same chunk recorded per row: the look-ups
     answer the same rows (inputs or their digests, reasons, scores); again inserts nothing."""
     frame = applicants(2_000, 7)
     frame["student"] = frame["student"].astype("category")
     frame.loc[frame.index[::9], "balance"] = np.nan
-    result = score_frame(model, frame, 1, reasons_k=4)
+    result, groups = scored(model, frame)
     block = chunk_block(batch_header(model, "job-cmp-row", 1_767_225_600.0), frame, result)
-    doc = chunk_of(model, frame, result, "job-cmp-chunk", mode)
+    doc = chunk_of(model, frame, result, "job-cmp-chunk", mode, groups if grouped else None)
     store = DecisionStore(postgres.dsn, table="cmp_rows", chunk_table="cmp_chunks")
     try:
         assert store.insert_csv(block.csv(mode, "salt"), [block.day]) == 2_000
@@ -377,9 +396,9 @@ def test_chunk_payloads_are_stored_without_pglz_and_old_tables_are_altered(
     partition and a chunk already in it) once a store opens it; old and new chunks read
     back the same."""
     frame = applicants(2_000, 4)
-    result = score_frame(model, frame, 1, reasons_k=4)
-    old_doc = chunk_of(model, frame, result, "job-storage-old", InputsMode.VALUES)
-    new_doc = chunk_of(model, frame, result, "job-storage-new", InputsMode.VALUES)
+    result, groups = scored(model, frame)
+    old_doc = chunk_of(model, frame, result, "job-storage-old", InputsMode.VALUES)  # format 3
+    new_doc = chunk_of(model, frame, result, "job-storage-new", InputsMode.VALUES, groups)
     before = DecisionStore(postgres.dsn, table="st_rows", chunk_table="st_chunks")
     try:
         with psycopg.connect(postgres.dsn, autocommit=True) as conn:  # an earlier release's
@@ -420,8 +439,8 @@ def test_a_chunk_is_spooled_during_an_outage_and_replayed(
     applicants: Callable[[int, int], pd.DataFrame],
 ) -> None:
     frame = applicants(1_500, 6)
-    result = score_frame(model, frame, 1, reasons_k=4)
-    doc = chunk_of(model, frame, result, "job-chunk-spool", InputsMode.HASH)
+    result, groups = scored(model, frame)
+    doc = chunk_of(model, frame, result, "job-chunk-spool", InputsMode.HASH, groups)
     registry = CollectorRegistry()
     down = DecisionSettings(dsn="postgresql://x@127.0.0.1:1/none", spool_dir=tmp_path / "spool")
     writer = DecisionWriter(down, DecisionMetrics(registry)).start()
@@ -459,11 +478,16 @@ def test_chunks_are_exported_row_by_row_and_dropped_by_retention(
     applicants: Callable[[int, int], pd.DataFrame],
 ) -> None:
     frame = applicants(300, 8)
-    result = score_frame(model, frame, 1, reasons_k=4)
+    result, groups = scored(model, frame)
     today = datetime.now(UTC).date()
     store = DecisionStore(postgres.dsn, table="exp_rows", chunk_table="exp_chunks")
-    doc = replace(chunk_of(model, frame, result, "job-export", InputsMode.VALUES), day=today)
-    old = replace(doc, job_id="job-old", day=today - timedelta(days=40))
+    doc = replace(
+        chunk_of(model, frame, result, "job-export", InputsMode.VALUES, groups), day=today
+    )  # format 4; the old one format 3: both exported alike
+    old = replace(
+        chunk_of(model, frame, result, "job-old", InputsMode.VALUES),
+        day=today - timedelta(days=40),
+    )
     try:
         assert store.insert_chunk(doc) == store.insert_chunk(old) == 300
         rows = list(

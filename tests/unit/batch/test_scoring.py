@@ -15,7 +15,8 @@ import pyarrow as pa
 import pytest
 
 from services.batch.worker.scoring import (
-    _gather,
+    _array,
+    _per_row,
     dictionary,
     reason_columns,
     result_table,
@@ -147,27 +148,22 @@ def test_reason_columns_are_appended_non_nullable_after_the_result(
     assert table.schema.field("reason_1_contribution").type == pa.float64()
 
 
-def test_gather_copies_each_group_s_value_to_its_rows() -> None:
+def test_per_row_copies_each_group_s_value_to_its_rows() -> None:
     column = np.array([[1.5, 9.0], [2.5, 8.0], [3.5, 7.0]])[:, 0]  # not contiguous
-    alone = _gather(None)(pa.float64(), column)
-    assert alone.type == pa.float64()
-    assert alone.to_pylist() == [1.5, 2.5, 3.5]
-    as_kind = _gather(None)(pa.int32(), np.array([4, 5, 6], dtype=np.int64))
+    weights = _array(pa.float64(), column)
+    assert weights.to_pylist() == [1.5, 2.5, 3.5]
+    as_kind = _array(pa.int32(), np.array([4, 5, 6], dtype=np.int64))
     assert as_kind.type == pa.int32()
-    rows = np.array([2, 0, 0, 1, 2], dtype=np.int64)
-    grouped = _gather(rows)(pa.float64(), column)
-    assert grouped.type == pa.float64()
-    assert grouped.to_pylist() == [3.5, 1.5, 1.5, 2.5, 3.5]
-    codes = _gather(rows)(pa.int32(), np.array([4, 5, 6], dtype=np.int64))
-    assert codes.type == pa.int32()
-    assert codes.to_pylist() == [6, 4, 4, 5, 6]
-    assert _gather(rows.astype(np.int32))(pa.int32(), np.array([4, 5, 6])).to_pylist() == [
-        6,
-        4,
-        4,
-        5,
-        6,
-    ]
+    codes = dictionary(as_kind, pa.array(["a", "b", "c", "d", "x", "y", "z"]))
+    per_group = {"w": weights, "c": codes}
+    assert _per_row(per_group, None) is per_group  # one group per row
+    for rows in (np.array([2, 0, 0, 1, 2], dtype=np.int64), np.array([2, 0, 0, 1, 2], np.int32)):
+        got = _per_row(per_group, rows)
+        assert got["w"].type == pa.float64()
+        assert got["w"].to_pylist() == [3.5, 1.5, 1.5, 2.5, 3.5]
+        assert got["c"].type == pa.dictionary(pa.int32(), pa.string())
+        assert got["c"].to_pylist() == ["z", "x", "x", "y", "z"]
+        assert got["c"].dictionary.equals(codes.dictionary)
 
 
 def test_dictionary_keeps_codes_and_values() -> None:

@@ -307,7 +307,6 @@ def _payload(
     columns.update(_outcome(result))
     widened = _row_inputs(inputs, result, mode, salt, columns)
     columns.update(_reasons(result, k))
-    columns["risk_band"] = _small_dictionary(columns["risk_band"])
     meta = {"format": PAYLOAD_FORMAT, "inputs": mode.value, "reasons": str(k)}
     return _stream(columns, widened, meta)
 
@@ -334,7 +333,6 @@ def _grouped_payload(
     meta = {"format": GROUPED_FORMAT, "inputs": mode.value, "reasons": str(k)}
     rows = _stream(columns, widened, {**meta, "groups": str(count)})
     per_group = {**_outcome(table), **_reasons(table, k)}
-    per_group["risk_band"] = _small_dictionary(per_group["risk_band"])
     return LENGTH.pack(len(rows)) + rows + _stream(per_group, set(), meta)
 
 
@@ -346,10 +344,11 @@ def _row_numbers(result: pa.Table, columns: dict[str, pa.Array | pa.ChunkedArray
 
 
 def _outcome(table: pa.Table) -> dict[str, pa.Array | pa.ChunkedArray]:
+    """Probability, prediction and band as both formats store them (band's dictionary small)."""
     return {
         "probability": pc.cast(table.column("probability"), pa.float64()),
         "prediction": pc.cast(table.column("prediction"), pa.int8()),
-        "risk_band": table.column("risk_band"),
+        "risk_band": _small_dictionary(table.column("risk_band")),
     }
 
 
